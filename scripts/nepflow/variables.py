@@ -1,0 +1,63 @@
+"""The variables table: canonical name -> CF attributes (units, long_name, ...).
+
+The table lives in ``variables.yml`` beside this module. Templated entries such as
+``r_{f}`` expand for the meteorological factors ``pr``, ``tas`` and ``sund``.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+
+from .errors import NepflowError
+
+FACTORS = {"pr": "precipitation", "tas": "air temperature", "sund": "sunshine duration"}
+
+
+@functools.lru_cache(maxsize=1)
+def table() -> dict[str, dict[str, str]]:
+    """Return the expanded variables table (name -> attribute dict)."""
+    raw = yaml.safe_load((Path(__file__).with_name("variables.yml")).read_text())
+    out: dict[str, dict[str, str]] = {}
+    for name, attrs in raw.items():
+        if "{f}" in name:
+            for f, factor in FACTORS.items():
+                out[name.format(f=f)] = {
+                    k: str(v).format(factor=factor) for k, v in attrs.items()
+                }
+        else:
+            out[name] = {k: str(v) for k, v in attrs.items()}
+    return out
+
+
+def attrs(name: str, **extra) -> dict[str, str]:
+    """CF attributes of variable ``name`` from the table, updated with ``extra``.
+
+    Raises NepflowError for a name the table does not know, so no output can
+    leave without units.
+    """
+    try:
+        base = dict(table()[name])
+    except KeyError:
+        raise NepflowError(f"variable {name!r} is not in nepflow's variables table (variables.yml)") from None
+    base.update({k: v for k, v in extra.items() if v is not None})
+    return base
+
+
+def units(name: str) -> str:
+    """Canonical units of variable ``name``."""
+    return table()[name]["units"]
+
+
+def annotate(ds, **extra_per_var):
+    """Set table attributes on every data variable of ``ds`` (in place), return it.
+
+    ``extra_per_var`` maps a variable name to a dict of further attributes
+    (method, parameters, comment).
+    """
+    for name in ds.data_vars:
+        if name in table():
+            keep = {k: v for k, v in ds[name].attrs.items() if k not in ("units", "long_name", "standard_name")}
+            ds[name].attrs = {**attrs(name), **keep, **extra_per_var.get(name, {})}
+    return ds

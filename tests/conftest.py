@@ -1,0 +1,6 @@
+"""Test configuration: put scripts/ on sys.path, as Snakemake does for scripts."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
