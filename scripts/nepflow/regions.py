@@ -84,3 +84,10 @@ def vector_shapes(path, name_field: str | None = None) -> dict:
             raise NepflowError(f"config key region.name_field: {name_field!r} is not a field of {path}")
         return {str(k): g.union_all() for k, g in gdf.groupby(name_field).geometry}
     return {"region": gdf.geometry.union_all()}
+
+
+def shapes_from_config(region: dict) -> dict:
+    """Region outlines from the config's ``region`` section (vector file or provinces)."""
+    if region.get("vector_file"):
+        return vector_shapes(region["vector_file"], region.get("name_field"))
+    return province_shapes(region["provinces"])

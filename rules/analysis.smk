@@ -1,0 +1,164 @@
+# Aggregates: the annual series, one rule per statistic, classes and area tables.
+
+
+rule series:
+    """Annual NEP and climate (precipitation, temperature, sunshine) of every year, stacked."""
+    input:
+        carbon=expand(run_path("carbon/{year}.nc"), year=YEARS),
+        forcing=expand(run_path("forcing/{year}.nc"), year=YEARS),
+    output:
+        series=run_path("series/annual.nc"),
+    params:
+        years=YEARS,
+    log:
+        log_path("series"),
+    benchmark:
+        bench_path("series")
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../scripts/series.py"
+
+
+rule trend:
+    """OLS and Theil–Sen trends of NEP with the Mann–Kendall test."""
+    input:
+        series=run_path("series/annual.nc"),
+    output:
+        analysis=run_path("analysis/trend.nc"),
+        tifs=analysis_tifs("trend"),
+    params:
+        statistic="trend",
+        analysis=config["analysis"],
+    log:
+        log_path("trend"),
+    benchmark:
+        bench_path("trend")
+    threads: 2
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/statistic.py"
+
+
+rule hurst:
+    """Hurst exponent of NEP (rescaled range) with its white-noise p-value."""
+    input:
+        series=run_path("series/annual.nc"),
+    output:
+        analysis=run_path("analysis/hurst.nc"),
+        tifs=analysis_tifs("hurst"),
+    params:
+        statistic="hurst",
+        analysis=config["analysis"],
+    log:
+        log_path("hurst"),
+    benchmark:
+        bench_path("hurst")
+    threads: 2
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/statistic.py"
+
+
+rule stability:
+    """Mean, standard deviation and coefficient of variation of annual NEP."""
+    input:
+        series=run_path("series/annual.nc"),
+    output:
+        analysis=run_path("analysis/stability.nc"),
+        tifs=analysis_tifs("stability"),
+    params:
+        statistic="stability",
+        analysis=config["analysis"],
+    log:
+        log_path("stability"),
+    benchmark:
+        bench_path("stability")
+    threads: 2
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/statistic.py"
+
+
+rule correlation:
+    """Pearson and second-order partial correlation of NEP with precipitation, temperature, sunshine."""
+    input:
+        series=run_path("series/annual.nc"),
+    output:
+        analysis=run_path("analysis/correlation.nc"),
+        tifs=analysis_tifs("correlation"),
+    params:
+        statistic="correlation",
+        analysis=config["analysis"],
+    log:
+        log_path("correlation"),
+    benchmark:
+        bench_path("correlation")
+    threads: 2
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/statistic.py"
+
+
+rule classes:
+    """Class maps: trend, stability, persistence, future trend and correlation classes."""
+    input:
+        trend=run_path("analysis/trend.nc"),
+        hurst=run_path("analysis/hurst.nc"),
+        stability=run_path("analysis/stability.nc"),
+        correlation=run_path("analysis/correlation.nc"),
+    output:
+        classes=run_path("analysis/classes.nc"),
+    params:
+        classes=config["classes"],
+    log:
+        log_path("classes"),
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/classes.py"
+
+
+rule area_stats:
+    """Area of every class per region from true pixel areas, and the study's headline summary."""
+    input:
+        classes=run_path("analysis/classes.nc"),
+        stability=run_path("analysis/stability.nc"),
+        grid=run_path("grid.nc"),
+    output:
+        table=run_path("tables/area_stats.csv"),
+        summary=run_path("tables/summary.md"),
+    params:
+        years=YEARS,
+    log:
+        log_path("area_stats"),
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/area_stats.py"

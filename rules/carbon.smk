@@ -1,0 +1,24 @@
+# Per-year carbon fluxes: TEC GPP and NPP, soil heterotrophic respiration, NEP.
+
+
+rule carbon:
+    """Annual GPP, NPP, Rh and NEP of one year from its regridded drivers."""
+    input:
+        forcing=run_path("forcing/{year}.nc"),
+    output:
+        carbon=run_path("carbon/{year}.nc"),
+    params:
+        carbon=config["carbon"],
+        strictness=config["checks"]["strictness"],
+    log:
+        log_path("carbon/{year}"),
+    benchmark:
+        bench_path("carbon/{year}")
+    threads: 1
+    resources:
+        mem_mb=per_year_mem_mb,
+        runtime=per_year_runtime,
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../scripts/carbon.py"

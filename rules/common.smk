@@ -1,0 +1,119 @@
+# Helpers: path builders, the year list, input functions and resource estimates.
+import math
+
+from nepflow import grid as nepflow_grid, regions as nepflow_regions
+from nepflow.sources import demo as nepflow_demo
+
+RUN = config["run_name"]
+YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
+FACTORS = ["pr", "tas", "sund"]
+
+wildcard_constraints:
+    year=r"\d{4}",
+
+
+def run_path(path):
+    """A path inside this run's results folder."""
+    return f"{config['results_dir']}/{RUN}/{path}"
+
+
+def data_path(source, path):
+    """A path inside the shared download cache of one source."""
+    return f"{config['data_dir']}/{source}/{path}"
+
+
+def log_path(name):
+    return run_path(f"logs/{name}.log")
+
+
+def bench_path(name):
+    return run_path(f"benchmarks/{name}.tsv")
+
+
+# ---------------------------------------------------------------- sources
+DEMO_KEY = nepflow_demo.key({k: config[k] for k in ("demo", "grid", "region")})
+PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
+    ["npp"] if config["carbon"].get("npp", "tec") == "mod17" else []
+)
+
+
+def retrieved(product, year):
+    """The file a retrieve job delivers for (product, year), by the configured source."""
+    source = config["sources"][product]
+    if source == "demo":
+        return data_path("demo", f"{DEMO_KEY}/{year}/{product}.nc")
+    raise ValueError(f"source {source} is not wired into the workflow yet")
+
+
+def retrieved_products(wildcards):
+    """Every product regrid needs for one year, by name."""
+    return {product: retrieved(product, wildcards.year) for product in PRODUCTS}
+
+
+def product_sources():
+    """Which source and demo settings each product uses (a regrid param)."""
+    return {product: config["sources"][product] for product in PRODUCTS}
+
+
+# ---------------------------------------------------------------- aggregates
+ANALYSIS_VARS = {
+    "trend": ["ols_slope", "ols_intercept", "ols_p", "ols_q", "sen_slope", "sen_intercept",
+              "mk_s", "mk_z", "mk_p", "mk_q", "mk_tau", "valid_years"],
+    "hurst": ["hurst", "hurst_p", "hurst_q"],
+    "stability": ["nep_mean", "nep_std", "cv"],
+    "correlation": [f"{kind}_{f}" for f in FACTORS
+                    for kind in ("r", "p_r", "q_r", "pr", "p_pr", "q_pr")],
+}
+
+
+def analysis_tifs(name):
+    return [run_path(f"analysis/tif/{v}.tif") for v in ANALYSIS_VARS[name]]
+
+
+def all_outputs():
+    return (
+        expand(run_path("carbon/{year}.nc"), year=YEARS)
+        + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
+        + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
+        + [run_path("analysis/classes.nc"), run_path("tables/area_stats.csv"),
+           run_path("tables/summary.md"), run_path("figures")]
+    )
+
+
+# ---------------------------------------------------------------- resources
+def _grid_pixels():
+    g = config["grid"]
+    bounds = g["bounds"]
+    if bounds is None:
+        if config["region"].get("vector_file"):
+            shapes = nepflow_regions.vector_shapes(config["region"]["vector_file"])
+        else:
+            shapes = nepflow_regions.province_shapes(config["region"]["provinces"])
+        bounds = nepflow_grid.region_bounds(shapes, nepflow_grid.parse_crs(g["crs"]))
+    return nepflow_grid.grid_pixels(g["crs"], g["resolution"], bounds)
+
+
+GRID_PIXELS = _grid_pixels()
+
+
+def per_year_mem_mb(wildcards=None, attempt=1):
+    """Memory of a per-year job: 12 months of drivers on the grid, scaled by attempt."""
+    r = config["resources"]
+    return int(max(r["min_mem_mb"], math.ceil(r["mem_mb_per_mpixel"] * GRID_PIXELS / 1e6)) * attempt)
+
+
+def per_year_runtime(wildcards=None, attempt=1):
+    r = config["resources"]
+    return int(max(5, math.ceil(r["runtime_min_per_mpixel"] * GRID_PIXELS / 1e6)) * attempt)
+
+
+def aggregate_mem_mb(wildcards=None, attempt=1):
+    """Memory of an aggregate job: bounded by the chunk, plus the 2-D result maps."""
+    r = config["resources"]
+    chunk = config["analysis"]["chunk"] ** 2 * len(YEARS) * 8 * 40 / 1e6
+    maps = GRID_PIXELS * 8 * 40 / 1e6
+    return int(max(r["min_mem_mb"], math.ceil(chunk + maps)) * attempt)
+
+
+def aggregate_runtime(wildcards=None, attempt=1):
+    return int(max(5, math.ceil(2 * GRID_PIXELS / 1e6 * len(YEARS) / 21)) * attempt)

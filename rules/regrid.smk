@@ -1,0 +1,46 @@
+# Per-year regridding of every driver onto the one target grid.
+
+
+rule grid:
+    """The target grid: region codes (province per pixel) and true pixel areas."""
+    output:
+        grid=run_path("grid.nc"),
+    params:
+        grid=config["grid"],
+        region=config["region"],
+    log:
+        log_path("grid"),
+    threads: 1
+    resources:
+        mem_mb=per_year_mem_mb,
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../scripts/grid.py"
+
+
+rule regrid:
+    """One year's monthly drivers on the target grid, checked, in the forcing contract's units."""
+    input:
+        unpack(retrieved_products),
+        grid=run_path("grid.nc"),
+    output:
+        forcing=run_path("forcing/{year}.nc"),
+    params:
+        sources=product_sources(),
+        methods=config["regrid"]["methods"],
+        landcover=config["landcover"],
+        par_fraction=config["carbon"].get("par_fraction", 0.45),
+        strictness=config["checks"]["strictness"],
+    log:
+        log_path("regrid/{year}"),
+    benchmark:
+        bench_path("regrid/{year}")
+    threads: 1
+    resources:
+        mem_mb=per_year_mem_mb,
+        runtime=per_year_runtime,
+    conda:
+        "../envs/geo.yaml"
+    script:
+        "../scripts/regrid.py"

@@ -1,0 +1,19 @@
+"""Every map and time-series figure, PNG and PDF (rule `figures`). Output: {run}/figures/."""
+from nepflow import figures, io, logs, regions, series
+
+
+def main(smk):
+    analysis = {k: io.open_dataset(smk.input[k]).load() for k in ("trend", "hurst", "stability", "correlation")}
+    classes = io.open_dataset(smk.input["classes"]).load()
+    grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
+    names = grid["region"].attrs["flag_meanings"].split()
+    outlines = regions.province_shapes([n.replace("_", " ") for n in names]) if names != ["region"] else {}
+    series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
+    figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
+                     dpi=smk.params["figures"]["dpi"])
+
+
+if __name__ == "__main__":
+    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    logs.to_file(smk.log[0] if smk.log else None)
+    logs.run(main, smk)

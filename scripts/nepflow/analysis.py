@@ -1,0 +1,56 @@
+"""Running one per-pixel statistic over the annual series and writing it.
+
+Each aggregate rule (trend, hurst, stability, correlation) runs
+:func:`compute` with its name: the statistic runs chunk by chunk over the
+dask-backed cube (memory bounded by ``analysis.chunk``), Benjamini–Hochberg
+q-values are added over the whole (2-D) p maps, and :func:`write` stores the
+NetCDF plus one Cloud-Optimized GeoTIFF per variable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask
+import xarray as xr
+
+from . import io, stats
+
+STATISTICS = ("trend", "hurst", "stability", "correlation")
+
+
+def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Dataset:
+    """Statistic ``name`` of the annual series ``cube`` with the config's ``analysis`` section ``a``."""
+    nep = cube["nep"]
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        if name == "trend":
+            ds = stats.trend(nep, min_valid=a["min_valid_years"], mk_variant=a["mk_variant"])
+        elif name == "hurst":
+            ds = stats.hurst(nep, estimator=a["hurst_estimator"], n_surrogates=a["hurst_surrogates"],
+                             seed=a["seed"], min_valid=a["min_valid_years"])
+        elif name == "stability":
+            ds = stats.stability(nep, ddof=a["cv_ddof"], min_valid=a["min_valid_years"])
+        elif name == "correlation":
+            factors = {f: cube[f] for f in ("pr", "tas", "sund")}
+            ds = stats.correlation(nep, factors, min_valid=a["min_valid_years"])
+        else:
+            raise ValueError(f"unknown statistic {name!r}; expected one of {STATISTICS}")
+        ds = ds.load()
+    if name != "trend":
+        ds = ds.drop_vars("valid_years", errors="ignore")
+    if name != "stability":
+        ds = stats.add_qvalues(ds)
+    return ds
+
+
+def write(ds: xr.Dataset, nc_path, tif_paths, crs) -> None:
+    """Write ``ds`` to ``nc_path`` and each variable to the tif of the same stem in ``tif_paths``."""
+    ds = ds.rio.write_crs(crs)
+    for name in ds.data_vars:
+        ds[name].attrs["grid_mapping"] = "spatial_ref"
+    by_stem = {Path(p).stem: p for p in tif_paths}
+    missing = sorted(set(by_stem) - set(ds.data_vars))
+    if missing:
+        raise KeyError(f"analysis lacks variables {missing} declared as outputs")
+    io.write_netcdf(ds, nc_path)
+    for name, path in by_stem.items():
+        io.write_cog(ds[name].rio.write_crs(crs), path)

@@ -1,0 +1,173 @@
+"""The target grid, the region raster and true pixel areas.
+
+One grid for the whole run, from config: a CRS, a resolution (CRS units) and
+bounds (``[west, south, east, north]`` in the CRS; by default the region's
+bounding box, snapped outward to the resolution). Pixel centres are the
+coordinates ``x`` (ascending) and ``y`` (descending, north up), as GDAL writes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from . import variables
+from .errors import NepflowError
+
+#: Authalic radius of the WGS84 ellipsoid (m), for areas on a geographic grid.
+R_AUTHALIC = 6371007.181
+
+
+def parse_crs(text: str, key: str = "grid.crs") -> CRS:
+    """A pyproj CRS from config text; one-line error naming ``key`` if PROJ rejects it."""
+    try:
+        return CRS.from_user_input(text)
+    except CRSError as exc:
+        raise NepflowError(f"config key {key}: PROJ does not accept {text!r} as a CRS ({exc})") from None
+
+
+def region_bounds(shapes: dict, crs: CRS) -> tuple[float, float, float, float]:
+    """Bounding box of the region outlines (lon/lat) in ``crs``."""
+    from shapely.ops import unary_union
+
+    if not shapes:
+        raise NepflowError("config key region: the region is empty (no provinces and no vector file)")
+    w, s, e, n = unary_union(list(shapes.values())).bounds
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    return t.transform_bounds(w, s, e, n, densify_pts=21)
+
+
+def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> xr.Dataset:
+    """An empty dataset holding the target grid's coordinates and CRS.
+
+    Parameters
+    ----------
+    crs_text : CRS as EPSG code, WKT or PROJ string.
+    resolution : pixel size in CRS units (degrees for a geographic CRS, m otherwise); > 0.
+    bounds : [west, south, east, north] in the CRS, or None for the region's bounding box.
+    shapes : region outlines (lon/lat), used when ``bounds`` is None.
+    """
+    crs = parse_crs(crs_text)
+    if not resolution or resolution <= 0:
+        raise NepflowError(f"config key grid.resolution: expected a positive number, got {resolution!r}")
+    if bounds is None:
+        bounds = region_bounds(shapes or {}, crs)
+        w, s, e, n = bounds
+        w, s = math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution
+        e, n = math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution
+    else:
+        w, s, e, n = (float(b) for b in bounds)
+    if not (e > w and n > s):
+        raise NepflowError(f"config key grid.bounds: expected west < east and south < north, got {[w, s, e, n]}")
+    nx = int(round((e - w) / resolution))
+    ny = int(round((n - s) / resolution))
+    if nx < 1 or ny < 1:
+        raise NepflowError(f"config key grid.resolution: {resolution} is larger than the bounds {[w, s, e, n]}")
+    x = w + (np.arange(nx) + 0.5) * resolution
+    y = n - (np.arange(ny) + 0.5) * resolution
+    ds = xr.Dataset(coords={"y": ("y", np.round(y, 10)), "x": ("x", np.round(x, 10))})
+    ds = ds.rio.write_crs(crs.to_wkt())
+    _coord_attrs(ds, crs)
+    return ds
+
+
+def _coord_attrs(ds: xr.Dataset, crs: CRS) -> None:
+    if crs.is_geographic:
+        ds["x"].attrs.update(standard_name="longitude", long_name="longitude", units="degrees_east", axis="X")
+        ds["y"].attrs.update(standard_name="latitude", long_name="latitude", units="degrees_north", axis="Y")
+    else:
+        ds["x"].attrs.update(standard_name="projection_x_coordinate", long_name="x coordinate of projection",
+                             units="m", axis="X")
+        ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y coordinate of projection",
+                             units="m", axis="Y")
+
+
+def resolution_of(grid) -> tuple[float, float]:
+    """(dx, dy) pixel size in CRS units, both positive."""
+    return float(abs(grid.x[1] - grid.x[0])), float(abs(grid.y[1] - grid.y[0]))
+
+
+def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
+    """Rasterise region outlines: 0 outside, k inside the k-th shape (1-based, dict order).
+
+    A pixel belongs to a shape when its centre falls inside it (GDAL's default
+    rule); where shapes overlap, the later one wins. Attributes ``flag_values``
+    and ``flag_meanings`` (names with spaces as underscores) name the codes.
+    """
+    from rasterio import features
+    from shapely.ops import transform as shp_transform
+
+    crs = grid.rio.crs
+    to_grid = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
+    geoms = [(shp_transform(to_grid, g), k + 1) for k, g in enumerate(shapes.values())]
+    codes = features.rasterize(
+        geoms, out_shape=(grid.sizes["y"], grid.sizes["x"]), transform=grid.rio.transform(),
+        fill=0, dtype="int16",
+    )
+    da = xr.DataArray(codes, coords={"y": grid.y, "x": grid.x}, dims=("y", "x"), name="region")
+    da.attrs = {
+        "long_name": "region: province code",
+        "flag_values": np.arange(1, len(shapes) + 1, dtype="int16"),
+        "flag_meanings": " ".join(n.replace(" ", "_") for n in shapes),
+        "comment": "0 outside the region; a pixel is inside when its centre is inside the outline",
+    }
+    if not (codes > 0).any():
+        raise NepflowError("config key grid: the grid does not cover the region (no pixel centre inside it)")
+    return da
+
+
+def pixel_area(grid: xr.Dataset) -> xr.DataArray:
+    """True area of every pixel (km2).
+
+    Geographic grid: exact spherical cell area on the authalic sphere,
+    A = R² Δλ (sin φ_n − sin φ_s). Projected grid: dx·dy divided by the
+    projection's areal scale factor at the pixel centre (pyproj's
+    ``get_factors``), exact for an equal-area CRS.
+    """
+    crs = grid.rio.crs
+    dx, dy = resolution_of(grid)
+    if crs.is_geographic:
+        lat = np.deg2rad(grid.y.values)
+        half = np.deg2rad(dy) / 2
+        band = R_AUTHALIC**2 * np.deg2rad(dx) * (np.sin(lat + half) - np.sin(lat - half)) / 1e6
+        area = np.broadcast_to(band[:, None], (grid.sizes["y"], grid.sizes["x"])).copy()
+    else:
+        from pyproj import Proj
+
+        xx, yy = np.meshgrid(grid.x.values, grid.y.values)
+        lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+        factors = Proj(crs).get_factors(lon, lat)
+        area = dx * dy / np.asarray(factors.areal_scale) / 1e6
+    da = xr.DataArray(area, coords={"y": grid.y, "x": grid.x}, dims=("y", "x"), name="pixel_area")
+    da.attrs = variables.attrs("pixel_area")
+    return da
+
+
+def grid_dataset(grid: xr.Dataset, shapes: dict) -> xr.Dataset:
+    """``grid.nc``: region codes and pixel areas on the target grid."""
+    ds = xr.Dataset({"region": region_raster(grid, shapes), "pixel_area": pixel_area(grid)})
+    ds = ds.rio.write_crs(grid.rio.crs)
+    for v in ds.data_vars:
+        ds[v].attrs["grid_mapping"] = "spatial_ref"
+    for c in ("x", "y"):
+        ds[c].attrs = dict(grid[c].attrs)
+    return ds
+
+
+def like(grid: xr.Dataset, data: np.ndarray, name: str, dims=("y", "x"), coords=None) -> xr.DataArray:
+    """A DataArray on ``grid`` with the table's attributes for ``name``."""
+    c = {"y": grid.y, "x": grid.x, **(coords or {})}
+    da = xr.DataArray(data, coords={k: c[k] for k in dims}, dims=dims, name=name)
+    da.attrs = variables.attrs(name)
+    return da
+
+
+def grid_pixels(crs_text: str, resolution: float, bounds) -> int:
+    """Number of pixels of a grid, cheaply, for resource estimates (no shapes needed)."""
+    if bounds is None:
+        return 0
+    w, s, e, n = bounds
+    return max(1, int(round((e - w) / resolution))) * max(1, int(round((n - s) / resolution)))

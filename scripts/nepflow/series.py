@@ -1,0 +1,83 @@
+"""The annual series cube (year, y, x): NEP and the annual climate of every year.
+
+Files are opened lazily in spatial chunks (dask), so the cube is written chunk
+by chunk and memory stays bounded by a chunk, not the grid.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import forcing, io, variables
+from .errors import NepflowError
+
+
+def build(carbon_paths, forcing_paths, years, chunk: int = 512) -> xr.Dataset:
+    """Stack annual NEP (g C m-2 yr-1), pr (mm yr-1), tas (degC), sund (h yr-1) over ``years``.
+
+    Raises a one-line error for a duplicated year or a year whose grid differs
+    from the first year's.
+    """
+    years = [int(y) for y in years]
+    if len(set(years)) != len(years):
+        raise NepflowError(f"config key years: duplicated years in {years}")
+    if not (len(carbon_paths) == len(forcing_paths) == len(years)):
+        raise NepflowError("series: expected one carbon and one forcing file per year")
+    chunks = {"y": chunk, "x": chunk}
+    per_year = []
+    first = None
+    for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
+        c = io.open_dataset(cpath, ["nep"], chunks=chunks)
+        f = io.open_dataset(fpath, ["pr", "tas", "sund"], chunks={**chunks, "time": -1})
+        if first is None:
+            first = c
+        else:
+            forcing.check_grid_match(first, c, str(cpath))
+        forcing.check_grid_match(c, f, str(fpath))
+        ds = forcing.annual_climate(f)
+        ds["nep"] = c["nep"]
+        per_year.append(ds.expand_dims(year=[year]))
+    cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
+    cube = cube[["nep", "pr", "tas", "sund"]]
+    cube["nep"].attrs = {**variables.attrs("nep"), "grid_mapping": "spatial_ref"}
+    cube["year"].attrs = {"long_name": "calendar year", "units": "1"}
+    cube = cube.rio.write_crs(first.rio.crs)
+    cube = cube.transpose("year", "y", "x")
+    return cube.astype("float32")
+
+
+def open_cube(path, chunk: int = 512) -> xr.Dataset:
+    """Open ``series/annual.nc`` chunked on y/x with the year axis whole."""
+    ds = io.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
+    if ds.sizes["year"] < 3:
+        raise NepflowError(f"{path}: {ds.sizes['year']} years; expected at least 3 for the statistics")
+    years = ds["year"].values
+    if len(np.unique(years)) != len(years):
+        raise NepflowError(f"{path}: duplicated years {sorted(years)}")
+    return ds
+
+
+def regional_means(carbon_paths, years, grid: xr.Dataset) -> "pd.DataFrame":
+    """Area-weighted regional means of annual GPP, NPP, Rh and NEP per year.
+
+    Returns a long table with columns ``year, region, gpp, npp, rh, nep``
+    (g C m-2 yr-1); ``region`` is ``all`` or a province name from ``grid.region``.
+    Means use the true pixel areas and the pixels with a finite value.
+    """
+    import pandas as pd
+
+    codes = grid["region"].values
+    area = grid["pixel_area"].values
+    names = grid["region"].attrs.get("flag_meanings", "").split()
+    groups = {"all": codes > 0, **{n.replace("_", " "): codes == k + 1 for k, n in enumerate(names)}}
+    rows = []
+    for year, path in zip(years, carbon_paths):
+        with io.open_dataset(path, ["gpp", "npp", "rh", "nep"]) as ds:
+            fields = {v: ds[v].values.astype("float64") for v in ("gpp", "npp", "rh", "nep")}
+        for region, mask in groups.items():
+            row = {"year": int(year), "region": region}
+            for v, arr in fields.items():
+                ok = mask & np.isfinite(arr)
+                row[v] = float(np.sum(arr[ok] * area[ok]) / np.sum(area[ok])) if ok.any() else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,20 @@
+"""One per-pixel statistic of annual NEP (rules `trend`, `hurst`, `stability`, `correlation`).
+
+Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (DESIGN.md).
+The statistic is the rule's `statistic` param.
+"""
+from nepflow import analysis, io, logs, provenance, series
+
+
+def main(smk):
+    name, a = smk.params["statistic"], smk.params["analysis"]
+    cube = series.open_cube(smk.input["series"], a["chunk"])
+    ds = analysis.compute(name, cube, a, threads=smk.threads)
+    provenance.attach(ds, name, [smk.input["series"]], a)
+    analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)
+
+
+if __name__ == "__main__":
+    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    logs.to_file(smk.log[0] if smk.log else None)
+    logs.run(main, smk)
