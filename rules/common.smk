@@ -37,11 +37,16 @@ PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
 )
 
 
+def demo_file(product, year="{year}"):
+    """A product file of the demo source's cache (keyed by the demo settings)."""
+    return data_path("demo", f"{DEMO_KEY}/{year}/{product}.nc")
+
+
 def retrieved(product, year):
     """The file a retrieve job delivers for (product, year), by the configured source."""
     source = config["sources"][product]
     if source == "demo":
-        return data_path("demo", f"{DEMO_KEY}/{year}/{product}.nc")
+        return demo_file(product, year)
     raise ValueError(f"source {source} is not wired into the workflow yet")
 
 

@@ -8,10 +8,10 @@ localrules:
 rule retrieve_demo:
     """Generate one year of the offline demo's four products (as a real source would deliver them)."""
     output:
-        meteo=data_path("demo", DEMO_KEY + "/{year}/meteo.nc"),
-        sunshine=data_path("demo", DEMO_KEY + "/{year}/sunshine.nc"),
-        fpar=data_path("demo", DEMO_KEY + "/{year}/fpar.nc"),
-        landcover=data_path("demo", DEMO_KEY + "/{year}/landcover.nc"),
+        meteo=demo_file("meteo"),
+        sunshine=demo_file("sunshine"),
+        fpar=demo_file("fpar"),
+        landcover=demo_file("landcover"),
     params:
         demo=config["demo"],
         grid=config["grid"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import io, stats

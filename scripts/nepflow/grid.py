@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -97,12 +98,15 @@ def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
     rule); where shapes overlap, the later one wins. Attributes ``flag_values``
     and ``flag_meanings`` (names with spaces as underscores) name the codes.
     """
+    import shapely
     from rasterio import features
-    from shapely.ops import transform as shp_transform
 
-    crs = grid.rio.crs
-    to_grid = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
-    geoms = [(shp_transform(to_grid, g), k + 1) for k, g in enumerate(shapes.values())]
+    t = Transformer.from_crs("EPSG:4326", grid.rio.crs, always_xy=True)
+
+    def to_grid(xy):
+        return np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+
+    geoms = [(shapely.transform(g, to_grid), k + 1) for k, g in enumerate(shapes.values())]
     codes = features.rasterize(
         geoms, out_shape=(grid.sizes["y"], grid.sizes["x"]), transform=grid.rio.transform(),
         fill=0, dtype="int16",

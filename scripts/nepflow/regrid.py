@@ -16,6 +16,7 @@ Reprojection is rasterio's (GDAL warp) through rioxarray, so any source CRS
 from __future__ import annotations
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.enums import Resampling
 

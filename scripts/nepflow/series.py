@@ -6,6 +6,7 @@ by chunk and memory stays bounded by a chunk, not the grid.
 from __future__ import annotations
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import forcing, io, variables

@@ -15,16 +15,16 @@ grid (lon/lat, EPSG:4326):
 How the fields are made (all documented, all from textbook relations):
 
 - Climate gradient. g = ((lon − 110)/13 + (43 − lat)/9)/2 runs 0 (north-west)
-  to 1 (south-east). Annual precipitation 350 + 450 g mm, concentrated in a
+  to 1 (south-east). Annual precipitation 420 + 520 g mm, concentrated in a
   July–August monsoon; annual mean temperature 15 − 0.85 (lat − 34.5) − 1.5 (1 − g) °C
-  with a continental seasonal cycle; sunshine fraction 0.68 − 0.18 g.
+  with a continental seasonal cycle; sunshine fraction 0.60 − 0.16 g.
 - Radiation. Extraterrestrial radiation and daylight hours from FAO-56
   (Allen et al. 1998, eqs. 21–25, 34); ssrd by Angström–Prescott
   (a = 0.25, b = 0.50); net radiation Rn = 0.77 Rs − Rnl with FAO-56 eq. 39
   net longwave and a humidity that rises toward the south-east.
 - Evapotranspiration. Priestley–Taylor PET (the carbon model's own function)
   partitioned by Fu's equation, E/P = 1 + φ − (1 + φ^w)^(1/w), φ = PET/P,
-  w = 2.2, month by month; where PET ≤ 0, E = 0.1 P.
+  w = 3.0, month by month; where PET ≤ 0, E = 0.1 P.
 - Land cover and FPAR. IGBP classes from the geography (mountain forests in
   northern Hebei/Beijing and along the Taihang and Lüliang ranges, grassland
   in the north-west, cropland on the plain, cities as urban patches);
@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from .. import io, landcover, variables
@@ -75,6 +76,7 @@ CITIES = {  # (lon, lat, radius in degrees)
     "Taiyuan": (112.55, 37.87, 0.12), "Jinan": (117.00, 36.65, 0.12), "Qingdao": (120.38, 36.07, 0.10),
 }
 AR_START = 1950
+FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
 
 def key(cfg: dict) -> str:
@@ -153,9 +155,9 @@ def _bump(m, peak, width):
 def fpar_climatology(lc: np.ndarray) -> np.ndarray:
     """Monthly FPAR climatology (12, y, x) per IGBP class."""
     m = np.arange(1, 13, dtype="float64")[:, None, None]
-    crop = 0.12 + 0.50 * _bump(m, 4.7, 0.9) + 0.62 * _bump(m, 8.0, 1.0)
-    forest = 0.15 + 0.70 * _bump(m, 7.3, 1.6)
-    grass = 0.08 + 0.45 * _bump(m, 7.8, 1.3)
+    crop = 0.12 + 0.58 * _bump(m, 4.7, 0.9) + 0.74 * _bump(m, 8.0, 1.0)
+    forest = 0.15 + 0.75 * _bump(m, 7.3, 1.6)
+    grass = 0.10 + 0.50 * _bump(m, 7.8, 1.3)
     urban = 0.06 + 0.15 * _bump(m, 7.5, 1.5)
     out = np.where(lc == 12, crop, 0.0)
     out = np.where(lc == 14, 0.5 * (crop + grass) + 0.03, out)
@@ -250,7 +252,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     lon1, lat1, LON, LAT = _mesh(bounds, cfg["meteo_resolution"])
     g = gradient(LON, LAT)
     eps = precip_anomaly(LON, LAT, year, cfg)
-    p_ann = (350 + 450 * g) * np.exp(0.22 * eps - 0.5 * 0.22**2)
+    p_ann = (420 + 520 * g) * np.exp(0.22 * eps - 0.5 * 0.22**2)
     w = _bump(months, 7.4, 1.4) + 0.06
     pr = p_ann[None] * (w / w.sum())[:, None, None]
     t_noise = 0.5 * _smooth_noise(cfg["seed"], year, 4, LON, LAT)
@@ -259,12 +261,12 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     tas = t_ann[None] + amp[None] * np.cos(2 * np.pi * (months[:, None, None] - 7) / 12)
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
-    sfrac = np.clip((0.68 - 0.18 * g)[None] * np.exp(-0.12 * eps)[None]
+    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.exp(-0.12 * eps)[None]
                     * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.95)
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra
     ssrd = rs_day * days
-    rh_air = np.clip(0.45 + 0.2 * g[None] + 0.25 * _bump(months, 7.4, 1.5)[:, None, None], 0.2, 0.95)
+    rh_air = np.clip(0.30 + 0.2 * g[None] + 0.3 * _bump(months, 7.4, 1.5)[:, None, None], 0.2, 0.95)
     ea = rh_air * 0.6108 * np.exp(17.27 * tas / (tas + 237.3))
     rso = 0.75 * ra
     rnl = 4.903e-9 * (tas + 273.16) ** 4 * (0.34 - 0.14 * np.sqrt(ea)) * (1.35 * np.clip(rs_day / rso, 0.3, 1) - 0.35)
@@ -272,7 +274,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     pet = priestley_taylor_pet(rn, tas)
     pet = np.asarray(pet)
     phi = np.where(pr > 0, np.maximum(pet, 0) / np.maximum(pr, 1e-9), 0)
-    fu = 1 + phi - (1 + phi**2.2) ** (1 / 2.2)
+    fu = 1 + phi - (1 + phi**FU_W) ** (1 / FU_W)
     evap = np.where(pet > 0, pr * fu, 0.1 * pr)
     meteo = _dataset({"tas": tas, "pr": pr, "ssrd": ssrd, "rn": rn, "evap": evap}, lon1, lat1, year, attrs)
     sunshine = _dataset({"sund": sund}, lon1, lat1, year, attrs)

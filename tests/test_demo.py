@@ -1,0 +1,99 @@
+"""The demo generator: deterministic, plausible North China, planted signals present."""
+import numpy as np
+import pytest
+
+from nepflow.sources import demo
+
+CFG = {
+    "seed": 20240601, "meteo_resolution": 0.25, "land_resolution": 0.125, "bounds": None, "warming": 0.03,
+    "greening": {"background": 0.004, "hotspot": 0.02, "decline": -0.008},
+    "persistence": {"west": 0.6, "east": -0.5},
+}
+BOUNDS = [110.0, 34.0, 123.0, 43.0]
+
+
+@pytest.fixture(scope="module")
+def year2005():
+    return demo.generate(2005, CFG, BOUNDS)
+
+
+def test_deterministic(year2005):
+    again = demo.generate(2005, CFG, BOUNDS)
+    for product, ds in year2005.items():
+        for name in ds.data_vars:
+            np.testing.assert_array_equal(ds[name].values, again[product][name].values)
+    other_seed = demo.generate(2005, {**CFG, "seed": 1}, BOUNDS)
+    assert not np.array_equal(other_seed["meteo"]["pr"].values, year2005["meteo"]["pr"].values)
+
+
+def test_grids_and_units(year2005):
+    m = year2005["meteo"]
+    assert m.sizes == {"time": 12, "y": 36, "x": 52}
+    assert year2005["fpar"].sizes == {"time": 12, "y": 72, "x": 104}
+    assert m.rio.crs.to_epsg() == 4326
+    assert m["pr"].attrs["units"] == "mm month-1"
+    assert m["tas"].attrs["units"] == "degC"
+
+
+def test_plausible_ranges(year2005):
+    m = year2005["meteo"]
+    pr_ann = m["pr"].sum("time").values
+    assert 250 < pr_ann.min() and pr_ann.max() < 1100
+    tas = m["tas"].values
+    assert -25 < tas.min() < -5 and 24 < tas.max() < 32
+    assert 4 < m["tas"].mean("time").values.min() and m["tas"].mean("time").values.max() < 18
+    ssrd = m["ssrd"].sum("time").values
+    assert 4000 < ssrd.min() and ssrd.max() < 6800  # MJ m-2 yr-1, North China 4,500–6,000
+    rn = m["rn"].sum("time").values
+    assert 1200 < rn.min() and rn.max() < 3600
+    evap = m["evap"].values
+    assert (evap >= 0).all() and (m["evap"].sum("time") <= m["pr"].sum("time") + 1e-3).all()
+    sund = year2005["sunshine"]["sund"].sum("time").values
+    assert 1600 < sund.min() and sund.max() < 3200  # h yr-1
+    fpar = year2005["fpar"]["fpar"].values
+    assert fpar.min() >= 0 and fpar.max() <= 0.95
+    assert 0.5 < fpar[6].mean() and fpar[0].mean() < 0.2  # green July, dormant January
+
+
+def test_precipitation_gradient_northwest_to_southeast(year2005):
+    pr = year2005["meteo"]["pr"].sum("time")
+    nw = float(pr.sel(x=slice(110, 113), y=slice(43, 40)).mean())
+    se = float(pr.sel(x=slice(118, 123), y=slice(37, 34)).mean())
+    assert se > nw + 200
+
+
+def test_planted_greening_in_hotspots():
+    lon, lat = np.array([116.3, 112.0, 116.2, 121.5, 116.9]), np.array([41.5, 39.2, 36.2, 37.0, 39.5])
+    rate = demo.greening_rate(lon, lat, CFG)
+    assert rate[:3] == pytest.approx(0.02, abs=1e-3)  # hotspots
+    assert rate[3] == pytest.approx(0.004, abs=1e-3)  # background (east Shandong)
+    assert rate[4] < 0  # Beijing–Tianjin decline
+
+
+def test_fpar_follows_the_planted_trend():
+    early = demo.generate(2001, CFG, BOUNDS)["fpar"]["fpar"]
+    late = demo.generate(2019, CFG, BOUNDS)["fpar"]["fpar"]
+    hot = dict(x=116.3, y=41.5, method="nearest")
+    assert float(late.sel(**hot).sum()) > 1.2 * float(early.sel(**hot).sum())
+
+
+def test_planted_persistence_of_the_precipitation_anomaly():
+    years = range(1951, 2100)
+    west = np.array([demo._ar1(CFG["seed"], 1, 0.6, y) for y in years])
+    east = np.array([demo._ar1(CFG["seed"], 2, -0.5, y) for y in years])
+    lag1 = lambda a: np.corrcoef(a[:-1], a[1:])[0, 1]  # noqa: E731
+    assert lag1(west) == pytest.approx(0.6, abs=0.15)
+    assert lag1(east) == pytest.approx(-0.5, abs=0.15)
+    assert west.std() == pytest.approx(1, abs=0.25)
+
+
+def test_a_year_is_the_same_whatever_else_is_asked():
+    a = demo._ar1(CFG["seed"], 1, 0.6, 2010)
+    demo._ar1(CFG["seed"], 1, 0.6, 2030)
+    assert demo._ar1(CFG["seed"], 1, 0.6, 2010) == a
+
+
+def test_land_cover_classes():
+    lon, lat = np.array([116.4, 115.5, 111.0, 117.5]), np.array([39.9, 41.0, 42.5, 36.8])
+    lc = demo.land_cover(lon, lat)
+    assert list(lc) == [13, 4, 10, 12]  # Beijing urban, Yanshan forest, Bashang grass, plain cropland

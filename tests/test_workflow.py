@@ -1,0 +1,142 @@
+"""The whole DAG on the tiny demo (0.25°, 2000–2020) in a temporary directory."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from workflow import ROOT, scheduled_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+YEARS = list(range(2000, 2021))
+RUN = "results/tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A completed tiny demo run (shared by the tests of this module)."""
+    wd = tmp_path_factory.mktemp("tiny")
+    snakemake(wd, "--cores", "2")
+    return wd
+
+
+def test_dry_run_has_one_job_per_year_and_per_aggregate(tmp_path):
+    counts = scheduled_jobs(tmp_path)
+    for rule in ("retrieve_demo", "regrid", "carbon"):
+        assert counts[rule] == len(YEARS), rule
+    for rule in ("grid", "series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
+        assert counts[rule] == 1, rule
+
+
+def _open(wd, rel):
+    return xr.open_dataset(wd / RUN / rel, decode_coords="all")
+
+
+def test_contract_files(tiny_run):
+    wd = tiny_run
+    grid = _open(wd, "grid.nc")
+    inside = grid["region"].values > 0
+    assert inside.any() and (~inside).any()
+
+    f = _open(wd, "forcing/2005.nc")
+    units = {"fpar": "1", "par": "MJ m-2 month-1", "tas": "degC", "pr": "mm month-1", "sund": "h month-1",
+             "rn": "MJ m-2 month-1", "evap": "mm month-1", "c4_frac": "1"}
+    for name, u in units.items():
+        assert f[name].dims == ("time", "y", "x"), name
+        assert f.sizes["time"] == 12
+        assert f[name].attrs["units"] == u, name
+        assert f[name].dtype == np.float32
+        vals = f[name].values
+        assert np.isfinite(vals[:, inside]).all(), f"{name} has NaN inside the region"
+        assert np.isnan(vals[:, ~inside]).all(), f"{name} has values outside the region"
+    assert f.rio.crs.to_epsg() == 4326
+    assert "spatial_ref" in f.variables
+    assert f.attrs["Conventions"] == "CF-1.8"
+
+    c = _open(wd, "carbon/2005.nc")
+    for name in ("gpp", "npp", "rh", "nep"):
+        assert c[name].dims == ("y", "x")
+        assert c[name].attrs["units"] == "g C m-2 yr-1"
+        assert np.isfinite(c[name].values[inside]).all()
+        assert np.isnan(c[name].values[~inside]).all()
+    np.testing.assert_allclose(c["nep"].values[inside], (c["npp"] - c["rh"]).values[inside], rtol=1e-5, atol=1e-3)
+    assert "nepflow_params_sha256" in c.attrs and "nepflow_software" in c.attrs
+
+    s = _open(wd, "series/annual.nc")
+    assert s["nep"].dims == ("year", "y", "x")
+    assert list(s["year"].values) == YEARS
+    assert {s[v].attrs["units"] for v in ("nep", "pr", "tas", "sund")} == {"g C m-2 yr-1", "mm yr-1", "degC", "h yr-1"}
+
+    expected = {
+        "trend": {"ols_slope": "g C m-2 yr-2", "ols_p": "1", "sen_slope": "g C m-2 yr-2", "mk_z": "1", "mk_p": "1"},
+        "hurst": {"hurst": "1"},
+        "stability": {"nep_mean": "g C m-2 yr-1", "nep_std": "g C m-2 yr-1", "cv": "1"},
+        "correlation": {f"{k}_{f}": "1" for f in ("pr", "tas", "sund")
+                        for k in ("r", "p_r", "pr", "p_pr")},
+    }
+    for name, variables in expected.items():
+        a = _open(wd, f"analysis/{name}.nc")
+        assert a.rio.crs is not None
+        for v, u in variables.items():
+            assert a[v].dims == ("y", "x"), v
+            assert a[v].attrs["units"] == u, v
+            assert "long_name" in a[v].attrs, v
+            assert np.isnan(a[v].values[~inside]).all(), v
+            assert (wd / RUN / "analysis" / "tif" / f"{v}.tif").exists(), v
+        if name in ("trend", "correlation"):
+            for v in variables:
+                if v in ("ols_slope", "sen_slope", "r_pr", "pr_pr", "mk_z"):
+                    assert np.isfinite(a[v].values[inside]).all(), v
+
+    cl = _open(wd, "analysis/classes.nc")
+    for v in ("trend_class", "cv_class", "hurst_class", "future_class", "corr_pr_class"):
+        assert cl[v].dtype == np.int8, v
+        assert "flag_values" in cl[v].attrs and "flag_meanings" in cl[v].attrs, v
+
+    table = pd.read_csv(wd / RUN / "tables" / "area_stats.csv")
+    assert {"classification", "class", "region", "area_km2", "percent"} <= set(table.columns)
+    assert set(table["region"]) == {"all", "Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"}
+    sums = table.groupby(["classification", "region"])["percent"].sum()
+    np.testing.assert_allclose(sums.values, 100.0, atol=1e-6)
+    assert (wd / RUN / "tables" / "summary.md").stat().st_size > 0
+    assert any((wd / RUN / "figures").glob("*.png"))
+
+
+def test_cog_is_georeferenced(tiny_run):
+    import rasterio
+
+    with rasterio.open(tiny_run / RUN / "analysis" / "tif" / "ols_slope.tif") as src:
+        assert src.crs.to_epsg() == 4326
+        assert src.driver == "GTiff"
+        assert src.tags().get("units") == "g C m-2 yr-2"
+        assert src.profile.get("tiled") or src.block_shapes[0][0] < src.height
+
+
+def test_nothing_to_do_after_a_complete_run(tiny_run):
+    assert scheduled_jobs(tiny_run) == {}
+
+
+def test_touching_one_year_reruns_that_year_and_the_aggregates(tiny_run, tmp_path):
+    wd = tmp_path / "copy"
+    shutil.copytree(tiny_run, wd, symlinks=True)
+    # the copy keeps mtimes; the .snakemake metadata travels with it
+    meteo = next((wd / "data" / "demo").glob("*/2007/meteo.nc"))
+    later = time.time() + 5
+    os.utime(meteo, (later, later))
+    counts = scheduled_jobs(wd)
+    assert counts.get("regrid") == 1 and counts.get("carbon") == 1
+    assert "retrieve_demo" not in counts
+    for rule in ("series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
+        assert counts.get(rule) == 1, rule
+
+
+def test_lint_reports_nothing(tmp_path):
+    proc = snakemake(tmp_path, "--lint", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Lints for" not in out, out
