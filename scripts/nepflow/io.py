@@ -78,6 +78,11 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """
     ds = ds.copy()
     ds.attrs.setdefault("Conventions", "CF-1.8")
+    if "spatial_ref" in ds.coords:
+        for name, var in ds.data_vars.items():
+            if {"y", "x"} <= set(var.dims):
+                var.attrs["grid_mapping"] = "spatial_ref"
+                var.encoding.pop("grid_mapping", None)
     with atomic_path(path, suffix=".nc") as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
     return Path(path)
