@@ -26,3 +26,28 @@ rule figures:
         "../envs/figures.yaml"
     script:
         "../scripts/figures.py"
+
+
+rule archive:
+    """The publication archive: code, effective config, envs and lock, input manifests, outputs, provenance, RO-Crate."""
+    input:
+        all_outputs(),
+    output:
+        archive=run_path(f"archive/nepflow-{RUN}.tar.gz"),
+        sums=run_path("archive/SHA256SUMS"),
+    params:
+        run=RUN,
+        run_dir=run_path(""),
+        data_dir=config["data_dir"],
+        code_root=workflow.basedir,
+        config=config,
+        include_inputs=config["archive"]["include_inputs"],
+    log:
+        log_path("archive"),
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/archive.py"

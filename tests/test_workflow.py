@@ -17,14 +17,6 @@ YEARS = list(range(2000, 2021))
 RUN = "results/tiny"
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A completed tiny demo run (shared by the tests of this module)."""
-    wd = tmp_path_factory.mktemp("tiny")
-    snakemake(wd, "--cores", "2")
-    return wd
-
-
 def test_dry_run_has_one_job_per_year_and_per_aggregate(tmp_path):
     counts = scheduled_jobs(tmp_path)
     for rule in ("retrieve_demo", "regrid", "carbon"):

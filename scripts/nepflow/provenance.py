@@ -34,6 +34,10 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def config_hash(config) -> str:
     """SHA-256 of the canonical JSON of a config (or any params mapping)."""
     return sha256_text(canonical_json(config))
