@@ -38,7 +38,9 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
         ds = ds.load()
     if name != "trend":
         ds = ds.drop_vars("valid_years", errors="ignore")
-    if name != "stability":
+    if name == "stability":
+        ds["cv"].attrs["cv_undefined_nonpositive_mean"] = stats.count_nonpositive_mean(ds)
+    else:
         ds = stats.add_qvalues(ds)
     return ds
 

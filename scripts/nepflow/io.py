@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -36,6 +37,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # leftovers of an attempt killed with SIGKILL (no cleanup ran) go first
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+            stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
         os.close(fd)
     except OSError as exc:

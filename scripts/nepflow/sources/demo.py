@@ -76,6 +76,7 @@ CITIES = {  # (lon, lat, radius in degrees)
     "Taiyuan": (112.55, 37.87, 0.12), "Jinan": (117.00, 36.65, 0.12), "Qingdao": (120.38, 36.07, 0.10),
 }
 AR_START = 1950
+P_SD = 0.10  # log-space standard deviation of annual precipitation
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
 
@@ -155,9 +156,9 @@ def _bump(m, peak, width):
 def fpar_climatology(lc: np.ndarray) -> np.ndarray:
     """Monthly FPAR climatology (12, y, x) per IGBP class."""
     m = np.arange(1, 13, dtype="float64")[:, None, None]
-    crop = 0.12 + 0.58 * _bump(m, 4.7, 0.9) + 0.74 * _bump(m, 8.0, 1.0)
-    forest = 0.15 + 0.75 * _bump(m, 7.3, 1.6)
-    grass = 0.10 + 0.50 * _bump(m, 7.8, 1.3)
+    crop = 0.11 + 0.48 * _bump(m, 4.7, 0.9) + 0.62 * _bump(m, 8.0, 1.0)
+    forest = 0.14 + 0.66 * _bump(m, 7.3, 1.6)
+    grass = 0.09 + 0.46 * _bump(m, 7.8, 1.3)
     urban = 0.06 + 0.15 * _bump(m, 7.5, 1.5)
     out = np.where(lc == 12, crop, 0.0)
     out = np.where(lc == 14, 0.5 * (crop + grass) + 0.03, out)
@@ -252,7 +253,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     lon1, lat1, LON, LAT = _mesh(bounds, cfg["meteo_resolution"])
     g = gradient(LON, LAT)
     eps = precip_anomaly(LON, LAT, year, cfg)
-    p_ann = (420 + 520 * g) * np.exp(0.22 * eps - 0.5 * 0.22**2)
+    p_ann = (420 + 520 * g) * np.exp(P_SD * eps - 0.5 * P_SD**2)
     w = _bump(months, 7.4, 1.4) + 0.06
     pr = p_ann[None] * (w / w.sum())[:, None, None]
     t_noise = 0.5 * _smooth_noise(cfg["seed"], year, 4, LON, LAT)
@@ -284,7 +285,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     lc = land_cover(LON2, LAT2)
     g2 = gradient(LON2, LAT2)
     eps2 = precip_anomaly(LON2, LAT2, year, cfg)
-    water = 1 + 0.12 * (1 - g2) * eps2  # the dry north-west greens in wet years
+    water = 1 + 0.08 * (1 - g2) * eps2  # the dry north-west greens in wet years
     trend = 1 + greening_rate(LON2, LAT2, cfg) * (year - 2010)
     fpar = np.clip(fpar_climatology(lc) * (water * trend)[None], 0.0, 0.95)
     fpar_ds = _dataset({"fpar": fpar}, lon2, lat2, year, attrs)

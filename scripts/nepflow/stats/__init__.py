@@ -1,0 +1,336 @@
+"""Per-pixel time-series statistics of annual NEP: trend, Hurst, stability, correlation, FDR.
+
+Every function takes DataArrays with a ``year`` dimension (int calendar years)
+and any spatial dimensions, numpy- or dask-backed (chunked on space, the year
+axis whole: chunks are processed one at a time, so memory is bounded by a
+chunk), and returns a Dataset over the spatial dimensions. Computation is in
+float64 in numba kernels (``_kernels``); p-values use scipy's vectorised
+distribution functions.
+
+Missing data (SCIENCE.md): a pixel with any missing year is NaN in every
+statistic unless ``min_valid`` is set; then missing years are dropped, the
+time positions of the rest kept, and pixels with fewer than ``min_valid``
+valid years are NaN. ``valid_years`` counts the finite years of each pixel.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import xarray as xr
+from scipy import special, stats as sstats
+
+from .. import variables
+from ..errors import NepflowError
+from . import _kernels as K
+
+MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2}
+HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
+FACTORS = ("pr", "tas", "sund")
+
+
+# ----------------------------------------------------------------- plumbing
+def _min_valid(n: int, min_valid) -> int:
+    if min_valid is None:
+        return n
+    if not 3 <= int(min_valid) <= n:
+        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected 3 to the number of years ({n})")
+    return int(min_valid)
+
+
+def _years(da: xr.DataArray) -> np.ndarray:
+    if "year" not in da.dims:
+        raise NepflowError(f"variable {da.name}: no 'year' dimension; expected an annual series")
+    years = np.asarray(da["year"].values, dtype="float64")
+    if len(np.unique(years)) != len(years):
+        raise NepflowError(f"variable {da.name}: duplicated years {sorted(years.tolist())}")
+    if np.any(np.diff(years) <= 0):
+        raise NepflowError(f"variable {da.name}: years not in increasing order")
+    return years
+
+
+def _apply(func, arrays, n_out, extra_core=None):
+    """Run ``func`` (numpy block -> tuple of n_out arrays over space) over every chunk with apply_ufunc."""
+    core = [["year"]] * len(arrays) if extra_core is None else extra_core
+    return xr.apply_ufunc(
+        func, *arrays, input_core_dims=core, output_core_dims=[[]] * n_out,
+        dask="parallelized", output_dtypes=[np.float64] * n_out, vectorize=False,
+    )
+
+
+def _flat(block: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """(..., n) -> (m, n) C-contiguous float64, and the spatial shape."""
+    shape = block.shape[:-1]
+    return np.ascontiguousarray(block.reshape(-1, block.shape[-1]), dtype=np.float64), shape
+
+
+def _dataset(arrays: dict, extra: dict | None = None) -> xr.Dataset:
+    ds = xr.Dataset(arrays)
+    for name in ds.data_vars:
+        ds[name].attrs = variables.attrs(name, **(extra or {}).get(name, {}))
+    return ds
+
+
+# ----------------------------------------------------------------- trend
+def _trend_block(block, years, min_valid, variant, zcrit):
+    x, shape = _flat(block)
+    slope, icpt, tstat, df, count = K.ols(x, years, min_valid)
+    s, var, tau, sen, sen_b = K.mann_kendall(x, years, min_valid, variant, zcrit)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ols_p = 2.0 * special.stdtr(df, -np.abs(tstat))
+        z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+    z = np.where(np.isnan(s), np.nan, z)
+    mk_p = 2.0 * (1.0 - special.ndtr(np.abs(z)))
+    valid = count.astype(np.float64)
+    return tuple(a.reshape(shape) for a in (slope, icpt, ols_p, sen, sen_b, s, z, mk_p, tau, valid))
+
+
+def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha: float = 0.05) -> xr.Dataset:
+    """Linear (OLS) and Theil–Sen trends with the Mann–Kendall test, per pixel.
+
+    OLS of x on the calendar year t: slope θ = Σ(t − t̄)(x − x̄)/Σ(t − t̄)² (units of x per
+    year), intercept at the first year, two-sided p of the t statistic with df = n − 2
+    (scipy.stats.linregress; a constant series gives slope 0 and p NaN, an exact
+    line p = 0).
+
+    Mann–Kendall: S = Σ_{i<j} sign(x_j − x_i); Var(S) = [n(n−1)(2n+5) − Σ_g t_g(t_g−1)(2t_g+5)]/18
+    over groups g of exactly tied values; Z = (S − 1)/√Var for S > 0, (S + 1)/√Var for
+    S < 0, 0 for S = 0; p = 2(1 − Φ(|Z|)); tau = S/(n(n−1)/2). ``mk_variant``
+    ``hamed_rao`` (Hamed & Rao 1998) or ``yue_wang`` (Yue & Wang 2004) multiply Var(S)
+    by their autocorrelation correction, exactly as pymannkendall's
+    hamed_rao_modification_test and yue_wang_modification_test (all lags).
+    Theil–Sen: slope = median over i < j of (x_j − x_i)/(t_j − t_i) per year (Sen 1968);
+    intercept median(x) − median(t − t₁) × slope (Conover 1980, pymannkendall).
+
+    Parameters
+    ----------
+    da : annual values (year, ...), e.g. NEP in g C m-2 yr-1.
+    min_valid : minimum number of finite years (None: all).
+    mk_variant : original, hamed_rao or yue_wang.
+    alpha : significance level of Hamed–Rao's significant-lag test.
+
+    Returns
+    -------
+    Dataset: ols_slope, ols_intercept, ols_p, sen_slope, sen_intercept, mk_s, mk_z,
+    mk_p, mk_tau, valid_years.
+    """
+    if mk_variant not in MK_VARIANTS:
+        raise NepflowError(f"config key analysis.mk_variant: {mk_variant!r}; expected one of {', '.join(MK_VARIANTS)}")
+    years = _years(da)
+    mv = _min_valid(len(years), min_valid)
+    zcrit = float(sstats.norm.ppf(1 - alpha / 2))
+    func = functools.partial(_trend_block, years=years, min_valid=mv, variant=MK_VARIANTS[mk_variant], zcrit=zcrit)
+    names = ("ols_slope", "ols_intercept", "ols_p", "sen_slope", "sen_intercept", "mk_s", "mk_z", "mk_p", "mk_tau",
+             "valid_years")
+    out = _apply(func, [da], len(names))
+    method = {"method": f"OLS on calendar year; Mann-Kendall ({mk_variant}) with Theil-Sen slope",
+              "min_valid_years": mv}
+    ds = _dataset(dict(zip(names, out)), {n: method for n in names})
+    ds["mk_p"].attrs["mk_variant"] = mk_variant
+    return ds
+
+
+# ----------------------------------------------------------------- Hurst
+def nolds_nvals(n: int) -> np.ndarray:
+    """Window sizes of nolds.hurst_rs by default: logmid_n(n, ratio=1/4, nsteps=15)."""
+    lg = np.log(n)
+    mid = lg * (1 - 0.25) * 0.5 + np.arange(15) / 15 * lg * 0.25
+    return np.unique(np.round(np.exp(mid)).astype("int64"))
+
+
+def expected_rs(w: int) -> float:
+    """Anis–Lloyd–Peters expected R/S of white noise for window w (nolds.expected_rs)."""
+    import math
+
+    front = (w - 0.5) / w
+    i = np.arange(1, w)
+    back = np.sum(np.sqrt((w - i) / i))
+    middle = math.gamma((w - 1) * 0.5) / math.sqrt(math.pi) / math.gamma(w * 0.5) if w <= 340 \
+        else 1.0 / math.sqrt(w * math.pi * 0.5)
+    return front * middle * back
+
+
+def hurst_numpy(x: np.ndarray, estimator: str = "rs", min_valid: int | None = None) -> np.ndarray:
+    """Hurst exponent of each row of ``x`` (m, n), numpy in and out."""
+    n = x.shape[1]
+    nvals = nolds_nvals(n)
+    expected = np.array([expected_rs(int(w)) for w in nvals])
+    return K.hurst(np.ascontiguousarray(x, dtype=np.float64), n if min_valid is None else min_valid,
+                   HURST_ESTIMATORS[estimator], nvals, expected)
+
+
+@functools.lru_cache(maxsize=16)
+def white_noise_null(n: int, estimator: str, n_surrogates: int, seed: int) -> np.ndarray:
+    """Sorted H of ``n_surrogates`` standard-normal white-noise series of length n (fixed seed)."""
+    rng = np.random.default_rng([seed, n, HURST_ESTIMATORS[estimator]])
+    return np.sort(hurst_numpy(rng.standard_normal((n_surrogates, n)), estimator))
+
+
+def _hurst_block(block, estimator, min_valid, null_by_k):
+    x, shape = _flat(block)
+    h = hurst_numpy(x, estimator, min_valid)
+    count = np.isfinite(x).sum(axis=1)
+    p = np.full(h.shape, np.nan)
+    for k, null in null_by_k.items():
+        sel = (count == k) & np.isfinite(h)
+        # fraction of surrogates with H >= the pixel's H
+        p[sel] = 1.0 - np.searchsorted(null, h[sel], side="left") / null.size
+    return h.reshape(shape), p.reshape(shape), count.astype(np.float64).reshape(shape)
+
+
+def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, seed: int = 20240601,
+          min_valid=None) -> xr.Dataset:
+    """Hurst exponent of each pixel's series, with a p-value against white noise.
+
+    ``rs`` (default, the variant of the Chinese vegetation-persistence literature,
+    SCIENCE.md): for τ = 2 … n take the first τ values, mean ξ̄_τ, cumulative deviation
+    X(t, τ) = Σ_{u≤t}(ξ(u) − ξ̄_τ), R(τ) = max X − min X, S(τ) = population std of the
+    τ values; H = OLS slope of ln(R/S) on ln τ over the τ with R > 0 and S > 0 (at
+    least 3). ``rs_avg``: nolds.hurst_rs(fit="poly") — the mean R/S over non-overlapping
+    windows of sizes logmid_n(n), sample std, Anis–Lloyd–Peters correction, H = slope + 0.5.
+
+    ``hurst_p`` = fraction of ``n_surrogates`` white-noise series of the same length
+    (generated once per length from ``seed``) whose H is ≥ the pixel's H: the
+    estimator is biased upward at n ≈ 21, so H > 0.5 alone overstates persistence.
+
+    Returns
+    -------
+    Dataset: hurst, hurst_p, valid_years; attributes give the estimator, the null
+    mean and its 10th/90th percentiles for the full length.
+    """
+    if estimator not in HURST_ESTIMATORS:
+        raise NepflowError(f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}")
+    years = _years(da)
+    n = len(years)
+    mv = _min_valid(n, min_valid)
+    null_by_k = {k: white_noise_null(k, estimator, int(n_surrogates), int(seed)) for k in range(max(mv, 3), n + 1)}
+    func = functools.partial(_hurst_block, estimator=estimator, min_valid=mv, null_by_k=null_by_k)
+    h, p, count = _apply(func, [da], 3)
+    null = null_by_k[n]
+    null = null[np.isfinite(null)]
+    meta = {
+        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (SCIENCE.md)",
+                   "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
+        "estimator": estimator,
+        "hurst_white_noise_mean": float(null.mean()),
+        "hurst_white_noise_p10": float(np.percentile(null, 10)),
+        "hurst_white_noise_p90": float(np.percentile(null, 90)),
+        "n_surrogates": int(n_surrogates), "surrogate_seed": int(seed), "min_valid_years": mv,
+    }
+    return _dataset({"hurst": h, "hurst_p": p, "valid_years": count}, {"hurst": meta, "hurst_p": meta})
+
+
+# ----------------------------------------------------------------- stability
+def _moments_block(block, min_valid, ddof):
+    x, shape = _flat(block)
+    mean, std, count = K.moments(x, min_valid, ddof)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(mean > 0, std / mean, np.nan)
+    return mean.reshape(shape), std.reshape(shape), cv.reshape(shape), count.astype(np.float64).reshape(shape)
+
+
+def stability(da: xr.DataArray, ddof: int = 1, min_valid=None) -> xr.Dataset:
+    """Mean, standard deviation and coefficient of variation CV = σ/μ per pixel.
+
+    σ with ``ddof`` (1: sample std, as most of this literature; 0: scipy.stats.variation).
+    CV is NaN where μ ≤ 0: the CV of a flux that changes sign is no stability measure;
+    the count of such pixels is the attribute ``cv_undefined_nonpositive_mean``.
+    """
+    years = _years(da)
+    mv = _min_valid(len(years), min_valid)
+    func = functools.partial(_moments_block, min_valid=mv, ddof=int(ddof))
+    mean, std, cv, count = _apply(func, [da], 4)
+    meta = {"method": f"std (ddof={ddof}) / mean; NaN where mean <= 0", "ddof": int(ddof), "min_valid_years": mv}
+    return _dataset({"nep_mean": mean, "nep_std": std, "cv": cv, "valid_years": count},
+                    {"nep_mean": meta, "nep_std": meta, "cv": meta})
+
+
+def count_nonpositive_mean(ds: xr.Dataset) -> int:
+    """Pixels with a defined mean ≤ 0 (CV undefined there)."""
+    return int(((ds["nep_mean"] <= 0) & ds["nep_mean"].notnull()).sum())
+
+
+# ----------------------------------------------------------------- correlation
+def _corr_block(y, *factors, min_valid):
+    yy, shape = _flat(y)
+    f = np.stack([_flat(a)[0] for a in factors], axis=-1)
+    r, pr, count = K.correlations(yy, np.ascontiguousarray(f), min_valid)
+    q = f.shape[-1]
+    n = count.astype(np.float64)
+    out = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j in range(q):
+            df = n - 2
+            t = r[:, j] * np.sqrt(df / ((1 - r[:, j]) * (1 + r[:, j])))
+            p = np.where(np.abs(r[:, j]) >= 1, 0.0, 2.0 * special.stdtr(df, -np.abs(t)))
+            dfp = n - 2 - (q - 1)
+            tp = pr[:, j] * np.sqrt(dfp / ((1 - pr[:, j]) * (1 + pr[:, j])))
+            pp = np.where(np.abs(pr[:, j]) >= 1, 0.0, 2.0 * special.stdtr(dfp, -np.abs(tp)))
+            p = np.where(np.isnan(r[:, j]), np.nan, p)
+            pp = np.where(np.isnan(pr[:, j]), np.nan, pp)
+            out += [r[:, j].reshape(shape), p.reshape(shape), pr[:, j].reshape(shape), pp.reshape(shape)]
+    out.append(n.reshape(shape))
+    return tuple(out)
+
+
+def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None) -> xr.Dataset:
+    """Pearson and partial correlations of ``nep`` with each factor, per pixel.
+
+    Pearson r with two-sided p from t = r√[(n − 2)/(1 − r²)], df = n − 2
+    (scipy.stats.pearsonr). Partial r of NEP with factor i controlling for the others
+    (second-order with three factors): the correlation of the residuals of both after
+    OLS (with intercept) on the controls, computed from the inverse correlation matrix;
+    p from the t-test with df = n − 2 − k, k the number of controls (pingouin.partial_corr).
+    A constant series gives NaN.
+
+    Returns
+    -------
+    Dataset: r_f, p_r_f, pr_f, p_pr_f for every factor f, and valid_years.
+    """
+    years = _years(nep)
+    mv = _min_valid(len(years), min_valid)
+    names = list(factors)
+    arrays = [nep] + [factors[f].transpose(*nep.dims) for f in names]
+    func = functools.partial(_corr_block, min_valid=mv)
+    out = _apply(func, arrays, 4 * len(names) + 1)
+    data = {}
+    k = len(names) - 1
+    for j, f in enumerate(names):
+        data[f"r_{f}"], data[f"p_r_{f}"], data[f"pr_{f}"], data[f"p_pr_{f}"] = out[4 * j: 4 * j + 4]
+    data["valid_years"] = out[-1]
+    meta = {"method": "Pearson correlation; partial correlation controlling for the other factors "
+                      f"(df = n - 2 - {k})", "min_valid_years": mv}
+    return _dataset(data, {name: meta for name in data if name != "valid_years"})
+
+
+# ----------------------------------------------------------------- multiple testing
+def fdr_bh(p: xr.DataArray) -> xr.DataArray:
+    """Benjamini–Hochberg (1995) q-values over all finite pixels of a p map (NaN stays NaN).
+
+    q_(i) = min_{j ≥ i} p_(j) m / j over the m finite p-values sorted ascending
+    (scipy.stats.false_discovery_control, method 'bh'). Needs the whole map at once:
+    it runs on the 2-D p map after the chunked pass.
+    """
+    vals = np.asarray(p.values, dtype=np.float64)
+    q = np.full(vals.shape, np.nan)
+    ok = np.isfinite(vals)
+    if ok.any():
+        q[ok] = sstats.false_discovery_control(vals[ok], method="bh")
+    return p.copy(data=q)
+
+
+#: p map -> q map names.
+Q_NAMES = {"ols_p": "ols_q", "mk_p": "mk_q", "hurst_p": "hurst_q",
+           **{f"p_r_{f}": f"q_r_{f}" for f in FACTORS}, **{f"p_pr_{f}": f"q_pr_{f}" for f in FACTORS}}
+
+
+def add_qvalues(ds: xr.Dataset) -> xr.Dataset:
+    """Add a Benjamini–Hochberg q map next to every p map of ``ds`` (loads the p maps)."""
+    ds = ds.copy()
+    for p_name, q_name in Q_NAMES.items():
+        if p_name in ds:
+            q = fdr_bh(ds[p_name].load())
+            q.attrs = variables.attrs(q_name, method="Benjamini-Hochberg FDR over the region's pixels",
+                                      n_tests=int(np.isfinite(q.values).sum()))
+            ds[q_name] = q
+    return ds

@@ -1,0 +1,195 @@
+"""Bad input: a non-zero exit, one line naming the file or key, nothing partial, earlier results untouched.
+
+Config cases run the real `snakemake` on a copy of a completed tiny run; file and data
+cases run the entry scripts from the command line (as a user debugging a job would) and
+the library on crafted files.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from nepflow import io, provenance
+from workflow import ROOT, TINY, env, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def tree_state(root):
+    return {p.relative_to(root).as_posix(): provenance.file_sha256(p)
+            for p in sorted(root.rglob("*")) if p.is_file() and ".snakemake" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def done(tiny_run, tmp_path_factory):
+    wd = tmp_path_factory.mktemp("bad") / "run"
+    shutil.copytree(tiny_run, wd, symlinks=True)
+    return wd
+
+
+def error_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.startswith("ERROR: ")]
+    assert len(lines) == 1, text[-3000:]
+    return lines[0]
+
+
+CONFIG_CASES = [
+    ("unknown key", {"colour": "red"}, "config key colour: unknown key"),
+    ("unknown nested key", {"analysis": {"hurts_estimator": "rs"}}, "config key analysis.hurts_estimator: unknown key"),
+    ("wrong type", {"years": {"start": "two thousand", "end": 2020}}, "config key years.start: expected integer"),
+    ("years reversed", {"years": {"start": 2020, "end": 2000}}, "config key years: start 2020 is after end 2000"),
+    ("year before any record", {"years": {"start": 1900, "end": 2020}}, "config key years.start"),
+    ("empty region", {"region": {"provinces": []}}, "config key region.provinces: the region is empty"),
+    ("unknown province", {"region": {"provinces": ["Hebei", "Narnia"]}}, "unknown province 'Narnia'"),
+    ("zero resolution", {"grid": {"resolution": 0}}, "config key grid.resolution"),
+    ("negative resolution", {"grid": {"resolution": -0.25}}, "config key grid.resolution"),
+    ("CRS PROJ rejects", {"grid": {"crs": "EPSG:4326000"}}, "config key grid.crs: PROJ does not accept"),
+    ("unknown source", {"sources": {"meteo": "myserver"}}, "config key sources.meteo"),
+    ("source without the product", {"sources": {"fpar": "cds"}}, "config key sources.fpar"),
+    ("results outside workdir", {"results_dir": "../../elsewhere"}, "config key results_dir"),
+    ("data dir absolute", {"data_dir": "/var/tmp/nepflow"}, "config key data_dir"),
+    ("bad min_valid_years", {"analysis": {"min_valid_years": 1}}, "config key analysis.min_valid_years"),
+    ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
+    ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
+    ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
+]
+
+
+@pytest.mark.parametrize("name, change, expected", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_bad_config(done, tmp_path, name, change, expected):
+    cfg = yaml.safe_load(TINY.read_text())
+    for key, value in change.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and isinstance(cfg.get(key), dict) else value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    before = tree_state(done)
+    proc = snakemake(done, "--cores", "1", configfile=path, check=False)
+    assert proc.returncode != 0
+    line = error_line(proc.stdout + proc.stderr)
+    assert expected in line, line
+    assert tree_state(done) == before
+
+
+# ------------------------------------------------------------------ files
+def run_script(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args],
+                          capture_output=True, text=True, env=env(), timeout=300)
+
+
+@pytest.fixture()
+def forcing_file(done, tmp_path):
+    src = done / "results/tiny/forcing/2003.nc"
+    dst = tmp_path / "forcing.nc"
+    shutil.copy(src, dst)
+    return dst
+
+
+def carbon_job(forcing, out, params=None):
+    p = out.parent / "params.yaml"
+    cfg = yaml.safe_load(TINY.read_text())
+    p.write_text(yaml.safe_dump({"carbon": (params or {}), "strictness": "default"}))
+    return run_script("carbon.py", "--input", f"forcing={forcing}", "--output", f"carbon={out}", "--params", str(p))
+
+
+def rewrite(path, fn):
+    ds = xr.open_dataset(path, decode_coords="all").load()
+    ds.close()
+    ds = fn(ds)
+    io.write_netcdf(ds, path)
+
+
+def set_value(var, value, month=6):
+    def fn(ds):
+        arr = ds[var].values.copy()
+        inside = np.isfinite(arr[month])
+        arr[month][inside] = value
+        ds[var].values = arr
+        return ds
+    return fn
+
+
+def set_units(var, units):
+    def fn(ds):
+        ds[var].attrs["units"] = units
+        return ds
+    return fn
+
+
+def drop_units(var):
+    def fn(ds):
+        ds[var].attrs.pop("units")
+        return ds
+    return fn
+
+
+FILE_CASES = [
+    ("FPAR above 1", set_value("fpar", 1.7), ["fpar"]),
+    ("negative precipitation", set_value("pr", -25.0), ["pr"]),
+    ("temperature out of range", set_value("tas", 75.0), ["tas"]),
+    ("undeclared units", drop_units("pr"), ["pr", "units"]),
+    ("wrong units", set_units("tas", "furlongs"), ["tas"]),
+    ("a month missing", lambda ds: ds.isel(time=slice(0, 11)), ["12"]),
+]
+
+
+@pytest.mark.parametrize("name, fn, words", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_bad_forcing_file(forcing_file, tmp_path, name, fn, words):
+    rewrite(forcing_file, fn)
+    out = tmp_path / "out" / "carbon.nc"
+    proc = carbon_job(forcing_file, out)
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    assert "forcing.nc" in line, line
+    for w in words:
+        assert w in line, line
+    assert not out.exists() and not list(out.parent.glob(".*"))
+
+
+def test_declared_convertible_units_are_converted(forcing_file, tmp_path):
+    rewrite(forcing_file, lambda ds: ds.assign(pr=ds["pr"] / 1000).pipe(set_units("pr", "m month-1")))
+    out = tmp_path / "out" / "carbon.nc"
+    proc = carbon_job(forcing_file, out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_missing_file(tmp_path):
+    out = tmp_path / "carbon.nc"
+    proc = carbon_job(tmp_path / "forcing" / "2011.nc", out)
+    assert proc.returncode != 0
+    assert "2011.nc: file not found" in error_line(proc.stderr)
+    assert not out.exists()
+
+
+def test_truncated_netcdf(forcing_file, tmp_path):
+    forcing_file.write_bytes(forcing_file.read_bytes()[:5000])
+    proc = carbon_job(forcing_file, tmp_path / "carbon.nc")
+    assert proc.returncode != 0
+    assert "forcing.nc: not a readable NetCDF file" in error_line(proc.stderr)
+
+
+def test_year_with_a_different_grid(done, tmp_path):
+    from nepflow import series
+
+    run = done / "results/tiny"
+    odd = tmp_path / "2001.nc"
+    ds = xr.open_dataset(run / "carbon/2001.nc").load()
+    io.write_netcdf(ds.isel(x=slice(1, None)), odd)
+    carbon = [run / "carbon/2000.nc", odd]
+    forcing = [run / "forcing/2000.nc", run / "forcing/2001.nc"]
+    with pytest.raises(Exception, match="2001.nc: grid differs"):
+        series.build(carbon, forcing, [2000, 2001])
+
+
+def test_duplicated_years(done):
+    from nepflow import series
+    from nepflow.errors import NepflowError
+
+    run = done / "results/tiny"
+    with pytest.raises(NepflowError, match="duplicated years"):
+        series.build([run / "carbon/2000.nc"] * 2, [run / "forcing/2000.nc"] * 2, [2000, 2000])
