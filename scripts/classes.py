@@ -14,7 +14,7 @@ def main(smk):
     classes = classes.rio.write_crs(crs)
     for name in classes.data_vars:
         classes[name].attrs["grid_mapping"] = "spatial_ref"
-    provenance.attach(classes, "classes", list(smk.input.values()), dict(smk.params))
+    provenance.attach(classes, "classes", io.all_paths(smk.input), dict(smk.params))
     io.write_netcdf(classes, smk.output["classes"])
     tif_dir = Path(smk.output["classes"]).parent / "tif"
     for name in classes.data_vars:

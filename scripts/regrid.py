@@ -25,7 +25,7 @@ def main(smk):
     ds, warnings = checks.check_forcing(ds, f"forcing/{year}.nc", params["strictness"])
     for w in warnings:
         log.warning("%s", w)
-    provenance.attach(ds, "regrid", list(smk.input.values()) if hasattr(smk.input, "values") else list(smk.input),
+    provenance.attach(ds, "regrid", io.all_paths(smk.input),
                       {**dict(params), "check_warnings": warnings})
     io.write_netcdf(ds, smk.output["forcing"])
 

@@ -132,3 +132,44 @@ def test_lint_reports_nothing(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Lints for" not in out, out
+
+
+def test_demo_carbon_is_plausible_every_year(tiny_run):
+    from nepflow import series
+
+    wd = tiny_run / RUN
+    grid = xr.open_dataset(wd / "grid.nc")
+    df = series.regional_means([wd / f"carbon/{y}.nc" for y in YEARS], YEARS, grid)
+    region = df[df.region == "all"]
+    assert region.nep.between(150, 300).all(), region.nep.tolist()
+    assert region.npp.between(200, 700).all(), region.npp.tolist()
+    assert region.rh.between(150, 400).all(), region.rh.tolist()
+    for y in (2000, 2010, 2020):
+        c = xr.open_dataset(wd / f"carbon/{y}.nc")
+        assert float(c.npp.min()) >= 0 and float(c.npp.max()) <= 1500
+        assert float(c.rh.min()) >= 100 and float(c.rh.max()) <= 900
+        assert float(c.nep.min()) >= -400 and float(c.nep.max()) <= 800
+
+
+def test_demo_planted_signals_are_recovered(tiny_run):
+    """The analyses find what the demo generator planted (scripts/nepflow/sources/demo.py)."""
+    from nepflow.sources import demo
+
+    wd = tiny_run / RUN
+    t = xr.open_dataset(wd / "analysis/trend.nc")
+    h = xr.open_dataset(wd / "analysis/hurst.nc")
+    c = xr.open_dataset(wd / "analysis/correlation.nc")
+    inside = xr.open_dataset(wd / "grid.nc")["region"] > 0
+    # 1. trends: every greening hotspot significantly increasing, the urban decline decreasing
+    for name, (lon, lat, _) in demo.HOTSPOTS.items():
+        px = dict(x=lon, y=lat, method="nearest")
+        assert float(t.ols_slope.sel(**px)) > 5 and float(t.ols_p.sel(**px)) < 0.05, name
+    assert float(t.ols_slope.sel(x=116.9, y=39.5, method="nearest")) < 0
+    # 2. persistence: the west (persistent AR) above the east (anti-persistent AR)
+    west = h.hurst.where(inside & (h.x < 114)).mean()
+    east = h.hurst.where(inside & (h.x > 118)).mean()
+    assert float(west) > float(east) + 0.2
+    # 3. drivers: precipitation-dominated north, negative in the humid south
+    north = c.r_pr.where(inside & (c.y > 39.5)).mean()
+    south = c.r_pr.where(inside & (c.y < 36.5) & (c.x > 117)).mean()
+    assert float(north) > 0.5 and float(south) < 0

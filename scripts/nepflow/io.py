@@ -199,3 +199,13 @@ class _Named(dict):
             return self[key]
         except KeyError:
             raise AttributeError(key) from None
+
+
+def all_paths(files) -> list[str]:
+    """Every path of a Snakemake input/output object (a named list) or of the CLI's dict."""
+    if isinstance(files, dict):
+        out = []
+        for v in files.values():
+            out.extend(v if isinstance(v, (list, tuple)) else [v])
+        return [str(p) for p in out]
+    return [str(p) for p in files]

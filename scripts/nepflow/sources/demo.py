@@ -24,7 +24,7 @@ How the fields are made (all documented, all from textbook relations):
   net longwave and a humidity that rises toward the south-east.
 - Evapotranspiration. Priestley–Taylor PET (the carbon model's own function)
   partitioned by Fu's equation, E/P = 1 + φ − (1 + φ^w)^(1/w), φ = PET/P,
-  w = 3.0, month by month; where PET ≤ 0, E = 0.1 P.
+  w = 3.0 + 3 g (the humid south-east evaporates near its potential), month by month; where PET ≤ 0, E = 0.1 P.
 - Land cover and FPAR. IGBP classes from the geography (mountain forests in
   northern Hebei/Beijing and along the Taihang and Lüliang ranges, grassland
   in the north-west, cropland on the plain, cities as urban patches);
@@ -33,7 +33,7 @@ How the fields are made (all documented, all from textbook relations):
 Planted signals (what the analyses must recover):
 
 1. Trend. FPAR changes by ``greening.background`` per year relative to 2010
-   everywhere, ``greening.hotspot`` in four hotspots (north Hebei, north
+   in the west, fading to none east of 120° E, ``greening.hotspot`` in four hotspots (north Hebei, north
    Beijing, north-west Shanxi, west Shandong, the study's named areas) and
    ``greening.decline`` around the Beijing–Tianjin and Shijiazhuang urban
    areas. Temperature warms by ``warming`` °C per year.
@@ -44,8 +44,10 @@ Planted signals (what the analyses must recover):
    whichever years a run asks for.
 3. Drivers. Water-limited north-west: FPAR and the water scalar follow the
    precipitation anomaly, so NEP correlates positively with precipitation
-   there; the humid south-east is weakly or negatively correlated (Rh rises
-   with precipitation while GPP saturates).
+   there. In the humid south-east wet years are cloudy (sunshine and radiation
+   fall with the precipitation anomaly), GPP is light-limited and Rh rises with
+   precipitation, so NEP correlates weakly or negatively with precipitation and
+   positively with sunshine.
 """
 from __future__ import annotations
 
@@ -76,14 +78,16 @@ CITIES = {  # (lon, lat, radius in degrees)
     "Taiyuan": (112.55, 37.87, 0.12), "Jinan": (117.00, 36.65, 0.12), "Qingdao": (120.38, 36.07, 0.10),
 }
 AR_START = 1950
-P_SD = 0.10  # log-space standard deviation of annual precipitation
+#: Version of the generator: part of the cache key, so changed generator code regenerates the files.
+GENERATOR_VERSION = 4
+P_SD = 0.08  # log-space standard deviation of annual precipitation in the west
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
 
 def key(cfg: dict) -> str:
     """Cache key of a demo configuration: the demo parameters' short hash."""
     text = json.dumps(cfg, sort_keys=True, default=str)
-    return "v1-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+    return f"v{GENERATOR_VERSION}-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
@@ -119,7 +123,8 @@ def greening_rate(lon, lat, cfg) -> np.ndarray:
     g = cfg["greening"]
     hot = np.max([_blob(lon, lat, *h) for h in HOTSPOTS.values()], axis=0)
     dec = np.max([_blob(lon, lat, *h) for h in DECLINE.values()], axis=0)
-    return g["background"] + (g["hotspot"] - g["background"]) * hot + (g["decline"] - g["background"]) * dec
+    base = g["background"] * (1 - east_weight(lon))
+    return base + (g["hotspot"] - base) * hot + (g["decline"] - base) * dec
 
 
 def _dist_to_segment(lon, lat, a, b):
@@ -156,9 +161,9 @@ def _bump(m, peak, width):
 def fpar_climatology(lc: np.ndarray) -> np.ndarray:
     """Monthly FPAR climatology (12, y, x) per IGBP class."""
     m = np.arange(1, 13, dtype="float64")[:, None, None]
-    crop = 0.11 + 0.48 * _bump(m, 4.7, 0.9) + 0.62 * _bump(m, 8.0, 1.0)
-    forest = 0.14 + 0.66 * _bump(m, 7.3, 1.6)
-    grass = 0.09 + 0.46 * _bump(m, 7.8, 1.3)
+    crop = 0.10 + 0.43 * _bump(m, 4.7, 0.9) + 0.55 * _bump(m, 8.0, 1.0)
+    forest = 0.13 + 0.60 * _bump(m, 7.3, 1.6)
+    grass = 0.08 + 0.42 * _bump(m, 7.8, 1.3)
     urban = 0.06 + 0.15 * _bump(m, 7.5, 1.5)
     out = np.where(lc == 12, crop, 0.0)
     out = np.where(lc == 14, 0.5 * (crop + grass) + 0.03, out)
@@ -203,13 +208,18 @@ def _smooth_noise(seed: int, year: int, tag: int, lon, lat) -> np.ndarray:
     return out / np.sqrt(3.0)
 
 
+def east_weight(lon):
+    """0 west of 112° E to 1 east of 120° E: weight of the eastern (anti-persistent) regime."""
+    return np.clip((lon - 112.0) / 8.0, 0, 1)
+
+
 def precip_anomaly(lon, lat, year, cfg) -> np.ndarray:
     """Standardised precipitation anomaly field of ``year`` (planted persistence)."""
     seed, pers = cfg["seed"], cfg["persistence"]
-    east = np.clip((lon - 112.0) / 8.0, 0, 1)
+    east = east_weight(lon)
     a_w = _ar1(seed, 1, pers["west"], year)
     a_e = _ar1(seed, 2, pers["east"], year)
-    return (1 - east) * a_w + east * a_e + 0.35 * _smooth_noise(seed, year, 3, lon, lat)
+    return (1 - east) * a_w + east * a_e + 0.25 * _smooth_noise(seed, year, 3, lon, lat)
 
 
 # ---------------------------------------------------------------- products
@@ -253,16 +263,17 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     lon1, lat1, LON, LAT = _mesh(bounds, cfg["meteo_resolution"])
     g = gradient(LON, LAT)
     eps = precip_anomaly(LON, LAT, year, cfg)
-    p_ann = (420 + 520 * g) * np.exp(P_SD * eps - 0.5 * P_SD**2)
+    psd = P_SD + 0.10 * east_weight(LON)  # the east's anti-persistent regime varies more
+    p_ann = (420 + 520 * g) * np.exp(psd * eps - 0.5 * psd**2)
     w = _bump(months, 7.4, 1.4) + 0.06
     pr = p_ann[None] * (w / w.sum())[:, None, None]
     t_noise = 0.5 * _smooth_noise(cfg["seed"], year, 4, LON, LAT)
-    t_ann = 15 - 0.85 * (LAT - 34.5) - 1.5 * (1 - g) + cfg["warming"] * (year - 2010) + t_noise - 0.3 * eps
+    t_ann = 15 - 0.85 * (LAT - 34.5) - 1.5 * (1 - g) + cfg["warming"] * (year - 2010) + t_noise - 0.1 * eps
     amp = 13.5 + 0.45 * (LAT - 35)
     tas = t_ann[None] + amp[None] * np.cos(2 * np.pi * (months[:, None, None] - 7) / 12)
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
-    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.exp(-0.12 * eps)[None]
+    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.exp(-(0.03 + 0.5 * g) * eps)[None]
                     * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.95)
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra
@@ -275,7 +286,8 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     pet = priestley_taylor_pet(rn, tas)
     pet = np.asarray(pet)
     phi = np.where(pr > 0, np.maximum(pet, 0) / np.maximum(pr, 1e-9), 0)
-    fu = 1 + phi - (1 + phi**FU_W) ** (1 / FU_W)
+    w_fu = FU_W + 3.0 * g[None]  # the humid south-east evaporates near its potential
+    fu = 1 + phi - (1 + phi**w_fu) ** (1 / w_fu)
     evap = np.where(pet > 0, pr * fu, 0.1 * pr)
     meteo = _dataset({"tas": tas, "pr": pr, "ssrd": ssrd, "rn": rn, "evap": evap}, lon1, lat1, year, attrs)
     sunshine = _dataset({"sund": sund}, lon1, lat1, year, attrs)
@@ -285,7 +297,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     lc = land_cover(LON2, LAT2)
     g2 = gradient(LON2, LAT2)
     eps2 = precip_anomaly(LON2, LAT2, year, cfg)
-    water = 1 + 0.08 * (1 - g2) * eps2  # the dry north-west greens in wet years
+    water = 1 + 0.12 * (1 - g2) ** 2 * eps2  # the dry north-west greens in wet years
     trend = 1 + greening_rate(LON2, LAT2, cfg) * (year - 2010)
     fpar = np.clip(fpar_climatology(lc) * (water * trend)[None], 0.0, 0.95)
     fpar_ds = _dataset({"fpar": fpar}, lon2, lat2, year, attrs)

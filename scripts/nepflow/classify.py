@@ -1,0 +1,181 @@
+"""Class maps: trend, stability (CV), persistence (Hurst), future trend, correlation.
+
+Every class map is int8 with CF ``flag_values`` / ``flag_meanings`` and −1 where
+the class is undefined (outside the region, or the statistic is NaN). The
+thresholds are config values (``classes``; defaults from SCIENCE.md) and are
+written in each map's ``comment``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import xarray as xr
+
+from .errors import NepflowError
+
+MISSING = -1
+
+#: Defaults of the config's ``classes`` section.
+DEFAULTS = {
+    "trend": {"basis": "ols", "p": "p", "alpha": 0.05},
+    "cv_scheme": "default",
+    "hurst": {"thresholds": [0.35, 0.5, 0.65], "require_significance": False, "p": "p", "alpha": 0.05},
+    "correlation": {"p": "p", "alpha": 0.05},
+}
+
+#: The two named CV schemes: upper bounds of classes 1–4 (class 5 above).
+CV_SCHEMES = {"default": [0.10, 0.20, 0.30, 0.40], "fine": [0.05, 0.10, 0.15, 0.20]}
+
+TREND_CLASSES = ["significant_increase", "non_significant_increase", "no_change", "non_significant_decrease",
+                 "significant_decrease"]
+CV_CLASSES = ["highest_stability", "higher_stability", "medium_stability", "lower_stability", "lowest_stability"]
+HURST_CLASSES = ["strong_anti_persistence", "weak_anti_persistence", "random", "weak_persistence",
+                 "strong_persistence"]
+FUTURE_CLASSES = ["persistent_increase", "persistent_decrease", "increase_turning_to_decrease",
+                  "decrease_turning_to_increase", "undetermined"]
+FUTURE_SIG_CLASSES = ["persistent_significant_increase", "persistent_significant_decrease",
+                      "not_significant_or_not_persistent"]
+CORR_CLASSES = ["significant_positive", "non_significant_positive", "non_significant_negative",
+                "significant_negative"]
+
+
+def with_defaults(cfg: dict | None) -> dict:
+    out = copy.deepcopy(DEFAULTS)
+    for key, value in (cfg or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _classes(codes: np.ndarray, like: xr.DataArray, name: str, meanings: list[str], comment: str) -> xr.DataArray:
+    da = xr.DataArray(codes.astype("int8"), coords={d: like[d] for d in like.dims if d in like.coords},
+                      dims=like.dims, name=name)
+    da.attrs = {
+        "long_name": name.replace("_", " "),
+        "units": "1",
+        "flag_values": np.arange(1, len(meanings) + 1, dtype="int8"),
+        "flag_meanings": " ".join(meanings),
+        "missing_value": np.int8(MISSING),
+        "comment": comment,
+    }
+    return da
+
+
+def _select(conditions, like) -> np.ndarray:
+    """First matching condition's 1-based index, MISSING where none matches."""
+    out = np.full(np.shape(like), MISSING, dtype="int8")
+    for k, cond in reversed(list(enumerate(conditions, start=1))):
+        out = np.where(np.asarray(cond), k, out)
+    return out.astype("int8")
+
+
+def trend_classes(slope: xr.DataArray, p: xr.DataArray, alpha: float = 0.05) -> xr.DataArray:
+    """Significant/non-significant increase, no change, non-significant/significant decrease.
+
+    θ > 0 and p < α: significant increase; θ > 0, p ≥ α (or p undefined): non-significant
+    increase; θ = 0: no change; and symmetrically for decreases.
+    """
+    s, pv = slope.values, p.values
+    sig = np.nan_to_num(pv, nan=1.0) < alpha
+    fin = np.isfinite(s)
+    codes = _select([fin & (s > 0) & sig, fin & (s > 0), fin & (s == 0), fin & (s < 0) & ~sig, fin & (s < 0)], s)
+    return _classes(codes, slope, "trend_class", TREND_CLASSES,
+                    f"slope {slope.name}, significance {p.name} < {alpha}")
+
+
+def cv_classes(cv: xr.DataArray, scheme: str = "default") -> xr.DataArray:
+    """Stability classes from CV: class k when CV ≤ bound k (bounds of the named scheme)."""
+    if scheme not in CV_SCHEMES:
+        raise NepflowError(f"config key classes.cv_scheme: {scheme!r}; expected one of {', '.join(CV_SCHEMES)}")
+    b = CV_SCHEMES[scheme]
+    c = cv.values
+    fin = np.isfinite(c)
+    codes = _select([fin & (c <= b[0]), fin & (c <= b[1]), fin & (c <= b[2]), fin & (c <= b[3]), fin], c)
+    return _classes(codes, cv, "cv_class", CV_CLASSES,
+                    f"scheme {scheme}: CV <= {b[0]}, <= {b[1]}, <= {b[2]}, <= {b[3]}, > {b[3]}")
+
+
+def hurst_classes(h: xr.DataArray, p: xr.DataArray | None = None, thresholds=(0.35, 0.5, 0.65),
+                  require_significance: bool = False, alpha: float = 0.05) -> xr.DataArray:
+    """Persistence classes: H ≤ t0 strong anti, < t1 weak anti, = t1 random, ≤ t2 weak, > t2 strong persistence.
+
+    With ``require_significance``, persistence (H > t1) counts only where the
+    white-noise p-value is < α; other pixels with H > t1 are classed random.
+    """
+    t0, t1, t2 = thresholds
+    v = h.values
+    fin = np.isfinite(v)
+    persistent_ok = np.ones(v.shape, bool)
+    if require_significance:
+        if p is None:
+            raise NepflowError("config key classes.hurst.require_significance: needs hurst_p")
+        persistent_ok = np.nan_to_num(p.values, nan=1.0) < alpha
+    codes = _select([fin & (v <= t0), fin & (v < t1), fin & ((v == t1) | ((v > t1) & ~persistent_ok)),
+                     fin & (v <= t2), fin], v)
+    comment = f"H <= {t0}, < {t1}, = {t1}, <= {t2}, > {t2}"
+    if require_significance:
+        comment += f"; persistence only where {p.name} < {alpha}"
+    return _classes(codes, h, "hurst_class", HURST_CLASSES, comment)
+
+
+def future_classes(slope: xr.DataArray, h: xr.DataArray, threshold: float = 0.5) -> xr.DataArray:
+    """Future trend = trend sign × persistence (H > 0.5 persists, H < 0.5 reverses); H = 0.5 or θ = 0 undetermined."""
+    s, v = slope.values, h.values
+    fin = np.isfinite(s) & np.isfinite(v)
+    codes = _select([fin & (s > 0) & (v > threshold), fin & (s < 0) & (v > threshold),
+                     fin & (s > 0) & (v < threshold), fin & (s < 0) & (v < threshold), fin], s)
+    return _classes(codes, slope, "future_class", FUTURE_CLASSES, f"trend sign x persistence (H > {threshold})")
+
+
+def future_significant_classes(slope, p, h, alpha=0.05, threshold=0.5) -> xr.DataArray:
+    """Persistent significant increase/decrease (θ ≷ 0, p < α, H > 0.5); all other defined pixels class 3."""
+    s, v = slope.values, h.values
+    sig = np.nan_to_num(p.values, nan=1.0) < alpha
+    fin = np.isfinite(s) & np.isfinite(v)
+    codes = _select([fin & (s > 0) & sig & (v > threshold), fin & (s < 0) & sig & (v > threshold), fin], s)
+    return _classes(codes, slope, "future_sig_class", FUTURE_SIG_CLASSES,
+                    f"significant trend ({p.name} < {alpha}) x persistence (H > {threshold})")
+
+
+def corr_classes(r: xr.DataArray, p: xr.DataArray, alpha: float = 0.05, name: str = "corr_class") -> xr.DataArray:
+    """Significant positive, non-significant positive, non-significant negative, significant negative (r ≥ 0 counts positive)."""
+    rv = r.values
+    sig = np.nan_to_num(p.values, nan=1.0) < alpha
+    fin = np.isfinite(rv)
+    codes = _select([fin & (rv >= 0) & sig, fin & (rv >= 0), fin & (rv < 0) & ~sig, fin], rv)
+    return _classes(codes, r, name, CORR_CLASSES, f"correlation {r.name}, significance {p.name} < {alpha}")
+
+
+def all_classes(trend: xr.Dataset, hurst: xr.Dataset, stability: xr.Dataset, correlation: xr.Dataset,
+                cfg: dict | None = None) -> xr.Dataset:
+    """Every class map of the run (``classes.nc``) from the four analysis datasets and the config's ``classes``."""
+    c = with_defaults(cfg)
+    t = c["trend"]
+    if t["basis"] == "ols":
+        slope, p = trend["ols_slope"], trend[f"ols_{t['p']}"]
+    elif t["basis"] == "sen_mk":
+        slope, p = trend["sen_slope"], trend[f"mk_{t['p']}"]
+    else:
+        raise NepflowError(f"config key classes.trend.basis: {t['basis']!r}; expected ols or sen_mk")
+    hc = c["hurst"]
+    hp = hurst.get(f"hurst_{hc['p']}")
+    out = {
+        "trend_class": trend_classes(slope, p, t["alpha"]),
+        "cv_class": cv_classes(stability["cv"], c["cv_scheme"]),
+        "hurst_class": hurst_classes(hurst["hurst"], hp, hc["thresholds"], hc["require_significance"], hc["alpha"]),
+        "future_class": future_classes(slope, hurst["hurst"], hc["thresholds"][1]),
+        "future_sig_class": future_significant_classes(slope, p, hurst["hurst"], t["alpha"], hc["thresholds"][1]),
+    }
+    cc = c["correlation"]
+    for f in ("pr", "tas", "sund"):
+        if f"r_{f}" in correlation:
+            pname = f"p_r_{f}" if cc["p"] == "p" else f"q_r_{f}"
+            out[f"corr_{f}_class"] = corr_classes(correlation[f"r_{f}"], correlation[pname], cc["alpha"],
+                                                  f"corr_{f}_class")
+            pname = f"p_pr_{f}" if cc["p"] == "p" else f"q_pr_{f}"
+            out[f"pcorr_{f}_class"] = corr_classes(correlation[f"pr_{f}"], correlation[pname], cc["alpha"],
+                                                   f"pcorr_{f}_class")
+    return xr.Dataset(out)

@@ -1,0 +1,91 @@
+"""The study's headline numbers from a run, as a Markdown table (``tables/summary.md``).
+
+Numbers come from the area table (true pixel areas) and the mean-NEP map; the
+published study's values (North China, 2000–2020) stand beside the region's
+row for comparison.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .areastats import region_masks
+
+#: The study's published values (its abstract), for comparison only.
+PUBLISHED = {
+    "mean NEP (g C m-2 yr-1)": 228.8,
+    "increasing (%)": 88.8,
+    "significantly increasing (%)": 54.5,
+    "higher + highest stability (%)": 79.6,
+    "persistent, H > 0.5 (%)": 84.9,
+    "continuing increase (%)": 51.4,
+    "positively correlated with precipitation (%)": 44.7,
+}
+
+
+def _pct(table: pd.DataFrame, classification: str, classes, region: str) -> float:
+    sel = table[(table.classification == classification) & (table.region == region) & table["class"].isin(classes)]
+    return float(sel.percent.sum()) if len(sel) else float("nan")
+
+
+def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArray, region: xr.DataArray) -> pd.DataFrame:
+    """Headline numbers per region (rows: measures, columns: regions)."""
+    area = np.asarray(pixel_area.values, dtype="float64")
+    nep = np.asarray(nep_mean.values, dtype="float64")
+    out = {}
+    for rname, mask in region_masks(region).items():
+        ok = mask & np.isfinite(nep)
+        a = area[ok]
+        m = {}
+        m["mean NEP (g C m-2 yr-1)"] = float(np.sum(nep[ok] * a) / np.sum(a)) if ok.any() else np.nan
+        # g m-2 yr-1 x km2 x 1e6 m2/km2 = g yr-1; 1 Tg = 1e12 g
+        m["total NEP (Tg C yr-1)"] = float(np.sum(nep[ok] * a) * 1e6 / 1e12)
+        m["area (km2)"] = float(area[mask].sum())
+        m["increasing (%)"] = _pct(table, "trend_class", ["significant_increase", "non_significant_increase"], rname)
+        m["significantly increasing (%)"] = _pct(table, "trend_class", ["significant_increase"], rname)
+        m["decreasing (%)"] = _pct(table, "trend_class", ["significant_decrease", "non_significant_decrease"], rname)
+        m["significantly decreasing (%)"] = _pct(table, "trend_class", ["significant_decrease"], rname)
+        for cls in ("highest_stability", "higher_stability", "medium_stability", "lower_stability",
+                    "lowest_stability"):
+            m[f"{cls.replace('_', ' ')} (%)"] = _pct(table, "cv_class", [cls], rname)
+        m["higher + highest stability (%)"] = _pct(table, "cv_class", ["highest_stability", "higher_stability"], rname)
+        m["persistent, H > 0.5 (%)"] = _pct(table, "hurst_class", ["weak_persistence", "strong_persistence"], rname)
+        m["anti-persistent, H < 0.5 (%)"] = _pct(table, "hurst_class",
+                                                 ["weak_anti_persistence", "strong_anti_persistence"], rname)
+        m["continuing increase (%)"] = _pct(table, "future_class", ["persistent_increase"], rname)
+        m["continuing significant increase (%)"] = _pct(table, "future_sig_class",
+                                                        ["persistent_significant_increase"], rname)
+        m["continuing decrease (%)"] = _pct(table, "future_class", ["persistent_decrease"], rname)
+        m["increase turning to decrease (%)"] = _pct(table, "future_class", ["increase_turning_to_decrease"], rname)
+        m["decrease turning to increase (%)"] = _pct(table, "future_class", ["decrease_turning_to_increase"], rname)
+        for f, label in (("pr", "precipitation"), ("tas", "temperature"), ("sund", "sunshine")):
+            m[f"positively correlated with {label} (%)"] = _pct(
+                table, f"corr_{f}_class", ["significant_positive", "non_significant_positive"], rname)
+            m[f"significantly positively correlated with {label} (%)"] = _pct(
+                table, f"corr_{f}_class", ["significant_positive"], rname)
+            m[f"negatively correlated with {label} (%)"] = _pct(
+                table, f"corr_{f}_class", ["significant_negative", "non_significant_negative"], rname)
+            m[f"significantly negatively correlated with {label} (%)"] = _pct(
+                table, f"corr_{f}_class", ["significant_negative"], rname)
+        out[rname] = m
+    return pd.DataFrame(out)
+
+
+def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArray, region: xr.DataArray,
+                  years=None) -> str:
+    """Markdown: the headline numbers per region with the published study beside them."""
+    h = headline(table, nep_mean, pixel_area, region)
+    period = f"{min(years)}–{max(years)}" if years else ""
+    lines = [f"# nepflow summary {period}".rstrip(), "",
+             "Area percentages are of the area with a defined value, from true pixel areas. "
+             "The last column is the published study (North China, 2000–2020), for comparison only.", ""]
+    cols = list(h.columns)
+    lines.append("| measure | " + " | ".join(cols) + " | published study |")
+    lines.append("|---|" + "---:|" * (len(cols) + 1))
+    for measure, row in h.iterrows():
+        fmt = "{:,.0f}" if "km2" in measure else "{:.2f}" if "Tg" in measure else "{:.1f}"
+        vals = [fmt.format(v) if np.isfinite(v) else "n/a" for v in row.values]
+        pub = PUBLISHED.get(measure)
+        lines.append(f"| {measure} | " + " | ".join(vals) + f" | {'' if pub is None else pub} |")
+    return "\n".join(lines) + "\n"
