@@ -7,6 +7,7 @@ rule carbon:
         forcing=run_path("forcing/{year}.nc"),
     output:
         carbon=run_path("carbon/{year}.nc"),
+        **monthly_carbon_output(),
     params:
         carbon=config["carbon"],
         strictness=config["checks"]["strictness"],

@@ -55,6 +55,13 @@ def retrieved_products(wildcards):
     return {product: retrieved(product, wildcards.year) for product in PRODUCTS}
 
 
+def monthly_carbon_output():
+    """The optional monthly carbon file (carbon.monthly_output)."""
+    if config["carbon"]["monthly_output"]:
+        return {"monthly": run_path("carbon/monthly/{year}.nc")}
+    return {}
+
+
 def product_sources():
     """Which source and demo settings each product uses (a regrid param)."""
     return {product: config["sources"][product] for product in PRODUCTS}
@@ -76,8 +83,10 @@ def analysis_tifs(name):
 
 
 def all_outputs():
+    monthly = [p.format(year=y) for y in YEARS for p in monthly_carbon_output().values()]
     return (
         expand(run_path("carbon/{year}.nc"), year=YEARS)
+        + monthly
         + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
         + [run_path("analysis/classes.nc"), run_path("tables/area_stats.csv"),

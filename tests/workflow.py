@@ -20,12 +20,12 @@ def env() -> dict:
 
 def snakemake(workdir, *args, configfile=TINY, check=True, timeout=1200, config=None):
     """Run snakemake on the project's Snakefile in ``workdir``; return the CompletedProcess."""
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    # --configfile and --config take several values: they go last, after any targets
     if configfile:
         cmd += ["--configfile", str(configfile)]
     if config:
         cmd += ["--config", *config]
-    cmd += list(args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=timeout, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

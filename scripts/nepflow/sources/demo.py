@@ -79,7 +79,7 @@ CITIES = {  # (lon, lat, radius in degrees)
 }
 AR_START = 1950
 #: Version of the generator: part of the cache key, so changed generator code regenerates the files.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 6
 P_SD = 0.08  # log-space standard deviation of annual precipitation in the west
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
@@ -273,8 +273,8 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     tas = t_ann[None] + amp[None] * np.cos(2 * np.pi * (months[:, None, None] - 7) / 12)
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
-    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.exp(-(0.03 + 0.5 * g) * eps)[None]
-                    * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.95)
+    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.5 * g) * eps), 0.6, 1.4)[None]
+                    * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.8)
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra
     ssrd = rs_day * days

@@ -1,0 +1,117 @@
+"""Class maps, area statistics and the summary table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from nepflow import areastats, classify, summary
+from nepflow.errors import NepflowError
+
+
+def da(values, name):
+    values = np.asarray(values, dtype="float64")
+    return xr.DataArray(values.reshape(1, -1), dims=("y", "x"), coords={"y": [0.0], "x": np.arange(values.size)},
+                        name=name)
+
+
+def codes(d):
+    return list(np.asarray(d.values).ravel())
+
+
+def test_trend_classes_every_class_and_missing():
+    slope = da([2.0, 2.0, 0.0, -1.0, -1.0, np.nan, 3.0], "ols_slope")
+    p = da([0.01, 0.2, np.nan, 0.3, 0.049, 0.01, 0.05], "ols_p")
+    c = classify.trend_classes(slope, p)
+    assert codes(c) == [1, 2, 3, 4, 5, -1, 2]  # p = 0.05 is not significant
+    assert c.dtype == np.int8
+    assert c.attrs["flag_meanings"].split()[0] == "significant_increase"
+    assert list(c.attrs["flag_values"]) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("scheme, values, expected", [
+    ("default", [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.41, np.nan], [1, 1, 2, 2, 3, 3, 4, 4, 5, -1]),
+    ("fine", [0.05, 0.06, 0.10, 0.15, 0.2, 0.21], [1, 2, 2, 3, 4, 5]),
+])
+def test_cv_classes_boundaries(scheme, values, expected):
+    assert codes(classify.cv_classes(da(values, "cv"), scheme)) == expected
+
+
+def test_cv_scheme_unknown():
+    with pytest.raises(NepflowError, match="classes.cv_scheme"):
+        classify.cv_classes(da([0.1], "cv"), "coarse")
+
+
+def test_hurst_classes_and_significance():
+    h = da([0.2, 0.35, 0.4, 0.5, 0.6, 0.65, 0.8, np.nan], "hurst")
+    assert codes(classify.hurst_classes(h)) == [1, 1, 2, 3, 4, 4, 5, -1]
+    p = da([0.5, 0.5, 0.5, 0.5, 0.01, 0.2, 0.01, np.nan], "hurst_p")
+    assert codes(classify.hurst_classes(h, p, require_significance=True)) == [1, 1, 2, 3, 4, 3, 5, -1]
+
+
+def test_future_classes():
+    slope = da([1.0, -1.0, 1.0, -1.0, 1.0, 0.0, np.nan], "ols_slope")
+    h = da([0.7, 0.7, 0.3, 0.3, 0.5, 0.7, 0.7], "hurst")
+    assert codes(classify.future_classes(slope, h)) == [1, 2, 3, 4, 5, 5, -1]
+    p = da([0.01, 0.01, 0.01, 0.01, 0.01, 0.5, 0.01], "ols_p")
+    assert codes(classify.future_significant_classes(slope, p, h)) == [1, 2, 3, 3, 3, 3, -1]
+
+
+def test_corr_classes():
+    r = da([0.6, 0.1, -0.1, -0.7, 0.0, np.nan], "r_pr")
+    p = da([0.01, 0.6, 0.6, 0.001, 1.0, np.nan], "p_r_pr")
+    assert codes(classify.corr_classes(r, p)) == [1, 2, 3, 4, 2, -1]
+
+
+def grid(n=4):
+    region = xr.DataArray(np.array([[1, 1, 2, 2], [1, 1, 2, 0], [1, 2, 2, 0], [0, 0, 0, 0]], dtype="int16"),
+                          dims=("y", "x"), coords={"y": np.arange(n)[::-1] * 1.0, "x": np.arange(n) * 1.0})
+    region.attrs = {"flag_values": np.array([1, 2], dtype="int16"), "flag_meanings": "Alpha Beta_Gamma"}
+    area = xr.DataArray(np.arange(1, n * n + 1, dtype="float64").reshape(n, n), dims=("y", "x"),
+                        coords=region.coords)
+    return region, area
+
+
+def test_area_table_exact():
+    region, area = grid()
+    cls = xr.DataArray(np.array([[1, 2, 1, 1], [2, 2, 1, -1], [1, -1, 2, -1], [-1, -1, -1, -1]], dtype="int8"),
+                       dims=("y", "x"), coords=region.coords, name="trend_class")
+    cls.attrs = {"flag_values": np.array([1, 2], dtype="int8"), "flag_meanings": "up down"}
+    t = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
+    assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent"]
+    a = area.values
+    # Alpha: pixels (0,0)=1 up, (0,1)=2 down, (1,0)=5 down, (1,1)=6 down, (2,0)=9 up
+    alpha = t[t.region == "Alpha"].set_index("class")
+    assert alpha.loc["up", "area_km2"] == a[0, 0] + a[2, 0]
+    assert alpha.loc["down", "area_km2"] == a[0, 1] + a[1, 0] + a[1, 1]
+    assert alpha.loc["up", "percent"] == pytest.approx(100 * 10 / 23)
+    beta = t[t.region == "Beta Gamma"].set_index("class")  # (2,1) undefined: excluded from the total
+    assert beta.loc["up", "area_km2"] == a[0, 2] + a[0, 3] + a[1, 2]
+    for _, g in t.groupby("region"):
+        assert g.percent.sum() == pytest.approx(100)
+
+
+def test_summary_recomputed_independently():
+    region, area = grid()
+    rng = np.random.default_rng(1)
+    nep = xr.DataArray(rng.normal(220, 60, (4, 4)), dims=("y", "x"), coords=region.coords, name="nep_mean")
+    nep = nep.where(region > 0)
+    slope = nep.copy(data=rng.normal(1, 2, (4, 4))).where(region > 0).rename("ols_slope")
+    p = nep.copy(data=rng.uniform(0, 0.2, (4, 4))).rename("ols_p")
+    classes = xr.Dataset({"trend_class": classify.trend_classes(slope, p)})
+    table = areastats.area_table(classes, area, region)
+    h = summary.headline(table, nep, area, region)
+    a = area.values
+    inside = region.values > 0
+    assert h.loc["mean NEP (g C m-2 yr-1)", "all"] == pytest.approx(
+        np.sum(nep.values[inside] * a[inside]) / a[inside].sum(), rel=1e-4)
+    assert h.loc["total NEP (Tg C yr-1)", "all"] == pytest.approx(np.sum(nep.values[inside] * a[inside]) * 1e-6,
+                                                                  rel=1e-4)
+    inc = inside & (slope.values > 0)
+    assert h.loc["increasing (%)", "all"] == pytest.approx(100 * a[inc].sum() / a[inside].sum(), rel=1e-4)
+    sig = inc & (p.values < 0.05)
+    assert h.loc["significantly increasing (%)", "Alpha"] == pytest.approx(
+        100 * a[sig & (region.values == 1)].sum() / a[region.values == 1].sum(), rel=1e-4)
+    md = summary.summary_table(table, nep, area, region, years=[2000, 2020])
+    assert md.startswith("# nepflow summary 2000–2020") and "| increasing (%) |" in md and "88.8" in md

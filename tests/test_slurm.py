@@ -1,0 +1,53 @@
+"""The demo workflow through a real single-node Slurm cluster (slurm-wlm 22.05 + slurmdbd + MariaDB).
+
+Skipped only where Slurm is not installed (.ci/slurm/install.sh installs it).
+"""
+from __future__ import annotations
+
+import pytest
+
+import slurm_cluster
+from nepflow import provenance
+from workflow import ROOT, TINY, BIN, env
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = slurm_cluster.start(tmp_path_factory.mktemp("slurm"))
+    yield c
+    slurm_cluster.stop(c)
+
+
+def checksums(run_dir):
+    return {p.relative_to(run_dir).as_posix(): provenance.data_checksum(p)
+            for p in sorted(run_dir.rglob("*.nc"))}
+
+
+def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
+    import subprocess
+
+    wd = tmp_path / "slurm_run"
+    wd.mkdir()
+    e = {**env(), **{k: v for k, v in cluster.env.items() if k.startswith("SLURM")}}
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
+           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "4", "--configfile", str(TINY)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=1500, cwd=wd)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
+    # the jobs went through Slurm: sacct lists them (the plugin puts the rule in the comment), all completed
+    acct = cluster.run("sacct", "-X", "-n", "-P", "-S", "now-1hour", "-o", "JobName,Comment,State").stdout.splitlines()
+    rows = [line.split("|") for line in acct if line.startswith("nepflow")]
+    rules = [comment for _, comment, _ in rows]
+    for rule in ("grid", "regrid", "carbon", "series", "trend", "hurst", "stability", "correlation", "classes",
+                 "area_stats", "figures"):
+        assert any(c.startswith(f"rule_{rule}") for c in rules), (rule, acct[:20])
+    assert sum(c.startswith("rule_carbon") for c in rules) == 21
+    assert all(state == "COMPLETED" for *_, state in rows), acct
+    # retrieval stays local (localrules): no retrieve job in the accounting
+    assert not any("retrieve" in c for c in rules)
+    # identical to the local run, checksum for checksum
+    local = checksums(tiny_run / "results" / "tiny")
+    remote = checksums(wd / "results" / "tiny")
+    assert set(remote) == set(local)
+    assert [k for k in local if local[k] != remote[k]] == []
