@@ -20,6 +20,9 @@ from nepflow.errors import NepflowError  # noqa: E402
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 try:
     nepflow_config.check(config, Path(workflow.basedir) / "config" / "schema.yaml")
     validate(config, Path(workflow.basedir) / "config" / "schema.yaml", set_default=True)

@@ -149,8 +149,8 @@ rule area_stats:
         stability=run_path("analysis/stability.nc"),
         grid=run_path("grid.nc"),
     output:
-        table=run_path("tables/area_stats.csv"),
-        summary=run_path("tables/summary.md"),
+        table=report(run_path("tables/area_stats.csv"), caption="../report/area_stats.rst", category="Tables"),
+        summary=report(run_path("tables/summary.md"), caption="../report/summary.rst", category="Tables"),
     params:
         years=YEARS,
     log:

@@ -13,7 +13,12 @@ rule figures:
         carbon=expand(run_path("carbon/{year}.nc"), year=YEARS),
         grid=run_path("grid.nc"),
     output:
-        figures=directory(run_path("figures")),
+        figures=report(
+            directory(run_path("figures")),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     params:
         figures=config["figures"],
         years=YEARS,
@@ -37,7 +42,6 @@ rule archive:
         sums=run_path("archive/SHA256SUMS"),
     params:
         run=RUN,
-        run_dir=run_path(""),
         data_dir=config["data_dir"],
         code_root=workflow.basedir,
         config=config,

@@ -64,6 +64,27 @@ def _wait(predicate, what, timeout=60, interval=0.3):
 
 
 MUNGE_SOCKET = "/run/munge/munge.socket.2"
+ETC = Path("/etc/slurm")
+CONFS = ("slurm.conf", "slurmdbd.conf")
+
+
+def _install_confs(c) -> None:
+    ETC.mkdir(parents=True, exist_ok=True)
+    for name in CONFS:
+        target = ETC / name
+        if target.exists() and not (c.root / "etc" / name).exists():
+            shutil.copy2(target, c.root / "etc" / name)  # the machine's own, restored on stop
+        shutil.copy2(c.root / name, target)
+    (ETC / "slurmdbd.conf").chmod(0o600)
+
+
+def _restore_confs(c) -> None:
+    for name in CONFS:
+        saved = c.root / "etc" / name
+        if saved.exists():
+            shutil.copy2(saved, ETC / name)
+        else:
+            (ETC / name).unlink(missing_ok=True)
 
 
 def _munge_alive() -> bool:
@@ -85,11 +106,13 @@ def start(root: Path) -> Cluster:
     if missing:
         pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing): run .ci/slurm/install.sh")
     root.mkdir(parents=True, exist_ok=True)
-    for d in ("munge", "db", "state", "spool", "log", "run"):
+    for d in ("munge", "db", "state", "spool", "log", "run", "etc"):
         (root / d).mkdir(exist_ok=True)
     host = "localhost"
     env = dict(os.environ)
-    env["SLURM_CONF"] = str(root / "slurm.conf")
+    # The configs go to /etc/slurm, where srun inside a job looks (the jobstep plugin strips
+    # SLURM_CONF from a job's environment); files already there are restored by stop().
+    env["SLURM_CONF"] = str(ETC / "slurm.conf")
     cluster = Cluster(root=root, env=env)
     try:
         _start(cluster, host)
@@ -164,6 +187,7 @@ def _start(c: Cluster, host: str) -> None:
         "SlurmctldTimeout=30\nSlurmdTimeout=30\nInactiveLimit=0\nMinJobAge=300\nKillWait=5\nWaitTime=0\n"
         f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem} State=UNKNOWN\n"
         "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n")
+    _install_confs(c)
     # --- slurmdbd, cluster and account, then the controller and the node daemon
     # slurmdbd reads slurmdbd.conf from the folder of $SLURM_CONF
     c.procs.append(_daemon(c, "slurmdbd", [which("slurmdbd"), "-D"]))
@@ -173,9 +197,9 @@ def _start(c: Cluster, host: str) -> None:
           "Organization=nepflow")
     c.run(which("sacctmgr"), "-i", "add", "user", "root", "Account=nepflow", f"Cluster={c.name}",
           "DefaultAccount=nepflow")
-    c.procs.append(_daemon(c, "slurmctld", [which("slurmctld"), "-D", "-i", "-f", str(root / "slurm.conf")]))
+    c.procs.append(_daemon(c, "slurmctld", [which("slurmctld"), "-D", "-i"]))
     _wait(lambda: _port_open(ctld_port), "slurmctld", timeout=60)
-    c.procs.append(_daemon(c, "slurmd", [which("slurmd"), "-D", "-f", str(root / "slurm.conf")]))
+    c.procs.append(_daemon(c, "slurmd", [which("slurmd"), "-D"]))
 
     def idle():
         out = c.run(which("sinfo"), "-h", "-o", "%t", check=False).stdout.strip()
@@ -195,3 +219,4 @@ def stop(c: Cluster) -> None:
                 proc.kill()
                 proc.wait(timeout=10)
     c.procs.clear()
+    _restore_confs(c)

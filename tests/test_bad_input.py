@@ -91,8 +91,8 @@ def forcing_file(done, tmp_path):
 
 
 def carbon_job(forcing, out, params=None):
+    out.parent.mkdir(parents=True, exist_ok=True)
     p = out.parent / "params.yaml"
-    cfg = yaml.safe_load(TINY.read_text())
     p.write_text(yaml.safe_dump({"carbon": (params or {}), "strictness": "default"}))
     return run_script("carbon.py", "--input", f"forcing={forcing}", "--output", f"carbon={out}", "--params", str(p))
 

@@ -46,6 +46,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
         raise NepflowError(f"cannot write {path}: {exc.strerror or exc}") from exc
     tmp = Path(tmp)
     try:
+        # mkstemp makes 0600 files; outputs get the usual permissions (0666 less the umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:

@@ -32,6 +32,7 @@ Every source module has the same small interface:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from ..errors import NepflowError
 
@@ -68,3 +69,7 @@ def check_choice(product: str, source: str) -> None:
     if product not in SOURCES[source]:
         raise NepflowError(f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
                            f"{', '.join(s for s, p in SOURCES.items() if product in p)}")
+    if importlib.util.find_spec(f"{__name__}.{source}") is None:
+        available = [s for s, p in SOURCES.items() if product in p and importlib.util.find_spec(f"{__name__}.{s}")]
+        raise NepflowError(f"config key sources.{product}: source {source!r} is not available in this version of "
+                           f"nepflow; expected one of {', '.join(available)}")

@@ -93,19 +93,6 @@ def ols(x, t, min_valid):
 
 # ----------------------------------------------------------------- Mann-Kendall and Sen
 @numba.njit(cache=True, nogil=True)
-def _mk_s(xs, k):
-    s = 0.0
-    for i in range(k - 1):
-        for j in range(i + 1, k):
-            d = xs[j] - xs[i]
-            if d > 0:
-                s += 1.0
-            elif d < 0:
-                s -= 1.0
-    return s
-
-
-@numba.njit(cache=True, nogil=True)
 def _tie_term(xs, k):
     """Σ t_g (t_g − 1)(2 t_g + 5) over groups of exactly equal values."""
     srt = np.sort(xs[:k])
@@ -122,10 +109,44 @@ def _tie_term(xs, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _median_sorted(a, k):
-    if k % 2 == 1:
-        return a[k // 2]
-    return 0.5 * (a[k // 2 - 1] + a[k // 2])
+def _select(a, lo, hi, kth):
+    """Partially sort a[lo:hi] in place so that a[kth] is the kth smallest (Hoare's quickselect)."""
+    while hi - lo > 1:
+        pivot = a[(lo + hi - 1) // 2]
+        i = lo
+        j = hi - 1
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j + 1
+        elif kth >= i:
+            lo = i
+        else:
+            return
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_inplace(a, q):
+    """Median of a[:q], reordering a in place (no copy)."""
+    h = q // 2
+    _select(a, 0, q, h)
+    upper = a[h]
+    if q % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, h):
+        if a[i] > lower:
+            lower = a[i]
+    return 0.5 * (lower + upper)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -160,6 +181,9 @@ def _acf(a, k, nlags, out):
         out[lag] = c / c0 if c0 > 0 else NAN
 
 
+BLOCK = 256  # pixels per parallel task: scratch buffers are allocated once per block
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def mann_kendall(x, t, min_valid, variant, zcrit):
     """Mann–Kendall S, Var(S) (tie-corrected, optionally autocorrelation-corrected), tau, Sen slope and intercept.
@@ -169,6 +193,8 @@ def mann_kendall(x, t, min_valid, variant, zcrit):
     position). ``zcrit`` = Φ⁻¹(1 − α/2) bounds the significant lags of Hamed–Rao.
     Sen slope: median of (x_j − x_i)/(t_j − t_i), i < j; intercept (Conover
     1980, as pymannkendall): median(x) − median(t − t[0]) × slope.
+    Medians by in-place quickselect on per-block scratch buffers: the pairwise
+    slopes are this rule's hot spot (benchmarks/bench_stats.py).
     """
     m, n = x.shape
     s_out = np.full(m, NAN)
@@ -177,54 +203,63 @@ def mann_kendall(x, t, min_valid, variant, zcrit):
     sen = np.full(m, NAN)
     sen_b = np.full(m, NAN)
     npairs = n * (n - 1) // 2
-    for p in numba.prange(m):
+    nblocks = (m + BLOCK - 1) // BLOCK
+    for blk in numba.prange(nblocks):
         xs = np.empty(n)
         ts = np.empty(n)
-        k = _compact(x[p], t, xs, ts)
-        if k < min_valid or k < 3:
-            continue
-        s = _mk_s(xs, k)
-        var = (k * (k - 1) * (2 * k + 5) - _tie_term(xs, k)) / 18.0
-        # Sen
+        tmp = np.empty(n)
         slopes = np.empty(npairs)
-        q = 0
-        for i in range(k - 1):
-            for j in range(i + 1, k):
-                slopes[q] = (xs[j] - xs[i]) / (ts[j] - ts[i])
-                q += 1
-        srt = np.sort(slopes[:q])
-        b = _median_sorted(srt, q)
-        xsorted = np.sort(xs[:k])
-        tpos = np.empty(k)
-        for i in range(k):
-            tpos[i] = ts[i] - t[0]
-        tsorted = np.sort(tpos)
-        sen[p] = b
-        sen_b[p] = _median_sorted(xsorted, k) - _median_sorted(tsorted, k) * b
-        if variant != 0 and var > 0:
-            det = np.empty(k)
+        det = np.empty(n)
+        acf = np.empty(n)
+        rk = np.empty(n)
+        for p in range(blk * BLOCK, min(m, (blk + 1) * BLOCK)):
+            k = _compact(x[p], t, xs, ts)
+            if k < min_valid or k < 3:
+                continue
+            s = 0.0
+            q = 0
+            for i in range(k - 1):
+                xi = xs[i]
+                ti = ts[i]
+                for j in range(i + 1, k):
+                    d = xs[j] - xi
+                    if d > 0:
+                        s += 1.0
+                    elif d < 0:
+                        s -= 1.0
+                    slopes[q] = d / (ts[j] - ti)
+                    q += 1
+            var = (k * (k - 1) * (2 * k + 5) - _tie_term(xs, k)) / 18.0
+            b = _median_inplace(slopes, q)
             for i in range(k):
-                det[i] = xs[i] - (i + 1) * b
-            acf = np.empty(k)
-            if variant == 1:
-                rk = np.empty(k)
-                _ranks(det, k, rk)
-                _acf(rk, k, k - 1, acf)
-                bound = zcrit / math.sqrt(k)
-                sni = 0.0
-                for i in range(1, k):
-                    if not (acf[i] <= bound and acf[i] >= -bound):
-                        sni += (k - i) * (k - i - 1) * (k - i - 2) * acf[i]
-                var *= 1.0 + 2.0 / (k * (k - 1) * (k - 2)) * sni
-            else:
-                _acf(det, k, k - 1, acf)
-                sni = 0.0
-                for i in range(1, k):
-                    sni += (1.0 - i / k) * acf[i]
-                var *= 1.0 + 2.0 * sni
-        s_out[p] = s
-        var_out[p] = var
-        tau[p] = s / (0.5 * k * (k - 1))
+                tmp[i] = xs[i]
+            xmed = _median_inplace(tmp, k)
+            for i in range(k):
+                tmp[i] = ts[i] - t[0]
+            tmed = _median_inplace(tmp, k)
+            sen[p] = b
+            sen_b[p] = xmed - tmed * b
+            if variant != 0 and var > 0:
+                for i in range(k):
+                    det[i] = xs[i] - (i + 1) * b
+                if variant == 1:
+                    _ranks(det, k, rk)
+                    _acf(rk, k, k - 1, acf)
+                    bound = zcrit / math.sqrt(k)
+                    sni = 0.0
+                    for i in range(1, k):
+                        if not (acf[i] <= bound and acf[i] >= -bound):
+                            sni += (k - i) * (k - i - 1) * (k - i - 2) * acf[i]
+                    var *= 1.0 + 2.0 / (k * (k - 1) * (k - 2)) * sni
+                else:
+                    _acf(det, k, k - 1, acf)
+                    sni = 0.0
+                    for i in range(1, k):
+                        sni += (1.0 - i / k) * acf[i]
+                    var *= 1.0 + 2.0 * sni
+            s_out[p] = s
+            var_out[p] = var
+            tau[p] = s / (0.5 * k * (k - 1))
     return s_out, var_out, tau, sen, sen_b
 
 

@@ -1,0 +1,251 @@
+"""One year's carbon fluxes from its monthly forcing: GPP, NPP, Rh, NEP.
+
+:func:`annual_fluxes` is what the ``carbon`` rule calls; :func:`monthly_fluxes`
+gives the 12 monthly values it sums. Parameters come from the config's
+``carbon`` section (:data:`DEFAULTS`, documented in config/schema.yaml and
+docs/science.md); every parameter used is written into the outputs' attributes.
+"""
+from __future__ import annotations
+
+import copy
+
+import xarray as xr
+
+from .. import variables
+from ..errors import NepflowError
+from . import rh as rh_model
+from . import tec
+
+#: Defaults of the config's ``carbon`` section (config/schema.yaml documents each).
+DEFAULTS = {
+    "npp": "tec",
+    "par_fraction": 0.45,
+    "eps_c3": tec.EPS_C3,
+    "eps_c4": tec.EPS_C4,
+    "temperature": {"c3": dict(zip(("tmin", "topt", "tmax"), tec.C3_TEMPERATURES)),
+                    "c4": dict(zip(("tmin", "topt", "tmax"), tec.C4_TEMPERATURES))},
+    "water": {"pt_alpha": 1.26, "gamma": 0.066, "lambda": 2.45},
+    "cue": 0.5,
+    "rh": {"a": rh_model.A, "b": rh_model.B, "c": rh_model.C, "days_per_month": rh_model.DAYS,
+           "carbon_fraction": rh_model.CARBON_FRACTION},
+    "monthly_output": False,
+}
+
+TEC_REF = ("Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC model); "
+           "temperature scalar of Raich et al. (1991) as in VPM/VPRM")
+RH_REF = "Pei Z. et al. (2009) Journal of Integrative Plant Biology 51(5): 521-526"
+#: Forcing variables the models read (the forcing contract, DESIGN.md).
+INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
+
+
+def with_defaults(params: dict | None) -> dict:
+    """The carbon parameters with every missing key filled from :data:`DEFAULTS`, validated.
+
+    Raises NepflowError naming the config key (``carbon.…``) of an unknown key
+    or an invalid value.
+    """
+    out = copy.deepcopy(DEFAULTS)
+    _merge(out, params or {}, "carbon")
+    validate(out)
+    return out
+
+
+def _merge(into: dict, new: dict, where: str) -> None:
+    if not isinstance(new, dict):
+        raise NepflowError(f"config key {where}: expected a mapping, got {new!r}")
+    for key, value in new.items():
+        if key not in into:
+            raise NepflowError(f"config key {where}.{key}: unknown; expected one of {', '.join(into)}")
+        if isinstance(into[key], dict):
+            _merge(into[key], value, f"{where}.{key}")
+        else:
+            into[key] = value
+
+
+def validate(p: dict) -> None:
+    """Check a complete carbon parameter dict; NepflowError naming the config key if invalid."""
+    if p["npp"] not in ("tec", "mod17"):
+        raise NepflowError(f"config key carbon.npp: {p['npp']!r}; expected tec or mod17")
+    checks = [("par_fraction", p["par_fraction"], 0, 1), ("eps_c3", p["eps_c3"], 0, None),
+              ("eps_c4", p["eps_c4"], 0, None), ("cue", p["cue"], 0, 1)]
+    checks += [(f"water.{k}", v, 0, None) for k, v in p["water"].items()]
+    checks += [(f"rh.{k}", v, 0, 1 if k == "carbon_fraction" else None) for k, v in p["rh"].items()]
+    for key, value, lo, hi in checks:
+        _number(f"carbon.{key}", value, lo, hi)
+    for path, t in p["temperature"].items():
+        for k, v in t.items():
+            _number(f"carbon.temperature.{path}.{k}", v, None, None)
+        if not t["tmin"] < t["topt"] < t["tmax"]:
+            raise NepflowError(f"config key carbon.temperature.{path}: tmin {t['tmin']}, topt {t['topt']}, "
+                               f"tmax {t['tmax']}; expected tmin < topt < tmax")
+    if not isinstance(p["monthly_output"], bool):
+        raise NepflowError(f"config key carbon.monthly_output: {p['monthly_output']!r}; expected true or false")
+
+
+def _number(key, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise NepflowError(f"config key {key}: {value!r}; expected a number")
+    if (lo is not None and not value > lo) or (hi is not None and not value <= hi):
+        span = f"> {lo}" if hi is None else f"in ({lo}, {hi}]"
+        raise NepflowError(f"config key {key}: {value}; expected a number {span}")
+
+
+def parameter_attrs(p: dict) -> dict:
+    """Every carbon parameter as a flat netCDF attribute dict (names as in the outputs)."""
+    t, w, r = p["temperature"], p["water"], p["rh"]
+    return {
+        "npp_source": p["npp"], "eps_c3": float(p["eps_c3"]), "eps_c4": float(p["eps_c4"]),
+        "cue": float(p["cue"]),
+        "tmin_c3": float(t["c3"]["tmin"]), "topt_c3": float(t["c3"]["topt"]), "tmax_c3": float(t["c3"]["tmax"]),
+        "tmin_c4": float(t["c4"]["tmin"]), "topt_c4": float(t["c4"]["topt"]), "tmax_c4": float(t["c4"]["tmax"]),
+        "pt_alpha": float(w["pt_alpha"]), "psychrometric_constant": float(w["gamma"]),
+        "latent_heat": float(w["lambda"]),
+        "rh_a": float(r["a"]), "rh_b": float(r["b"]), "rh_c": float(r["c"]),
+        "rh_days_per_month": float(r["days_per_month"]), "rh_carbon_fraction": float(r["carbon_fraction"]),
+    }
+
+
+def _comments(p: dict) -> dict[str, str]:
+    t, w, r = p["temperature"], p["water"], p["rh"]
+    gpp = (f"GPP = PAR x FPAR x [f_C4 x {p['eps_c4']} x Ts_C4 + (1 - f_C4) x {p['eps_c3']} x Ts_C3] x Ws "
+           f"(g C m-2 month-1, summed over the months); Ts = (T-Tmin)(T-Tmax)/[(T-Tmin)(T-Tmax)-(T-Topt)^2] "
+           f"with Tmin/Topt/Tmax {t['c3']['tmin']}/{t['c3']['topt']}/{t['c3']['tmax']} degC (C3) and "
+           f"{t['c4']['tmin']}/{t['c4']['topt']}/{t['c4']['tmax']} degC (C4), 0 outside (Tmin, Tmax); "
+           f"Ws = E/E_PT clipped to [0, 1], 1 where E_PT <= 0; E_PT = {w['pt_alpha']} Delta/(Delta + "
+           f"{w['gamma']}) Rn/{w['lambda']} (Priestley-Taylor). E is the forcing's actual evapotranspiration "
+           f"(reanalysis E stands in for TEC's ARTS model). {TEC_REF}")
+    if p["npp"] == "mod17":
+        npp = ("NPP from MODIS MOD17A3HGF annual NPP (forcing variable npp_mod17), regridded; "
+               "not derived from the GPP in this file")
+        gpp += ". This run's NPP is MOD17A3HGF, not CUE x this GPP"
+    else:
+        npp = f"NPP = {p['cue']} x GPP (carbon-use efficiency), GPP from the TEC model"
+    rh = (f"Rh = {r['a']} x [exp({r['b']} T) + ln({r['c']} R + 1)] x {r['days_per_month']} x "
+          f"{r['carbon_fraction']} per month, summed over the months; T monthly mean air temperature (degC), "
+          f"R monthly precipitation (mm). {RH_REF}")
+    nep = f"NEP = NPP - Rh; positive: carbon sink. {npp}. Rh: {RH_REF}"
+    return {"gpp": gpp, "npp": npp, "rh": rh, "nep": nep}
+
+
+def _drivers(forcing: xr.Dataset) -> dict[str, xr.DataArray]:
+    where = forcing.encoding.get("source", "forcing")
+    missing = [v for v in INPUTS if v not in forcing]
+    if missing:
+        raise NepflowError(f"{where}: missing variable(s) {', '.join(missing)}; expected the forcing contract "
+                           f"({', '.join(INPUTS)})")
+    if forcing.sizes.get("time") != 12:
+        raise NepflowError(f"{where}: {forcing.sizes.get('time', 0)} months; expected 12 monthly time steps")
+    return {name: forcing[name].astype("float64") for name in INPUTS}
+
+
+def monthly_fluxes(forcing: xr.Dataset, params: dict | None = None) -> xr.Dataset:
+    """Monthly GPP, NPP, Rh, NEP (g C m-2 month-1) and the scalars Ts, Ws and PET.
+
+    NPP is CUE × GPP (``npp: tec``). With ``npp: mod17`` the monthly NPP
+    distributes the annual MOD17 NPP over the months in proportion to monthly
+    GPP (evenly where the annual GPP is 0), so the months sum to the annual value.
+    ``ts`` is the ε-weighted temperature scalar of the C3/C4 mixture
+    (:func:`tec.effective_temperature_scalar`).
+
+    Parameters
+    ----------
+    forcing : the forcing contract (time=12, y, x): fpar, par, tas, pr, rn, evap,
+        c4_frac; npp_mod17 (y, x) with ``npp: mod17``.
+    params : the config's ``carbon`` section (defaults: :data:`DEFAULTS`).
+
+    Returns
+    -------
+    Dataset (time, y, x), float64, with CF attributes (fluxes in g C m-2 month-1).
+    """
+    p = with_defaults(params)
+    f = _drivers(forcing)
+    w, t = p["water"], p["temperature"]
+    c3 = (t["c3"]["tmin"], t["c3"]["topt"], t["c3"]["tmax"])
+    c4 = (t["c4"]["tmin"], t["c4"]["topt"], t["c4"]["tmax"])
+    pet = tec.priestley_taylor_pet(f["rn"], f["tas"], alpha=w["pt_alpha"], gamma=w["gamma"], lambda_=w["lambda"])
+    ws = tec.water_scalar(f["evap"], pet)
+    gpp = tec.gpp_monthly(f["par"], f["fpar"], f["c4_frac"], f["tas"], ws,
+                          eps_c3=p["eps_c3"], eps_c4=p["eps_c4"], c3=c3, c4=c4)
+    ts = tec.effective_temperature_scalar(f["tas"], f["c4_frac"], p["eps_c3"], p["eps_c4"], c3, c4)
+    r = p["rh"]
+    rh = rh_model.rh_monthly(f["tas"], f["pr"], a=r["a"], b=r["b"], c=r["c"], days=r["days_per_month"],
+                             carbon_fraction=r["carbon_fraction"])
+    comments = _comments(p)
+    if p["npp"] == "mod17":
+        annual_npp = _mod17(forcing)
+        total = gpp.sum("time", skipna=False)
+        share = xr.where(total > 0, gpp / total.where(total > 0), 1.0 / 12).where(total.notnull())
+        npp = (annual_npp * share).transpose(*gpp.dims)
+        npp_comment = comments["npp"] + "; monthly values distribute it in proportion to monthly GPP"
+    else:
+        npp = tec.npp_from_gpp(gpp, p["cue"])
+        npp_comment = comments["npp"]
+    ds = xr.Dataset({"gpp": gpp, "npp": npp, "rh": rh, "nep": npp - rh, "ts": ts, "ws": ws, "pet": pet})
+    month = {"units": "g C m-2 month-1"}
+    extra = {
+        "gpp": {**month, "description": "Monthly total gross primary productivity.", "comment": comments["gpp"]},
+        "npp": {**month, "description": "Monthly total net primary productivity.", "comment": npp_comment},
+        "rh": {**month, "description": "Monthly total soil heterotrophic respiration.", "comment": comments["rh"]},
+        "nep": {**month, "description": "Monthly NEP = NPP - Rh; positive is a carbon sink.",
+                "comment": "NEP = NPP - Rh"},
+        "ts": {"comment": "epsilon-weighted mean of the C3 and C4 temperature scalars"},
+        "ws": {"comment": "E / E_PT clipped to [0, 1]; 1 where E_PT <= 0"},
+        "pet": {"comment": "Priestley-Taylor potential evaporation (can be negative where Rn < 0)"},
+    }
+    flat = parameter_attrs(p)
+    for name in ds.data_vars:
+        ds[name].attrs = variables.attrs(name, **extra[name], **flat)
+    return ds
+
+
+def _mod17(forcing: xr.Dataset) -> xr.DataArray:
+    where = forcing.encoding.get("source", "forcing")
+    if "npp_mod17" not in forcing:
+        raise NepflowError(f"{where}: variable npp_mod17 is missing but config key carbon.npp is mod17; "
+                           "expected MOD17A3HGF NPP in the forcing (config sources.npp)")
+    npp = forcing["npp_mod17"]
+    if "time" in npp.dims:
+        raise NepflowError(f"{where}: variable npp_mod17 has dims {tuple(npp.dims)}; expected (y, x), an annual total")
+    return npp.astype("float64")
+
+
+def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool = False):
+    """Annual GPP, NPP, Rh and NEP (g C m-2 yr-1) of one year: sums of the 12 months.
+
+    GPP (TEC):  Σ PAR × FPAR × [f_C4 ε_C4 Ts_C4 + (1 − f_C4) ε_C3 Ts_C3] × Ws
+    NPP:        CUE × GPP, or MODIS MOD17A3HGF (``npp: mod17``, variable ``npp_mod17``;
+                GPP is then still TEC's, and its attributes say so)
+    Rh:         Σ a [exp(b T) + ln(c R + 1)] × days × carbon fraction   (Pei et al. 2009)
+    NEP:        NPP − Rh  (exactly, in float64)
+
+    A pixel with any NaN month (outside the region, or a missing driver) is NaN.
+
+    Parameters
+    ----------
+    forcing : the forcing contract of one year (time=12, y, x), see DESIGN.md.
+    params : the config's ``carbon`` section; missing keys take :data:`DEFAULTS`.
+    monthly : also return the monthly dataset (:func:`monthly_fluxes`).
+
+    Returns
+    -------
+    Dataset (y, x), float64, of gpp, npp, rh, nep, each with CF attributes from
+    the variables table, a ``comment`` (equation and reference) and every
+    parameter used; with ``monthly``, the tuple (annual, monthly).
+
+    Raises
+    ------
+    NepflowError : invalid parameters (naming the config key), a missing
+        forcing variable, not 12 months, or ``npp: mod17`` without ``npp_mod17``.
+    """
+    p = with_defaults(params)
+    per_month = monthly_fluxes(forcing, p)
+    annual = per_month[["gpp", "npp", "rh"]].sum("time", skipna=False)
+    if p["npp"] == "mod17":
+        annual["npp"] = _mod17(forcing)
+    annual["nep"] = annual["npp"] - annual["rh"]
+    comments = _comments(p)
+    flat = parameter_attrs(p)
+    for name in ("gpp", "npp", "rh", "nep"):
+        annual[name].attrs = variables.attrs(name, comment=comments[name], **flat)
+    annual = annual[["gpp", "npp", "rh", "nep"]]
+    return (annual, per_month) if monthly else annual
