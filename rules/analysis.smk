@@ -33,7 +33,7 @@ rule trend:
         tifs=analysis_tifs("trend"),
     params:
         statistic="trend",
-        analysis=config["analysis"],
+        analysis=conf("analysis"),
     log:
         log_path("trend"),
     benchmark:
@@ -57,7 +57,7 @@ rule hurst:
         tifs=analysis_tifs("hurst"),
     params:
         statistic="hurst",
-        analysis=config["analysis"],
+        analysis=conf("analysis"),
     log:
         log_path("hurst"),
     benchmark:
@@ -81,7 +81,7 @@ rule stability:
         tifs=analysis_tifs("stability"),
     params:
         statistic="stability",
-        analysis=config["analysis"],
+        analysis=conf("analysis"),
     log:
         log_path("stability"),
     benchmark:
@@ -105,7 +105,7 @@ rule correlation:
         tifs=analysis_tifs("correlation"),
     params:
         statistic="correlation",
-        analysis=config["analysis"],
+        analysis=conf("analysis"),
     log:
         log_path("correlation"),
     benchmark:
@@ -130,7 +130,7 @@ rule classes:
     output:
         classes=run_path("analysis/classes.nc"),
     params:
-        classes=config["classes"],
+        classes=conf("classes"),
     log:
         log_path("classes"),
     threads: 1

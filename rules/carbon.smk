@@ -9,8 +9,8 @@ rule carbon:
         carbon=run_path("carbon/{year}.nc"),
         **monthly_carbon_output(),
     params:
-        carbon=config["carbon"],
-        strictness=config["checks"]["strictness"],
+        carbon=conf("carbon"),
+        strictness=conf("checks", "strictness"),
     log:
         log_path("carbon/{year}"),
     benchmark:

@@ -12,6 +12,24 @@ wildcard_constraints:
     year=r"\d{4}",
 
 
+def sorted_config(value):
+    """A config value with every mapping's keys sorted: the same settings in another key order
+    give the same params, so Snakemake's params trigger reruns only on a real change."""
+    if isinstance(value, dict):
+        return {k: sorted_config(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_config(v) for v in value]
+    return value
+
+
+def conf(*keys):
+    """The config section at ``keys`` (e.g. conf("carbon")), keys sorted, for a rule's params."""
+    value = config
+    for k in keys:
+        value = value[k]
+    return sorted_config(value)
+
+
 def run_path(path):
     """A path inside this run's results folder."""
     return f"{config['results_dir']}/{RUN}/{path}"

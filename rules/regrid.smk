@@ -6,8 +6,8 @@ rule grid:
     output:
         grid=run_path("grid.nc"),
     params:
-        grid=config["grid"],
-        region=config["region"],
+        grid=conf("grid"),
+        region=conf("region"),
     log:
         log_path("grid"),
     threads: 1
@@ -28,10 +28,10 @@ rule regrid:
         forcing=run_path("forcing/{year}.nc"),
     params:
         sources=product_sources(),
-        methods=config["regrid"]["methods"],
-        landcover=config["landcover"],
-        par_fraction=config["carbon"].get("par_fraction", 0.45),
-        strictness=config["checks"]["strictness"],
+        methods=conf("regrid", "methods"),
+        landcover=conf("landcover"),
+        par_fraction=conf("carbon", "par_fraction"),
+        strictness=conf("checks", "strictness"),
     log:
         log_path("regrid/{year}"),
     benchmark:

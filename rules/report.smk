@@ -20,7 +20,7 @@ rule figures:
             category="Figures",
         ),
     params:
-        figures=config["figures"],
+        figures=conf("figures"),
         years=YEARS,
     log:
         log_path("figures"),
@@ -42,10 +42,10 @@ rule archive:
         sums=run_path("archive/SHA256SUMS"),
     params:
         run=RUN,
-        data_dir=config["data_dir"],
+        data_dir=conf("data_dir"),
         code_root=workflow.basedir,
-        config=config,
-        include_inputs=config["archive"]["include_inputs"],
+        config=sorted_config(config),
+        include_inputs=conf("archive", "include_inputs"),
     log:
         log_path("archive"),
     threads: 1

@@ -13,9 +13,9 @@ rule retrieve_demo:
         fpar=demo_file("fpar"),
         landcover=demo_file("landcover"),
     params:
-        demo=config["demo"],
-        grid=config["grid"],
-        region=config["region"],
+        demo=conf("demo"),
+        grid=conf("grid"),
+        region=conf("region"),
     log:
         log_path("retrieve_demo/{year}"),
     retries: 2

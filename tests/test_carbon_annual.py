@@ -231,3 +231,31 @@ def test_defaults_give_plausible_north_china_fluxes(e_over_pet, c4_summer):
     npp, rh = float(a.npp[0, 0]), float(a.rh[0, 0])
     assert 300 <= npp <= 700, npp
     assert 200 <= rh <= 350, rh
+
+
+def test_blocks_of_rows_give_the_same_answer(monkeypatch):
+    from nepflow.carbon import annual as annual_module
+
+    f = make_forcing(n=7, seed=4)
+    f = f.where(~((f.x == 3) & (f.y == 5)))
+    f["npp_mod17"] = (("y", "x"), np.linspace(200, 500, 49).reshape(7, 7))
+    whole, _ = carbon.annual_fluxes(f, {"npp": "mod17"}, monthly=True)
+    monkeypatch.setattr(annual_module, "BLOCK_PIXELS", 10)  # one row (7 pixels) per block
+    blocked = carbon.annual_fluxes(f, {"npp": "mod17"})
+    for v in FLUXES:
+        np.testing.assert_array_equal(blocked[v].values, whole[v].values)
+        assert blocked[v].attrs == whole[v].attrs
+    np.testing.assert_array_equal(blocked.y.values, f.y.values)
+
+
+def test_static_c4_fraction_broadcasts_over_the_months():
+    f = make_forcing()
+    static = f.assign(c4_frac=f.c4_frac.isel(time=6, drop=True))
+    monthly_c4 = f.assign(c4_frac=static.c4_frac.expand_dims(time=f.time).transpose("time", "y", "x"))
+    a, ma = carbon.annual_fluxes(static, {}, monthly=True)
+    b, mb = carbon.annual_fluxes(monthly_c4, {}, monthly=True)
+    for v in ma.data_vars:
+        assert ma[v].dims == ("time", "y", "x"), v
+        np.testing.assert_allclose(ma[v].values, mb[v].values, rtol=1e-12)
+    for v in FLUXES:
+        np.testing.assert_allclose(a[v].values, b[v].values, rtol=1e-12)

@@ -89,7 +89,12 @@ def test_contract_files(tiny_run):
     for v in ("trend_class", "cv_class", "hurst_class", "future_class", "corr_pr_class"):
         assert cl[v].dtype == np.int8, v  # on disk; -1 (missing_value) means undefined
         assert set(np.unique(cl[v].values[~inside])) == {-1}, v
-        assert (cl[v].values[inside] >= 1).all(), v
+        assert set(np.unique(cl[v].values[inside])) <= {-1, *cl[v].attrs["flag_values"]}, v
+    # defined everywhere inside, except CV where mean NEP <= 0 (undefined by definition)
+    assert (cl["trend_class"].values[inside] >= 1).all()
+    nep_mean = _open(wd, "analysis/stability.nc")["nep_mean"].values
+    assert ((cl["cv_class"].values >= 1) == (inside & (nep_mean > 0))).all()
+    for v in cl.data_vars:
         assert "flag_values" in cl[v].attrs and "flag_meanings" in cl[v].attrs, v
 
     table = pd.read_csv(wd / RUN / "tables" / "area_stats.csv")

@@ -34,6 +34,8 @@ DEFAULTS = {
 TEC_REF = ("Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC model); "
            "temperature scalar of Raich et al. (1991) as in VPM/VPRM")
 RH_REF = "Pei Z. et al. (2009) Journal of Integrative Plant Biology 51(5): 521-526"
+#: Pixels per block of :func:`annual_fluxes` (bounds its memory: ~0.5 GB of temporaries).
+BLOCK_PIXELS = 2**18
 #: Forcing variables the models read (the forcing contract, DESIGN.md).
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 
@@ -175,12 +177,13 @@ def monthly_fluxes(forcing: xr.Dataset, params: dict | None = None) -> xr.Datase
         annual_npp = _mod17(forcing)
         total = gpp.sum("time", skipna=False)
         share = xr.where(total > 0, gpp / total.where(total > 0), 1.0 / 12).where(total.notnull())
-        npp = (annual_npp * share).transpose(*gpp.dims)
+        npp = annual_npp * share
         npp_comment = comments["npp"] + "; monthly values distribute it in proportion to monthly GPP"
     else:
         npp = tec.npp_from_gpp(gpp, p["cue"])
         npp_comment = comments["npp"]
     ds = xr.Dataset({"gpp": gpp, "npp": npp, "rh": rh, "nep": npp - rh, "ts": ts, "ws": ws, "pet": pet})
+    ds = ds.transpose(*f["tas"].dims, ...)  # a static (y, x) c4_frac must not reorder the dims
     month = {"units": "g C m-2 month-1"}
     extra = {
         "gpp": {**month, "description": "Monthly total gross primary productivity.", "comment": comments["gpp"]},
@@ -238,8 +241,11 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
         forcing variable, not 12 months, or ``npp: mod17`` without ``npp_mod17``.
     """
     p = with_defaults(params)
-    per_month = monthly_fluxes(forcing, p)
-    annual = per_month[["gpp", "npp", "rh"]].sum("time", skipna=False)
+    if monthly:
+        per_month = monthly_fluxes(forcing, p)
+        annual = per_month[["gpp", "npp", "rh"]].sum("time", skipna=False)
+    else:
+        annual = _annual_in_blocks(forcing, p)
     if p["npp"] == "mod17":
         annual["npp"] = _mod17(forcing)
     annual["nep"] = annual["npp"] - annual["rh"]
@@ -249,3 +255,15 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
         annual[name].attrs = variables.attrs(name, comment=comments[name], **flat)
     annual = annual[["gpp", "npp", "rh", "nep"]]
     return (annual, per_month) if monthly else annual
+
+
+def _annual_in_blocks(forcing: xr.Dataset, p: dict) -> xr.Dataset:
+    """Annual sums computed over blocks of rows, so the monthly float64 temporaries
+    stay bounded by :data:`BLOCK_PIXELS` pixels instead of the whole grid."""
+    ny, nx = forcing.sizes.get("y", 1), forcing.sizes.get("x", 1)
+    rows = max(1, BLOCK_PIXELS // max(nx, 1))
+    if "y" not in forcing.dims or ny <= rows:
+        return monthly_fluxes(forcing, p)[["gpp", "npp", "rh"]].sum("time", skipna=False)
+    parts = [monthly_fluxes(forcing.isel(y=slice(i, i + rows)), p)[["gpp", "npp", "rh"]].sum("time", skipna=False)
+             for i in range(0, ny, rows)]
+    return xr.concat(parts, dim="y", coords="minimal", compat="override", join="override")

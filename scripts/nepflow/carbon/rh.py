@@ -7,22 +7,22 @@ the form used across Chinese NEP studies (NEP = NPP − Rh):
     Rh = 0.22 × [exp(0.0912 T) + ln(0.3145 R + 1)] × 30 × 46.5 %
 
 T monthly mean air temperature (degC), R monthly precipitation (mm); 0.22 × the
-bracket is a daily soil CO2 flux, scaled by 30 days per month and the carbon
-fraction 46.5 % to g C m-2 month-1.
+bracket is a daily flux (g m-2 day-1), scaled by 30 days per month and the
+carbon fraction 46.5 % to g C m-2 month-1.
 
-Two ambiguities in the literature, both exposed as parameters:
+Two ambiguities in the literature:
 
 - The temperature coefficient is printed 0.0912 in most papers; published code
   (e.g. a Google Earth Engine script citing Zhuang et al. 2014, and a PIE-Engine
-  NEP module) uses 0.0913. Default 0.0912; the coefficient used is recorded
-  in every output (``rh_b``). At T = 20 degC, R = 100 mm the two give 29.70 and
-  29.73 g C m-2 month-1.
-- Some papers print the closing bracket after 46.5 %, and at least one
-  published code multiplies only the ln term by 30 × 46.5 %. nepflow multiplies
-  the whole bracket: that reading gives 3.069 g C m-2 month-1 at T = 0, R = 0
-  (the reference value), the other 0.22, an implausible winter flux, and only
-  the whole-bracket reading gives annual Rh of the 200–300 g C m-2 yr-1 these
-  studies report for North China.
+  NEP module) uses 0.0913. Default 0.0912, the other a parameter away; the
+  coefficient used is recorded in every output (``rh_b``). At T = 20 degC,
+  R = 100 mm the two give 29.70 and 29.73 g C m-2 month-1.
+- At least one published code (a PIE-Engine NEP module) writes the bracket
+  closing after 46.5 % and multiplies only the ln term by 30 × 46.5 %. nepflow
+  multiplies the whole bracket: that reading gives the reference value 3.069
+  g C m-2 month-1 at T = 0, R = 0 (the other 0.22), and only it gives annual Rh
+  of the 200–300 g C m-2 yr-1 reported for North China (a typical annual cycle:
+  228 against 87).
 """
 from __future__ import annotations
 
