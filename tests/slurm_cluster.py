@@ -164,7 +164,8 @@ def _start(c: Cluster, host: str) -> None:
     # --- configs
     dbd_port, ctld_port, d_port = free_port(), free_port(), free_port()
     mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
-    cpus = os.cpu_count() or 2
+    # a test node may oversubscribe the machine: its jobs are short and mostly start-up time
+    cpus = max(4, os.cpu_count() or 2)
     auth = "AuthType=auth/munge\n"
     dbd_conf = root / "slurmdbd.conf"
     dbd_conf.write_text(
@@ -180,7 +181,8 @@ def _start(c: Cluster, host: str) -> None:
         f"SlurmctldPidFile={root / 'run' / 'slurmctld.pid'}\nSlurmdPidFile={root / 'run' / 'slurmd.pid'}\n"
         f"SlurmctldLogFile={root / 'log' / 'slurmctld.log'}\nSlurmdLogFile={root / 'log' / 'slurmd.log'}\n"
         "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nMpiDefault=none\nReturnToService=2\n"
-        "SchedulerType=sched/backfill\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\n"
+        "SlurmdParameters=config_overrides\n"
+        "SchedulerType=sched/builtin\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\n"
         "JobAcctGatherType=jobacct_gather/linux\nJobAcctGatherFrequency=5\n"
         f"AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
         f"AccountingStoragePort={dbd_port}\nAccountingStorageEnforce=associations\nAccountingStoreFlags=job_comment\n"

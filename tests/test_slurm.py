@@ -32,7 +32,7 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     wd.mkdir()
     e = {**env(), **{k: v for k, v in cluster.env.items() if k.startswith("SLURM")}}
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
-           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "4", "--configfile", str(TINY)]
+           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "8", "--configfile", str(TINY)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=1500, cwd=wd)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
     # the jobs went through Slurm: sacct lists them (the plugin puts the rule in the comment), all completed
