@@ -32,7 +32,6 @@ Every source module has the same small interface:
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 from ..errors import NepflowError
 
@@ -54,6 +53,11 @@ SOURCES = {
 }
 
 
+#: Sources the workflow's retrieve rules are wired for (rules/retrieve.smk). A library module
+#: alone does not make a source usable from config.
+WIRED = {"demo"}
+
+
 def module(source: str):
     """The module implementing ``source`` (``nepflow.sources.<source>``)."""
     if source not in SOURCES:
@@ -69,7 +73,7 @@ def check_choice(product: str, source: str) -> None:
     if product not in SOURCES[source]:
         raise NepflowError(f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
                            f"{', '.join(s for s, p in SOURCES.items() if product in p)}")
-    if importlib.util.find_spec(f"{__name__}.{source}") is None:
-        available = [s for s, p in SOURCES.items() if product in p and importlib.util.find_spec(f"{__name__}.{s}")]
+    if source not in WIRED:
+        available = [s for s, p in SOURCES.items() if product in p and s in WIRED]
         raise NepflowError(f"config key sources.{product}: source {source!r} is not available in this version of "
                            f"nepflow; expected one of {', '.join(available)}")
