@@ -211,3 +211,21 @@ def test_retry_config():
         download.Retry.from_config({"tries": 0})
     with pytest.raises(NepflowError, match="unknown key"):
         download.Retry.from_config({"retries": 3})
+
+
+def test_other_jobs_temporary_files_are_left_alone(server, tmp_path):
+    other = tmp_path / ".a.hdf.k3j4h5.part"  # another job fetching the same shared granule right now
+    other.write_bytes(b"in progress")
+    download.fetch(f"{server.base}/files/a.hdf", tmp_path / "a.hdf", retry=FAST, sleep=Sleeps())
+    assert other.read_bytes() == b"in progress" and (tmp_path / "a.hdf").read_bytes() == DATA
+
+
+def test_outputs_accept_the_year_wildcard():
+    from nepflow.sources import cds, earthdata, proxy, stations
+
+    cfg = {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]}, "stations": {"file": "s.csv"}}
+    assert cds.outputs("meteo", "{year}", cfg)["data"].endswith("/{year}.nc")
+    assert earthdata.outputs("fpar", "{year}", cfg)["manifest"] == "MOD15A2H.061/{year}/fpar-h26v04.json"
+    assert stations.outputs("sunshine", "{year}", cfg)["manifest"].endswith("/{year}.json")
+    assert proxy.outputs("sunshine", "{year}", cfg)["data"].endswith("/{year}.nc")
+    assert cds.outputs("meteo", 2001, cfg)["data"] == cds.outputs("meteo", "{year}", cfg)["data"].format(year=2001)

@@ -240,3 +240,25 @@ def test_open_year_checks_the_months(tmp_path):
     raw_dataset(2001).to_netcdf(tmp_path / "x.nc")
     with pytest.raises(NepflowError, match="expected the 12 months of 2002"):
         cds.open_year("meteo", 2002, tmp_path / "x.nc")
+
+
+def test_local_source_meteo_layout(tmp_path):
+    """sources.meteo: local reads <root>/meteo/<year>.nc: ERA5-Land as delivered, or CF variables."""
+    from nepflow.sources import local
+
+    root = tmp_path / "mine"
+    (root / "meteo").mkdir(parents=True)
+    raw_dataset(2001).to_netcdf(root / "meteo" / "2001.nc")
+    cfg = {"local": {"root": str(root)}, "bbox": BBOX}
+    with pytest.raises(NepflowError, match="local meteo 2002: none of .*2002.nc"):
+        local.inputs("meteo", 2002, cfg)
+    manifest = tmp_path / "data" / "local" / local.outputs("meteo", 2001, cfg)["manifest"]
+    local.retrieve("meteo", 2001, cfg, {"manifest": manifest})
+    assert json.loads(manifest.read_text())["kind"] == "netcdf"
+    ds = local.open_year("meteo", 2001, manifest)
+    assert ds["pr"].values[1, 0, 0] == pytest.approx(28.0) and ds["tas"].attrs["units"] == "degC"
+    cf = ds.copy()
+    cf.to_netcdf(root / "meteo" / "2001.nc")  # a CF file of the user's own
+    local.retrieve("meteo", 2001, cfg, {"manifest": manifest})
+    again = local.open_year("meteo", 2001, manifest)
+    np.testing.assert_allclose(again["evap"].values, ds["evap"].values)

@@ -121,7 +121,7 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     """
     _check_product(product)
     s = settings(cfg)
-    folder = f"{s['dataset']}/{_key(request(year, cfg['bbox'], cfg))}"
+    folder = f"{s['dataset']}/{_key(request(2000, cfg['bbox'], cfg))}"  # the key leaves the year out
     return {"data": f"{folder}/{year}.nc", "manifest": f"{folder}/{year}.json"}
 
 

@@ -31,6 +31,7 @@ any text before it is logged or raised.
 """
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -38,6 +39,7 @@ import logging
 import os
 import random
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -216,6 +218,33 @@ def _status_error(resp, what: str) -> Exception:
     return Permanent(f"HTTP {code} {resp.reason or ''}".strip())
 
 
+@contextlib.contextmanager
+def _temp_beside(dest: Path):
+    """A private temporary file beside ``dest`` (``.<name>.<random>.part``), moved onto it on success.
+
+    Unlike :func:`nepflow.io.atomic_path` it leaves other temporary files of the
+    same name alone: two jobs may fetch the same shared granule at once (e.g.
+    the 2000 land-cover job and the 2001 one), and the later one must not delete
+    the earlier one's transfer. The last complete copy wins; both are identical.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise NepflowError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    tmp = Path(tmp)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _hasher(checksum):
     if not checksum:
         return None
@@ -230,7 +259,7 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
     other = _hasher(checksum)
     written = 0
     try:
-        with io.atomic_path(dest, suffix=".part") as tmp:
+        with _temp_beside(dest) as tmp:
             try:
                 resp = sess.get(url, stream=True, timeout=retry.timeout, headers=headers or {}, allow_redirects=True)
             except requests.RequestException as exc:  # connection refused/reset, timeouts, bad redirects
@@ -263,6 +292,8 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
                 raise Transient(f"{checksum[0]} checksum mismatch")
     except NepflowError as exc:  # the cache folder itself cannot be written: no retry helps
         raise Permanent(str(exc)) from None
+    except OSError as exc:  # disk full, permissions (requests' own errors were handled above)
+        raise Permanent(f"cannot write {dest}: {exc.strerror or exc}") from None
     record = {"name": dest.name, "url": clean_url(url), "size": written, "sha256": sha.hexdigest()}
     if checksum and other is not None:
         record["checksum"] = {"algorithm": str(checksum[0]), "value": str(checksum[1]).lower()}
@@ -436,3 +467,11 @@ def request_bbox(config: dict, pad: float | None = None) -> list[float]:
         w, s, e, n = grid.region_bounds(regions.shapes_from_config(config["region"]), grid.parse_crs("EPSG:4326"))
     return [math.floor((w - pad) * 10) / 10, math.floor((s - pad) * 10) / 10,
             math.ceil((e + pad) * 10) / 10, math.ceil((n + pad) * 10) / 10]
+
+
+def source_config(config: dict) -> dict:
+    """What the real sources take as ``cfg``: the config's ``sources`` section plus ``bbox``
+    (:func:`request_bbox`) and ``meteo`` (the meteo source, for the sunshine proxy)."""
+    src = dict(config.get("sources") or {})
+    src["bbox"] = request_bbox(config)
+    return src
