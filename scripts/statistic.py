@@ -3,12 +3,13 @@
 Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (DESIGN.md).
 The statistic is the rule's `statistic` param.
 """
-from nepflow import analysis, io, logs, provenance, series
+from nepflow import analysis, checks, io, logs, provenance, series
 
 
 def main(smk):
     name, a = smk.params["statistic"], smk.params["analysis"]
     cube = series.open_cube(smk.input["series"], a["chunk"])
+    checks.check_series(cube, a["min_valid_years"], smk.input["series"])
     ds = analysis.compute(name, cube, a, threads=smk.threads)
     provenance.attach(ds, name, [smk.input["series"]], a)
     analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)

@@ -193,3 +193,59 @@ def test_duplicated_years(done):
     run = done / "results/tiny"
     with pytest.raises(NepflowError, match="duplicated years"):
         series.build([run / "carbon/2000.nc"] * 2, [run / "forcing/2000.nc"] * 2, [2000, 2000])
+
+
+# ------------------------------------------------------------------ data
+def test_all_nan_region(forcing_file, tmp_path):
+    rewrite(forcing_file, lambda ds: ds.assign(fpar=ds["fpar"] * np.nan))
+    out = tmp_path / "out" / "carbon.nc"
+    proc = carbon_job(forcing_file, out)
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    assert "forcing.nc" in line and "fpar" in line and "NaN everywhere" in line, line
+    assert not out.exists() and not list(out.parent.glob(".*"))
+
+
+def statistic_job(series_file, tmp_path, min_valid):
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    params = {"statistic": "stability", "analysis": {"min_valid_years": min_valid, "cv_ddof": 1, "chunk": 512}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_script("statistic.py", "--input", f"series={series_file}", "--output",
+                      f"analysis={out / 'stability.nc'}", "--params", str(tmp_path / "params.yaml"))
+    return proc, out
+
+
+def test_fewer_valid_years_than_the_configured_minimum(done, tmp_path):
+    series_file = tmp_path / "annual.nc"
+    ds = xr.open_dataset(done / "results/tiny/series/annual.nc", decode_coords="all").load()
+    nep = ds["nep"].values.copy()
+    nep[::2] = np.nan  # 10 of 21 years left in every pixel
+    ds["nep"].values = nep
+    io.write_netcdf(ds, series_file)
+    proc, out = statistic_job(series_file, tmp_path, 15)
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    assert "annual.nc" in line and "no pixel has 15 valid years" in line and "min_valid_years" in line, line
+    assert not list(out.rglob("*.nc")) and not list(out.rglob("*.tif"))
+
+
+def test_disk_full_is_one_line_and_leaves_nothing(forcing_file, tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(full)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        (full / "out").mkdir()
+        (full / "out" / "earlier.txt").write_bytes(b"kept")
+        out = full / "out" / "carbon.nc"
+        proc = carbon_job(forcing_file, out)
+        assert proc.returncode != 0
+        line = error_line(proc.stderr)
+        assert "carbon.nc" in line and "no space left on device" in line.lower(), line
+        left = sorted(p.name for p in (full / "out").iterdir())
+        assert left == ["earlier.txt", "params.yaml"] or left == ["earlier.txt"], left
+        assert (full / "out" / "earlier.txt").read_bytes() == b"kept"
+    finally:
+        subprocess.run(["umount", str(full)], check=True)

@@ -32,17 +32,24 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     wd.mkdir()
     e = {**env(), **{k: v for k, v in cluster.env.items() if k.startswith("SLURM")}}
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
-           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "8", "--configfile", str(TINY)]
+           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "8",
+           # the per-year chain of all years in one Slurm job, and the four statistics in another: one
+           # Snakemake start-up per Slurm job instead of one per tiny job (what a user does for small grids)
+           "--groups", "regrid=peryear", "carbon=peryear", "trend=stats", "hurst=stats", "stability=stats",
+           "correlation=stats", "--group-components", "peryear=21", "stats=4",
+           "--configfile", str(TINY)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=1500, cwd=wd)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
     # the jobs went through Slurm: sacct lists them (the plugin puts the rule in the comment), all completed
     acct = cluster.run("sacct", "-X", "-n", "-P", "-S", "now-1hour", "-o", "JobName,Comment,State").stdout.splitlines()
     rows = [line.split("|") for line in acct if line.startswith("nepflow")]
     rules = [comment for _, comment, _ in rows]
-    for rule in ("grid", "regrid", "carbon", "series", "trend", "hurst", "stability", "correlation", "classes",
-                 "area_stats", "figures"):
+    for rule in ("grid", "series", "classes", "area_stats", "figures"):
         assert any(c.startswith(f"rule_{rule}") for c in rules), (rule, acct[:20])
-    assert sum(c.startswith("rule_carbon") for c in rules) == 21
+    # the two groups: all 21 years' regrid + carbon in one Slurm job, the four statistics in another
+    assert sum(c.startswith("rule_peryear") for c in rules) == 1, rules
+    assert sum(c.startswith("rule_stats") for c in rules) == 1, rules
+    assert len(rows) == 7, rules
     assert all(state == "COMPLETED" for *_, state in rows), acct
     # retrieval stays local (localrules): no retrieve job in the accounting
     assert not any("retrieve" in c for c in rules)

@@ -9,7 +9,8 @@ Checked before any computation (contract: DESIGN.md, ``forcing/{Y}.nc``):
 - the ``units`` attribute equals the contract's; a declared unit that converts
   exactly is converted (see :data:`CONVERSIONS`); a missing, empty or unknown
   units attribute is always an error;
-- values within the physical range of :data:`LIMITS` (no infinities).
+- values within the physical range of :data:`LIMITS` (no infinities), and
+  some valid (finite) value in the region: an all-NaN variable is an error.
 
 Strictness (config ``checks.strictness``):
 
@@ -244,7 +245,8 @@ def _range(da, name, path, strictness, warnings):
                            "region)")
     finite = np.isfinite(vals)
     if not finite.any():
-        return da
+        raise NepflowError(f"{path}: variable {name} is NaN everywhere (all-NaN region); expected valid values "
+                           "inside the region")
     vmin, vmax = float(vals[finite].min()), float(vals[finite].max())
     if lim.lo <= vmin and vmax <= lim.hi:
         return da
@@ -268,3 +270,20 @@ def _range(da, name, path, strictness, warnings):
     da = da.clip(lim.lo, lim.hi)
     da.attrs = attrs
     return da
+
+
+def check_series(cube, min_valid, path) -> None:
+    """Raise a one-line error if no pixel of the annual series has ``min_valid`` valid NEP years.
+
+    Pixels below the minimum are NaN in every statistic (their count is the
+    ``valid_years`` layer); a region where *every* pixel is below it has no
+    result at all, which is bad input (e.g. a product missing for most years),
+    not a map of NaN. ``min_valid`` None means all years.
+    """
+    n = int(cube.sizes["year"])
+    need = n if min_valid is None else int(min_valid)
+    valid = np.isfinite(cube["nep"]).sum("year")
+    most = int(valid.max().values) if valid.size else 0
+    if most < need:
+        raise NepflowError(f"{path}: no pixel has {need} valid years of nep (at most {most} of {n}); expected at "
+                           f"least analysis.min_valid_years = {need} valid years somewhere in the region")

@@ -43,7 +43,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
         os.close(fd)
     except OSError as exc:
-        raise NepflowError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise NepflowError(f"cannot write {path}: {_why(exc, path.parent)}") from exc
     tmp = Path(tmp)
     try:
         # mkstemp makes 0600 files; outputs get the usual permissions (0666 less the umask)
@@ -54,10 +54,26 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise NepflowError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
+        raise NepflowError(f"cannot write {path}: {_why(exc, path.parent)}") from exc
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        # netCDF4 ("NetCDF: HDF error") and GDAL report a full disk without errno: say what it is
+        if isinstance(exc, Exception) and _disk_full(path.parent):
+            raise NepflowError(f"cannot write {path}: no space left on device") from exc
         raise
+
+
+def _why(exc: OSError, folder: Path) -> str:
+    """The reason of a failed write; HDF5 reports a full disk as 'Permission denied'."""
+    return "no space left on device" if _disk_full(folder) else (exc.strerror or str(exc))
+
+
+def _disk_full(folder: Path, floor: int = 1 << 20) -> bool:
+    """True if ``folder``'s file system has less than ``floor`` bytes free."""
+    try:
+        return shutil.disk_usage(folder).free < floor
+    except OSError:
+        return False
 
 
 def _encoding(ds: xr.Dataset) -> dict:
