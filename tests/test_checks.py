@@ -216,3 +216,21 @@ def test_unit_spellings_are_normalised():
              "mm/d": "mm day-1", "kg m**-2 s**-1": "kg m-2 s-1", "g C/m2/yr": "g C m-2 yr-1", "m": "m"}
     for raw, want in cases.items():
         assert checks.normalise_units(raw) == want, raw
+
+
+def test_all_nan_variable_is_an_error_at_once_or_after_the_blocks():
+    f = make_forcing()
+    f["sund"] = f["sund"] * np.nan
+    assert "variable sund is NaN everywhere" in one_line_error(f)
+    # block by block: a block with no value is fine, the file as a whole is not
+    g = make_forcing()
+    valued = {}
+    checks.check_forcing(g.isel(y=[0], x=[0]), PATH, valued=valued)  # the one pixel outside the region
+    assert valued["fpar"] is False
+    checks.check_forcing(g.isel(y=[1]), PATH, valued=valued)
+    assert all(valued.values())
+    checks.require_values(valued, PATH)
+    valued = {}
+    checks.check_forcing(f, PATH, valued=valued)
+    with pytest.raises(NepflowError, match=f"^{PATH}: variable sund is NaN everywhere"):
+        checks.require_values(valued, PATH)

@@ -135,7 +135,7 @@ def normalise_units(units: str) -> str:
 
 
 def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
-                  required=FORCING_VARS) -> tuple[xr.Dataset, list[str]]:
+                  required=FORCING_VARS, valued: dict | None = None) -> tuple[xr.Dataset, list[str]]:
     """Check (and where allowed, convert or clip) a forcing dataset.
 
     Parameters
@@ -144,6 +144,10 @@ def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
     path : the file it came from, named in every message.
     strictness : ``strict``, ``default`` or ``relaxed`` (module docstring).
     required : variables that must be present (the forcing contract's).
+    valued : for a caller that checks a file block by block: a dict that
+        collects, per variable, whether any block had a finite value; the
+        caller then calls :func:`require_values` once. None (a whole file): an
+        all-NaN variable is an error at once.
 
     Returns
     -------
@@ -172,7 +176,7 @@ def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
         if not np.issubdtype(da.dtype, np.number):
             raise NepflowError(f"{path}: variable {name} has dtype {da.dtype}; expected numbers")
         da = _units(da, ds, name, path, strictness, warnings)
-        out[name] = _range(da, name, path, strictness, warnings)
+        out[name] = _range(da, name, path, strictness, warnings, valued)
     return ds.assign(out), warnings
 
 
@@ -237,16 +241,19 @@ def _units(da, ds, name, path, strictness, warnings):
     return converted
 
 
-def _range(da, name, path, strictness, warnings):
+def _range(da, name, path, strictness, warnings, valued=None):
     lim = LIMITS[name]
     vals = np.asarray(da.values)
     if np.isinf(vals).any():
         raise NepflowError(f"{path}: variable {name} has infinite values; expected finite numbers (NaN outside the "
                            "region)")
     finite = np.isfinite(vals)
+    if valued is not None:
+        valued[name] = valued.get(name, False) or bool(finite.any())
+    elif not finite.any():
+        require_values({name: False}, path)
     if not finite.any():
-        raise NepflowError(f"{path}: variable {name} is NaN everywhere (all-NaN region); expected valid values "
-                           "inside the region")
+        return da
     vmin, vmax = float(vals[finite].min()), float(vals[finite].max())
     if lim.lo <= vmin and vmax <= lim.hi:
         return da
@@ -270,6 +277,14 @@ def _range(da, name, path, strictness, warnings):
     da = da.clip(lim.lo, lim.hi)
     da.attrs = attrs
     return da
+
+
+def require_values(valued: dict, path) -> None:
+    """Raise a one-line error naming the first variable of ``valued`` (name -> had a finite value) that had none."""
+    for name, ok in valued.items():
+        if not ok:
+            raise NepflowError(f"{path}: variable {name} is NaN everywhere (all-NaN region); expected valid values "
+                               "inside the region")
 
 
 def check_series(cube, min_valid, path) -> None:
