@@ -1,4 +1,15 @@
 # Figures, the report and the publication archive.
+from nepflow import figure_index as nepflow_figure_index
+
+
+def figure_category(wildcards):
+    """Report category of one figure of the figures folder (Carbon, Trend, Persistence, Stability, Drivers)."""
+    return nepflow_figure_index.category(wildcards.name)
+
+
+def figure_subcategory(wildcards):
+    """Report subcategory of one figure (Maps, Class maps, Time series, or the driver's name)."""
+    return nepflow_figure_index.subcategory(wildcards.name)
 
 
 rule figures:
@@ -17,10 +28,12 @@ rule figures:
             directory(run_path("figures")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
-            category="Figures",
+            category=figure_category,
+            subcategory=figure_subcategory,
         ),
     params:
         figures=conf("figures"),
+        classes=conf("classes"),
         years=YEARS,
     log:
         log_path("figures"),

@@ -10,7 +10,8 @@ def main(smk):
     outlines = regions.province_shapes([n.replace("_", " ") for n in names]) if names != ["region"] else {}
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
     figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
-                     dpi=smk.params["figures"]["dpi"])
+                     dpi=smk.params["figures"]["dpi"], inside=grid["region"].values > 0,
+                     classes_cfg=smk.params["classes"])
 
 
 if __name__ == "__main__":
