@@ -1,5 +1,5 @@
 # Figures, the report and the publication archive.
-from nepflow import figure_index as nepflow_figure_index
+from nepflow import classify as nepflow_classify, figure_index as nepflow_figure_index
 
 
 def figure_category(wildcards):
@@ -34,6 +34,7 @@ rule figures:
     params:
         figures=conf("figures"),
         classes=conf("classes"),
+        cv_bounds=nepflow_classify.CV_SCHEMES[config["classes"]["cv_scheme"]],
         years=YEARS,
     log:
         log_path("figures"),
