@@ -43,7 +43,7 @@ def test_grouped_by_category(report):
              for path in paths}
     # every figure of the run is in the report, under its category, and only PNGs (the PDFs sit beside them)
     assert sorted(n for n in filed if n.endswith(".png")) == report["figures"]
-    assert len(report["figures"]) == 17
+    assert len(report["figures"]) == 18
     for name in report["figures"]:
         assert filed[name] == figure_index.FIGURES[name[:-4]], name
     assert filed["area_stats.csv"][0] == filed["summary.md"][0] == "Tables"
