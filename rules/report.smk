@@ -2,16 +2,6 @@
 from nepflow import classify as nepflow_classify, figure_index as nepflow_figure_index
 
 
-def figure_category(wildcards):
-    """Report category of one figure of the figures folder (Carbon, Trend, Persistence, Stability, Drivers)."""
-    return nepflow_figure_index.category(wildcards.name)
-
-
-def figure_subcategory(wildcards):
-    """Report subcategory of one figure (Maps, Class maps, Time series, or the driver's name)."""
-    return nepflow_figure_index.subcategory(wildcards.name)
-
-
 rule figures:
     """Every map and time-series figure (PNG and PDF)."""
     input:
@@ -28,8 +18,8 @@ rule figures:
             directory(run_path("figures")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
-            category=figure_category,
-            subcategory=figure_subcategory,
+            category=nepflow_figure_index.report_category,
+            subcategory=nepflow_figure_index.report_subcategory,
         ),
     params:
         figures=conf("figures"),

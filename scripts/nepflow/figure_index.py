@@ -38,3 +38,13 @@ def category(name: str) -> str:
 
 def subcategory(name: str) -> str:
     return FIGURES.get(name, ("Other", ""))[1]
+
+
+def report_category(wildcards) -> str:
+    """``report(category=...)`` of rule figures: the category of the figure matched by ``{name}.png``."""
+    return category(wildcards.name)
+
+
+def report_subcategory(wildcards) -> str:
+    """``report(subcategory=...)`` of rule figures (Maps, Class maps, Time series, or the driver's name)."""
+    return subcategory(wildcards.name)
