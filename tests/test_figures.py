@@ -1,6 +1,7 @@
 """Figures: files exist, are valid and not blank, and show the data they claim."""
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -60,9 +61,10 @@ def test_timeseries_fit_in_legend(tmp_path):
 
 # ------------------------------------------------------------------ the demo run's figures show its analysis files
 #: figure -> (analysis file, variable) it claims to show (the captions say the same), and its colour limits:
-#: fixed (lo, hi), "diverging" (± the larger of |2nd|, |98th| percentile) or "cv" (0 to the 98th percentile).
+#: fixed (lo, hi), "diverging" (± the larger of |2nd|, |98th| percentile), "centred" (2nd–98th percentile
+#: widened to include 0 and at least 10 % of the range on each side of it) or "cv" (0 to the 98th percentile).
 MAP_SOURCES = {
-    "nep_mean": ("stability", "nep_mean", "diverging"),
+    "nep_mean": ("stability", "nep_mean", "centred"),
     "ols_slope": ("trend", "ols_slope", "diverging"),
     "sen_slope": ("trend", "sen_slope", "diverging"),
     "hurst": ("hurst", "hurst", (0.0, 1.0)),
@@ -118,6 +120,10 @@ def test_map_shows_its_analysis_variable(drawn, name):
     if limits == "diverging":
         m = np.abs(np.percentile(fin, [2, 98])).max()
         limits = (-m, m)
+    elif limits == "centred":
+        lo, hi = np.percentile(fin, [2, 98])
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        limits = (min(lo, -0.1 * (hi - lo)), max(hi, 0.1 * (hi - lo)))
     elif limits == "cv":
         limits = (0.0, np.percentile(fin, 98))
     assert got["clim"] == pytest.approx(limits, rel=1e-12)
@@ -166,3 +172,23 @@ def test_timeseries_show_area_weighted_means_and_their_trends(drawn):
         assert ts["fits"][v][0] == pytest.approx(slope, rel=1e-5)
     for n, m in per_prov.items():
         assert done["timeseries_provinces"]["fits"][n][0] == pytest.approx(np.polyfit(years, m, 1)[0], rel=1e-5)
+
+
+def test_units_and_p_text():
+    assert figures.units_label("g C m-2 yr-1") == "g C m$^{−2}$ yr$^{−1}$"
+    assert figures.units_label("km2") == "km$^{2}$"
+    assert figures.p_text(0.0004) == "p < 0.001" and figures.p_text(0.0123) == "p = 0.012"
+
+
+def test_undefined_grey_outside_white(tmp_path):
+    v = np.full((20, 30), 100.0)
+    inside = np.zeros_like(v, bool)
+    inside[5:15, 5:25] = True
+    v[~inside] = np.nan
+    v[8:10, 8:10] = np.nan                      # undefined inside the region
+    out = figures.map_continuous(field(v), tmp_path / "u", "t", "1", cmap="viridis", inside=inside, dpi=60)
+    img = mpimg.imread(tmp_path / "u.png")[..., :3]
+    grey = np.array(matplotlib.colors.to_rgb(figures.UNDEFINED_COLOUR))
+    assert (np.abs(img - grey).sum(axis=-1) < 0.02).any()            # undefined cells drawn grey
+    assert (img.sum(axis=-1) > 2.97).mean() > 0.2                    # outside white
+    assert out["clim"][0] < 100 < out["clim"][1] or out["clim"] == (100.0, 101.0)

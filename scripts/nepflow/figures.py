@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import rioxarray  # noqa: E402,F401  (the .rio accessor)
 import xarray as xr  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap, TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats as sstats  # noqa: E402
 
@@ -258,13 +258,15 @@ def _extend(finite: np.ndarray, vmin: float, vmax: float) -> str:
 
 
 def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "viridis", vmin=None, vmax=None,
-                   diverging: bool = False, outlines=None, stipple: xr.DataArray | None = None,
+                   diverging: bool = False, centred: bool = False, outlines=None, stipple: xr.DataArray | None = None,
                    stipple_label: str = "p < 0.05", label: str | None = None, inside=None,
                    undefined_label: str = "no value", dpi: int = 300) -> dict:
     """A continuous map with a colour bar labelled ``label (units)``; ``stipple`` (bool map) adds dots where True.
 
     Colour limits: ``vmin``/``vmax``, else the 2nd–98th percentiles of the data
-    (symmetric about zero when ``diverging``); the colour bar is extended on the
+    (symmetric about zero when ``diverging``; with ``centred`` the colour map's
+    middle stays at zero but each side spans its own data, for a mostly positive
+    field such as mean NEP); the colour bar is extended on the
     sides where data lie beyond them. ``inside`` (bool, the region) separates
     undefined pixels (grey) from outside the region (white).
     """
@@ -277,11 +279,16 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
             lo, hi = -m, m
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
+    if centred:
+        vmin, vmax = min(vmin, 0.0), max(vmax, 0.0)
+        span = max(vmax - vmin, 1.0)
+        vmin, vmax = min(vmin, -0.1 * span), max(vmax, 0.1 * span)  # both sides visible on the colour bar
     if vmax <= vmin:
         vmax = vmin + 1.0
     frame = MapFrame(da)
     fig, ax = plt.subplots(figsize=(6.5, 5.0))
-    im, has_undefined = _draw(ax, frame, vals, inside, cmap=plt.get_cmap(cmap), vmin=vmin, vmax=vmax)
+    scale = {"norm": TwoSlopeNorm(0.0, vmin, vmax)} if centred else {"vmin": vmin, "vmax": vmax}
+    im, has_undefined = _draw(ax, frame, vals, inside, cmap=plt.get_cmap(cmap), **scale)
     handles = []
     if stipple is not None:
         sel = np.asarray(stipple.values, dtype=bool) & np.isfinite(vals)
@@ -298,6 +305,8 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=7, markerscale=3, frameon=True, framealpha=0.9)
     cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=_extend(finite, vmin, vmax))
+    if centred:
+        cb.ax.set_yscale("linear")  # a two-slope norm's bar linear in data values, not half per side
     cb.set_label(units_label(f"{label} ({units})" if label and units not in ("", "1") else (label or units)),
                  fontsize=8)
     cb.ax.tick_params(labelsize=7)
@@ -472,8 +481,8 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     def cont(name, da, title, units, **kw):
         done[name] = map_continuous(da, outdir / name, title, units, **common, **kw)
 
-    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", FLUX_UNITS, label="NEP", cmap="BrBG",
-         diverging=True)
+    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", FLUX_UNITS, label="NEP (> 0: carbon sink)",
+         cmap="BrBG", centred=True)
     cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", TREND_UNITS, label="OLS slope",
          cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
     cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", TREND_UNITS, label="Sen slope",
@@ -494,8 +503,9 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
             cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", "1", label="Pearson r",
                  cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
                  stipple_label=f"{cp} < {ca}")
-            cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}", "1",
-                 label="partial r (controlling for the other two factors)", cmap="RdBu", vmin=-1, vmax=1,
+            others = " and ".join(v for k, v in FACTOR_LABELS.items() if k != f)
+            cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
+                 f"controlling for {others}", "1", label="partial r", cmap="RdBu", vmin=-1, vmax=1,
                  stipple=c[f"{cp}_pr_{f}"] < ca, stipple_label=f"{cp} < {ca}")
     done["timeseries"] = timeseries(series_df, outdir / "timeseries",
                                     f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)
