@@ -438,7 +438,8 @@ def class_descriptions(cfg: dict | None) -> dict[str, dict[str, str]]:
     b = classify.CV_SCHEMES.get(c["cv_scheme"], classify.CV_SCHEMES["default"])
     t0, t1, t2 = c["hurst"]["thresholds"]
     return {
-        "trend_class": {"significant_increase": f"slope > 0, {pn} < {a}", "non_significant_increase": f"slope > 0, {pn} ≥ {a}",
+        "trend_class": {"significant_increase": f"slope > 0, {pn} < {a}",
+                        "non_significant_increase": f"slope > 0, {pn} ≥ {a}",
                         "no_change": "slope = 0", "non_significant_decrease": f"slope < 0, {pn} ≥ {a}",
                         "significant_decrease": f"slope < 0, {pn} < {a}"},
         "cv_class": {"highest_stability": f"CV ≤ {b[0]}", "higher_stability": f"{b[0]} < CV ≤ {b[1]}",

@@ -85,7 +85,8 @@ def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.Da
     lines = [f"# nepflow summary {period}".rstrip(), "",
              "Mean and total NEP are area-weighted; area percentages are of the area with a defined class, "
              "from true pixel areas (tables/area_stats.csv has every class). "
-             "Correlations: Pearson; partial: controlling for the other two factors. The last column is the published study (North China, 2000–2020), for comparison only.", ""]
+             "Correlations: Pearson; partial: controlling for the other two factors. "
+             "The last column is the published study (North China, 2000–2020), for comparison only.", ""]
     cols = list(h.columns)
     lines.append("| measure | " + " | ".join(cols) + " | published study |")
     lines.append("|---|" + "---:|" * (len(cols) + 1))
