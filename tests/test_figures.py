@@ -192,3 +192,14 @@ def test_undefined_grey_outside_white(tmp_path):
     assert (np.abs(img - grey).sum(axis=-1) < 0.02).any()            # undefined cells drawn grey
     assert (img.sum(axis=-1) > 2.97).mean() > 0.2                    # outside white
     assert out["clim"][0] < 100 < out["clim"][1] or out["clim"] == (100.0, 101.0)
+
+
+def test_projected_grid_drawn_in_its_own_crs(tmp_path):
+    x = 400_000 + 5_000 * np.arange(40)
+    y = 4_400_000 - 5_000 * np.arange(30)
+    da = xr.DataArray(np.random.default_rng(2).normal(size=(30, 40)), dims=("y", "x"), coords={"y": y, "x": x},
+                      name="ols_slope").rio.write_crs("EPSG:32650")
+    out = figures.map_continuous(da, tmp_path / "p", "t", "g C m-2 yr-2", diverging=True, dpi=100,
+                                 outlines=regions.province_shapes(["Beijing"]))
+    assert "UTM zone 50N" in out["projection"]
+    check_png(tmp_path / "p.png", min_std=0.01)

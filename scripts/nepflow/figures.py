@@ -103,7 +103,7 @@ class MapFrame:
     def __init__(self, da: xr.DataArray):
         from pyproj import CRS, Transformer
 
-        native = _crs(da) or CRS.from_user_input(LONLAT)
+        native = CRS.from_user_input(_crs(da) or LONLAT)  # rasterio CRS -> pyproj CRS
         xe, ye = _edges(da.x.values), _edges(da.y.values)
         if native.is_geographic:
             lat0, lat1 = float(np.min(ye)), float(np.max(ye))
