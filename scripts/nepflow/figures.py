@@ -152,7 +152,7 @@ def _graticule(ax, frame: MapFrame):
         ax.plot(x, y, color="#bbbbbb", lw=0.4, zorder=1.5)
         if y.min() <= y0 <= y.max():
             xb = float(np.interp(y0, y, x))
-            if x0 <= xb <= x1:
+            if x0 + 0.02 * (x1 - x0) <= xb <= x1 - 0.02 * (x1 - x0):  # not in a corner
                 xticks.append(xb)
                 xlabels.append(f"{fmt(abs(lon))}°{'E' if lon >= 0 else 'W'}")
     for lat in np.arange(np.ceil(lat_lo / step) * step, lat_hi, step):
@@ -161,7 +161,7 @@ def _graticule(ax, frame: MapFrame):
         ax.plot(x, y, color="#bbbbbb", lw=0.4, zorder=1.5)
         if x.min() <= x0 <= x.max():
             yl = float(np.interp(x0, x, y))
-            if y0 <= yl <= y1:
+            if y0 + 0.03 * (y1 - y0) <= yl <= y1 - 0.03 * (y1 - y0):
                 yticks.append(yl)
                 ylabels.append(f"{fmt(abs(lat))}°{'N' if lat >= 0 else 'S'}")
     ax.set_xticks(xticks, xlabels)
