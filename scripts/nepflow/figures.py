@@ -50,7 +50,7 @@ CLASS_COLOURS = {
 PALETTES = {  # class map name -> colours in flag order; increases teal and decreases brown, as in the slope maps
     "trend_class": ["#018571", "#80cdc1", NEUTRAL, "#dfc27d", "#a6611a"],
     "cv_class": ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
-    "hurst_class": ["#e66101", "#fdb863", NEUTRAL, "#b2abd2", "#5e3c99"],  # as the PuOr_r Hurst map
+    "hurst_class": ["#e66101", "#fdb863", NEUTRAL, "#b2abd2", "#5e3c99"],  # as the PuOr Hurst map
     "future_class": ["#018571", "#a6611a", "#dfc27d", "#80cdc1", NEUTRAL],
     "future_sig_class": ["#018571", "#a6611a", NEUTRAL],
 }
@@ -488,7 +488,7 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
          cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
     cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", TREND_UNITS, label="Sen slope",
          cmap="BrBG", diverging=True, stipple=t[f"mk_{tp}"] < ta, stipple_label=f"Mann–Kendall {tp} < {ta}")
-    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", "1", label="Hurst exponent H", cmap="PuOr_r",
+    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", "1", label="Hurst exponent H", cmap="PuOr",
          vmin=0.0, vmax=1.0)
     cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", "1", label="CV = σ / μ", cmap="viridis",
          vmin=0.0, undefined_label="no value (mean NEP ≤ 0)")
