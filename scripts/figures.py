@@ -12,7 +12,7 @@ def main(smk):
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
     return figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
                             dpi=smk.params["figures"]["dpi"], inside=grid["region"].values > 0,
-                            classes_cfg=smk.params["classes"])
+                            classes_cfg=smk.params["classes"], pixel_area=grid["pixel_area"].values)
 
 
 if __name__ == "__main__":

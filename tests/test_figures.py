@@ -45,6 +45,7 @@ def test_class_map_legend_matches_flags(tmp_path):
     cls = classify.trend_classes(slope, p).rio.write_crs("EPSG:4326")
     out = figures.map_classes(cls, tmp_path / "c", "Trend of NEP", dpi=100)
     assert out["labels"] == [n.replace("_", " ") for n in cls.attrs["flag_meanings"].split()]
+    assert out["classes"] == out["labels"] and out["percent"] is None
     check_png(tmp_path / "c.png")
 
 
@@ -143,8 +144,14 @@ def test_class_map_shows_classes_nc_with_named_legend(drawn, name):
     np.testing.assert_array_equal(got["data"], codes)
     meanings = [m.replace("_", " ") for m in da.attrs["flag_meanings"].split()]
     assert got["classes"] == meanings
-    assert [lab.split(" (")[0] for lab in got["labels"]] == meanings
+    assert [lab.split("\n")[0].split(":")[0] for lab in got["labels"]] == meanings
     assert len(set(got["colours"])) == len(meanings)
+    # the legend's area shares are the area table's (region "all")
+    table = pd.read_csv(run / "tables" / "area_stats.csv")
+    want = table[(table.classification == name) & (table.region == "all")].set_index("class").percent
+    for meaning, share, label in zip(da.attrs["flag_meanings"].split(), got["percent"], got["labels"]):
+        assert share == pytest.approx(want[meaning], abs=1e-4)
+        assert label.split("\n")[0].endswith(f": {share:.1f} %")
 
 
 def test_timeseries_show_area_weighted_means_and_their_trends(drawn):

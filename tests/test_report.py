@@ -68,7 +68,7 @@ def test_captions_state_method_units_thresholds_and_config(report):
     assert "ddof = 1" in cap["cv.png"]
     assert "H ≤ 0.35" in cap["hurst_class.png"] and "≤ 0.65" in cap["hurst_class.png"]   # classes.hurst
     assert "estimator rs" in cap["hurst.png"] and "1000 white-noise surrogates" in cap["hurst.png"]
-    assert "H > 0.5" in cap["future_class.png"]
+    assert "H > 0.5" in cap["future_class.png"] and "share of the area" in cap["future_class.png"]
     assert "mm yr-1" in cap["corr_pr.png"] and "19 degrees of freedom" in cap["corr_pr.png"]
     assert "17 degrees of freedom" in cap["pcorr_tas.png"] and "°C" in cap["pcorr_tas.png"]
     assert "OLS" in cap["timeseries.png"] and "area-weighted" in cap["timeseries.png"]

@@ -317,11 +317,13 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
 
 
 def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None, descriptions=None, inside=None,
-                dpi: int = 300) -> dict:
+                pixel_area=None, dpi: int = 300) -> dict:
     """A class map (int codes with flag_values/flag_meanings) with a discrete legend of class names.
 
-    ``descriptions`` (class name -> text, e.g. the thresholds) are appended to
-    the legend labels in parentheses.
+    Legend label: the class name; with ``pixel_area`` (km2) its percent of the
+    area with a defined class (inside the region when ``inside`` is given), as
+    in tables/area_stats.csv; then ``descriptions[name]`` (e.g. the thresholds)
+    in parentheses on a second line.
     """
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = da.attrs["flag_meanings"].split()
@@ -336,14 +338,23 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     _, has_undefined = _draw(ax, frame, codes, inside, cmap=cm, norm=norm)
     _frame(ax, frame, codes, outlines, title)
     descriptions = descriptions or {}
-    labels = [n.replace("_", " ") + (f" ({descriptions[n]})" if descriptions.get(n) else "") for n in names]
+    shares = None
+    if pixel_area is not None:
+        area = np.asarray(getattr(pixel_area, "values", pixel_area), dtype="float64")
+        defined = np.isfinite(codes) & (np.ones(codes.shape, bool) if inside is None else np.asarray(inside, bool))
+        total = area[defined].sum()
+        shares = [100.0 * area[defined & (codes == v)].sum() / total if total > 0 else np.nan for v in values]
+    labels = []
+    for k, n in enumerate(names):
+        lab = n.replace("_", " ") + (f": {shares[k]:.1f} %" if shares is not None else "")
+        labels.append(lab + (f"\n({descriptions[n]})" if descriptions.get(n) else ""))
     handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(cm.colors, labels)]
     if has_undefined:
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label="no value"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     files = _save(fig, path, dpi)
     return {"files": files, "name": da.name, "data": codes, "classes": [n.replace("_", " ") for n in names],
-            "labels": labels, "colours": list(cm.colors), "projection": frame.name}
+            "labels": labels, "percent": shares, "colours": list(cm.colors), "projection": frame.name}
 
 
 def _ols(years, values):
@@ -458,7 +469,7 @@ def class_descriptions(cfg: dict | None) -> dict[str, dict[str, str]]:
 
 
 def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
-             dpi: int = 300, inside=None, classes_cfg: dict | None = None) -> dict[str, dict]:
+             dpi: int = 300, inside=None, classes_cfg: dict | None = None, pixel_area=None) -> dict[str, dict]:
     """The full figure set of a run into ``outdir``.
 
     Returns figure name -> what its plotting function returned (files, plotted
@@ -498,7 +509,7 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
                         ("future_sig_class", "Future trend of NEP (significant trend × persistence)")]:
         if name in classes:
             done[name] = map_classes(classes[name], outdir / name, f"{title}, {when}", descriptions=desc.get(name),
-                                     **common)
+                                     pixel_area=pixel_area, **common)
     for f, label in FACTOR_LABELS.items():
         if f"r_{f}" in c:
             cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", "1", label="Pearson r",
