@@ -38,7 +38,6 @@ from scipy import stats as sstats  # noqa: E402
 
 UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour map here has it)
 OUTSIDE_COLOUR = "white"
-MISSING_COLOUR = UNDEFINED_COLOUR  # former name
 #: Colour-blind-safe discrete palettes (ColorBrewer schemes marked colour-blind safe: BrBG, PuOr, RdYlBu, RdBu),
 #: by number of classes; the neutral class is pale yellow, never white (outside) or grey (no value).
 NEUTRAL = "#ffffbf"
@@ -79,22 +78,12 @@ def _edges(c: np.ndarray) -> np.ndarray:
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-def _extent(da: xr.DataArray):
-    xe, ye = _edges(da.x.values), _edges(da.y.values)
-    return [xe.min(), xe.max(), ye.min(), ye.max()]
-
-
 def _crs(da):
     try:
         crs = da.rio.crs
     except Exception:  # noqa: BLE001  (no spatial_ref: assume lon/lat)
         crs = None
     return crs
-
-
-def _geographic(da) -> bool:
-    crs = _crs(da)
-    return crs is None or crs.is_geographic
 
 
 class MapFrame:
