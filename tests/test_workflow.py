@@ -192,14 +192,3 @@ def test_demo_planted_signals_are_recovered(tiny_run):
     south = c.r_pr.where(inside & (c.y < 36.5) & (c.x > 117)).mean()
     assert float(north) > 0.5 and float(south) < 0
 
-
-def test_report_builds(tiny_run, tmp_path):
-    import zipfile
-
-    out = tmp_path / "report.zip"
-    snakemake(tiny_run, "--report", str(out))
-    with zipfile.ZipFile(out) as z:
-        names = z.namelist()
-    assert any(n.endswith("nep_mean.png") for n in names)
-    assert any(n.endswith("area_stats.csv") for n in names)
-    assert any(n.endswith("summary.md") for n in names)
