@@ -96,7 +96,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """Compute one year's sunshine proxy from the meteorology in ``paths["meteo"]``; write ``paths["data"]``."""
     s = settings(cfg)
     meteo = Path(paths["meteo"])
-    if cfg.get("meteo") in ("cds", "local", "demo"):
+    if cfg.get("meteo") in ("cds", "local"):  # their retrieve delivers a manifest or raw ERA5-Land
         from . import module
 
         ds = module(cfg["meteo"]).open_year("meteo", int(year), meteo, cfg)
