@@ -9,11 +9,24 @@ regridded field is kept as float32.
 """
 import gc
 import logging
+from pathlib import Path
 
 from nepflow import checks, forcing, io, logs, provenance, regrid, sources
 from nepflow.errors import NepflowError
+from nepflow.sources import download
 
 log = logging.getLogger("nepflow.regrid")
+
+
+def describe(path) -> str:
+    """The file behind a retrieve job's manifest when it lists one (for error messages), else ``path``."""
+    p = Path(path)
+    if p.suffix == ".json":
+        files = (download.read_manifest(p) or {}).get("files") or []
+        if len(files) == 1:
+            name = Path(files[0]["name"])
+            return str(name if name.is_absolute() else p.parent / name)
+    return str(path)
 
 
 def regrid_variable(da, target, method, what):
@@ -66,13 +79,13 @@ def main(smk):
                                                   params["landcover"].get("c4_fraction"))
         for name, da in native.data_vars.items():
             method = params["methods"].get(name, "bilinear")
-            out = regrid_variable(da, target, method, path)
+            out = regrid_variable(da, target, method, describe(path))
             if source != "demo":  # the demo keeps its float64 path (and so its checksums)
                 out = out.astype("float32")
                 if name in LAND_VARS:
-                    check_land_coverage(out, inside, path, params["land_max_missing"])
+                    check_land_coverage(out, inside, describe(path), params["land_max_missing"])
                 else:
-                    regrid.check_coverage(out, inside, path)
+                    regrid.check_coverage(out, inside, describe(path))
             fields[name] = out
             log.info("%s %s: %s from %s", year, name, method, path)
         del native
