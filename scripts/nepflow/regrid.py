@@ -181,23 +181,38 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
         tx, ty = _edges(target.x.values), _edges(target.y.values)
         fx = (np.arange(k) + 0.5) / k
         px = (tx[:-1, None] + np.outer(np.diff(tx), fx)).ravel()  # (nx*k)
-        py = (ty[:-1, None] + np.outer(np.diff(ty), fx)).ravel()  # (ny*k)
-        xx, yy = np.meshgrid(px, py)
-        lon, lat = Transformer.from_crs(tcrs, crs, always_xy=True).transform(xx, yy)
-        ix = np.floor((lon - min(sx[0], sx[-1])) / abs(sx[1] - sx[0])).astype(int)
-        iy = np.floor((lat - min(sy[0], sy[-1])) / abs(sy[1] - sy[0])).astype(int)
-        if sx[0] > sx[-1]:
-            ix = len(sx) - 2 - ix
-        if sy[0] > sy[-1]:
-            iy = len(sy) - 2 - iy
-        inside = (ix >= 0) & (ix < len(sx) - 1) & (iy >= 0) & (iy < len(sy) - 1)
-        # true area of each sub-cell: the target pixel's area split evenly (k² equal projected sub-cells)
-        area = np.repeat(np.repeat(pixel_area(target).values, k, axis=0), k, axis=1) / k**2
         nyt, nxt = target.sizes["y"], target.sizes["x"]
-        trow = (np.arange(nyt * k) // k)[:, None] * nxt + (np.arange(nxt * k) // k)[None, :]
-        src = iy * (len(sx) - 1) + ix
-        m = sparse.csr_matrix((area[inside], (trow[inside], src[inside])), shape=(nyt * nxt, (len(sy) - 1) * (len(sx) - 1)))
-        full = area.reshape(nyt, k, nxt, k).sum(axis=(1, 3))
+        nsx, nsy = len(sx) - 1, len(sy) - 1
+        to_src = Transformer.from_crs(tcrs, crs, always_xy=True)
+        pa = pixel_area(target).values / k**2  # true area of each sub-cell: the pixel's area split evenly
+        # Built in blocks of target rows, so memory stays bounded by a block of sub-cells
+        # (about 2 million), not by the grid's pixels x subdivisions² (1e8 at 1 km over North China).
+        step = max(1, int(2_000_000 // max(1, nxt * k * k)))
+        blocks = []
+        for r0 in range(0, nyt, step):
+            r1 = min(nyt, r0 + step)
+            py = (ty[r0:r1, None] + np.outer(np.diff(ty)[r0:r1], fx)).ravel()  # ((r1-r0)*k)
+            xx, yy = np.meshgrid(px, py)
+            lon, lat = to_src.transform(xx, yy)
+            del xx, yy
+            ix = np.floor((lon - min(sx[0], sx[-1])) / abs(sx[1] - sx[0])).astype(np.int64)
+            iy = np.floor((lat - min(sy[0], sy[-1])) / abs(sy[1] - sy[0])).astype(np.int64)
+            del lon, lat
+            if sx[0] > sx[-1]:
+                ix = nsx - 1 - ix
+            if sy[0] > sy[-1]:
+                iy = nsy - 1 - iy
+            inside = (ix >= 0) & (ix < nsx) & (iy >= 0) & (iy < nsy)
+            rows = r0 + np.arange((r1 - r0) * k) // k
+            cols = np.arange(nxt * k) // k
+            trow = (rows[:, None] * nxt + cols[None, :])[inside]
+            area = pa[rows[:, None], cols[None, :]][inside]
+            src = (iy * nsx + ix)[inside]
+            blocks.append(sparse.coo_matrix((area, (trow, src)), shape=(nyt * nxt, nsy * nsx)).tocsr())
+        m = blocks[0]
+        for b in blocks[1:]:
+            m = m + b
+        full = pa.reshape(nyt, nxt) * k**2
 
         def remap(v):
             ok = np.isfinite(v).ravel()
