@@ -100,7 +100,10 @@ def retrieved(product, year):
 def local_inputs(product):
     """Input function: the user's files a local retrieve job reads (a changed file reruns its year)."""
     def files(wildcards):
-        return nepflow_local.inputs(product, int(wildcards.year), SOURCE_CFG)
+        try:
+            return nepflow_local.inputs(product, int(wildcards.year), SOURCE_CFG)
+        except NepflowError:  # none there: the job itself stops with one line saying what it looked for
+            return []
     return files
 
 
