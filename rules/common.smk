@@ -1,5 +1,6 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
+import os
 
 from nepflow import grid as nepflow_grid, regions as nepflow_regions
 from nepflow import sources as nepflow_sources
@@ -105,6 +106,13 @@ def local_inputs(product):
         except NepflowError:  # none there: the job itself stops with one line saying what it looked for
             return []
     return files
+
+
+def station_file():
+    """The station CSV when it is a local file (a changed file reruns the years); none for a URL, or
+    when it is missing (the plan still builds; the job stops with one line naming the file)."""
+    f = str((SOURCE_CFG.get("stations") or {}).get("file") or "")
+    return [f] if f and not f.startswith(("http://", "https://")) and os.path.exists(f) else []
 
 
 def proxy_meteo(wildcards):

@@ -45,6 +45,7 @@ for _product, _source in REAL_PRODUCTS.items():
         input:
             **({"meteo": proxy_meteo} if _source == "proxy" else {}),
             **({"files": local_inputs(_product)} if _source == "local" else {}),
+            **({"stations": station_file()} if _source == "stations" else {}),
         output:
             **source_outputs(_product),
         params:
