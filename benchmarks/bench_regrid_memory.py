@@ -6,7 +6,9 @@ command line under ``/usr/bin/time -v`` and reports its maximum resident set siz
 - target grid: EPSG:4326 at 0.01° over Beijing, Tianjin, Hebei, Shanxi, Shandong (scripts/grid.py);
 - meteo: ERA5-Land monthly means as the CDS delivers them, 0.1° over 110-123 E, 34-43 N;
 - fpar: 46 MOD15A2H 8-day composites x 4 sinusoidal tiles (h26v04, h26v05, h27v04, h27v05) at
-  2400 x 2400 pixels (HDF4-EOS, as NASA sends them) with an earthdata manifest;
+  2400 x 2400 pixels (HDF4-EOS, as NASA sends them) with an earthdata manifest; water pixels,
+  back-up retrievals, and a third of the rows without any retrieval in January-February (filled
+  by interpolation in time);
 - landcover: MCD12Q1 on the same 4 tiles;
 - sunshine: a station CSV (100 stations), interpolated to 0.05°.
 
@@ -75,6 +77,8 @@ def build(wd: Path, n: int) -> dict:
                         season = max(0.0, np.sin(np.pi * (doy - 80) / 230)) if 80 <= doy <= 310 else 0.0
                         dn = (15 + 60 * season + 10 * np.sin(rows / 300.0) + rng.integers(0, 5, (n, n))).astype(np.uint8)
                         dn[(rows // 97) % 23 == 0] = 254  # some water
+                        if doy <= 57:
+                            dn[rows % 3 == 0] = 255  # no retrieval in January-February: interpolated in time
                         arrays = {"Fpar_500m": dn, "FparLai_QC": ((rows + cols + doy) % 7 == 0).astype(np.uint8)}
                     else:
                         arrays = {"LC_Type1": np.where((cols // 200) % 3 == 0, 10, 12).astype(np.uint8)}
