@@ -88,7 +88,7 @@ def main(smk):
                     regrid.check_coverage(out, inside, describe(path))
             fields[name] = out
             log.info("%s %s: %s from %s", year, name, method, path)
-        del native
+        native = da = None  # free the native year before opening the next product
         gc.collect()
     ds = forcing.assemble(fields, target["region"], year, params["par_fraction"])
     for name in ds.data_vars:

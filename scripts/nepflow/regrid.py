@@ -83,19 +83,34 @@ def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
         out = xr.Dataset({name: sinusoidal_to_target(da, target, method) for name, da in ds.data_vars.items()})
         return out.rio.write_crs(target.rio.crs)
     da = ds
+    if method not in METHODS:
+        raise NepflowError(f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if da.rio.crs is None:
         raise NepflowError(f"variable {da.name}: source grid has no CRS; expected a georeferenced field")
     lead = [d for d in da.dims if d not in ("y", "x")]
-    if not lead:
-        return to_target(da, target, method)
     if len(lead) > 1:
         raise NepflowError(f"variable {da.name}: dims {da.dims}; expected (time, y, x) or (y, x)")
-    dim = lead[0]
-    slices = [to_target(da.isel({dim: i}), target, method) for i in range(da.sizes[dim])]
-    out = xr.concat(slices, dim=dim).assign_coords({dim: da[dim].values})
-    out.attrs = {**da.attrs, "regrid_method": method}
-    out.attrs.pop("_FillValue", None)
-    return out.transpose(dim, "y", "x").rio.write_crs(target.rio.crs)
+    # rasterio's warp on plain float32 arrays, one 2-D slice at a time: the only copies are one
+    # month of the source (a 4-tile MODIS mosaic: 40 MB) and the target-sized result.
+    from rasterio.warp import reproject
+
+    src_transform, src_crs = da.rio.transform(recalc=True), da.rio.crs
+    dst_transform, dst_crs = target.rio.transform(recalc=True), target.rio.crs
+    shape = (target.sizes["y"], target.sizes["x"])
+    n = da.sizes[lead[0]] if lead else 1
+    out = np.full((n,) + shape, np.nan, "float32")
+    for i in range(n):
+        src = np.ascontiguousarray((da.isel({lead[0]: i}) if lead else da).transpose("y", "x").values, "float32")
+        reproject(source=src, destination=out[i], src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
+                  dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan, resampling=METHODS[method])
+    coords = {"y": target.y, "x": target.x}
+    if lead:
+        coords[lead[0]] = da[lead[0]].values
+    res = xr.DataArray(out if lead else out[0], coords=coords, dims=(*lead, "y", "x"), name=da.name)
+    res.attrs = {**da.attrs, "regrid_method": method}
+    res.attrs.pop("_FillValue", None)
+    res.rio.write_crs(dst_crs, inplace=True)
+    return res
 
 
 def _edges(c: np.ndarray) -> np.ndarray:

@@ -402,7 +402,7 @@ def composite_weights(dates, year: int) -> np.ndarray:
     return w
 
 
-def _interp_months(a: np.ndarray, block: int = 256) -> tuple[np.ndarray, int]:
+def _interp_months(a: np.ndarray, block: int = 64) -> tuple[np.ndarray, int]:
     """Fill NaN months of (12, y, x) linearly between the nearest valid months (constant at the ends).
 
     In place, in blocks of ``block`` rows with int8 month indices, so memory stays bounded by a
@@ -474,10 +474,12 @@ def monthly_fpar(groups: list[tuple[dt.date, list[Path], float]], year: int, bou
                 main = valid & ((qa.values & 1) == 0)
             if qc == "any":
                 main = valid
-            acc[0] += np.where(main, wm * d, 0)
-            acc[1] += np.where(main, wm, 0)
-            acc[2] += np.where(valid, wm * d, 0)
-            acc[3] += np.where(valid, wm, 0)
+            wd = d * np.float32(wm)  # float32 throughout: a 4-tile mosaic is 10 million pixels
+            acc[0] += np.where(main, wd, np.float32(0))
+            acc[1] += np.where(main, np.float32(wm), np.float32(0))
+            acc[2] += np.where(valid, wd, np.float32(0))
+            acc[3] += np.where(valid, np.float32(wm), np.float32(0))
+            dn = qa = d = wd = valid = main = None
         if acc is None:
             continue
         if out is None:
@@ -492,6 +494,7 @@ def monthly_fpar(groups: list[tuple[dt.date, list[Path], float]], year: int, bou
         out[m] = np.where(has_main, mean_main, np.where(has_any, mean_any, np.nan)) * 0.01
     if out is None:
         raise NepflowError(f"MOD15A2H {year}: no composite in any month")
+    acc = mean_main = mean_any = has_main = has_any = None  # only the monthly means stay in memory
     out, counts["interpolated"] = _interp_months(out)
     counts["missing"] = int((~np.isfinite(out)).sum())
     np.clip(out, 0, 1, out=out)
@@ -590,6 +593,6 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
         ds = npp.to_dataset()
     else:
         raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover and npp")
-    ds = ds.rio.write_crs(modis.SINUSOIDAL)
+    ds.rio.write_crs(modis.SINUSOIDAL, inplace=True)  # not a copy: the FPAR year is 0.5 GB
     ds.attrs = {"source": src}
     return ds

@@ -149,7 +149,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
                 raise NepflowError(f"{what}: no land-cover variable; expected lc or LC_Type1")
             lc = ds[name]
         c4 = landcover.c4_fraction(lc, landcover_rules or {}, year).astype("float32")
-        return c4.to_dataset().rio.write_crs(lc.rio.crs)
+        return c4.to_dataset().rio.write_crs(lc.rio.crs, inplace=True)
     if product == "sunshine":
         if kind == "netcdf":
             return _months(_lonlat(io.open_dataset(files[0], ["sund"]).load())[["sund"]], year, what)
@@ -236,7 +236,7 @@ def _fpar_tiles(files, year, cfg, bbox) -> xr.Dataset:
     da.attrs = variables.attrs("fpar", source="local MOD15A2H tiles", fpar_qc=s["fpar_qc"],
                                comment="monthly means of valid 8-day retrievals as in nepflow.sources.earthdata",
                                **{f"pixel_months_{k}": v for k, v in counts.items()})
-    return da.to_dataset().rio.write_crs(modis.SINUSOIDAL)
+    return da.to_dataset().rio.write_crs(modis.SINUSOIDAL, inplace=True)
 
 
 def _stations(path: Path, year: int, cfg, m) -> xr.Dataset:
