@@ -91,6 +91,8 @@ def main(smk):
         native = da = None  # free the native year before opening the next product
         gc.collect()
     ds = forcing.assemble(fields, target["region"], year, params["par_fraction"])
+    fields = None  # the regridded fields now live in ds: free them before checking and writing
+    gc.collect()
     for name in ds.data_vars:
         if not (real and name in LAND_VARS):
             regrid.check_coverage(ds[name], inside, f"forcing {year}")
