@@ -24,7 +24,8 @@ CORE = ["numpy", "scipy", "pandas", "xarray", "rioxarray", "rasterio", "netCDF4"
 GROUPS = {
     "retrieve": ("Per-year retrieval (demo generation, NASA Earthdata, Copernicus CDS, stations).",
                  CORE + ["earthaccess", "cdsapi", "pyhdf", "requests"]),
-    "geo": ("Grid, regridding, carbon models and the annual series.", CORE),
+    "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
+            CORE + ["pyhdf"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),
     "figures": ("Figures and the report.", CORE + ["matplotlib", "Pygments"]),
 }

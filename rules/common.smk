@@ -1,8 +1,10 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
+import os
 
 from nepflow import grid as nepflow_grid, regions as nepflow_regions
-from nepflow.sources import demo as nepflow_demo
+from nepflow import sources as nepflow_sources
+from nepflow.sources import demo as nepflow_demo, download as nepflow_download, local as nepflow_local
 
 RUN = config["run_name"]
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
@@ -60,17 +62,77 @@ def demo_file(product, year="{year}"):
     return data_path("demo", f"{DEMO_KEY}/{year}/{product}.nc")
 
 
-def retrieved(product, year):
-    """The file a retrieve job delivers for (product, year), by the configured source."""
+# Real sources (sources.*: cds, earthdata, stations, proxy, local). Each module's outputs() names
+# the files one retrieve job writes, relative to data_path(source, ...); "{year}" stays a wildcard.
+REAL_PRODUCTS = {product: config["sources"][product] for product in PRODUCTS
+                 if config["sources"].get(product) not in (None, "demo")}
+SOURCE_CFG = nepflow_download.source_config(config) if REAL_PRODUCTS else {}
+#: What defines the data of each source: its retrieve params (a change reruns the retrieval).
+#: sources.download (tries, timeouts) is left out on purpose: retry settings must not re-download.
+SOURCE_KEYS = {"cds": ["cds"], "earthdata": ["earthdata"], "stations": ["stations"],
+               "proxy": ["proxy", "meteo"], "local": ["local"]}
+#: What each source's open_year reads from the config (regrid params).
+OPEN_KEYS = {"cds": [], "earthdata": ["earthdata"], "stations": ["stations"], "proxy": [],
+             "local": ["earthdata", "local", "stations"]}
+
+
+def source_params(source):
+    """The settings of one real source a retrieve job uses (keys sorted): the request box and its section."""
+    return sorted_config({"bbox": SOURCE_CFG["bbox"],
+                          **{k: SOURCE_CFG.get(k) for k in SOURCE_KEYS[source]}})
+
+
+def source_outputs(product, year="{year}"):
+    """The files (name -> path) the retrieve job of (product, year) writes, by the configured source."""
     source = config["sources"][product]
     if source == "demo":
-        return demo_file(product, year)
-    raise ValueError(f"source {source} is not wired into the workflow yet")
+        return {"data": demo_file(product, year)}
+    rel = nepflow_sources.module(source).outputs(product, year, SOURCE_CFG)
+    return {name: data_path(source, path) for name, path in rel.items()}
+
+
+def retrieved(product, year):
+    """The file a retrieve job delivers for (product, year), by the configured source: the demo's
+    NetCDF, or the real source's manifest (its data files sit beside it; the proxy has only data)."""
+    out = source_outputs(product, year)
+    return out["manifest"] if "manifest" in out else out["data"]
+
+
+def local_inputs(product):
+    """Input function: the user's files a local retrieve job reads (a changed file reruns its year)."""
+    def files(wildcards):
+        try:
+            return nepflow_local.inputs(product, int(wildcards.year), SOURCE_CFG)
+        except NepflowError:  # none there: the job itself stops with one line saying what it looked for
+            return []
+    return files
+
+
+def station_file():
+    """The station CSV when it is a local file (a changed file reruns the years); none for a URL, or
+    when it is missing (the plan still builds; the job stops with one line naming the file)."""
+    f = str((SOURCE_CFG.get("stations") or {}).get("file") or "")
+    return [f] if f and not f.startswith(("http://", "https://")) and os.path.exists(f) else []
+
+
+def proxy_meteo(wildcards):
+    """The year's meteorology (as delivered by sources.meteo) the sunshine proxy is computed from."""
+    return retrieved("meteo", wildcards.year)
 
 
 def retrieved_products(wildcards):
     """Every product regrid needs for one year, by name."""
     return {product: retrieved(product, wildcards.year) for product in PRODUCTS}
+
+
+def regrid_source_params():
+    """Settings the real sources need to open their files (regrid params); none for the demo, so
+    the demo's params, and so its outputs, stay as they were."""
+    if not REAL_PRODUCTS:
+        return {}
+    keys = sorted({k for source in REAL_PRODUCTS.values() for k in OPEN_KEYS[source]})
+    return {"source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
+            "land_max_missing": config["regrid"]["land_max_missing"]}
 
 
 def monthly_carbon_output():

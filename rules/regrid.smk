@@ -28,6 +28,7 @@ rule regrid:
         forcing=run_path("forcing/{year}.nc"),
     params:
         sources=product_sources(),
+        **regrid_source_params(),
         methods=conf("regrid", "methods"),
         landcover=conf("landcover"),
         par_fraction=conf("carbon", "par_fraction"),

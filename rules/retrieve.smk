@@ -27,3 +27,41 @@ rule retrieve_demo:
         "../envs/retrieve.yaml"
     script:
         "../scripts/retrieve_demo.py"
+
+
+# ---------------------------------------------------------------- real sources (issue 5)
+# One per-year rule per real source and product it delivers: retrieve_cds (meteo),
+# retrieve_earthdata_{fpar,landcover,npp}, retrieve_stations, retrieve_proxy (sunshine),
+# retrieve_local_{product}. Only the sources the config uses get a rule. Outputs are the files
+# each source module's outputs() names (data and/or manifest) under data_path(source, ...);
+# the scripts take credentials from the environment or ~/.netrc / ~/.cdsapirc, never from
+# params, and check them only when the job runs (a dry run needs none). `localrule: True` is the
+# per-rule form of `localrules:` (compute nodes usually have no internet).
+for _product, _source in REAL_PRODUCTS.items():
+
+    rule:
+        name:
+            f"retrieve_{_source}" if _source in ("cds", "stations", "proxy") else f"retrieve_{_source}_{_product}"
+        input:
+            **({"meteo": proxy_meteo} if _source == "proxy" else {}),
+            **({"files": local_inputs(_product)} if _source == "local" else {}),
+            **({"stations": station_file()} if _source == "stations" else {}),
+        output:
+            **source_outputs(_product),
+        params:
+            source=_source,
+            product=_product,
+            settings=source_params(_source),
+        log:
+            log_path(f"retrieve_{_source}_{_product}/{{year}}"),
+        localrule: True
+        retries: 2
+        threads: 1
+        resources:
+            downloads=1,
+            mem_mb=per_year_mem_mb,
+        conda:
+            "../envs/retrieve.yaml"
+        script:
+            "../scripts/retrieve.py"
+

@@ -249,3 +249,155 @@ def test_disk_full_is_one_line_and_leaves_nothing(forcing_file, tmp_path):
         assert (full / "out" / "earlier.txt").read_bytes() == b"kept"
     finally:
         subprocess.run(["umount", str(full)], check=True)
+
+# ------------------------------------------------------------------ real-data inputs (issue 5)
+BBOX = [115.0, 39.0, 118.0, 41.5]
+
+
+def local_manifest(tmp_path, root, product, year=2001):
+    """Run the local source's retrieval (it records the user's files) and return its manifest."""
+    from nepflow.sources import local
+
+    cfg = {"local": {"root": str(root)}, "bbox": BBOX}
+    manifest = tmp_path / "data" / "local" / local.outputs(product, year, cfg)["manifest"]
+    local.retrieve(product, year, cfg, {"manifest": manifest})
+    return cfg, manifest
+
+
+def one_line_error(fn, *words):
+    from nepflow.errors import NepflowError
+
+    with pytest.raises(NepflowError) as err:
+        fn()
+    msg = str(err.value)
+    assert "\n" not in msg, msg
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+def test_hdf4_file_that_is_not_hdf4(tmp_path):
+    from fakeservers import modis_name
+    from nepflow.sources import local
+
+    root = tmp_path / "mine"
+    bad = root / "fpar" / "2001" / modis_name("MOD15A2H", "2001001", 26, 4)
+    bad.parent.mkdir(parents=True)
+    bad.write_text("<html>Earthdata Login</html>\n")  # what a failed login page saved as .hdf looks like
+    cfg, manifest = local_manifest(tmp_path, root, "fpar")
+    one_line_error(lambda: local.open_year("fpar", 2001, manifest, cfg), str(bad), "not a readable HDF4 file",
+                   "expected a MODIS HDF4-EOS tile")
+    assert bad.read_text().startswith("<html>")  # the user's file is left as it was
+
+
+def _geotiff(path, crs, lon0=115.5, lat0=40.5):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=6, count=1, dtype="uint8", crs=crs,
+                       transform=from_origin(lon0, lat0, 0.25, 0.25)) as dst:
+        dst.write(np.full((1, 6, 8), 12, np.uint8))
+    return path
+
+
+def test_geotiff_without_crs(tmp_path):
+    from nepflow.sources import local
+
+    root = tmp_path / "mine"
+    tif = _geotiff(root / "landcover" / "2001.tif", None)
+    cfg, manifest = local_manifest(tmp_path, root, "landcover")
+    one_line_error(lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}), str(tif),
+                   "GeoTIFF without a CRS", "expected a georeferenced raster")
+
+
+def test_geotiff_with_the_wrong_crs(tmp_path):
+    """Lon/lat degrees labelled Web Mercator (metres): the raster lands off West Africa, not on the region."""
+    from nepflow.sources import local
+
+    root = tmp_path / "mine"
+    tif = _geotiff(root / "landcover" / "2001.tif", "EPSG:3857")
+    cfg, manifest = local_manifest(tmp_path, root, "landcover")
+    one_line_error(lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}), str(tif),
+                   "EPSG:3857", "outside the request box", "expected a raster over the region")
+    good = _geotiff(tmp_path / "ok" / "landcover" / "2001.tif", "EPSG:4326")
+    cfg, manifest = local_manifest(tmp_path / "ok-data", good.parents[1], "landcover")
+    assert local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5})["c4_frac"].notnull().any()
+
+
+def retrieve_job(tmp_path, source, product, settings, outputs, extra_env):
+    """scripts/retrieve.py from the command line, credentials from an empty home (and ``extra_env``)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    e = env()
+    for k in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_URL", "CDSAPI_KEY", "NETRC",
+              "CDSAPI_RC"):
+        e.pop(k, None)
+    e.update(HOME=str(home), **extra_env)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"source": source, "product": product, "settings": settings,
+                                      "download": {"tries": 1, "connect_timeout": 1, "read_timeout": 1}}))
+    args = [sys.executable, str(ROOT / "scripts" / "retrieve.py"), "--params", str(params), "--wildcard", "year=2001",
+            "--log", str(tmp_path / "logs" / "retrieve.log")]
+    for name, path in outputs.items():
+        args += ["--output", f"{name}={path}"]
+    return subprocess.run(args, capture_output=True, text=True, env=e, timeout=300)
+
+
+@pytest.mark.parametrize("source, product, expected", [
+    ("earthdata", "landcover", ["Earthdata credentials missing", "EARTHDATA_TOKEN", "~/.netrc"]),
+    ("cds", "meteo", ["CDS credentials missing", "CDSAPI_KEY", "~/.cdsapirc"]),
+], ids=["earthdata", "cds"])
+def test_missing_credentials(tmp_path, source, product, expected):
+    """One line naming what to set; a half-set secret (a password without its user) never printed;
+    no request sent (nothing listens on port 9) and nothing written but the log."""
+    decoy = "decoy-secret-8f7e6d5c"
+    settings = {"bbox": BBOX, "earthdata": {"cmr_url": "https://127.0.0.1:9/search/", "edl_host": "127.0.0.1:9",
+                                            "tiles": ["h26v04"]},
+                "cds": {"url": "http://127.0.0.1:9/api"}}
+    data = tmp_path / "data"
+    outputs = {"manifest": data / "x" / "2001.json"} if source == "earthdata" else \
+        {"data": data / "x" / "2001.nc", "manifest": data / "x" / "2001.json"}
+    proc = retrieve_job(tmp_path, source, product, settings, outputs, {"EARTHDATA_PASSWORD": decoy})
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    for w in expected:
+        assert w in line, line
+    log = (tmp_path / "logs" / "retrieve.log").read_text()
+    assert decoy not in proc.stdout + proc.stderr + log
+    assert not data.exists() or not any(p.is_file() for p in data.rglob("*"))
+
+
+def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
+    """Workflow level: local meteorology covering only the west of the region stops the regrid job with
+    one line naming the file; no forcing file, and the earlier run's files are untouched."""
+    import pandas as pd
+
+    wd = done
+    root = wd / "mine_bad_meteo"
+    lat = np.arange(42.875, 33.9, -0.25)
+    lon = np.arange(110.125, 116.0, 0.25)  # the region reaches 122.8 E
+    time = pd.date_range("2001-01-01", periods=12, freq="MS")
+    shape = (12, len(lat), len(lon))
+    units = {"tas": "degC", "pr": "mm month-1", "ssrd": "MJ m-2 month-1", "rn": "MJ m-2 month-1",
+             "evap": "mm month-1"}
+    values = {"tas": 10.0, "pr": 40.0, "ssrd": 450.0, "rn": 250.0, "evap": 30.0}
+    ds = xr.Dataset({k: (("time", "lat", "lon"), np.full(shape, values[k]), {"units": u}) for k, u in units.items()},
+                    coords={"time": time, "lat": lat, "lon": lon})
+    (root / "meteo").mkdir(parents=True)
+    ds.to_netcdf(root / "meteo" / "2001.nc")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(run_name="badmeteo", years={"start": 2001, "end": 2003},
+               sources={"meteo": "local", "local": {"root": "mine_bad_meteo"}})
+    path = tmp_path / "badmeteo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    before = tree_state(wd)
+    proc = snakemake(wd, "--cores", "1", "results/badmeteo/forcing/2001.nc", configfile=path, check=False)
+    assert proc.returncode != 0
+    line = error_line(proc.stdout + proc.stderr)
+    assert "mine_bad_meteo/meteo/2001.nc" in line and "does not cover the region" in line, line
+    assert "expected" in line, line
+    after = tree_state(wd)
+    assert {k: after.get(k) for k in before} == before  # earlier results untouched
+    forcing = wd / "results" / "badmeteo" / "forcing"
+    assert not forcing.exists() or not any(forcing.iterdir())

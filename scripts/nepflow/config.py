@@ -63,7 +63,8 @@ def check_semantics(config: dict) -> None:
     grid.parse_crs(config["grid"]["crs"])
     if config["grid"]["resolution"] <= 0:
         raise NepflowError(f"config key grid.resolution: expected a positive number, got {config['grid']['resolution']}")
-    for product, source in config["sources"].items():
+    for product in sources.PRODUCTS:  # sources.* also holds settings (bbox, download, cds, ...)
+        source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)
     if config["carbon"].get("npp", "tec") == "mod17" and not config["sources"].get("npp"):

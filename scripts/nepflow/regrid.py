@@ -83,19 +83,34 @@ def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
         out = xr.Dataset({name: sinusoidal_to_target(da, target, method) for name, da in ds.data_vars.items()})
         return out.rio.write_crs(target.rio.crs)
     da = ds
+    if method not in METHODS:
+        raise NepflowError(f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if da.rio.crs is None:
         raise NepflowError(f"variable {da.name}: source grid has no CRS; expected a georeferenced field")
     lead = [d for d in da.dims if d not in ("y", "x")]
-    if not lead:
-        return to_target(da, target, method)
     if len(lead) > 1:
         raise NepflowError(f"variable {da.name}: dims {da.dims}; expected (time, y, x) or (y, x)")
-    dim = lead[0]
-    slices = [to_target(da.isel({dim: i}), target, method) for i in range(da.sizes[dim])]
-    out = xr.concat(slices, dim=dim).assign_coords({dim: da[dim].values})
-    out.attrs = {**da.attrs, "regrid_method": method}
-    out.attrs.pop("_FillValue", None)
-    return out.transpose(dim, "y", "x").rio.write_crs(target.rio.crs)
+    # rasterio's warp on plain float32 arrays, one 2-D slice at a time: the only copies are one
+    # month of the source (a 4-tile MODIS mosaic: 40 MB) and the target-sized result.
+    from rasterio.warp import reproject
+
+    src_transform, src_crs = da.rio.transform(recalc=True), da.rio.crs
+    dst_transform, dst_crs = target.rio.transform(recalc=True), target.rio.crs
+    shape = (target.sizes["y"], target.sizes["x"])
+    n = da.sizes[lead[0]] if lead else 1
+    out = np.full((n,) + shape, np.nan, "float32")
+    for i in range(n):
+        src = np.ascontiguousarray((da.isel({lead[0]: i}) if lead else da).transpose("y", "x").values, "float32")
+        reproject(source=src, destination=out[i], src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
+                  dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan, resampling=METHODS[method])
+    coords = {"y": target.y, "x": target.x}
+    if lead:
+        coords[lead[0]] = da[lead[0]].values
+    res = xr.DataArray(out if lead else out[0], coords=coords, dims=(*lead, "y", "x"), name=da.name)
+    res.attrs = {**da.attrs, "regrid_method": method}
+    res.attrs.pop("_FillValue", None)
+    res.rio.write_crs(dst_crs, inplace=True)
+    return res
 
 
 def _edges(c: np.ndarray) -> np.ndarray:
@@ -181,23 +196,38 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
         tx, ty = _edges(target.x.values), _edges(target.y.values)
         fx = (np.arange(k) + 0.5) / k
         px = (tx[:-1, None] + np.outer(np.diff(tx), fx)).ravel()  # (nx*k)
-        py = (ty[:-1, None] + np.outer(np.diff(ty), fx)).ravel()  # (ny*k)
-        xx, yy = np.meshgrid(px, py)
-        lon, lat = Transformer.from_crs(tcrs, crs, always_xy=True).transform(xx, yy)
-        ix = np.floor((lon - min(sx[0], sx[-1])) / abs(sx[1] - sx[0])).astype(int)
-        iy = np.floor((lat - min(sy[0], sy[-1])) / abs(sy[1] - sy[0])).astype(int)
-        if sx[0] > sx[-1]:
-            ix = len(sx) - 2 - ix
-        if sy[0] > sy[-1]:
-            iy = len(sy) - 2 - iy
-        inside = (ix >= 0) & (ix < len(sx) - 1) & (iy >= 0) & (iy < len(sy) - 1)
-        # true area of each sub-cell: the target pixel's area split evenly (k² equal projected sub-cells)
-        area = np.repeat(np.repeat(pixel_area(target).values, k, axis=0), k, axis=1) / k**2
         nyt, nxt = target.sizes["y"], target.sizes["x"]
-        trow = (np.arange(nyt * k) // k)[:, None] * nxt + (np.arange(nxt * k) // k)[None, :]
-        src = iy * (len(sx) - 1) + ix
-        m = sparse.csr_matrix((area[inside], (trow[inside], src[inside])), shape=(nyt * nxt, (len(sy) - 1) * (len(sx) - 1)))
-        full = area.reshape(nyt, k, nxt, k).sum(axis=(1, 3))
+        nsx, nsy = len(sx) - 1, len(sy) - 1
+        to_src = Transformer.from_crs(tcrs, crs, always_xy=True)
+        pa = pixel_area(target).values / k**2  # true area of each sub-cell: the pixel's area split evenly
+        # Built in blocks of target rows, so memory stays bounded by a block of sub-cells
+        # (about 2 million), not by the grid's pixels x subdivisions² (1e8 at 1 km over North China).
+        step = max(1, int(2_000_000 // max(1, nxt * k * k)))
+        blocks = []
+        for r0 in range(0, nyt, step):
+            r1 = min(nyt, r0 + step)
+            py = (ty[r0:r1, None] + np.outer(np.diff(ty)[r0:r1], fx)).ravel()  # ((r1-r0)*k)
+            xx, yy = np.meshgrid(px, py)
+            lon, lat = to_src.transform(xx, yy)
+            del xx, yy
+            ix = np.floor((lon - min(sx[0], sx[-1])) / abs(sx[1] - sx[0])).astype(np.int64)
+            iy = np.floor((lat - min(sy[0], sy[-1])) / abs(sy[1] - sy[0])).astype(np.int64)
+            del lon, lat
+            if sx[0] > sx[-1]:
+                ix = nsx - 1 - ix
+            if sy[0] > sy[-1]:
+                iy = nsy - 1 - iy
+            inside = (ix >= 0) & (ix < nsx) & (iy >= 0) & (iy < nsy)
+            rows = r0 + np.arange((r1 - r0) * k) // k
+            cols = np.arange(nxt * k) // k
+            trow = (rows[:, None] * nxt + cols[None, :])[inside]
+            area = pa[rows[:, None], cols[None, :]][inside]
+            src = (iy * nsx + ix)[inside]
+            blocks.append(sparse.coo_matrix((area, (trow, src)), shape=(nyt * nxt, nsy * nsx)).tocsr())
+        m = blocks[0]
+        for b in blocks[1:]:
+            m = m + b
+        full = pa.reshape(nyt, nxt) * k**2
 
         def remap(v):
             ok = np.isfinite(v).ravel()

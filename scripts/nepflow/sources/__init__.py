@@ -55,7 +55,7 @@ SOURCES = {
 
 #: Sources the workflow's retrieve rules are wired for (rules/retrieve.smk). A library module
 #: alone does not make a source usable from config.
-WIRED = {"demo"}
+WIRED = {"demo", "cds", "earthdata", "stations", "proxy", "local"}
 
 
 def module(source: str):

@@ -136,7 +136,8 @@ def credentials(cfg: dict) -> tuple[str, str]:
     Raises a one-line error naming what to set (never the secret).
     """
     s = settings(cfg)
-    rc = Path(os.environ.get("CDSAPI_RC", os.path.expanduser("~/.cdsapirc")))
+    rc_name = os.environ.get("CDSAPI_RC") or "~/.cdsapirc"
+    rc = Path(os.path.expanduser(rc_name))
     conf = {}
     if rc.exists():
         try:
@@ -150,7 +151,7 @@ def credentials(cfg: dict) -> tuple[str, str]:
     key = os.environ.get("CDSAPI_KEY") or conf.get("key")
     if not key:
         raise NepflowError(f"CDS credentials missing: set CDSAPI_KEY (your CDS personal access token) or write "
-                           f"'url:' and 'key:' lines in {rc} (path from CDSAPI_RC); see docs/real-data.md")
+                           f"'url:' and 'key:' lines in {rc_name} (path from CDSAPI_RC); see docs/real-data.md")
     return url.rstrip("/"), key
 
 

@@ -141,6 +141,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
                               bounds=modis.sinusoidal_bounds(m["bbox"]) if m.get("bbox") else None)
         elif kind == "geotiff":
             lc = _tif(files[0])
+            check_extent(lc, m.get("bbox"), files[0])
         else:
             ds = _lonlat(io.open_dataset(files[0]).load())
             name = next((v for v in ("lc", "LC_Type1", "landcover") if v in ds.data_vars), None)
@@ -148,7 +149,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
                 raise NepflowError(f"{what}: no land-cover variable; expected lc or LC_Type1")
             lc = ds[name]
         c4 = landcover.c4_fraction(lc, landcover_rules or {}, year).astype("float32")
-        return c4.to_dataset().rio.write_crs(lc.rio.crs)
+        return c4.to_dataset().rio.write_crs(lc.rio.crs, inplace=True)
     if product == "sunshine":
         if kind == "netcdf":
             return _months(_lonlat(io.open_dataset(files[0], ["sund"]).load())[["sund"]], year, what)
@@ -159,6 +160,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
             npp = npp * 1000.0
         elif kind == "geotiff":
             npp = _tif(files[0]).astype("float64")
+            check_extent(npp, m.get("bbox"), files[0])
         else:
             npp = _lonlat(io.open_dataset(files[0], ["npp_mod17"]).load())["npp_mod17"]
         crs = npp.rio.crs
@@ -174,6 +176,31 @@ def _is_era5(path: Path) -> bool:
             return "t2m" in ds.data_vars and "tas" not in ds.data_vars
     except Exception:  # unreadable: let open_dataset give the one-line error
         return False
+
+
+def check_extent(da: xr.DataArray, bbox, what) -> None:
+    """One-line error if ``da`` (with a CRS) does not overlap the request box ``bbox`` (lon/lat).
+
+    A GeoTIFF whose CRS is wrong (e.g. lon/lat degrees labelled as a projected CRS in metres)
+    lands somewhere else on Earth: its footprint then misses the region.
+    """
+    if not bbox or da.rio.crs is None:
+        return
+    from pyproj import Transformer
+
+    try:
+        left, bottom, right, top = da.rio.bounds()
+        w, s, e, n = Transformer.from_crs(da.rio.crs, "EPSG:4326", always_xy=True).transform_bounds(
+            left, bottom, right, top, densify_pts=21)
+    except Exception as exc:  # PROJ errors: outside the CRS's area of use
+        raise NepflowError(f"{what}: its extent cannot be placed in lon/lat with its CRS {da.rio.crs} "
+                           f"({type(exc).__name__}); expected a raster georeferenced in its true CRS") from None
+    bw, bs, be, bn = (float(b) for b in bbox)
+    finite = all(np.isfinite(v) for v in (w, s, e, n))
+    if not finite or e < bw or w > be or n < bs or s > bn:
+        raise NepflowError(f"{what}: with its CRS {da.rio.crs.to_string()} it lies at lon/lat "
+                           f"[{w:.4g}, {s:.4g}, {e:.4g}, {n:.4g}], outside the request box {list(map(float, bbox))}; "
+                           f"expected a raster over the region (is its CRS right?)")
 
 
 def _tif(path: Path) -> xr.DataArray:
@@ -209,7 +236,7 @@ def _fpar_tiles(files, year, cfg, bbox) -> xr.Dataset:
     da.attrs = variables.attrs("fpar", source="local MOD15A2H tiles", fpar_qc=s["fpar_qc"],
                                comment="monthly means of valid 8-day retrievals as in nepflow.sources.earthdata",
                                **{f"pixel_months_{k}": v for k, v in counts.items()})
-    return da.to_dataset().rio.write_crs(modis.SINUSOIDAL)
+    return da.to_dataset().rio.write_crs(modis.SINUSOIDAL, inplace=True)
 
 
 def _stations(path: Path, year: int, cfg, m) -> xr.Dataset:

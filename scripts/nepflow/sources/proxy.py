@@ -96,10 +96,10 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """Compute one year's sunshine proxy from the meteorology in ``paths["meteo"]``; write ``paths["data"]``."""
     s = settings(cfg)
     meteo = Path(paths["meteo"])
-    if cfg.get("meteo") == "cds":
-        from . import cds
+    if cfg.get("meteo") in ("cds", "local"):  # their retrieve delivers a manifest or raw ERA5-Land
+        from . import module
 
-        ds = cds.open_year("meteo", year, meteo)
+        ds = module(cfg["meteo"]).open_year("meteo", int(year), meteo, cfg)
     else:
         ds = io.open_dataset(meteo, ["ssrd"]).load()
     if ds.rio.crs is not None and not ds.rio.crs.is_geographic:
