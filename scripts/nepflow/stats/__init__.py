@@ -372,6 +372,8 @@ def fdr_bh(p: xr.DataArray) -> xr.DataArray:
     if ok.any():
         if np.any(vals[ok] < 0) or np.any(vals[ok] > 1):
             raise NepflowError(f"variable {p.name}: p-values outside [0, 1]")
+        if ok.sum() >= 2**31:
+            raise NepflowError(f"variable {p.name}: {ok.sum()} p-values; at most 2**31 - 1 per map")
         q[ok] = K.bh_qvalues(np.ascontiguousarray(vals[ok]))
     return p.copy(data=q)
 

@@ -15,12 +15,12 @@ wrappers in ``__init__`` decide ``min_valid`` (all years by default).
 p-values are computed in the kernels:
 - Student t (OLS slope, Pearson and partial correlation): the two-sided p is the
   regularized incomplete beta I_x(ν/2, 1/2) with x = ν/(ν + t²) (Abramowitz &
-  Stegun 26.7.1, 26.5.27). For x ≥ 1/2 (|t| ≤ √ν, p ≳ 1e-4) it is 1 − A(t|ν) with
-  A's finite series for integer ν (A&S 26.7.3–4, the series of cephes' ``stdtr``);
-  for x < 1/2 the power series I_x(a,b) = x^a (1−x)^b / (a B(a,b)) ·
-  Σ_k (a+b)_k/(a+1)_k x^k (DLMF 8.17.E8, ratio < x < 1/2, so ≤ 55 terms), which
-  keeps small p accurate in relative terms. Both agree with scipy.special.stdtr
-  to 1e-15 absolute and 1e-10 relative (tests/test_stats_kernels.py).
+  Stegun 26.7.1, 26.5.27). For x ≥ min(1/2, 10^(−12/ν)) (p ≳ 1e-7) it is 1 − A(t|ν)
+  with A's finite series for integer ν (A&S 26.7.3–4, the series of cephes'
+  ``stdtr``, ~ν/2 terms); below, the power series I_x(a,b) = x^a (1−x)^b / (a B(a,b)) ·
+  Σ_k (a+b)_k/(a+1)_k x^k (DLMF 8.17.E8, term ratio < x), which keeps small p
+  accurate in relative terms. Both agree with scipy.special.stdtr
+  to 1e-13 absolute and 2e-9 relative (tests/test_stats_kernels.py).
 - Normal (Mann–Kendall): p = 2(1 − Φ(|Z|)) = erfc(|Z|/√2).
 
 Why numba rather than the reference libraries: a per-pixel Python loop over
@@ -87,8 +87,11 @@ def t_two_sided(x, y, nu, lbeta):
         return 0.0
     if y <= 0.0:
         return 1.0
-    if x >= 0.5:
-        # 1 − A(t|ν), A&S 26.7.3 (odd ν) and 26.7.4 (even ν); cos²θ = x, sin²θ = y
+    if x >= min(0.5, math.exp(-27.631021115928547 / nu)):
+        # 1 − A(t|ν), A&S 26.7.3 (odd ν) and 26.7.4 (even ν); cos²θ = x, sin²θ = y.
+        # Used while x ≥ 10^(−12/ν) (x^(ν/2) ≥ 1e-6, so p ≳ 1e-7): the subtraction
+        # then costs at most ~1e-9 relative, and the slower power series is needed
+        # only for the far tail.
         f = 1.0
         tz = 1.0
         if nu % 2 == 1:
@@ -118,7 +121,7 @@ def t_two_sided(x, y, nu, lbeta):
         if term <= 1e-17 * total:
             break
         k += 1.0
-    return math.exp(a * math.log(x) + 0.5 * math.log(y) - lbeta) / a * total
+    return math.exp(a * math.log(x) - lbeta) * math.sqrt(y) / a * total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -742,129 +745,170 @@ def correlations(y, f, min_valid, out):
     (Pearson, = scipy.stats.pearsonr) and ν = k − 2 − (q − 1) (partial).
     Rows of ``out``: for each factor j, 4j: r, 4j+1: p of r, 4j+2: partial r,
     4j+3: its p; the last row is the count of valid years.
+
+    Means and the (two-pass, centred) covariances are accumulated for a block of
+    pixels at once, reading each year's row of pixels as stored (SIMD across
+    pixels); each pixel's sums still run over its years in order, so the numbers
+    are those of a per-pixel loop. Invalid years add exact zeros.
     """
     n, m = y.shape
     q = len(f)
     d = q + 1
+    npair = d * (d + 1) // 2
     nblocks = (m + BLOCK - 1) // BLOCK
     lb = lbeta_half_table(n)
     for blk in numba.prange(nblocks):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
-        bufs = np.empty((d, BLOCK, n))
-        _load(y, p0, nb, bufs[0])
-        for v in range(q):
-            _load(f[v], p0, nb, bufs[v + 1])
-        data = np.empty((n, d))
-        mean = np.empty(d)
-        cov = np.empty((d, d))
+        ok = np.empty((n, BLOCK), dtype=np.bool_)
+        cnt = np.zeros(BLOCK, dtype=np.int64)
+        mean = np.zeros((d, BLOCK))
+        cov = np.zeros((npair, BLOCK))
+        dev = np.empty((d, BLOCK))
+        c = np.empty((d, d))
         corr = np.empty((d, d))
         prec = np.empty((d, d))
-        for jp in range(nb):
-            p = p0 + jp
+        for i in range(n):
+            yr = y[i]
+            for j in range(nb):
+                ok[i, j] = not math.isnan(yr[p0 + j])
+            for v in range(q):
+                fr = f[v][i]
+                for j in range(nb):
+                    ok[i, j] = ok[i, j] and not math.isnan(fr[p0 + j])
+            for j in range(nb):
+                cnt[j] += ok[i, j]
+                v0 = np.float64(yr[p0 + j])
+                mean[0, j] += v0 if ok[i, j] else 0.0
+            for v in range(q):
+                fr = f[v][i]
+                for j in range(nb):
+                    vv = np.float64(fr[p0 + j])
+                    mean[v + 1, j] += vv if ok[i, j] else 0.0
+        for v in range(d):
+            for j in range(nb):
+                mean[v, j] /= max(cnt[j], 1)
+        for i in range(n):
+            yr = y[i]
+            for j in range(nb):
+                dev[0, j] = (np.float64(yr[p0 + j]) - mean[0, j]) if ok[i, j] else 0.0
+            for v in range(q):
+                fr = f[v][i]
+                for j in range(nb):
+                    dev[v + 1, j] = (np.float64(fr[p0 + j]) - mean[v + 1, j]) if ok[i, j] else 0.0
+            w = 0
+            for a in range(d):
+                for b in range(a, d):
+                    for j in range(nb):
+                        cov[w, j] += dev[a, j] * dev[b, j]
+                    w += 1
+        for j in range(nb):
+            p = p0 + j
             for v in range(4 * q):
                 out[v, p] = NAN
-            k = 0
-            for i in range(n):
-                ok = True
-                for v in range(d):
-                    if math.isnan(bufs[v, jp, i]):
-                        ok = False
-                if ok:
-                    for v in range(d):
-                        data[k, v] = bufs[v, jp, i]
-                    k += 1
+            k = cnt[j]
             out[4 * q, p] = k
             if k < min_valid or k < q + 3:
                 continue
-            for v in range(d):
-                mean[v] = 0.0
-            for i in range(k):
-                for v in range(d):
-                    mean[v] += data[i, v]
-            for v in range(d):
-                mean[v] /= k
+            w = 0
             for a in range(d):
-                for b in range(d):
-                    cov[a, b] = 0.0
-            for i in range(k):
-                for a in range(d):
-                    da = data[i, a] - mean[a]
-                    for b in range(a, d):
-                        cov[a, b] += da * (data[i, b] - mean[b])
-            for a in range(d):
-                for b in range(a):
-                    cov[a, b] = cov[b, a]
-            if cov[0, 0] <= 0:
+                for b in range(a, d):
+                    c[a, b] = cov[w, j]
+                    c[b, a] = cov[w, j]
+                    w += 1
+            if c[0, 0] <= 0:
                 continue
             degenerate = False
-            for j in range(1, d):
-                if cov[j, j] <= 0:
+            for jj in range(1, d):
+                if c[jj, jj] <= 0:
                     degenerate = True
                     continue
-                r = cov[0, j] / math.sqrt(cov[0, 0] * cov[j, j])
-                out[4 * (j - 1), p] = r
-                out[4 * (j - 1) + 1, p] = _p_from_r(r, k - 2, lb[k - 2])
+                r = c[0, jj] / math.sqrt(c[0, 0] * c[jj, jj])
+                out[4 * (jj - 1), p] = r
+                out[4 * (jj - 1) + 1, p] = _p_from_r(r, k - 2, lb[k - 2])
             if degenerate:
                 continue
             for a in range(d):
                 for b in range(d):
-                    corr[a, b] = cov[a, b] / math.sqrt(cov[a, a] * cov[b, b])
+                    corr[a, b] = c[a, b] / math.sqrt(c[a, a] * c[b, b])
             if abs(_invert(corr, prec, d)) < 1e-14:
                 continue
             nu = k - 2 - (q - 1)
-            for j in range(1, d):
-                r = -prec[0, j] / math.sqrt(prec[0, 0] * prec[j, j])
-                out[4 * (j - 1) + 2, p] = r
-                out[4 * (j - 1) + 3, p] = _p_from_r(r, nu, lb[nu])
+            for jj in range(1, d):
+                r = -prec[0, jj] / math.sqrt(prec[0, 0] * prec[jj, jj])
+                out[4 * (jj - 1) + 2, p] = r
+                out[4 * (jj - 1) + 3, p] = _p_from_r(r, nu, lb[nu])
 
 
 # ----------------------------------------------------------------- Benjamini-Hochberg
+RADIX_BITS = 11  # 3 passes over the top 32 key bits; 2048 buckets keep the scatter in cache
+
+
 @numba.njit(cache=True, nogil=True)
 def bh_qvalues(p):
     """Benjamini–Hochberg q of the finite p-values ``p`` (1-D float64 in [0, 1]).
 
-    One stable LSD radix argsort (16-bit digits) of the IEEE bit patterns (order-
-    preserving for non-negative doubles), then q_(i) = p_(i) · (m / i), the running
-    minimum from the largest i down, clipped to 1 — the arithmetic of
-    scipy.stats.false_discovery_control. Ties get the same q whatever their order.
+    Sort: a stable LSD radix argsort (11-bit digits, passes with a constant digit
+    skipped) of the top 32 bits of the IEEE patterns — order-preserving for
+    non-negative doubles, so the result is sorted up to runs of equal top bits —
+    then one insertion pass on the full values finishes those short runs. Then
+    q_(i) = p_(i) · (m / i), the running minimum from the largest i down, clipped to
+    1 — the arithmetic of scipy.stats.false_discovery_control. Ties get the same q
+    whatever their order.
     """
     m = p.shape[0]
-    keys = np.empty(m, dtype=np.uint64)
+    nb = 1 << RADIX_BITS
+    mask = np.uint32(nb - 1)
+    npass = (32 + RADIX_BITS - 1) // RADIX_BITS
+    keys = np.empty(m, dtype=np.uint32)
     bits = p.view(np.uint64)
     for i in range(m):
-        keys[i] = bits[i] if p[i] > 0.0 else np.uint64(0)  # -0.0 sorts as 0
-    idx = np.arange(m).astype(np.int64)
-    hist = np.zeros((4, 65536), dtype=np.int64)
+        keys[i] = np.uint32(bits[i] >> np.uint64(32)) if p[i] > 0.0 else np.uint32(0)  # -0.0 sorts as 0
+    idx = np.arange(m).astype(np.int32)  # fdr_bh checks m < 2**31
+    hist = np.zeros((npass, nb), dtype=np.int64)
     for i in range(m):
         kk = keys[i]
-        for d in range(4):
-            hist[d, (kk >> np.uint64(16 * d)) & np.uint64(0xFFFF)] += 1
-    k2 = np.empty(m, dtype=np.uint64)
-    i2 = np.empty(m, dtype=np.int64)
-    for d in range(4):
+        for d in range(npass):
+            hist[d, (kk >> np.uint32(RADIX_BITS * d)) & mask] += 1
+    k2 = np.empty(m, dtype=np.uint32)
+    i2 = np.empty(m, dtype=np.int32)
+    off = np.empty(nb, dtype=np.int64)
+    for d in range(npass):
         h = hist[d]
         if h.max() == m:
             continue  # this digit is the same everywhere
-        off = np.empty(65536, dtype=np.int64)
         acc = 0
-        for b in range(65536):
+        for b in range(nb):
             off[b] = acc
             acc += h[b]
-        shift = np.uint64(16 * d)
+        shift = np.uint32(RADIX_BITS * d)
         for i in range(m):
             kk = keys[i]
-            b = (kk >> shift) & np.uint64(0xFFFF)
+            b = (kk >> shift) & mask
             pos = off[b]
             off[b] = pos + 1
             k2[pos] = kk
             i2[pos] = idx[i]
         keys, k2 = k2, keys
         idx, i2 = i2, idx
+    srt = np.empty(m)
+    for r in range(m):
+        srt[r] = max(p[idx[r]], 0.0)
+    for r in range(1, m):  # finish the runs of equal top bits (stable)
+        v = srt[r]
+        if v < srt[r - 1]:
+            ix = idx[r]
+            j = r - 1
+            while j >= 0 and srt[j] > v:
+                srt[j + 1] = srt[j]
+                idx[j + 1] = idx[j]
+                j -= 1
+            srt[j + 1] = v
+            idx[j + 1] = ix
     q = np.empty(m)
     run = np.inf
     for r in range(m - 1, -1, -1):
-        v = p[idx[r]] * (m / (r + 1.0))
+        v = srt[r] * (m / (r + 1.0))
         if v < run:
             run = v
         q[idx[r]] = min(run, 1.0)
