@@ -229,16 +229,60 @@ def _split_median(a, q, pivot):
 
 
 @numba.njit(cache=True, nogil=True)
+def _count_below(a, q, p1, p2):
+    """#(a[:q] < p1), #(a[:q] < p2) in one vectorised pass."""
+    c1 = 0
+    c2 = 0
+    for i in range(q):
+        v = a[i]
+        c1 += v < p1
+        c2 += v < p2
+    return c1, c2
+
+
+@numba.njit(cache=True, nogil=True)
+def _compress(a, q, lo_v, hi_v, work):
+    """Copy the values of a[:q] in [lo_v, hi_v) to work (branchless); return their count."""
+    cnt = 0
+    for i in range(q):
+        v = a[i]
+        work[cnt] = v
+        cnt += (v >= lo_v) & (v < hi_v)
+    return cnt
+
+
+@numba.njit(cache=True, nogil=True)
+def _rank_pick(work, cnt, rr1, rr2):
+    """The rr1-th and rr2-th smallest of work[:cnt] by counting ranks (branchless, exact with ties):
+    work[e] is the rr-th smallest when #(< it) ≤ rr < #(≤ it)."""
+    lower = NAN
+    upper = NAN
+    for e in range(cnt):
+        v = work[e]
+        lt = 0
+        le = 0
+        for f in range(cnt):
+            u = work[f]
+            lt += u < v
+            le += u <= v
+        if lt <= rr2 < le:
+            upper = v
+        if lt <= rr1 < le:
+            lower = v
+    return lower, upper
+
+
+@numba.njit(cache=True, nogil=True)
 def _median_bracketed(a, q, guess, w, work):
     """Median of the finite values a[:q], exact, using a guess of it and a scale ``w``.
 
     Counting passes (no data movement, vectorised) narrow a value bracket [L, U)
     that holds the middle order statistics, starting from [guess − w, guess + w];
     the values inside (about 25 of the 210 pairwise slopes at n = 21) are copied to
-    ``work`` and the middle ones selected there (``_median_inplace``'s quickselect,
-    which handles ties). A bad guess or scale only costs extra passes; the result
-    is the same as a full selection: 0.5 (a_(q/2−1) + a_(q/2)) for even q, a_(q//2)
-    for odd q.
+    ``work`` and the middle ones found there by counting ranks (or, for more than 64
+    values, ``_select_inplace``'s quickselect); both handle ties. A bad guess or
+    scale only costs extra passes; the result is the same as a full selection:
+    0.5 (a_(q/2−1) + a_(q/2)) for even q, a_(q//2) for odd q.
     """
     h = q // 2
     r1 = h - 1 if q % 2 == 0 else h
@@ -251,12 +295,7 @@ def _median_bracketed(a, q, guess, w, work):
         p1 = guess - w
         p2 = guess + w
         for _ in range(6):
-            c1 = 0
-            c2 = 0
-            for i in range(q):
-                v = a[i]
-                c1 += v < p1
-                c2 += v < p2
+            c1, c2 = _count_below(a, q, p1, p2)
             if r1 < c1 <= r2:
                 return _split_median(a, q, p1)
             if r1 < c2 <= r2:
@@ -287,13 +326,13 @@ def _median_bracketed(a, q, guess, w, work):
                 w *= 4.0
                 p1 = lo_v + 0.25 * w
                 p2 = lo_v + w
-    cnt = 0
-    for i in range(q):
-        v = a[i]
-        work[cnt] = v
-        cnt += (v >= lo_v) & (v < hi_v)
+    cnt = _compress(a, q, lo_v, hi_v, work)
     # work[:cnt] holds ranks c_lo .. c_hi - 1 of a
+    rr1 = r1 - c_lo
     rr2 = r2 - c_lo
+    if cnt <= 64:
+        lower, upper = _rank_pick(work, cnt, rr1, rr2)
+        return upper if r1 == r2 else 0.5 * (lower + upper)
     upper = _select_inplace(work, cnt, rr2)
     if r1 == r2:
         return upper
@@ -593,11 +632,82 @@ def _hurst_avg(xs, k, nvals, expected, lx, ly):
     return _slope(lx, ly, q) + 0.5
 
 
+@numba.njit(cache=True, nogil=True)
+def _hurst_prefix_block(xb, nb, ok, logtau, ly, hout):
+    """R/S prefix Hurst of the complete pixels (ok[j]) of a block xb (n, BLOCK), SIMD across pixels.
+
+    The same operations, in the same order per pixel, as ``_hurst_prefix``: the
+    prefix sum grows by one year per τ (= the sequential sum of the first τ values),
+    and unusable τ (R = 0 or S = 0) add exact zeros to the fit's sums.
+    """
+    n = xb.shape[0]
+    mean = np.empty(BLOCK)
+    run = np.zeros(BLOCK)
+    cum = np.empty(BLOCK)
+    ss = np.empty(BLOCK)
+    cmax = np.empty(BLOCK)
+    cmin = np.empty(BLOCK)
+    for tau in range(1, n + 1):
+        row = xb[tau - 1]
+        for j in range(nb):
+            run[j] += row[j]
+        if tau < 2:
+            continue
+        for j in range(nb):
+            mean[j] = run[j] / tau
+            cum[j] = 0.0
+            ss[j] = 0.0
+            cmax[j] = -np.inf
+            cmin[j] = np.inf
+        for i in range(tau):
+            row = xb[i]
+            for j in range(nb):
+                d = row[j] - mean[j]
+                cum[j] += d
+                ss[j] += d * d
+                cmax[j] = max(cmax[j], cum[j])
+                cmin[j] = min(cmin[j], cum[j])
+        for j in range(nb):
+            r = cmax[j] - cmin[j]
+            ly[tau, j] = 0.5 * math.log(r * r * tau / ss[j]) if (r > 0 and ss[j] > 0) else NAN
+    cnt = np.zeros(BLOCK, dtype=np.int64)
+    mx = np.zeros(BLOCK)
+    my = np.zeros(BLOCK)
+    for tau in range(2, n + 1):
+        lt = logtau[tau]
+        for j in range(nb):
+            v = ly[tau, j]
+            use = not math.isnan(v)
+            cnt[j] += use
+            mx[j] += lt if use else 0.0
+            my[j] += v if use else 0.0
+    for j in range(nb):
+        c = max(cnt[j], 1)
+        mx[j] /= c
+        my[j] /= c
+    sxx = np.zeros(BLOCK)
+    sxy = np.zeros(BLOCK)
+    for tau in range(2, n + 1):
+        lt = logtau[tau]
+        for j in range(nb):
+            v = ly[tau, j]
+            use = not math.isnan(v)
+            dx = lt - mx[j]
+            sxx[j] += dx * dx if use else 0.0
+            sxy[j] += dx * (v - my[j]) if use else 0.0
+    for j in range(nb):
+        if ok[j]:
+            hout[j] = sxy[j] / sxx[j] if cnt[j] >= 3 else NAN
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
     """Hurst exponent, white-noise p and valid count per pixel (rows of ``out``: hurst, hurst_p, valid_years).
 
     ``estimator`` 0 = R/S on growing prefixes, 1 = averaged windows (nolds).
+    Complete pixels of the R/S estimator go through ``_hurst_prefix_block`` (SIMD
+    across pixels); pixels with missing years (kept when ``min_valid`` < n) and the
+    averaged-window estimator go pixel by pixel.
     ``null[k]`` is the ascending white-noise H of length k (NaN last) for k ≥ kmin;
     hurst_p = fraction of null values ≥ H = 1 − (left insertion index of H)/size,
     a binary search (numpy.searchsorted semantics).
@@ -613,23 +723,50 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
         buf = np.empty((BLOCK, n))
+        xb = np.zeros((n, BLOCK))
+        ly = np.empty((n + 1, BLOCK))
+        h = np.full(BLOCK, NAN)
+        ok = np.zeros(BLOCK, dtype=np.bool_)
+        cnt = np.zeros(BLOCK, dtype=np.int64)
         xs = np.empty(n)
         ts = np.empty(n)
         lx = np.empty(max(n, nvals.shape[0]))
-        ly = np.empty(max(n, nvals.shape[0]))
-        _load(x, p0, nb, buf)
+        lyy = np.empty(max(n, nvals.shape[0]))
+        for i in range(n):
+            row = x[i]
+            for j in range(nb):
+                v = np.float64(row[p0 + j])
+                fin = not math.isnan(v)
+                cnt[j] += fin
+                xb[i, j] = v if fin else 0.0
+        anyfull = False
+        partial = False
+        for j in range(nb):
+            if cnt[j] == n and n >= min_valid and n >= 3:
+                ok[j] = estimator == 0
+                anyfull = anyfull or ok[j]
+            if cnt[j] >= min_valid and cnt[j] >= 3 and not ok[j]:
+                partial = True
+        if anyfull:
+            _hurst_prefix_block(xb, nb, ok, logtau, ly, h)
+        if partial:
+            _load(x, p0, nb, buf)
+            for j in range(nb):
+                k = cnt[j]
+                if ok[j] or k < min_valid or k < 3:
+                    continue
+                _compact(buf[j], t, xs, ts)
+                if estimator == 0:
+                    h[j] = _hurst_prefix(xs, k, lx, lyy, logtau)
+                else:
+                    h[j] = _hurst_avg(xs, k, nvals, expected, lx, lyy)
         for j in range(nb):
             p = p0 + j
-            k = _compact(buf[j], t, xs, ts)
+            k = cnt[j]
+            hv = h[j]
+            out[0, p] = hv
             out[2, p] = k
-            h = NAN
-            if k >= min_valid and k >= 3:
-                if estimator == 0:
-                    h = _hurst_prefix(xs, k, lx, ly, logtau)
-                else:
-                    h = _hurst_avg(xs, k, nvals, expected, lx, ly)
-            out[0, p] = h
-            if math.isnan(h) or k < kmin:
+            if math.isnan(hv) or k < kmin:
                 out[1, p] = NAN
                 continue
             row = null[k]
@@ -637,7 +774,7 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
             hi = nsur
             while lo < hi:
                 mid = (lo + hi) >> 1
-                if row[mid] < h:
+                if row[mid] < hv:
                     lo = mid + 1
                 else:
                     hi = mid
