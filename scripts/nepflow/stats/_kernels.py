@@ -375,6 +375,59 @@ def _acf(a, k, nlags, out):
 
 
 # ----------------------------------------------------------------- trend
+@numba.njit(cache=True, nogil=True)
+def _pairs_block(x, p0, nb, t, xb, s_blk, less_blk, eq_blk, slopes_t, slopes_blk):
+    """Mann–Kendall pair statistics of a block of pixels, SIMD across pixels (for complete pixels).
+
+    xb (n, TBLOCK) receives the block as float64; s_blk[j] = S, less_blk[i, j] =
+    #{x_j' < x_i}, eq_blk[i, j] = #{i' ≠ i: x_i' = x_i}, and slopes_blk[j] the 210
+    pairwise slopes (x_j − x_i)/(t_j − t_i), i < j, in the per-pixel order (computed
+    in slopes_t (pairs, TBLOCK), then transposed in tiles). Pixels with NaN get
+    garbage, which the caller does not use.
+    """
+    n = x.shape[0]
+    for i in range(n):
+        row = x[i]
+        for j in range(nb):
+            xb[i, j] = row[p0 + j]
+            less_blk[i, j] = 0
+            eq_blk[i, j] = 0
+    for j in range(nb):
+        s_blk[j] = 0
+    pr = 0
+    for i in range(n - 1):
+        xi = xb[i]
+        li = less_blk[i]
+        ei = eq_blk[i]
+        for jj in range(i + 1, n):
+            xj = xb[jj]
+            lj = less_blk[jj]
+            ej = eq_blk[jj]
+            dt = t[jj] - t[i]
+            srow = slopes_t[pr]
+            for j in range(nb):
+                d = xj[j] - xi[j]
+                gt = d > 0
+                lt = d < 0
+                e = d == 0
+                s_blk[j] += gt
+                s_blk[j] -= lt
+                lj[j] += gt
+                li[j] += lt
+                ej[j] += e
+                ei[j] += e
+                srow[j] = d / dt
+            pr += 1
+    for q0 in range(0, pr, 8):
+        q1 = min(q0 + 8, pr)
+        for j in range(nb):
+            for qq in range(q0, q1):
+                slopes_blk[j, qq] = slopes_t[qq, j]
+
+
+TBLOCK = 64  # pixels per block in trend: two (210, 64) float64 slope buffers stay in L2
+
+
 #: rows of trend's ``out``
 TREND_OUT = ("ols_slope", "ols_intercept", "ols_p", "sen_slope", "sen_intercept", "mk_s", "mk_z", "mk_p", "mk_tau",
              "valid_years")
@@ -396,16 +449,22 @@ def trend(x, t, min_valid, variant, zcrit, out):
     """
     n, m = x.shape
     npairs = n * (n - 1) // 2
-    nblocks = (m + BLOCK - 1) // BLOCK
     lb = lbeta_half_table(n)
     tfull = np.empty(n)
     for i in range(n):
         tfull[i] = t[i] - t[0]
     tmed_full = _median_inplace(tfull, n)
+    nblocks = (m + TBLOCK - 1) // TBLOCK
     for blk in numba.prange(nblocks):
-        p0 = blk * BLOCK
-        nb = min(BLOCK, m - p0)
-        buf = np.empty((BLOCK, n))
+        p0 = blk * TBLOCK
+        nb = min(TBLOCK, m - p0)
+        buf = np.empty((TBLOCK, n))
+        xb = np.empty((n, TBLOCK))
+        s_blk = np.empty(TBLOCK, dtype=np.int64)
+        less_blk = np.empty((n, TBLOCK), dtype=np.int64)
+        eq_blk = np.empty((n, TBLOCK), dtype=np.int64)
+        slopes_t = np.empty((npairs, TBLOCK))
+        slopes_blk = np.empty((TBLOCK, npairs))
         xs = np.empty(n)
         ts = np.empty(n)
         tmp = np.empty(n)
@@ -417,6 +476,7 @@ def trend(x, t, min_valid, variant, zcrit, out):
         less = np.zeros(n, dtype=np.int64)
         eq = np.zeros(n, dtype=np.int64)
         _load(x, p0, nb, buf)
+        _pairs_block(x, p0, nb, t, xb, s_blk, less_blk, eq_blk, slopes_t, slopes_blk)
         for j in range(nb):
             p = p0 + j
             k = _compact(buf[j], t, xs, ts)
@@ -459,31 +519,40 @@ def trend(x, t, min_valid, variant, zcrit, out):
             # --- Mann-Kendall S, pairwise slopes, and the ranks of the values (for their
             # median and tie groups) from the same comparisons: less[i] = #{x_j < x_i},
             # eq[i] = #{j ≠ i: x_j = x_i}; vectorised over j, no sort
-            for i in range(k):
-                less[i] = 0
-                eq[i] = 0
-            s = 0
-            base = 0
-            for i in range(k - 1):
-                xi = xs[i]
-                ti = ts[i]
-                li = 0
-                ei = 0
-                for jj in range(i + 1, k):
-                    d = xs[jj] - xi
-                    gt = d > 0
-                    lt = d < 0
-                    e = d == 0
-                    s += gt
-                    s -= lt
-                    li += lt
-                    less[jj] += gt
-                    ei += e
-                    eq[jj] += e
-                    slopes[base + jj - i - 1] = d / (ts[jj] - ti)
-                less[i] += li
-                eq[i] += ei
-                base += k - 1 - i
+            if k == n:  # complete: the block's SIMD pass has it all
+                s = s_blk[j]
+                for i in range(k):
+                    less[i] = less_blk[i, j]
+                    eq[i] = eq_blk[i, j]
+                sl = slopes_blk[j]
+                base = npairs
+            else:
+                sl = slopes
+                for i in range(k):
+                    less[i] = 0
+                    eq[i] = 0
+                s = 0
+                base = 0
+                for i in range(k - 1):
+                    xi = xs[i]
+                    ti = ts[i]
+                    li = 0
+                    ei = 0
+                    for jj in range(i + 1, k):
+                        d = xs[jj] - xi
+                        gt = d > 0
+                        lt = d < 0
+                        e = d == 0
+                        s += gt
+                        s -= lt
+                        li += lt
+                        less[jj] += gt
+                        ei += e
+                        eq[jj] += e
+                        slopes[base + jj - i - 1] = d / (ts[jj] - ti)
+                    less[i] += li
+                    eq[i] += ei
+                    base += k - 1 - i
             q = base
             ties = 0  # Σ_g t_g (t_g − 1)(2 t_g + 5) = Σ_i eq_i (2 eq_i + 7)
             r_lo = (k - 1) // 2
@@ -503,7 +572,7 @@ def trend(x, t, min_valid, variant, zcrit, out):
             # gives the width holding about 25 of them (density of pairwise slopes of
             # Gaussian noise at their centre: (k + 1) / (6 √π σ) per pair and unit slope)
             sres = math.sqrt(max(syy - b * sxy, 0.0) / (k - 2))
-            sen = _median_bracketed(slopes, q, b, 127.6 * sres / (q * (k + 1)), work)
+            sen = _median_bracketed(sl, q, b, 127.6 * sres / (q * (k + 1)), work)
             if k == n:
                 tmed = tmed_full
             else:
