@@ -79,3 +79,22 @@ def test_year_axis_anywhere_and_min_valid_chunked():
     b = stats.trend(da.transpose("y", "x", "year").chunk({"y": 2, "x": 3}), min_valid=15)
     xr.testing.assert_identical(a, b.transpose(*a.dims))
     assert np.isfinite(float(a.ols_slope[0, 0]))
+
+
+def test_many_slabs_equal_one_call(monkeypatch):
+    """A dask cube read in many slabs (tiny SLAB_PIXELS) gives the numpy result exactly."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(100, 20, (N, 17, 13)) + np.arange(N)[:, None, None]
+    x[:, 4, 4] = np.nan
+    da = xr.DataArray(x, dims=("year", "y", "x"), coords={"year": YEARS, "y": np.arange(17.0), "x": np.arange(13.0)})
+    f = {k: da * 0.3 + rng.normal(size=da.shape) for k in ("pr", "tas", "sund")}
+    ref = [stats.trend(da), stats.hurst(da, n_surrogates=50), stats.stability(da), stats.correlation(da, f)]
+    monkeypatch.setattr(stats, "SLAB_PIXELS", 30)
+    slabs = list(stats._slabs(da.chunk({"y": 3, "x": 4}).chunks[1:]))
+    assert len(slabs) > 4
+    chunked = da.chunk({"y": 3, "x": 4})
+    fc = {k: v.chunk({"y": 5, "x": 2}) for k, v in f.items()}  # unified with nep's chunks
+    got = [stats.trend(chunked), stats.hurst(chunked, n_surrogates=50), stats.stability(chunked),
+           stats.correlation(chunked, fc)]
+    for a, b in zip(ref, got):
+        xr.testing.assert_identical(a, b)
