@@ -144,12 +144,12 @@ def _p_from_t(t, nu, lbeta):
     return t_two_sided(nu / (nu + tt), tt / (nu + tt), nu, lbeta)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def t_two_sided_vec(t, nu):
-    """Vectorised two-sided Student-t p (tests and diagnostics)."""
+    """Two-sided Student-t p of arrays t and ν (tests and diagnostics; serial, so it compiles fast)."""
     lb = lbeta_half_table(int(nu.max()) if nu.size else 1)
     out = np.empty(t.shape[0])
-    for i in numba.prange(t.shape[0]):
+    for i in range(t.shape[0]):
         out[i] = _p_from_t(t[i], int(nu[i]), lb[int(nu[i])])
     return out
 
