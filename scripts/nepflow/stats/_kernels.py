@@ -6,7 +6,11 @@ into ``out`` (k, m) float64, one row per output map. Pixels are processed in
 blocks of ``BLOCK`` in parallel (``prange`` over blocks): a block is transposed
 into a small float64 scratch buffer (pixels, years) — the only upcast, so the
 cube is never copied as a whole — and each pixel's series is then contiguous.
-Scratch buffers are allocated once per block, never per pixel.
+Scratch buffers are allocated once per block, never per pixel. Work that needs no
+per-pixel series (stability, the correlation's sums, the R/S statistics and the
+Mann–Kendall pairs of complete pixels) runs SIMD across the pixels of a block,
+reading each year's row as stored; every pixel's sums still run over its years in
+order, so the numbers are those of a per-pixel loop.
 
 Missing values (NaN) are dropped pixel by pixel, keeping the time positions of
 the rest; a pixel with fewer than ``min_valid`` finite values gives NaN. The
@@ -444,8 +448,12 @@ def trend(x, t, min_valid, variant, zcrit, out):
     (1998), 2 Yue & Wang (2004), each as pymannkendall implements it (all lags,
     detrending by the Sen slope per position); ``zcrit`` = Φ⁻¹(1 − α/2) bounds the
     significant lags of Hamed–Rao. Z with continuity correction, p = erfc(|Z|/√2).
-    Sen slope: median of (x_j − x_i)/(t_j − t_i), i < j (in-place quickselect);
-    intercept (Conover 1980, as pymannkendall): median(x) − median(t − t[0]) × slope.
+    Sen slope: median of (x_j − x_i)/(t_j − t_i), i < j (``_median_bracketed``, guessed
+    by the OLS slope); intercept (Conover 1980, as pymannkendall): median(x) −
+    median(t − t[0]) × slope, median(x) from the ranks the S comparisons give.
+    Complete pixels get S, the ranks and the slopes from ``_pairs_block`` (SIMD across
+    pixels, blocks of ``TBLOCK``); pixels with missing years pixel by pixel — the
+    same operations either way.
     """
     n, m = x.shape
     npairs = n * (n - 1) // 2
