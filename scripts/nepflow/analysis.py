@@ -1,8 +1,9 @@
 """Running one per-pixel statistic over the annual series and writing it.
 
 Each aggregate rule (trend, hurst, stability, correlation) runs
-:func:`compute` with its name: the statistic runs chunk by chunk over the
-dask-backed cube (memory bounded by ``analysis.chunk``), Benjamini–Hochberg
+:func:`compute` with its name: the statistic reads the dask-backed cube slab by
+slab (whole ``analysis.chunk`` chunks; memory bounded by a slab plus the output
+maps) and runs the numba kernels on the job's ``threads``; Benjamini–Hochberg
 q-values are added over the whole (2-D) p maps, and :func:`write` stores the
 NetCDF plus one Cloud-Optimized GeoTIFF per variable.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import numba
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
@@ -22,6 +24,7 @@ STATISTICS = ("trend", "hurst", "stability", "correlation")
 def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Dataset:
     """Statistic ``name`` of the annual series ``cube`` with the config's ``analysis`` section ``a``."""
     nep = cube["nep"]
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     with dask.config.set(scheduler="threads", num_workers=threads):
         if name == "trend":
             ds = stats.trend(nep, min_valid=a["min_valid_years"], mk_variant=a["mk_variant"])
