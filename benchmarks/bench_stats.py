@@ -163,7 +163,11 @@ def cdo_vs_nepflow(x, nep, runs, repeat):
                         coords={"time": np.array([f"{y}-07-01" for y in YEARS], dtype="datetime64[ns]"),
                                 "lat": np.linspace(-89, 89, side), "lon": np.linspace(0, 359, side)})
         ds.to_netcdf(src)
-        for op, args, ours in (("trend", ["a.nc", "b.nc"], "trend"), ("timstd", ["s.nc"], "stability")):
+        # CDO's trend is the OLS slope and intercept: compared with nepflow's OLS (stats.linear_trend, with p),
+        # the same statistic; the full trend rule (OLS + Mann-Kendall + Sen + q maps) is listed beside it
+        for key, op, args, ours in (("trend", "trend", ["a.nc", "b.nc"], "linear_trend"),
+                                    ("trend (full rule)", "trend", ["a.nc", "b.nc"], "trend"),
+                                    ("timstd", "timstd", ["s.nc"], "stability")):
             cw = cc = nw = nc = np.inf
             for _ in range(repeat):
                 w, c = timed(runs[ours])
@@ -174,7 +178,7 @@ def cdo_vs_nepflow(x, nep, runs, repeat):
                 c1 = os.times()
                 cw = min(cw, time.perf_counter() - t)
                 cc = min(cc, (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system))
-            out[op] = {"cdo_s": cw, "cdo_cpu_s": cc, "nepflow": ours, "nepflow_s": nw, "nepflow_cpu_s": nc,
+            out[key] = {"cdo_op": op, "cdo_s": cw, "cdo_cpu_s": cc, "nepflow": ours, "nepflow_s": nw, "nepflow_cpu_s": nc,
                        "ratio": nw / cw, "cpu_ratio": nc / cc if cc > 0 else None}
     v = subprocess.run([cdo, "-V"], capture_output=True, text=True)
     return out, ((v.stdout or v.stderr).splitlines() or ["cdo"])[0]
@@ -310,11 +314,15 @@ def report(r: dict) -> str:
               f"| speed-up vs library loops >= {TARGETS['speedup']:.0f}x | {r['speedup_total']:.0f}x | "
               f"{'met' if r['speedup_total'] >= TARGETS['speedup'] else 'NOT met'} |"]
     if r["cdo"]:
-        for op, c in r["cdo"].items():
-            lines.append(f"| nepflow {c['nepflow']} / CDO `{op}` <= {TARGETS['cdo_ratio']:.0f} (wall, back-to-back) | "
+        for key, c in r["cdo"].items():
+            full = key != c.get("cdo_op", key)  # the full trend rule: more statistics than CDO computes
+            status = ("for information (OLS + Mann-Kendall + Sen + q maps; no target)" if full else
+                      "met" if c["ratio"] <= TARGETS["cdo_ratio"] else "NOT met")
+            bound = "" if full else f" <= {TARGETS['cdo_ratio']:.0f}"
+            lines.append(f"| nepflow {c['nepflow']} / CDO `{c.get('cdo_op', key)}`{bound} (wall, back-to-back) | "
                          f"{c['nepflow_s']:.3f} s / {c['cdo_s']:.3f} s = {c['ratio']:.2f} "
                          f"(CPU {c['nepflow_cpu_s']:.3f} / {c['cdo_cpu_s']:.3f} = "
-                         f"{c['cpu_ratio']:.2f}) | {'met' if c['ratio'] <= TARGETS['cdo_ratio'] else 'NOT met'} |")
+                         f"{c['cpu_ratio']:.2f}) | {status} |")
     else:
         lines.append(f"| nepflow / CDO | {r['cdo_version']} | not measured |")
     for row in r["aggregate_rss"]:
@@ -326,8 +334,10 @@ def report(r: dict) -> str:
               f"library loops, CDO input): {r['peak_rss_mb']:,.0f} MB."]
     if r["cdo"]:
         lines.append(f"CDO: {r['cdo_version']}, single-threaded, reading the cube from NetCDF and writing its "
-                     "results; nepflow's times are in memory on all cores, trend including Mann-Kendall, Sen and "
-                     "two q maps (CDO computes the OLS coefficients only).")
+                     "results; nepflow's times are in memory on all cores. CDO's `trend` computes the OLS "
+                     "coefficients only: the target compares it with nepflow's OLS (`stats.linear_trend`: slope, "
+                     "intercept and t-test p, identical to the trend rule's `ols_*`); the full trend rule also "
+                     "computes Mann-Kendall, Sen and two q maps.")
     return "\n".join(lines) + "\n"
 
 
@@ -354,7 +364,8 @@ def main(argv=None):
         fn()
     runs = nepflow_runs(nep, fac)
     ours = {k: timed(fn, a.repeat) for k, fn in runs.items()}
-    cdo, cdo_version = cdo_vs_nepflow(x, nep, runs, a.repeat)
+    stats.linear_trend(nep.isel(y=slice(0, 2)))  # warm-up
+    cdo, cdo_version = cdo_vs_nepflow(x, nep, {**runs, "linear_trend": lambda: stats.linear_trend(nep)}, a.repeat)
     per_pixel = library_loops(x, pr, tas, sund, a.sample)
     load_end = [round(v, 2) for v in os.getloadavg()]
     loops = {k: v * a.pixels for k, v in per_pixel.items()}

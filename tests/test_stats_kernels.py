@@ -98,3 +98,20 @@ def test_many_slabs_equal_one_call(monkeypatch):
            stats.correlation(chunked, fc)]
     for a, b in zip(ref, got):
         xr.testing.assert_identical(a, b)
+
+
+def test_linear_trend_is_the_ols_of_trend_exactly():
+    rng = np.random.default_rng(7)
+    x = rng.normal(200, 40, (N, 40, 30)) + 3.0 * (YEARS - 2000)[:, None, None]
+    x[:, 0, 0] = np.nan                   # all-NaN pixel
+    x[:, 0, 1] = 5.0                      # constant pixel
+    x[3, 1, :] = np.nan                   # a missing year
+    da = xr.DataArray(x, dims=("year", "y", "x"), coords={"year": YEARS})
+    for mv in (None, 15):
+        full, ols = stats.trend(da, min_valid=mv), stats.linear_trend(da, min_valid=mv)
+        for v in ("ols_slope", "ols_intercept", "ols_p", "valid_years"):
+            np.testing.assert_array_equal(ols[v].values, full[v].values)
+    assert np.isnan(ols["ols_slope"].values[0, 0]) and np.isnan(ols["ols_p"].values[0, 1])
+    assert ols["ols_slope"].values[0, 1] == 0.0
+    exact = stats.linear_trend(xr.DataArray(2.5 * YEARS[:, None] - 7, dims=("year", "x"), coords={"year": YEARS}))
+    assert exact["ols_slope"].values[0] == pytest.approx(2.5, rel=1e-12) and exact["ols_p"].values[0] < 1e-12

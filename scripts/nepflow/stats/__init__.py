@@ -193,6 +193,33 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     return ds
 
 
+def _ols_kernel(blocks, years, min_valid):
+    x = blocks[0]
+    out = np.empty((len(K.OLS_OUT), x.shape[1]))
+    K.ols(x, years, min_valid, out)
+    return out
+
+
+def linear_trend(da: xr.DataArray, min_valid=None) -> xr.Dataset:
+    """The OLS trend alone: slope, intercept and t-test p per pixel (the statistic CDO's ``trend`` computes).
+
+    Identical to the ``ols_*`` variables of :func:`trend` (same definitions, same
+    arithmetic), without Mann–Kendall and Theil–Sen: for users who need only the
+    linear trend, and for the benchmark against CDO.
+
+    Returns
+    -------
+    Dataset: ols_slope (units of x per year), ols_intercept (at the first year), ols_p, valid_years.
+    """
+    years = _years(da)
+    mv = _min_valid(len(years), min_valid)
+    func = functools.partial(_ols_kernel, years=years, min_valid=mv)
+    out = _map_pixels(func, [da], len(K.OLS_OUT))
+    method = {"method": "OLS on calendar year", "min_valid_years": mv}
+    names = K.OLS_OUT
+    return _dataset(dict(zip(names, out)), {n: method for n in names[:-1]})
+
+
 # ----------------------------------------------------------------- Hurst
 def nolds_nvals(n: int) -> np.ndarray:
     """Window sizes of nolds.hurst_rs by default: logmid_n(n, ratio=1/4, nsteps=15)."""

@@ -858,6 +858,68 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
             out[1, p] = 1.0 - lo / nsur
 
 
+# ----------------------------------------------------------------- OLS alone
+OLS_OUT = ("ols_slope", "ols_intercept", "ols_p", "valid_years")
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def ols(x, t, min_valid, out):
+    """The OLS part of :func:`trend` alone (what CDO's ``trend`` computes, plus p); rows as ``OLS_OUT``.
+
+    The same operations in the same order as :func:`trend`'s OLS, so the numbers
+    are identical; reads the (years, pixels) layout one block at a time.
+    """
+    n, m = x.shape
+    lb = lbeta_half_table(n)
+    nblocks = (m + BLOCK - 1) // BLOCK
+    for blk in numba.prange(nblocks):
+        p0 = blk * BLOCK
+        nb = min(BLOCK, m - p0)
+        buf = np.empty((BLOCK, n))
+        xs = np.empty(n)
+        ts = np.empty(n)
+        _load(x, p0, nb, buf)
+        for j in range(nb):
+            p = p0 + j
+            k = _compact(buf[j], t, xs, ts)
+            out[3, p] = k
+            if k < min_valid or k < 3:
+                out[0, p] = NAN
+                out[1, p] = NAN
+                out[2, p] = NAN
+                continue
+            tm = 0.0
+            xm = 0.0
+            for i in range(k):
+                tm += ts[i]
+                xm += xs[i]
+            tm /= k
+            xm /= k
+            sxx = 0.0
+            sxy = 0.0
+            syy = 0.0
+            for i in range(k):
+                dt = ts[i] - tm
+                dx = xs[i] - xm
+                sxx += dt * dt
+                sxy += dt * dx
+                syy += dx * dx
+            b = sxy / sxx
+            out[0, p] = b
+            out[1, p] = xm + b * (t[0] - tm)
+            if syy == 0.0:
+                out[2, p] = NAN
+            else:
+                r = sxy / math.sqrt(sxx * syy)
+                if r > 1.0:
+                    r = 1.0
+                elif r < -1.0:
+                    r = -1.0
+                tiny = 1.0e-20
+                tstat = r * math.sqrt((k - 2) / ((1.0 - r + tiny) * (1.0 + r + tiny)))
+                out[2, p] = _p_from_t(tstat, k - 2, lb[k - 2])
+
+
 # ----------------------------------------------------------------- moments
 @numba.njit(parallel=True, cache=True, nogil=True)
 def moments(x, min_valid, ddof, out):
