@@ -115,3 +115,14 @@ def test_linear_trend_is_the_ols_of_trend_exactly():
     assert ols["ols_slope"].values[0, 1] == 0.0
     exact = stats.linear_trend(xr.DataArray(2.5 * YEARS[:, None] - 7, dims=("year", "x"), coords={"year": YEARS}))
     assert exact["ols_slope"].values[0] == pytest.approx(2.5, rel=1e-12) and exact["ols_p"].values[0] < 1e-12
+
+
+def test_hurst_of_a_series_too_short_for_the_estimator_is_nan():
+    """rs needs 3 points of ln(R/S) over τ = 2..n: with 3 years there are 2, so H (and its null) is undefined."""
+    da = xr.DataArray(np.random.default_rng(0).normal(size=(3, 4, 4)), dims=("year", "y", "x"),
+                      coords={"year": [2000, 2001, 2002]})
+    ds = stats.hurst(da, n_surrogates=50)
+    assert np.isnan(ds["hurst"].values).all() and np.isnan(ds["hurst_p"].values).all()
+    assert np.isnan(ds["hurst"].attrs["hurst_white_noise_mean"])
+    four = stats.hurst(da.reindex(year=[2000, 2001, 2002, 2003], fill_value=0.5), n_surrogates=50)
+    assert np.isfinite(four["hurst"].values).all()

@@ -309,9 +309,10 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
         "method": {"rs": "rescaled range over growing prefixes tau = 2..n (SCIENCE.md)",
                    "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
         "estimator": estimator,
-        "hurst_white_noise_mean": float(null.mean()),
-        "hurst_white_noise_p10": float(np.percentile(null, 10)),
-        "hurst_white_noise_p90": float(np.percentile(null, 90)),
+        # a series too short for the estimator (rs: n = 3 gives two points of ln R/S) has H NaN, and so the null
+        "hurst_white_noise_mean": float(null.mean()) if null.size else float("nan"),
+        "hurst_white_noise_p10": float(np.percentile(null, 10)) if null.size else float("nan"),
+        "hurst_white_noise_p90": float(np.percentile(null, 90)) if null.size else float("nan"),
         "n_surrogates": int(n_surrogates), "surrogate_seed": int(seed), "min_valid_years": mv,
     }
     return _dataset({"hurst": h, "hurst_p": p, "valid_years": count}, {"hurst": meta, "hurst_p": meta})
