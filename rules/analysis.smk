@@ -17,6 +17,7 @@ rule series:
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
         runtime=aggregate_runtime,
     conda:
         "../envs/geo.yaml"
@@ -133,9 +134,13 @@ rule classes:
         classes=conf("classes"),
     log:
         log_path("classes"),
+    benchmark:
+        bench_path("classes")
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
+        runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
     script:
@@ -155,9 +160,13 @@ rule area_stats:
         years=YEARS,
     log:
         log_path("area_stats"),
+    benchmark:
+        bench_path("area_stats")
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
+        runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
     script:

@@ -8,7 +8,10 @@ from nepflow import analysis, io, logs, provenance, series
 
 def main(smk):
     name, a = smk.params["statistic"], smk.params["analysis"]
-    cube = series.open_cube(smk.input["series"], a["chunk"])
+    mem_mb, _ = io.job_resources(smk)
+    with io.open_dataset(smk.input["series"], ["nep"]) as probe:
+        n_years = probe.sizes["year"]
+    cube = series.open_cube(smk.input["series"], io.chunk_edge(n_years, mem_mb, smk.threads, a["chunk"]))
     ds = analysis.compute(name, cube, a, threads=smk.threads)
     provenance.attach(ds, name, [smk.input["series"]], a)
     analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)
