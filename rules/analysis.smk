@@ -34,7 +34,7 @@ rule trend:
         tifs=analysis_tifs("trend"),
     params:
         statistic="trend",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("trend"),
     benchmark:
@@ -42,6 +42,7 @@ rule trend:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -58,7 +59,7 @@ rule hurst:
         tifs=analysis_tifs("hurst"),
     params:
         statistic="hurst",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("hurst"),
     benchmark:
@@ -66,6 +67,7 @@ rule hurst:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -82,7 +84,7 @@ rule stability:
         tifs=analysis_tifs("stability"),
     params:
         statistic="stability",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("stability"),
     benchmark:
@@ -90,6 +92,7 @@ rule stability:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -106,7 +109,7 @@ rule correlation:
         tifs=analysis_tifs("correlation"),
     params:
         statistic="correlation",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("correlation"),
     benchmark:
@@ -114,6 +117,7 @@ rule correlation:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"

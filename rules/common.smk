@@ -166,3 +166,14 @@ def block_rows(wildcards=None):
     """Rows per block of the jobs that work in blocks of rows (0: derived from the job's mem_mb).
     A resource, not a param: block sizes change no output, so changing them reruns nothing."""
     return int(config["resources"]["block_rows"] or 0)
+
+
+def analysis_chunk(wildcards=None):
+    """Edge of the statistics' dask chunks (config analysis.chunk; 0: derived from mem_mb). A resource,
+    not a param, like block_rows."""
+    return int(config["analysis"]["chunk"] or 0)
+
+
+def analysis_params():
+    """The config's analysis section without the chunk size (a resource: it changes no value)."""
+    return {k: v for k, v in conf("analysis").items() if k != "chunk"}

@@ -10,6 +10,7 @@ def main(smk):
     year = int(smk.wildcards.year)
     params = smk.params
     target = io.open_dataset(smk.input["grid"], ["region"]).load()
+    target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
     natives = {}
     for product, source in params["sources"].items():
         path = smk.input[product]

@@ -11,7 +11,8 @@ def main(smk):
     mem_mb, _ = io.job_resources(smk)
     with io.open_dataset(smk.input["series"], ["nep"]) as probe:
         n_years = probe.sizes["year"]
-    cube = series.open_cube(smk.input["series"], io.chunk_edge(n_years, mem_mb, smk.threads, a["chunk"]))
+    chunk = io.chunk_edge(n_years, mem_mb, smk.threads, io.job_chunk(smk))  # a resource: changes no value
+    cube = series.open_cube(smk.input["series"], chunk)
     ds = analysis.compute(name, cube, a, threads=smk.threads)
     provenance.attach(ds, name, [smk.input["series"]], a)
     analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)

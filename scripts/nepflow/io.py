@@ -173,6 +173,14 @@ def job_resources(smk) -> tuple[float | None, int | None]:
     return (float(mem) if mem else None), (int(rows) if rows else None)
 
 
+def job_chunk(smk) -> int | None:
+    """The statistics' dask chunk edge of a job: its ``chunk`` resource (config ``analysis.chunk``;
+    0 or missing: None, derive it from mem_mb with :func:`chunk_edge`)."""
+    res = getattr(smk, "resources", None)
+    value = (res.get("chunk", 0) if isinstance(res, dict) else getattr(res, "chunk", 0)) if res is not None else 0
+    return int(value) if value else None
+
+
 def row_slices(ny: int, rows: int) -> list[slice]:
     """Consecutive row blocks ``slice(i, i + rows)`` covering ``ny`` rows (the last may be shorter)."""
     rows = max(1, int(rows))
@@ -297,6 +305,7 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--mem-mb", type=int, default=2000, help="the job's memory (sizes its blocks)")
     p.add_argument("--block-rows", type=int, default=0, help="rows per block (0: from --mem-mb)")
+    p.add_argument("--chunk", type=int, default=0, help="statistics' chunk edge (0: from --mem-mb)")
     a = p.parse_args(argv)
 
     def pairs(items, parse=lambda v: v):
@@ -317,7 +326,7 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
         params.update(yaml.safe_load(Path(a.params).read_text()) or {})
     params.update(pairs(a.param, yaml.safe_load))
     return SimpleNamespace(
-        resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows}),
+        resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows, "chunk": a.chunk}),
         input=listish(pairs(a.input)),
         output=listish(pairs(a.output)),
         params=_Named(params),
