@@ -37,25 +37,26 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         raise NepflowError(f"config key years: duplicated years in {years}")
     if not (len(carbon_paths) == len(forcing_paths) == len(years)):
         raise NepflowError("series: expected one carbon and one forcing file per year")
-    files = []
-    first = None
+    ref = None  # the first year's grid: every file must share it
     for cpath, fpath in zip(carbon_paths, forcing_paths):
-        c = io.open_dataset(cpath, ["nep"])
-        f = io.open_dataset(fpath, ["pr", "tas", "sund"])
-        if first is None:
-            first = c
-        else:
-            forcing.check_grid_match(first, c, str(cpath))
-        forcing.check_grid_match(c, f, str(fpath))
-        files.append((c, f))
-    crs = first.rio.crs
+        with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+            if ref is None:
+                ref = xr.Dataset(coords={"y": c["y"].load(), "x": c["x"].load()})
+                crs = c.rio.crs
+            else:
+                forcing.check_grid_match(ref, c, str(cpath))
+            forcing.check_grid_match(c, f, str(fpath))
+    nx, ny, y = ref.sizes["x"], ref.sizes["y"], ref["y"]
     nep_attrs = {**variables.attrs("nep"), "grid_mapping": "spatial_ref"}
 
     def block(s):
+        # every file is opened for the block and closed after it: 2 x n_years open files would each
+        # keep a netCDF chunk cache (tens of MB), more than the block itself
         per_year = []
-        for year, (c, f) in zip(years, files):
-            ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
-            ds["nep"] = c["nep"].isel(y=s).load()
+        for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
+            with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+                ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
+                ds["nep"] = c["nep"].isel(y=s).load()
             per_year.append(ds.expand_dims(year=[year]))
         cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
         cube = cube[["nep", "pr", "tas", "sund"]]
@@ -64,9 +65,8 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         cube = cube.rio.write_crs(crs)
         return cube.transpose("year", "y", "x").astype("float32")
 
-    nx, ny = first.sizes["x"], first.sizes["y"]
     rows = io.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
-    return io.blocked(block, first["y"], rows)
+    return io.blocked(block, y, rows)
 
 
 def block_rows_of(ds: xr.Dataset) -> int | None:
