@@ -263,6 +263,9 @@ def report(args) -> None:
             res["engine"] = engine_times(series)
     for agg in sorted(wd.glob("aggregates_*/aggregates.json")):
         res.setdefault("aggregates", {})[agg.parent.name.removeprefix("aggregates_")] = json.loads(agg.read_text())
+    notes = wd / "notes.md"  # what happened during the runs, written by whoever ran them
+    if notes.exists():
+        res["notes"] = notes.read_text()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
     OUT.with_suffix(".md").write_text(markdown(res))
@@ -282,6 +285,8 @@ def markdown(res: dict) -> str:
              f"Python {m.get('python')}, Snakemake {m.get('snakemake')}. The machine is shared: the load "
              "average (1, 5, 15 min, `os.getloadavg()`) is given with every measurement; on 2 cores a load "
              "above 2 means other users' processes took part of the CPU, so wall times are upper bounds.", ""]
+    if res.get("notes"):
+        lines += ["## Notes", "", res["notes"].strip(), ""]
     lines += ["## Whole runs", "", "| run | complete | wall (min) | load before | load after | commit |",
               "|---|---|---|---|---|---|"]
     for name, r in res["runs"].items():
