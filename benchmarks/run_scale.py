@@ -343,7 +343,9 @@ def markdown(res: dict) -> str:
             lines.append(f"| {job} | {v['s']:.1f} | {v['max_rss_mb']:.0f} | "
                          f"{', '.join(f'{x:.1f}' for x in v['loadavg_before'])} | {_f(e, '{:.1f}')} | {over} |")
         if eng:
-            lines.append(f"\nEngine measured at load {', '.join(f'{x:.1f}' for x in eng['loadavg_before'])}.")
+            lines.append(f"\nEngine (trend, stability) measured at load {', '.join(f'{x:.1f}' for x in eng['loadavg_before'])}"
+                         + (f"; hurst and correlation at {', '.join(f'{x:.1f}' for x in eng['loadavg_before_hurst_correlation'])}"
+                            if "loadavg_before_hurst_correlation" in eng else "") + ".")
     return "\n".join(lines) + "\n"
 
 
