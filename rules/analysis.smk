@@ -17,6 +17,7 @@ rule series:
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
         runtime=aggregate_runtime,
     conda:
         "../envs/geo.yaml"
@@ -33,7 +34,7 @@ rule trend:
         tifs=analysis_tifs("trend"),
     params:
         statistic="trend",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("trend"),
     benchmark:
@@ -41,6 +42,7 @@ rule trend:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -57,7 +59,7 @@ rule hurst:
         tifs=analysis_tifs("hurst"),
     params:
         statistic="hurst",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("hurst"),
     benchmark:
@@ -65,6 +67,7 @@ rule hurst:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -81,7 +84,7 @@ rule stability:
         tifs=analysis_tifs("stability"),
     params:
         statistic="stability",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("stability"),
     benchmark:
@@ -89,6 +92,7 @@ rule stability:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -105,7 +109,7 @@ rule correlation:
         tifs=analysis_tifs("correlation"),
     params:
         statistic="correlation",
-        analysis=conf("analysis"),
+        analysis=analysis_params(),
     log:
         log_path("correlation"),
     benchmark:
@@ -113,6 +117,7 @@ rule correlation:
     threads: 2
     resources:
         mem_mb=aggregate_mem_mb,
+        chunk=analysis_chunk,
         runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
@@ -133,9 +138,13 @@ rule classes:
         classes=conf("classes"),
     log:
         log_path("classes"),
+    benchmark:
+        bench_path("classes")
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
+        runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
     script:
@@ -157,9 +166,13 @@ rule area_stats:
         years=YEARS,
     log:
         log_path("area_stats"),
+    benchmark:
+        bench_path("area_stats")
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        block_rows=block_rows,
+        runtime=aggregate_runtime,
     conda:
         "../envs/stats.yaml"
     script:

@@ -18,6 +18,7 @@ rule carbon:
     threads: 1
     resources:
         mem_mb=per_year_mem_mb,
+        block_rows=block_rows,
         runtime=per_year_runtime,
     conda:
         "../envs/geo.yaml"

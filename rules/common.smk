@@ -175,6 +175,9 @@ def all_outputs():
 
 
 # ---------------------------------------------------------------- resources
+# Every job works in blocks of rows (per-year jobs, series, classes, area tables) or dask chunks
+# (statistics) sized from its mem_mb (nepflow.io.block_rows; config resources.block_rows and
+# analysis.chunk override), so mem_mb grows with the grid only by the whole-grid 2-D maps a job holds.
 def _grid_pixels():
     g = config["grid"]
     bounds = g["bounds"]
@@ -190,24 +193,49 @@ def _grid_pixels():
 GRID_PIXELS = _grid_pixels()
 
 
-def per_year_mem_mb(wildcards=None, attempt=1):
-    """Memory of a per-year job: 12 months of drivers on the grid, scaled by attempt."""
+def _mem(per_mpixel, attempt):
     r = config["resources"]
-    return int(max(r["min_mem_mb"], math.ceil(r["mem_mb_per_mpixel"] * GRID_PIXELS / 1e6)) * attempt)
+    mb = r["base_mem_mb"] + per_mpixel * GRID_PIXELS / 1e6
+    return int(max(r["min_mem_mb"], math.ceil(mb)) * attempt)
+
+
+def per_year_mem_mb(wildcards=None, attempt=1):
+    """Memory of a per-year job (retrieve, regrid, carbon): the process, its blocks of rows
+    (sized from this value) and the whole-grid 2-D maps (resources.mem_mb_per_mpixel); times
+    the attempt number on a retry."""
+    return _mem(config["resources"]["mem_mb_per_mpixel"], attempt)
 
 
 def per_year_runtime(wildcards=None, attempt=1):
+    """Minutes of a per-year job: resources.runtime_min_per_mpixel per million grid pixels."""
     r = config["resources"]
     return int(max(5, math.ceil(r["runtime_min_per_mpixel"] * GRID_PIXELS / 1e6)) * attempt)
 
 
 def aggregate_mem_mb(wildcards=None, attempt=1):
-    """Memory of an aggregate job: bounded by the chunk, plus the 2-D result maps."""
-    r = config["resources"]
-    chunk = config["analysis"]["chunk"] ** 2 * len(YEARS) * 8 * 40 / 1e6
-    maps = GRID_PIXELS * 8 * 40 / 1e6
-    return int(max(r["min_mem_mb"], math.ceil(chunk + maps)) * attempt)
+    """Memory of an aggregate job: the process, its chunks (sized from this value) and the 2-D
+    result maps of the whole grid (resources.aggregate_mem_mb_per_mpixel)."""
+    return _mem(config["resources"]["aggregate_mem_mb_per_mpixel"], attempt)
 
 
 def aggregate_runtime(wildcards=None, attempt=1):
-    return int(max(5, math.ceil(2 * GRID_PIXELS / 1e6 * len(YEARS) / 21)) * attempt)
+    """Minutes of an aggregate job: resources.runtime_min_per_mpixel per million pixels and 21 years."""
+    r = config["resources"]
+    return int(max(5, math.ceil(r["runtime_min_per_mpixel"] * GRID_PIXELS / 1e6 * len(YEARS) / 21)) * attempt)
+
+
+def block_rows(wildcards=None):
+    """Rows per block of the jobs that work in blocks of rows (0: derived from the job's mem_mb).
+    A resource, not a param: block sizes change no output, so changing them reruns nothing."""
+    return int(config["resources"]["block_rows"] or 0)
+
+
+def analysis_chunk(wildcards=None):
+    """Edge of the statistics' dask chunks (config analysis.chunk; 0: derived from mem_mb). A resource,
+    not a param, like block_rows."""
+    return int(config["analysis"]["chunk"] or 0)
+
+
+def analysis_params():
+    """The config's analysis section without the chunk size (a resource: it changes no value)."""
+    return {k: v for k, v in conf("analysis").items() if k != "chunk"}

@@ -10,9 +10,12 @@ rule grid:
         region=conf("region"),
     log:
         log_path("grid"),
+    benchmark:
+        bench_path("grid")
     threads: 1
     resources:
         mem_mb=per_year_mem_mb,
+        runtime=per_year_runtime,
     conda:
         "../envs/geo.yaml"
     script:
@@ -40,6 +43,7 @@ rule regrid:
     threads: 1
     resources:
         mem_mb=per_year_mem_mb,
+        block_rows=block_rows,
         runtime=per_year_runtime,
     conda:
         "../envs/geo.yaml"

@@ -28,9 +28,12 @@ rule figures:
         years=YEARS,
     log:
         log_path("figures"),
+    benchmark:
+        bench_path("figures")
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
     conda:
         "../envs/figures.yaml"
     script:
@@ -55,6 +58,7 @@ rule archive:
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
     conda:
         "../envs/figures.yaml"
     script:

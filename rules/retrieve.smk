@@ -18,11 +18,15 @@ rule retrieve_demo:
         region=conf("region"),
     log:
         log_path("retrieve_demo/{year}"),
+    benchmark:
+        bench_path("retrieve_demo/{year}")
     retries: 2
     threads: 1
     resources:
         downloads=1,
         mem_mb=per_year_mem_mb,
+        block_rows=block_rows,
+        runtime=per_year_runtime,
     conda:
         "../envs/retrieve.yaml"
     script:

@@ -2,14 +2,22 @@
 
 Outputs: {run}/tables/area_stats.csv (DESIGN.md) and {run}/tables/summary.md.
 """
+import xarray as xr
+
 from nepflow import areastats, io, logs, summary
 
 
+#: Bytes per pixel of one block of the area table: the class maps and the masks.
+BYTES_PER_PIXEL = 16 * 4 + 64
+
+
 def main(smk):
-    classes = io.open_dataset(smk.input["classes"]).load()
-    stability = io.open_dataset(smk.input["stability"], ["nep_mean"]).load()
+    classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False)  # lazy, int8 as written
+    stability = io.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
     grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
-    table = areastats.area_table(classes, grid["pixel_area"], grid["region"])
+    mem_mb, rows = io.job_resources(smk)
+    rows = io.block_rows(classes.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=classes.sizes["y"])
+    table = areastats.area_table(classes, grid["pixel_area"], grid["region"], rows=rows)
     with io.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     text = summary.summary_table(table, stability["nep_mean"], grid["pixel_area"], grid["region"],

@@ -1,6 +1,8 @@
 """Annual carbon fluxes of one year (rule `carbon`). Output: {run}/carbon/{year}.nc (DESIGN.md)."""
 import logging
 
+import xarray as xr
+
 from nepflow import carbon, checks, forcing, io, logs, provenance
 
 log = logging.getLogger("nepflow.carbon")
@@ -8,21 +10,38 @@ log = logging.getLogger("nepflow.carbon")
 
 def main(smk):
     path = smk.input["forcing"]
-    drivers = io.open_dataset(path, list(forcing.FORCING_VARS)).load()
-    drivers, warnings = checks.check_forcing(drivers, path, smk.params["strictness"])
-    for w in warnings:
-        log.warning("%s", w)
+    drivers = io.open_dataset(path, list(forcing.FORCING_VARS))  # lazy: each block reads its rows
+    crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
-    result = carbon.annual_fluxes(drivers, params, monthly=monthly)
-    annual, per_month = result if monthly else (result, None)
-    annual = annual.rio.write_crs(drivers.rio.crs)
-    provenance.attach(annual, "carbon", [path], {**params, "check_warnings": warnings})
-    io.write_netcdf(annual, smk.output["carbon"])
-    if per_month is not None:
-        per_month = per_month.rio.write_crs(drivers.rio.crs)
-        provenance.attach(per_month, "carbon", [path], params)
-        io.write_netcdf(per_month, smk.output["monthly"])
+    warnings = []
+
+    def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes
+        d = drivers.isel(y=rows).load()
+        d.encoding["source"] = path
+        d, found = checks.check_forcing(d, path, smk.params["strictness"])
+        warnings.extend(w for w in found if w not in warnings)
+        result = carbon.annual_fluxes(d, params, monthly=monthly)
+        if not monthly:
+            return result.rio.write_crs(crs)
+        annual, per_month = result
+        return xr.merge([annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})],
+                        combine_attrs="drop").rio.write_crs(crs)
+
+    mem_mb, rows = io.job_resources(smk)
+    per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
+    rows = io.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
+    ds = io.blocked(block, drivers["y"], rows)
+    annual = ds[["gpp", "npp", "rh", "nep"]]
+    late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
+    io.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
+    if monthly:  # the blocks are computed again for this file (monthly output is optional)
+        per_month = ds[[v for v in ds.data_vars if v.startswith("monthly_")]]
+        per_month = per_month.rename({v: v[len("monthly_"):] for v in per_month.data_vars})
+        io.write_netcdf(per_month, smk.output["monthly"], chunk_rows=rows,
+                        late_attrs=lambda: provenance.attrs("carbon", [path], params))
+    for w in warnings:
+        log.warning("%s", w)
 
 
 if __name__ == "__main__":

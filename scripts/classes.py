@@ -4,21 +4,39 @@ Output: {run}/analysis/classes.nc (int8 with flag_values/flag_meanings) and anal
 """
 from pathlib import Path
 
+import xarray as xr
+
 from nepflow import classify, io, logs, provenance
 
 
+#: Bytes per pixel of one block: the analysis variables (float32 and float64 copies) and the class maps.
+BYTES_PER_PIXEL = 40 * 12 + 16 * 8
+
+
 def main(smk):
-    ds = {k: io.open_dataset(smk.input[k]).load() for k in ("trend", "hurst", "stability", "correlation")}
-    classes = classify.all_classes(ds["trend"], ds["hurst"], ds["stability"], ds["correlation"], smk.params["classes"])
+    ds = {k: io.open_dataset(smk.input[k]) for k in ("trend", "hurst", "stability", "correlation")}  # lazy
     crs = ds["trend"].rio.crs
-    classes = classes.rio.write_crs(crs)
-    for name in classes.data_vars:
-        classes[name].attrs["grid_mapping"] = "spatial_ref"
+
+    def block(rows):  # classes are per pixel: a block of rows at a time
+        part = {k: v.isel(y=rows).load() for k, v in ds.items()}
+        classes = classify.all_classes(part["trend"], part["hurst"], part["stability"], part["correlation"],
+                                       smk.params["classes"])
+        classes = classes.rio.write_crs(crs)
+        for name in classes.data_vars:
+            classes[name].attrs["grid_mapping"] = "spatial_ref"
+        return classes
+
+    mem_mb, rows = io.job_resources(smk)
+    t = ds["trend"]
+    rows = io.block_rows(t.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=t.sizes["y"])
+    classes = io.blocked(block, t["y"], rows)
     provenance.attach(classes, "classes", io.all_paths(smk.input), dict(smk.params))
-    io.write_netcdf(classes, smk.output["classes"])
+    io.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)
     tif_dir = Path(smk.output["classes"]).parent / "tif"
-    for name in classes.data_vars:
-        io.write_cog(classes[name].rio.write_crs(crs), tif_dir / f"{name}.tif")
+    # int8 maps, small even for the whole grid; undecoded, so they stay int8 with missing_value -1
+    with xr.open_dataset(smk.output["classes"], mask_and_scale=False, decode_coords="all") as written:
+        for name in written.data_vars:
+            io.write_cog(written[name].load().rio.write_crs(crs), tif_dir / f"{name}.tif")
 
 
 if __name__ == "__main__":

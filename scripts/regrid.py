@@ -7,7 +7,6 @@ Each variable is regridded with its configured method (``regrid.methods``), reco
 :func:`nepflow.regrid.to_target`. Memory: one product's native year at a time, and every
 regridded field is kept as float32.
 """
-import gc
 import logging
 from pathlib import Path
 
@@ -49,20 +48,26 @@ def regrid_variable(da, target, method, what):
 LAND_VARS = ("fpar", "c4_frac", "npp_mod17")
 
 
-def check_land_coverage(da, inside, what, max_missing):
-    """One-line error if more than ``max_missing`` of the region's pixel-months of ``da`` are NaN."""
+def land_missing(da, inside) -> tuple[int, int]:
+    """(NaN, all) counts of the region's pixel-months of ``da`` (a block or the whole grid)."""
     import numpy as np
 
     vals = np.asarray(da.values)
     vals = vals[None] if vals.ndim == 2 else vals
-    frac = float((~np.isfinite(vals[:, inside])).mean())
+    cells = vals[:, inside]
+    return int((~np.isfinite(cells)).sum()), int(cells.size)
+
+
+def check_land_coverage(name, missing, total, what, max_missing):
+    """One-line error if more than ``max_missing`` of the region's pixel-months of ``name`` are NaN."""
+    frac = missing / total if total else 0.0
     if frac > max_missing:
-        raise NepflowError(f"{what}: variable {da.name} does not cover the region on the target grid "
+        raise NepflowError(f"{what}: variable {name} does not cover the region on the target grid "
                            f"({frac:.1%} of region pixel-months missing); expected at most {max_missing:.0%} "
                            f"(regrid.land_max_missing) and the source to cover sources.bbox")
     if frac:
         log.info("%s: %s undefined in %.2f%% of the region's pixel-months (no vegetation retrieval)",
-                 what, da.name, 100 * frac)
+                 what, name, 100 * frac)
 
 
 def main(smk):
@@ -71,37 +76,55 @@ def main(smk):
     real = "source_settings" in params.keys()
     settings = params["source_settings"] if real else {}
     target = io.open_dataset(smk.input["grid"], ["region"]).load()
-    inside = target["region"].values > 0
-    fields = {}
+    target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
+    natives = []
     for product, source in params["sources"].items():
         path = smk.input[product]
         native = sources.module(source).open_year(product, year, path, settings,
                                                   params["landcover"].get("c4_fraction"))
-        for name, da in native.data_vars.items():
-            method = params["methods"].get(name, "bilinear")
-            out = regrid_variable(da, target, method, describe(path))
-            if source != "demo":  # the demo keeps its float64 path (and so its checksums)
-                out = out.astype("float32")
-                if name in LAND_VARS:
-                    check_land_coverage(out, inside, describe(path), params["land_max_missing"])
-                else:
-                    regrid.check_coverage(out, inside, describe(path))
-            fields[name] = out
-            log.info("%s %s: %s from %s", year, name, method, path)
-        native = da = None  # free the native year before opening the next product
-        gc.collect()
-    ds = forcing.assemble(fields, target["region"], year, params["par_fraction"])
-    fields = None  # the regridded fields now live in ds: free them before checking and writing
-    gc.collect()
-    for name in ds.data_vars:
-        if not (real and name in LAND_VARS):
-            regrid.check_coverage(ds[name], inside, f"forcing {year}")
-    ds, warnings = checks.check_forcing(ds, f"forcing/{year}.nc", params["strictness"])
+        natives.append((source, path, native))
+        for name in native.data_vars:
+            log.info("%s %s: %s from %s", year, name, params["methods"].get(name, "bilinear"), path)
+    warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, what
+
+    def block(rows):  # one block of target rows: every driver regridded, assembled and checked
+        t = target.isel(y=rows)
+        inside = t["region"].values > 0
+        fields = {}
+        for source, path, native in natives:
+            for name, da in native.data_vars.items():
+                method = params["methods"].get(name, "bilinear")
+                out = regrid_variable(regrid.source_window(da, t), t, method, describe(path))
+                if source != "demo":  # the demo keeps its float64 path (and so its checksums)
+                    out = out.astype("float32")
+                    if name in LAND_VARS:
+                        nan, cells = land_missing(out, inside)
+                        counts = land.setdefault(name, [0, 0, describe(path)])
+                        counts[0] += nan
+                        counts[1] += cells
+                    else:
+                        regrid.check_coverage(out, inside, describe(path))
+                fields[name] = out
+        ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
+        for name in ds.data_vars:
+            if not (real and name in LAND_VARS):
+                regrid.check_coverage(ds[name], inside, f"forcing {year}")
+        ds, found = checks.check_forcing(ds, f"forcing/{year}.nc", params["strictness"], valued=valued)
+        warnings.extend(w for w in found if w not in warnings)
+        return ds
+
+    def whole_grid_checks_and_provenance():  # every block is computed: the checks of the whole year
+        for name, (nan, cells, what) in land.items():
+            check_land_coverage(name, nan, cells, what, params["land_max_missing"])
+        checks.require_values(valued, f"forcing/{year}.nc")
+        return provenance.attrs("regrid", io.all_paths(smk.input), {**dict(params), "check_warnings": warnings})
+
+    mem_mb, rows = io.job_resources(smk)
+    rows = io.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
+    ds = io.blocked(block, target["y"], rows)
+    io.write_netcdf(ds, smk.output["forcing"], chunk_rows=rows, late_attrs=whole_grid_checks_and_provenance)
     for w in warnings:
         log.warning("%s", w)
-    provenance.attach(ds, "regrid", io.all_paths(smk.input),
-                      {**dict(params), "check_warnings": warnings})
-    io.write_netcdf(ds, smk.output["forcing"])
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def demo_bounds(params) -> list[float]:
 
 def main(smk):
     year = int(smk.wildcards.year)
-    demo.retrieve(year, smk.params["demo"], demo_bounds(smk.params), dict(smk.output))
+    mem_mb, rows = io.job_resources(smk)
+    demo.retrieve(year, smk.params["demo"], demo_bounds(smk.params), dict(smk.output), rows=rows, mem_mb=mem_mb)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ from nepflow import io, logs, provenance, series
 
 
 def main(smk):
-    cube = series.build(list(smk.input["carbon"]), list(smk.input["forcing"]), smk.params["years"])
+    mem_mb, rows = io.job_resources(smk)
+    cube = series.build(list(smk.input["carbon"]), list(smk.input["forcing"]), smk.params["years"],
+                        rows=rows, mem_mb=mem_mb)
     provenance.attach(cube, "series", list(smk.input["carbon"]) + list(smk.input["forcing"]), dict(smk.params))
-    io.write_netcdf(cube, smk.output["series"])
+    io.write_netcdf(cube, smk.output["series"], chunk_rows=series.block_rows_of(cube))
 
 
 if __name__ == "__main__":

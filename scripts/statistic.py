@@ -8,7 +8,11 @@ from nepflow import analysis, checks, io, logs, provenance, series
 
 def main(smk):
     name, a = smk.params["statistic"], smk.params["analysis"]
-    cube = series.open_cube(smk.input["series"], a["chunk"])
+    mem_mb, _ = io.job_resources(smk)
+    with io.open_dataset(smk.input["series"], ["nep"]) as probe:
+        n_years = probe.sizes["year"]
+    chunk = io.chunk_edge(n_years, mem_mb, smk.threads, io.job_chunk(smk))  # a resource: changes no value
+    cube = series.open_cube(smk.input["series"], chunk)
     checks.check_series(cube, a["min_valid_years"], smk.input["series"])
     ds = analysis.compute(name, cube, a, threads=smk.threads)
     provenance.attach(ds, name, [smk.input["series"]], a)

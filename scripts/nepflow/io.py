@@ -24,6 +24,9 @@ from .errors import NepflowError
 
 #: NetCDF chunk edge (pixels) for y/x; the time axis is kept whole in a chunk.
 CHUNK = 256
+#: Share of a job's ``mem_mb`` a job gives to the blocks it processes at once (the rest: Python,
+#: libraries, whole-grid 2-D maps, the netCDF/HDF5 chunk caches).
+BLOCK_MEM_SHARE = 0.4
 
 
 @contextlib.contextmanager
@@ -76,13 +79,14 @@ def _disk_full(folder: Path, floor: int = 1 << 20) -> bool:
         return False
 
 
-def _encoding(ds: xr.Dataset) -> dict:
+def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:
     enc = {}
+    edge = {"y": min(CHUNK, chunk_rows or CHUNK), "x": CHUNK}
     for name, var in ds.data_vars.items():
         e: dict = {"zlib": True, "complevel": 1, "shuffle": True}
         if var.ndim:
             e["chunksizes"] = tuple(
-                min(n, CHUNK) if d in ("y", "x") else n for d, n in zip(var.dims, var.shape)
+                min(n, edge[d]) if d in edge else n for d, n in zip(var.dims, var.shape)
             )
         if np.issubdtype(var.dtype, np.floating):
             e.update(dtype="float32", _FillValue=np.float32(np.nan))
@@ -94,11 +98,18 @@ def _encoding(ds: xr.Dataset) -> dict:
     return enc
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None = None,
+                 threads: int = 1, late_attrs=None) -> Path:
     """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically.
 
     Float variables are stored as float32 with NaN fill; y/x chunks of
-    ``CHUNK`` pixels with the other axes whole; light zlib compression.
+    ``CHUNK`` pixels (``chunk_rows`` rows when that is smaller, so blocks of
+    rows write whole HDF5 chunks) with the other axes whole; light zlib
+    compression. A dask-backed ``ds`` (e.g. from :func:`blocked`) is computed
+    and written block by block with ``threads`` threads, so memory stays
+    bounded by a few blocks. ``late_attrs``: a function giving global
+    attributes known only once every block is computed (e.g. provenance with
+    the checks' warnings); they are added before the file is moved into place.
     """
     ds = ds.copy()
     ds.attrs.setdefault("Conventions", "CF-1.8")
@@ -107,9 +118,135 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             if {"y", "x"} <= set(var.dims):
                 var.attrs["grid_mapping"] = "spatial_ref"
                 var.encoding.pop("grid_mapping", None)
-    with atomic_path(path, suffix=".nc") as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
+    with atomic_path(path, suffix=".nc") as tmp, _dask_threads(threads):
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, chunk_rows))
+        if late_attrs is not None:
+            import netCDF4
+
+            with netCDF4.Dataset(tmp, "a") as nc:
+                for key, value in late_attrs().items():
+                    nc.setncattr(key, value)
     return Path(path)
+
+
+# ---------------------------------------------------------------- blocks of rows
+def _dask_threads(threads: int):
+    import dask
+
+    if threads <= 1:
+        return dask.config.set(scheduler="synchronous")
+    return dask.config.set(scheduler="threads", num_workers=int(threads))
+
+
+def block_rows(nx: int, bytes_per_pixel: float, mem_mb: float | None = None, threads: int = 1,
+               rows: int | None = None, ny: int | None = None) -> int:
+    """Rows of the grid a job processes at once.
+
+    ``rows`` (a config value) wins when set. Otherwise the rows whose pixels
+    (``bytes_per_pixel`` each, every temporary of the job's computation
+    included) fit in :data:`BLOCK_MEM_SHARE` of ``mem_mb`` per thread; a
+    multiple of :data:`CHUNK` when at least that many fit (blocks then read
+    and write whole HDF5 chunks), else a multiple of 16; at least 1, at most
+    ``ny``.
+    """
+    if rows:
+        r = int(rows)
+    else:
+        budget = BLOCK_MEM_SHARE * (mem_mb or 1000) * 1e6 / max(1, threads)
+        r = int(budget // (max(1, nx) * bytes_per_pixel))
+        r = (r // CHUNK) * CHUNK if r >= CHUNK else max(1, (r // 16) * 16)
+    r = max(1, r)
+    return min(r, ny) if ny else r
+
+
+def chunk_edge(n_years: int, mem_mb: float | None = None, threads: int = 1, chunk: int | None = None) -> int:
+    """Edge (pixels) of the square dask chunks a statistic processes, one per thread.
+
+    ``chunk`` (config ``analysis.chunk``) wins when set; otherwise the edge
+    whose chunk (all ``n_years``, float64, with the statistics' scratch: about
+    40 copies) fits in :data:`BLOCK_MEM_SHARE` of ``mem_mb`` per thread,
+    rounded down to a multiple of 64 (at least 64).
+    """
+    if chunk:
+        return int(chunk)
+    budget = BLOCK_MEM_SHARE * (mem_mb or 1000) * 1e6 / max(1, threads)
+    edge = int((budget / (n_years * 8 * 40)) ** 0.5)
+    return max(64, (edge // 64) * 64)
+
+
+def job_resources(smk) -> tuple[float | None, int | None]:
+    """(mem_mb, block_rows) of a Snakemake job (or the command line's object): what sizes its blocks.
+
+    ``block_rows`` is the job's ``block_rows`` resource (config ``resources.block_rows``; 0 or
+    missing: derive the rows from ``mem_mb``). Block sizes change no output value, so they are
+    resources, not params: changing them reruns nothing.
+    """
+    res = getattr(smk, "resources", None)
+    get = (res.get if isinstance(res, dict) else lambda k, d=None: getattr(res, k, d)) if res is not None \
+        else (lambda k, d=None: d)
+    mem = get("mem_mb", None)
+    rows = get("block_rows", 0)
+    return (float(mem) if mem else None), (int(rows) if rows else None)
+
+
+def job_chunk(smk) -> int | None:
+    """The statistics' dask chunk edge of a job: its ``chunk`` resource (config ``analysis.chunk``;
+    0 or missing: None, derive it from mem_mb with :func:`chunk_edge`)."""
+    res = getattr(smk, "resources", None)
+    value = (res.get("chunk", 0) if isinstance(res, dict) else getattr(res, "chunk", 0)) if res is not None else 0
+    return int(value) if value else None
+
+
+def row_slices(ny: int, rows: int) -> list[slice]:
+    """Consecutive row blocks ``slice(i, i + rows)`` covering ``ny`` rows (the last may be shorter)."""
+    rows = max(1, int(rows))
+    return [slice(i, min(i + rows, ny)) for i in range(0, ny, rows)]
+
+
+def blocked(func, y: xr.DataArray, rows: int) -> xr.Dataset:
+    """A dask-backed Dataset made of row blocks ``func(slice)``, each computed only when written.
+
+    ``func(s)`` returns the Dataset of rows ``s`` of the grid (the same
+    variables, dims, dtypes and attributes for every block; ``y`` the row
+    dimension); ``y`` is the grid's whole row coordinate. The first block is
+    computed now (it gives the structure); the others when
+    :func:`write_netcdf` stores them, one block at a time per thread.
+    Variables without a ``y`` dimension, the other coordinates and the
+    attributes come from the first block.
+    """
+    import dask
+    import dask.array as dsa
+
+    ny = y.sizes["y"] if isinstance(y, xr.DataArray) else len(y)
+    slices = row_slices(ny, rows)
+    first = func(slices[0])
+    if len(slices) == 1:
+        return first
+    later = [dask.delayed(func, pure=True, traverse=False)(s) for s in slices[1:]]
+    take = dask.delayed(_values, pure=True)
+    data = {}
+    for name, var in first.data_vars.items():
+        if "y" not in var.dims:
+            data[name] = var.variable
+            continue
+        axis = var.dims.index("y")
+        parts = [dsa.from_array(var.values, chunks=var.shape)]
+        for d, s in zip(later, slices[1:]):
+            shape = list(var.shape)
+            shape[axis] = s.stop - s.start
+            parts.append(dsa.from_delayed(take(d, name), shape=tuple(shape), dtype=var.dtype))
+        data[name] = xr.Variable(var.dims, dsa.concatenate(parts, axis=axis), attrs=var.attrs,
+                                 encoding=var.encoding)
+    coords = {k: v for k, v in first.coords.items() if "y" not in v.dims}
+    yc = xr.DataArray(np.asarray(y.values if hasattr(y, "values") else y), dims="y",
+                      attrs=dict(first["y"].attrs)) if "y" in first.coords else None
+    if yc is not None:
+        coords["y"] = yc
+    return xr.Dataset(data, coords=coords, attrs=first.attrs)
+
+
+def _values(ds: xr.Dataset, name: str) -> np.ndarray:
+    return np.asarray(ds[name].values)
 
 
 def open_dataset(path: str | os.PathLike, variables=None, chunks=None) -> xr.Dataset:
@@ -182,6 +319,9 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     p.add_argument("--wildcard", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--log", default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--mem-mb", type=int, default=2000, help="the job's memory (sizes its blocks)")
+    p.add_argument("--block-rows", type=int, default=0, help="rows per block (0: from --mem-mb)")
+    p.add_argument("--chunk", type=int, default=0, help="statistics' chunk edge (0: from --mem-mb)")
     a = p.parse_args(argv)
 
     def pairs(items, parse=lambda v: v):
@@ -202,6 +342,7 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
         params.update(yaml.safe_load(Path(a.params).read_text()) or {})
     params.update(pairs(a.param, yaml.safe_load))
     return SimpleNamespace(
+        resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows, "chunk": a.chunk}),
         input=listish(pairs(a.input)),
         output=listish(pairs(a.output)),
         params=_Named(params),

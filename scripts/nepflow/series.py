@@ -1,7 +1,8 @@
 """The annual series cube (year, y, x): NEP and the annual climate of every year.
 
-Files are opened lazily in spatial chunks (dask), so the cube is written chunk
-by chunk and memory stays bounded by a chunk, not the grid.
+The cube is built and written in blocks of rows (every year of a block at
+once), and read by the statistics in dask chunks, so memory stays bounded by
+a block or a chunk, not the grid.
 """
 from __future__ import annotations
 
@@ -13,8 +14,20 @@ from . import forcing, io, variables
 from .errors import NepflowError
 
 
-def build(carbon_paths, forcing_paths, years, chunk: int = 512) -> xr.Dataset:
+#: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
+#: (21 years, float32, with the stacking copy) and one year's monthly drivers.
+def bytes_per_pixel(n_years: int) -> int:
+    return n_years * 4 * 4 * 2 + 3 * 12 * 4 * 2
+
+
+def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: float | None = None) -> xr.Dataset:
     """Stack annual NEP (g C m-2 yr-1), pr (mm yr-1), tas (degC), sund (h yr-1) over ``years``.
+
+    The cube is dask-backed, in blocks of ``rows`` rows of the grid (None:
+    derived from ``mem_mb``, :func:`nepflow.io.block_rows`): writing it
+    (:func:`nepflow.io.write_netcdf`) reads, for one block at a time, the
+    rows of every year's files, so memory is bounded by the block, not the
+    grid or the number of years.
 
     Raises a one-line error for a duplicated year or a year whose grid differs
     from the first year's.
@@ -24,27 +37,44 @@ def build(carbon_paths, forcing_paths, years, chunk: int = 512) -> xr.Dataset:
         raise NepflowError(f"config key years: duplicated years in {years}")
     if not (len(carbon_paths) == len(forcing_paths) == len(years)):
         raise NepflowError("series: expected one carbon and one forcing file per year")
-    chunks = {"y": chunk, "x": chunk}
-    per_year = []
-    first = None
-    for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
-        c = io.open_dataset(cpath, ["nep"], chunks=chunks)
-        f = io.open_dataset(fpath, ["pr", "tas", "sund"], chunks={**chunks, "time": -1})
-        if first is None:
-            first = c
-        else:
-            forcing.check_grid_match(first, c, str(cpath))
-        forcing.check_grid_match(c, f, str(fpath))
-        ds = forcing.annual_climate(f)
-        ds["nep"] = c["nep"]
-        per_year.append(ds.expand_dims(year=[year]))
-    cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
-    cube = cube[["nep", "pr", "tas", "sund"]]
-    cube["nep"].attrs = {**variables.attrs("nep"), "grid_mapping": "spatial_ref"}
-    cube["year"].attrs = {"long_name": "calendar year", "units": "1"}
-    cube = cube.rio.write_crs(first.rio.crs)
-    cube = cube.transpose("year", "y", "x")
-    return cube.astype("float32")
+    ref = None  # the first year's grid: every file must share it
+    for cpath, fpath in zip(carbon_paths, forcing_paths):
+        with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+            if ref is None:
+                ref = xr.Dataset(coords={"y": c["y"].load(), "x": c["x"].load()})
+                crs = c.rio.crs
+            else:
+                forcing.check_grid_match(ref, c, str(cpath))
+            forcing.check_grid_match(c, f, str(fpath))
+    nx, ny, y = ref.sizes["x"], ref.sizes["y"], ref["y"]
+    nep_attrs = {**variables.attrs("nep"), "grid_mapping": "spatial_ref"}
+
+    def block(s):
+        # every file is opened for the block and closed after it: 2 x n_years open files would each
+        # keep a netCDF chunk cache (tens of MB), more than the block itself
+        per_year = []
+        for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
+            with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+                ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
+                ds["nep"] = c["nep"].isel(y=s).load()
+            per_year.append(ds.expand_dims(year=[year]))
+        cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
+        cube = cube[["nep", "pr", "tas", "sund"]]
+        cube["nep"].attrs = nep_attrs
+        cube["year"].attrs = {"long_name": "calendar year", "units": "1"}
+        cube = cube.rio.write_crs(crs)
+        return cube.transpose("year", "y", "x").astype("float32")
+
+    rows = io.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
+    return io.blocked(block, y, rows)
+
+
+def block_rows_of(ds: xr.Dataset) -> int | None:
+    """Rows per block of a dataset from :func:`nepflow.io.blocked` (None: in memory, one block)."""
+    for var in ds.data_vars.values():
+        if var.chunks and "y" in var.dims:
+            return int(var.chunks[var.dims.index("y")][0])
+    return None
 
 
 def open_cube(path, chunk: int = 512) -> xr.Dataset:

@@ -34,8 +34,12 @@ DEFAULTS = {
 TEC_REF = ("Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC model); "
            "temperature scalar of Raich et al. (1991) as in VPM/VPRM")
 RH_REF = "Pei Z. et al. (2009) Journal of Integrative Plant Biology 51(5): 521-526"
-#: Pixels per block of :func:`annual_fluxes` (bounds its memory: ~0.5 GB of temporaries).
-BLOCK_PIXELS = 2**18
+#: Pixels per block of :func:`annual_fluxes` (bounds its memory: ~0.25 GB of temporaries).
+BLOCK_PIXELS = 2**17
+#: Bytes per pixel a carbon job holds for one block of rows it reads and writes: the 8 monthly
+#: float32 drivers, the checks' copies and the annual results (the float64 model temporaries are
+#: bounded separately by :data:`BLOCK_PIXELS`).
+BYTES_PER_PIXEL = 12 * 8 * 4 * 3
 #: Forcing variables the models read (the forcing contract, DESIGN.md).
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 

@@ -241,26 +241,11 @@ def _dataset(fields: dict, lon, lat, year, attrs) -> xr.Dataset:
     return ds
 
 
-def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
-    """The four demo products of ``year`` on their native grids.
-
-    Parameters
-    ----------
-    year : calendar year (>= 1950).
-    cfg : the config's ``demo`` section.
-    bounds : [west, south, east, north] in degrees, the domain to cover.
-    """
+def _meteo_fields(year: int, cfg: dict, LON, LAT) -> dict[str, np.ndarray]:
+    """Monthly meteorology and sunshine (12, y, x) at the pixel centres LON, LAT (every step is per pixel)."""
     from ..carbon.tec import priestley_taylor_pet
 
-    attrs = {
-        "title": f"nepflow demo drivers, {year}",
-        "source": "nepflow synthetic North China (nepflow.sources.demo); not observations",
-        "demo_seed": int(cfg["seed"]),
-    }
     months = np.arange(1, 13)
-
-    # --- meteorology on the coarse grid
-    lon1, lat1, LON, LAT = _mesh(bounds, cfg["meteo_resolution"])
     g = gradient(LON, LAT)
     eps = precip_anomaly(LON, LAT, year, cfg)
     psd = P_SD + 0.10 * east_weight(LON)  # the east's anti-persistent regime varies more
@@ -289,38 +274,140 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     w_fu = FU_W + 3.0 * g[None]  # the humid south-east evaporates near its potential
     fu = 1 + phi - (1 + phi**w_fu) ** (1 / w_fu)
     evap = np.where(pet > 0, pr * fu, 0.1 * pr)
-    meteo = _dataset({"tas": tas, "pr": pr, "ssrd": ssrd, "rn": rn, "evap": evap}, lon1, lat1, year, attrs)
-    sunshine = _dataset({"sund": sund}, lon1, lat1, year, attrs)
+    return {"tas": tas, "pr": pr, "ssrd": ssrd, "rn": rn, "evap": evap, "sund": sund}
 
-    # --- land surface on the fine grid
-    lon2, lat2, LON2, LAT2 = _mesh(bounds, cfg["land_resolution"])
+
+def _land_fields(year: int, cfg: dict, LON2, LAT2) -> dict[str, np.ndarray]:
+    """Land cover (y, x) and monthly FPAR (12, y, x) at the pixel centres LON2, LAT2 (per pixel)."""
     lc = land_cover(LON2, LAT2)
     g2 = gradient(LON2, LAT2)
     eps2 = precip_anomaly(LON2, LAT2, year, cfg)
     water = 1 + 0.12 * (1 - g2) ** 2 * eps2  # the dry north-west greens in wet years
     trend = 1 + greening_rate(LON2, LAT2, cfg) * (year - 2010)
     fpar = np.clip(fpar_climatology(lc) * (water * trend)[None], 0.0, 0.95)
-    fpar_ds = _dataset({"fpar": fpar}, lon2, lat2, year, attrs)
-    lc_ds = _dataset({"lc": lc}, lon2, lat2, year, attrs)
-    lc_ds["lc"].attrs = {"long_name": "IGBP land cover class (synthetic)", "units": "1",
-                         "flag_values": np.array(sorted(landcover.IGBP), dtype="uint8"),
-                         "flag_meanings": " ".join(v.replace(" ", "_").replace("/", "_")
-                                                   for _, v in sorted(landcover.IGBP.items())),
-                         "grid_mapping": "spatial_ref"}
-    return {"meteo": meteo, "sunshine": sunshine, "fpar": fpar_ds, "landcover": lc_ds}
+    return {"fpar": fpar, "lc": lc}
 
 
-def retrieve(year: int, cfg: dict, bounds, paths: dict[str, Path]) -> None:
-    """Generate and write the four products of ``year`` (atomic writes)."""
-    for product, ds in generate(year, cfg, bounds).items():
-        io.write_netcdf(ds, paths[product])
+def _lc_attrs() -> dict:
+    return {"long_name": "IGBP land cover class (synthetic)", "units": "1",
+            "flag_values": np.array(sorted(landcover.IGBP), dtype="uint8"),
+            "flag_meanings": " ".join(v.replace(" ", "_").replace("/", "_")
+                                      for _, v in sorted(landcover.IGBP.items())),
+            "grid_mapping": "spatial_ref"}
 
 
-def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | None = None) -> xr.Dataset:
-    """Open one delivered demo product in CF units on its native grid."""
+def _product(product: str, year: int, cfg: dict, lon, lat, attrs) -> xr.Dataset:
+    """One product's dataset on the pixel centres lon (x) and lat (y, any block of rows)."""
+    LON, LAT = np.meshgrid(lon, lat)
+    if product in ("meteo", "sunshine"):
+        f = _meteo_fields(year, cfg, LON, LAT)
+        names = ["tas", "pr", "ssrd", "rn", "evap"] if product == "meteo" else ["sund"]
+        return _dataset({n: f[n] for n in names}, lon, lat, year, attrs)
+    if product == "fpar":
+        return _dataset({"fpar": _land_fields(year, cfg, LON, LAT)["fpar"]}, lon, lat, year, attrs)
+    ds = _dataset({"lc": land_cover(LON, LAT)}, lon, lat, year, attrs)
+    ds["lc"].attrs = _lc_attrs()
+    return ds
+
+
+def product_axes(product: str, cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) pixel centres of a product's native grid."""
+    res = cfg["meteo_resolution"] if product in ("meteo", "sunshine") else cfg["land_resolution"]
+    w, s, e, n = bounds
+    return _axis(w, e, res), _axis(s, n, res, descending=True)
+
+
+def _attrs(year: int, cfg: dict) -> dict:
+    return {
+        "title": f"nepflow demo drivers, {year}",
+        "source": "nepflow synthetic North China (nepflow.sources.demo); not observations",
+        "demo_seed": int(cfg["seed"]),
+    }
+
+
+#: Bytes per native pixel that generating one block holds (float64 monthly temporaries).
+BYTES_PER_PIXEL = 12 * 8 * 24
+
+
+def generate(year: int, cfg: dict, bounds, rows: int | None = None) -> dict[str, xr.Dataset]:
+    """The four demo products of ``year`` on their native grids.
+
+    Parameters
+    ----------
+    year : calendar year (>= 1950).
+    cfg : the config's ``demo`` section.
+    bounds : [west, south, east, north] in degrees, the domain to cover.
+    rows : None: every product computed now, in memory; a number: each product
+        is dask-backed, made of blocks of ``rows`` rows computed when written
+        (:func:`nepflow.io.blocked`), so any resolution fits in bounded memory.
+        Every field is a function of the pixel centre alone, so blocks give
+        exactly the values of the whole grid.
+    """
+    if rows is not None:
+        return {product: generate_product(product, year, cfg, bounds, rows) for product in PRODUCTS}
+    attrs = _attrs(year, cfg)
+    return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs)
+            for product in PRODUCTS}
+
+
+def retrieve(year: int, cfg: dict, bounds, paths: dict[str, Path], rows: int | None = None,
+             mem_mb: float | None = None) -> None:
+    """Generate and write the four products of ``year`` (atomic writes), block by block.
+
+    ``rows``: rows per block (None: derived from ``mem_mb``, see
+    :func:`nepflow.io.block_rows`).
+    """
+    from .. import io as nio
+
+    for product in PRODUCTS:
+        lon, lat = product_axes(product, cfg, bounds)
+        r = nio.block_rows(len(lon), BYTES_PER_PIXEL, mem_mb, rows=rows, ny=len(lat))
+        ds = generate_product(product, year, cfg, bounds, r)
+        nio.write_netcdf(ds, paths[product], chunk_rows=r)
+
+
+def generate_product(product: str, year: int, cfg: dict, bounds, rows: int) -> xr.Dataset:
+    """One product of ``year`` in blocks of ``rows`` rows (dask-backed, see :func:`generate`)."""
+    from .. import io as nio
+
+    lon, lat = product_axes(product, cfg, bounds)
+    attrs = _attrs(year, cfg)
+
+    def block(s):
+        return _product(product, year, cfg, lon, lat[s], attrs)
+
+    return nio.blocked(block, lat, rows).rio.write_crs("EPSG:4326")
+
+
+def open_year(product: str, year: int, path, cfg: dict | None = None,
+              landcover_rules: dict | None = None) -> xr.Dataset:
+    """Open one delivered demo product in CF units on its native grid.
+
+    Lazily: values are read (and land cover turned into C4 fractions) only
+    for the parts a consumer selects, so a regrid job working in blocks of
+    rows reads one source window at a time.
+    """
     names = {"meteo": ["tas", "pr", "ssrd", "rn", "evap"], "sunshine": ["sund"], "fpar": ["fpar"], "landcover": ["lc"]}
-    ds = io.open_dataset(path, names[product]).load()
+    ds = io.open_dataset(path, names[product])
+    ds = ds[names[product]]
     if product == "landcover":
-        ds = xr.Dataset({"c4_frac": landcover.c4_fraction(ds["lc"], landcover_rules or {}, year)})
+        ds = xr.Dataset({"c4_frac": _lazy_c4(ds["lc"], landcover_rules or {}, year)})
         ds = ds.rio.write_crs("EPSG:4326")
     return ds
+
+
+def _lazy_c4(lc: xr.DataArray, rules: dict, year: int) -> xr.DataArray:
+    """:func:`landcover.c4_fraction` as a dask array computed block by block (the same values)."""
+    import dask.array as dsa
+
+    attrs = landcover.c4_fraction(lc.isel(y=slice(0, 1), x=slice(0, 1)).load(), rules, year).attrs
+    codes = lc.chunk({"y": io.CHUNK, "x": -1}).data
+
+    def block(b):
+        y, x = np.arange(b.shape[0]), np.arange(b.shape[1])
+        return landcover.c4_fraction(xr.DataArray(b, coords={"y": y, "x": x}, dims=("y", "x")), rules, year).values
+
+    data = dsa.map_blocks(block, codes, new_axis=0, chunks=((12,),) + codes.chunks, dtype="float64")
+    time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
+    return xr.DataArray(data, coords={"time": time, "y": lc.y, "x": lc.x}, dims=("time", "y", "x"),
+                        name="c4_frac", attrs=attrs)
