@@ -4,9 +4,12 @@ Each variable is regridded with its configured method (``regrid.methods``), reco
 ``regrid_method`` attribute: ``conservative`` (lon/lat sources, accumulated meteorology) by
 :func:`nepflow.regrid.conservative`; projected sources (MODIS sinusoidal) month by month by
 :func:`nepflow.regrid.sinusoidal_to_target`; lon/lat sources otherwise by
-:func:`nepflow.regrid.to_target`. Memory: one product's native year at a time, and every
-regridded field is kept as float32.
+:func:`nepflow.regrid.to_target`. Memory: a real product's native year is regridded onto the
+whole grid as float32 and freed before the next one is opened; the demo's lazily opened products
+are read and regridded block by block (blocks of target rows, sized from the job's mem_mb), and
+every block is assembled, checked and written on its own.
 """
+import gc
 import logging
 from pathlib import Path
 
@@ -77,34 +80,42 @@ def main(smk):
     settings = params["source_settings"] if real else {}
     target = io.open_dataset(smk.input["grid"], ["region"]).load()
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
-    natives = []
+    natives, regridded = [], {}
     for product, source in params["sources"].items():
         path = smk.input[product]
         native = sources.module(source).open_year(product, year, path, settings,
                                                   params["landcover"].get("c4_fraction"))
-        natives.append((source, path, native))
-        for name in native.data_vars:
-            log.info("%s %s: %s from %s", year, name, params["methods"].get(name, "bilinear"), path)
+        for name, da in native.data_vars.items():
+            method = params["methods"].get(name, "bilinear")
+            log.info("%s %s: %s from %s", year, name, method, path)
+            if source != "demo":
+                # a real product is read whole (MODIS mosaics, reanalysis): regridded onto the whole
+                # grid as float32 at once, and its native year freed before the next product is opened
+                regridded[name] = (regrid_variable(da, target, method, describe(path)).astype("float32"), path)
+        if source == "demo":
+            natives.append((source, path, native))  # lazy: each block reads the window it needs
+        native = da = None
+        gc.collect()
     warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, what
 
     def block(rows):  # one block of target rows: every driver regridded, assembled and checked
         t = target.isel(y=rows)
         inside = t["region"].values > 0
         fields = {}
-        for source, path, native in natives:
+        for source, path, native in natives:  # the demo keeps its float64 path (and so its checksums)
             for name, da in native.data_vars.items():
-                method = params["methods"].get(name, "bilinear")
-                out = regrid_variable(regrid.source_window(da, t), t, method, describe(path))
-                if source != "demo":  # the demo keeps its float64 path (and so its checksums)
-                    out = out.astype("float32")
-                    if name in LAND_VARS:
-                        nan, cells = land_missing(out, inside)
-                        counts = land.setdefault(name, [0, 0, describe(path)])
-                        counts[0] += nan
-                        counts[1] += cells
-                    else:
-                        regrid.check_coverage(out, inside, describe(path))
-                fields[name] = out
+                fields[name] = regrid_variable(regrid.source_window(da, t), t, params["methods"].get(name, "bilinear"),
+                                               describe(path))
+        for name, (whole, path) in regridded.items():
+            out = whole.isel(y=rows)
+            if name in LAND_VARS:
+                nan, cells = land_missing(out, inside)
+                counts = land.setdefault(name, [0, 0, describe(path)])
+                counts[0] += nan
+                counts[1] += cells
+            else:
+                regrid.check_coverage(out, inside, describe(path))
+            fields[name] = out
         ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
         for name in ds.data_vars:
             if not (real and name in LAND_VARS):
