@@ -437,6 +437,43 @@ TREND_OUT = ("ols_slope", "ols_intercept", "ols_p", "sen_slope", "sen_intercept"
              "valid_years")
 
 
+@numba.njit(cache=True, nogil=True)
+def _ols_fit(xs, ts, k, t0, lb):
+    """OLS of xs[:k] on ts[:k]: (slope, intercept at t0, two-sided p with ν = k − 2, residual variance).
+
+    t from r exactly as scipy.stats.linregress: an exact line gives p ≈ 0, a
+    constant series slope 0 and p NaN.
+    """
+    tm = 0.0
+    xm = 0.0
+    for i in range(k):
+        tm += ts[i]
+        xm += xs[i]
+    tm /= k
+    xm /= k
+    sxx = 0.0
+    sxy = 0.0
+    syy = 0.0
+    for i in range(k):
+        dt = ts[i] - tm
+        dx = xs[i] - xm
+        sxx += dt * dt
+        sxy += dt * dx
+        syy += dx * dx
+    b = sxy / sxx
+    resid = max(syy - b * sxy, 0.0) / (k - 2)
+    if syy == 0.0:
+        return b, xm + b * (t0 - tm), NAN, resid  # constant series: p undefined (as scipy.stats.linregress)
+    r = sxy / math.sqrt(sxx * syy)
+    if r > 1.0:
+        r = 1.0
+    elif r < -1.0:
+        r = -1.0
+    tiny = 1.0e-20
+    tstat = r * math.sqrt((k - 2) / ((1.0 - r + tiny) * (1.0 + r + tiny)))
+    return b, xm + b * (t0 - tm), _p_from_t(tstat, k - 2, lb[k - 2]), resid
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def trend(x, t, min_valid, variant, zcrit, out):
     """OLS, Mann–Kendall and Theil–Sen per pixel; rows of ``out`` as ``TREND_OUT``.
@@ -494,36 +531,8 @@ def trend(x, t, min_valid, variant, zcrit, out):
                     out[v, p] = NAN
                 continue
             # --- OLS
-            tm = 0.0
-            xm = 0.0
-            for i in range(k):
-                tm += ts[i]
-                xm += xs[i]
-            tm /= k
-            xm /= k
-            sxx = 0.0
-            sxy = 0.0
-            syy = 0.0
-            for i in range(k):
-                dt = ts[i] - tm
-                dx = xs[i] - xm
-                sxx += dt * dt
-                sxy += dt * dx
-                syy += dx * dx
-            b = sxy / sxx
+            b, out[1, p], out[2, p], resid = _ols_fit(xs, ts, k, t[0], lb)
             out[0, p] = b
-            out[1, p] = xm + b * (t[0] - tm)
-            if syy == 0.0:
-                out[2, p] = NAN  # constant series: slope 0, p undefined (as scipy.stats.linregress)
-            else:
-                r = sxy / math.sqrt(sxx * syy)
-                if r > 1.0:
-                    r = 1.0
-                elif r < -1.0:
-                    r = -1.0
-                tiny = 1.0e-20
-                tstat = r * math.sqrt((k - 2) / ((1.0 - r + tiny) * (1.0 + r + tiny)))
-                out[2, p] = _p_from_t(tstat, k - 2, lb[k - 2])
             # --- Mann-Kendall S, pairwise slopes, and the ranks of the values (for their
             # median and tie groups) from the same comparisons: less[i] = #{x_j < x_i},
             # eq[i] = #{j ≠ i: x_j = x_i}; vectorised over j, no sort
@@ -579,7 +588,7 @@ def trend(x, t, min_valid, variant, zcrit, out):
             # Sen: the OLS slope guesses the median of the slopes; the residual scale
             # gives the width holding about 25 of them (density of pairwise slopes of
             # Gaussian noise at their centre: (k + 1) / (6 √π σ) per pair and unit slope)
-            sres = math.sqrt(max(syy - b * sxy, 0.0) / (k - 2))
+            sres = math.sqrt(resid)
             sen = _median_bracketed(sl, q, b, 127.6 * sres / (q * (k + 1)), work)
             if k == n:
                 tmed = tmed_full
@@ -888,36 +897,7 @@ def ols(x, t, min_valid, out):
                 out[1, p] = NAN
                 out[2, p] = NAN
                 continue
-            tm = 0.0
-            xm = 0.0
-            for i in range(k):
-                tm += ts[i]
-                xm += xs[i]
-            tm /= k
-            xm /= k
-            sxx = 0.0
-            sxy = 0.0
-            syy = 0.0
-            for i in range(k):
-                dt = ts[i] - tm
-                dx = xs[i] - xm
-                sxx += dt * dt
-                sxy += dt * dx
-                syy += dx * dx
-            b = sxy / sxx
-            out[0, p] = b
-            out[1, p] = xm + b * (t[0] - tm)
-            if syy == 0.0:
-                out[2, p] = NAN
-            else:
-                r = sxy / math.sqrt(sxx * syy)
-                if r > 1.0:
-                    r = 1.0
-                elif r < -1.0:
-                    r = -1.0
-                tiny = 1.0e-20
-                tstat = r * math.sqrt((k - 2) / ((1.0 - r + tiny) * (1.0 + r + tiny)))
-                out[2, p] = _p_from_t(tstat, k - 2, lb[k - 2])
+            out[0, p], out[1, p], out[2, p], _ = _ols_fit(xs, ts, k, t[0], lb)
 
 
 # ----------------------------------------------------------------- moments
