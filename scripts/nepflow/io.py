@@ -30,18 +30,20 @@ BLOCK_MEM_SHARE = 0.4
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+def atomic_path(path: str | os.PathLike, suffix: str | None = None, clean_stale: bool = True):
     """Yield a temporary path beside ``path``; move it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is untouched.
     Errors writing to the folder (missing permission, disk full) become a
-    one-line NepflowError naming ``path``.
+    one-line NepflowError naming ``path``. ``clean_stale`` first removes the
+    temporary files of earlier attempts killed with SIGKILL; a shared download
+    cache sets it False, since another job may be fetching the same file now.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # leftovers of an attempt killed with SIGKILL (no cleanup ran) go first
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*") if clean_stale else ():
             stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
         os.close(fd)

@@ -31,7 +31,6 @@ any text before it is logged or raised.
 """
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import hashlib
 import json
@@ -39,7 +38,6 @@ import logging
 import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -218,33 +216,6 @@ def _status_error(resp, what: str) -> Exception:
     return Permanent(f"HTTP {code} {resp.reason or ''}".strip())
 
 
-@contextlib.contextmanager
-def _temp_beside(dest: Path):
-    """A private temporary file beside ``dest`` (``.<name>.<random>.part``), moved onto it on success.
-
-    Unlike :func:`nepflow.io.atomic_path` it leaves other temporary files of the
-    same name alone: two jobs may fetch the same shared granule at once (e.g.
-    the 2000 land-cover job and the 2001 one), and the later one must not delete
-    the earlier one's transfer. The last complete copy wins; both are identical.
-    """
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise NepflowError(f"cannot write {dest}: {exc.strerror or exc}") from None
-    tmp = Path(tmp)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        yield tmp
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _hasher(checksum):
     if not checksum:
         return None
@@ -259,7 +230,9 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
     other = _hasher(checksum)
     written = 0
     try:
-        with _temp_beside(dest) as tmp:
+        # other jobs' temporary files of the same name are left alone: two jobs may fetch the same shared
+        # granule at once (e.g. the 2000 land-cover job and the 2001 one); the last complete copy wins
+        with io.atomic_path(dest, suffix=".part", clean_stale=False) as tmp:
             try:
                 resp = sess.get(url, stream=True, timeout=retry.timeout, headers=headers or {}, allow_redirects=True)
             except requests.RequestException as exc:  # connection refused/reset, timeouts, bad redirects
