@@ -231,7 +231,7 @@ def aggregate_child(name: str, cube_path: str, outdir: str, threads: int) -> Non
     a = analysis_defaults()
     t = time.perf_counter()
     cube = series.open_cube(cube_path, a["chunk"])
-    ds = analysis.compute(name, cube, a, threads=threads)
+    ds = analysis.outputs(name, analysis.compute(name, cube, a, threads=threads))
     out = Path(outdir)
     (out / "tif").mkdir(parents=True, exist_ok=True)
     t_compute = time.perf_counter() - t

@@ -9,15 +9,19 @@ from nepflow import analysis, checks, io, logs, provenance, series
 def main(smk):
     name, a = smk.params["statistic"], smk.params["analysis"]
     mem_mb, _ = io.job_resources(smk)
-    with io.open_dataset(smk.input["series"], ["nep"]) as probe:
-        n_years = probe.sizes["year"]
-    chunk = io.chunk_edge(n_years, mem_mb, smk.threads, io.job_chunk(smk))  # a resource: changes no value
-    cube = series.open_cube(smk.input["series"], chunk)
-    checks.check_series(cube, a["min_valid_years"], smk.input["series"])
-    ds = analysis.compute(name, cube, a, threads=smk.threads)
+    with logs.phase("open"):
+        with io.open_dataset(smk.input["series"], ["nep"]) as probe:
+            n_years = probe.sizes["year"]
+        chunk = io.chunk_edge(n_years, mem_mb, smk.threads, io.job_chunk(smk))  # a resource: changes no value
+        cube = series.open_cube(smk.input["series"], chunk)
+    with logs.phase("statistic"):  # reads the cube slab by slab: its time includes the reading
+        ds = analysis.compute(name, cube, a, threads=smk.threads)
+    what = "nep and all of pr, tas, sund" if name == "correlation" else "nep"
+    checks.check_series(ds["valid_years"], n_years, a["min_valid_years"], smk.input["series"], what)
+    ds = analysis.outputs(name, ds)
     provenance.attach(ds, name, [smk.input["series"]], a)
-    analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)
-
+    with logs.phase("write"):
+        analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)
 
 if __name__ == "__main__":
     smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821

@@ -22,7 +22,11 @@ STATISTICS = ("trend", "hurst", "stability", "correlation")
 
 
 def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Dataset:
-    """Statistic ``name`` of the annual series ``cube`` with the config's ``analysis`` section ``a``."""
+    """Statistic ``name`` of the annual series ``cube`` with the config's ``analysis`` section ``a``.
+
+    The result includes ``valid_years`` (the per-pixel count of finite years) and
+    the q maps; :func:`outputs` selects what the rule stores.
+    """
     nep = cube["nep"]
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     with dask.config.set(scheduler="threads", num_workers=threads):
@@ -39,13 +43,16 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
         else:
             raise ValueError(f"unknown statistic {name!r}; expected one of {STATISTICS}")
         ds = ds.load()
-    if name != "trend":
-        ds = ds.drop_vars("valid_years", errors="ignore")
     if name == "stability":
         ds["cv"].attrs["cv_undefined_nonpositive_mean"] = stats.count_nonpositive_mean(ds)
     else:
         ds = stats.add_qvalues(ds)
     return ds
+
+
+def outputs(name: str, ds: xr.Dataset) -> xr.Dataset:
+    """The variables rule ``name`` stores: ``valid_years`` is kept by ``trend`` only."""
+    return ds if name == "trend" else ds.drop_vars("valid_years", errors="ignore")
 
 
 def write(ds: xr.Dataset, nc_path, tif_paths, crs) -> None:

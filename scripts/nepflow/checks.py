@@ -287,18 +287,18 @@ def require_values(valued: dict, path) -> None:
                                "inside the region")
 
 
-def check_series(cube, min_valid, path) -> None:
-    """Raise a one-line error if no pixel of the annual series has ``min_valid`` valid NEP years.
+def check_series(valid_years, n_years: int, min_valid, path, what: str = "nep") -> None:
+    """Raise a one-line error if no pixel of the annual series has ``min_valid`` valid years.
 
-    Pixels below the minimum are NaN in every statistic (their count is the
-    ``valid_years`` layer); a region where *every* pixel is below it has no
-    result at all, which is bad input (e.g. a product missing for most years),
-    not a map of NaN. ``min_valid`` None means all years.
+    ``valid_years``: the per-pixel count of finite years (every statistic's
+    ``valid_years`` layer, so the cube is not read a second time for the check).
+    Pixels below the minimum are NaN in every statistic; a region where *every*
+    pixel is below it has no result at all, which is bad input (e.g. a product
+    missing for most years), not a map of NaN. ``min_valid`` None means all years.
     """
-    n = int(cube.sizes["year"])
-    need = n if min_valid is None else int(min_valid)
-    valid = np.isfinite(cube["nep"]).sum("year")
-    most = int(valid.max().values) if valid.size else 0
+    need = int(n_years) if min_valid is None else int(min_valid)
+    counts = np.asarray(valid_years)
+    most = int(np.nanmax(counts)) if counts.size and np.isfinite(counts).any() else 0
     if most < need:
-        raise NepflowError(f"{path}: no pixel has {need} valid years of nep (at most {most} of {n}); expected at "
-                           f"least analysis.min_valid_years = {need} valid years somewhere in the region")
+        raise NepflowError(f"{path}: no pixel has {need} valid years of {what} (at most {most} of {n_years}); "
+                           f"expected at least analysis.min_valid_years = {need} valid years somewhere in the region")

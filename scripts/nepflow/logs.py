@@ -1,8 +1,10 @@
 """One logging helper for entry scripts: the rule's log file plus stderr."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -54,3 +56,17 @@ def run(main, *args, **kwargs):
         log.error("%s", exc)
         print(f"ERROR: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def phase(name: str):
+    """Log the wall seconds of the enclosed step as ``phase <name>: <s> s``.
+
+    The scale benchmark (benchmarks/run_scale.py) reads these lines from the
+    jobs' logs to split a rule's time into reading, computing and writing.
+    """
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        log.info("phase %s: %.3f s", name, time.perf_counter() - t0)
