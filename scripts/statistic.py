@@ -21,7 +21,7 @@ def main(smk):
     ds = analysis.outputs(name, ds)
     provenance.attach(ds, name, [smk.input["series"]], a)
     with logs.phase("write"):
-        analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs)
+        analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs, threads=smk.threads)
 
 if __name__ == "__main__":
     smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821

@@ -180,4 +180,6 @@ def test_block_rows_from_memory():
     assert io.block_rows(1300, 1000, mem_mb=1, ny=10) == 1
     assert io.block_rows(1300, 1000, mem_mb=1000, rows=7) == 7
     assert io.block_rows(1300, 1000, mem_mb=10**6, ny=900) == 900
-    assert io.chunk_edge(21, 1000, 2) == 128 and io.chunk_edge(21, 1000, 2, chunk=5) == 5
+    assert io.chunk_edge(21, 1000, 2) == 256 and io.chunk_edge(21, 1000, 2, chunk=5) == 5
+    assert io.chunk_edge(21, 200, 2) == 128 and io.chunk_edge(21, 10, 1) == 32  # divisors of the stored 256
+    assert io.chunk_edge(21, 10**5, 2) == 512  # at most two stored chunks

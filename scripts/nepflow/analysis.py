@@ -9,6 +9,7 @@ NetCDF plus one Cloud-Optimized GeoTIFF per variable.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dask
@@ -55,8 +56,13 @@ def outputs(name: str, ds: xr.Dataset) -> xr.Dataset:
     return ds if name == "trend" else ds.drop_vars("valid_years", errors="ignore")
 
 
-def write(ds: xr.Dataset, nc_path, tif_paths, crs) -> None:
-    """Write ``ds`` to ``nc_path`` and each variable to the tif of the same stem in ``tif_paths``."""
+def write(ds: xr.Dataset, nc_path, tif_paths, crs, threads: int = 1) -> None:
+    """Write ``ds`` to ``nc_path`` and each variable to the tif of the same stem in ``tif_paths``.
+
+    The NetCDF and the GeoTIFFs are written concurrently on ``threads`` threads
+    (netCDF4 and GDAL compress without the GIL). The files appear together or,
+    on any failure, not at all (:func:`nepflow.io.staged`).
+    """
     ds = ds.rio.write_crs(crs)
     for name in ds.data_vars:
         ds[name].attrs["grid_mapping"] = "spatial_ref"
@@ -64,6 +70,9 @@ def write(ds: xr.Dataset, nc_path, tif_paths, crs) -> None:
     missing = sorted(set(by_stem) - set(ds.data_vars))
     if missing:
         raise KeyError(f"analysis lacks variables {missing} declared as outputs")
-    io.write_netcdf(ds, nc_path)
-    for name, path in by_stem.items():
-        io.write_cog(ds[name].rio.write_crs(crs), path)
+    paths = [nc_path, *by_stem.values()]
+    with io.staged(paths) as stage, ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        futures = [pool.submit(io.write_netcdf, ds, stage[0])]
+        futures += [pool.submit(io.write_cog, ds[name], tmp) for name, tmp in zip(by_stem, stage[1:])]
+        for f in futures:
+            f.result()  # the first failure propagates: no file of the set is moved into place

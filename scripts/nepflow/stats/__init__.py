@@ -67,36 +67,42 @@ def _years(da: xr.DataArray) -> np.ndarray:
     return years
 
 
-#: pixels per kernel call when reading a dask-backed cube (whole chunks are merged up to this size)
+#: pixels per kernel call when reading a dask-backed cube: whole chunks are grouped into slabs of at
+#: most this many pixels (a single chunk larger than this is a slab of its own)
 SLAB_PIXELS = 1 << 18
 
 
+def _groups(sizes, unit: int, limit: int):
+    """Consecutive ranges of ``sizes`` (chunk lengths), each at most ``limit`` // ``unit`` long in total
+    (a chunk longer than that alone): [(lo, hi), ...] covering the axis."""
+    bounds = np.cumsum((0,) + tuple(sizes)).tolist()
+    out, start = [], 0
+    for e_prev, e in zip(bounds[1:-1], bounds[2:]):
+        if (e - start) * unit > limit:  # adding the next chunk would make the group too large
+            out.append((start, e_prev))
+            start = e_prev
+    out.append((start, bounds[-1]))
+    return out
+
+
 def _slabs(chunks):
-    """Slices over the spatial dims covering the grid with whole chunks, merged to about SLAB_PIXELS pixels."""
+    """Slices over the spatial dims covering the grid with whole chunks, grouped into slabs of at most
+    SLAB_PIXELS pixels: full-width bands of chunk rows where a band fits, else runs of chunks along
+    the last dim. Whole chunks keep every stored (HDF5) chunk decompressed once when the dask chunks
+    are aligned with them (:func:`nepflow.io.chunk_edge`)."""
     if not chunks:
         yield ()
         return
-    bounds = [np.cumsum((0,) + tuple(c)).tolist() for c in chunks]
-    *lead, last = bounds
-    lead_ranges = [list(zip(b[:-1], b[1:])) for b in lead]
-    width = last[-1]
-    if len(lead) == 1:  # 2-D: merge consecutive chunk rows while full-width bands stay small
-        merged, start = [], None
-        for lo, hi in lead_ranges[0]:
-            start = lo if start is None else start
-            if (hi - start) * width >= SLAB_PIXELS:
-                merged.append((start, hi))
-                start = None
-        if start is not None:
-            merged.append((start, lead_ranges[0][-1][1]))
-        lead_ranges = [merged]
+    *lead, last = chunks
+    width = sum(last)
+    if len(lead) == 1:  # 2-D: full-width bands of chunk rows while they fit
+        lead_ranges = [_groups(lead[0], width, SLAB_PIXELS)]
+    else:
+        lead_ranges = [_groups(c, 1, 0) for c in lead]  # every chunk on its own
     for combo in itertools.product(*lead_ranges):
         rows = math.prod(hi - lo for lo, hi in combo)
-        start = last[0]
-        for e in last[1:]:
-            if (e - start) * rows >= SLAB_PIXELS or e == last[-1]:
-                yield tuple(slice(lo, hi) for lo, hi in combo) + (slice(start, e),)
-                start = e
+        for lo, hi in _groups(last, rows, SLAB_PIXELS):
+            yield tuple(slice(a, b) for a, b in combo) + (slice(lo, hi),)
 
 
 def _as_2d(block, n: int) -> np.ndarray:
@@ -128,18 +134,27 @@ def _map_pixels(kernel, arrays, n_out: int):
             datas = [a.data for a in xr.unify_chunks(*arrays)]
         chunks = next(d for d in datas if dask.is_dask_collection(d)).chunks[1:]
         out = np.empty((n_out,) + shape)
-        read_s = kernel_s = 0.0
         slabs = list(_slabs(chunks))
-        for sl in slabs:
-            t0 = time.perf_counter()
-            blocks = dask.compute(*[d[(slice(None),) + sl] for d in datas])
-            blocks = [_as_2d(b, n) for b in blocks]
-            dtype = np.result_type(*blocks)
-            sub = tuple(s.stop - s.start for s in sl)
-            t1 = time.perf_counter()
-            out[(slice(None),) + sl] = kernel([b.astype(dtype, copy=False) for b in blocks]).reshape((n_out,) + sub)
-            read_s, kernel_s = read_s + t1 - t0, kernel_s + time.perf_counter() - t1
-        log.info("%d slabs: reading %.3f s, kernels %.3f s", len(slabs), read_s, kernel_s)
+
+        def read(sl):
+            return [_as_2d(b, n) for b in dask.compute(*[d[(slice(None),) + sl] for d in datas])]
+
+        # the next slab is read (HDF5 decompresses without the GIL) while the kernel runs on this one
+        wait_s = kernel_s = 0.0
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(read, slabs[0])
+            for k, sl in enumerate(slabs):
+                t0 = time.perf_counter()
+                blocks = pending.result()
+                if k + 1 < len(slabs):
+                    pending = reader.submit(read, slabs[k + 1])
+                t1 = time.perf_counter()
+                dtype = np.result_type(*blocks)
+                sub = tuple(s.stop - s.start for s in sl)
+                out[(slice(None),) + sl] = kernel([b.astype(dtype, copy=False) for b in blocks]).reshape((n_out,) + sub)
+                del blocks
+                wait_s, kernel_s = wait_s + t1 - t0, kernel_s + time.perf_counter() - t1
+        log.info("%d slabs: waiting for reads %.3f s, kernels %.3f s", len(slabs), wait_s, kernel_s)
     coords = {k: c for k, c in arrays[0].coords.items() if "year" not in c.dims}
     return [xr.DataArray(out[i], dims=space, coords=coords) for i in range(n_out)]
 
