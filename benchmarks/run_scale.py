@@ -1,19 +1,21 @@
-"""Scale benchmark: the whole workflow at 1 km (config/bench_1km.yaml) from the demo source.
+"""Scale benchmark: the whole workflow at 1 km and 500 m (config/bench_{1km,500m}.yaml) from the demo source.
 
 Two phases, so a long run can be measured once and reported later:
 
     # one end-to-end run per core count, each from scratch (demo data included) in its own folder
     .venv/bin/python benchmarks/run_scale.py run --cores 2 --workdir /tmp/nepflow-scale
     .venv/bin/python benchmarks/run_scale.py run --cores 1 --workdir /tmp/nepflow-scale
-    # optional: aggregate memory at 500 m on a synthetic 21-year cube (no per-year chain needed)
-    .venv/bin/python benchmarks/run_scale.py aggregates --config config/bench_500m.yaml --workdir /tmp/nepflow-scale
+    # 500 m, 21 years, every rule (about 6 GB of forcing files)
+    .venv/bin/python benchmarks/run_scale.py run --cores 2 --config config/bench_500m.yaml --workdir /tmp/nepflow-500m
+    # optional: the statistics alone on a synthetic 21-year cube at a config's resolution
+    .venv/bin/python benchmarks/run_scale.py aggregates --config config/bench_500m.yaml --workdir /tmp/nepflow-500m
     # per-rule wall time (median of Snakemake's benchmark tsv files) and peak RSS (max of max_rss),
-    # whole-run wall time per core count, no-op dry-run time, the statistics' share against the
-    # stats engine on the same cube, machine and load: benchmarks/results/scale.{md,json}
-    .venv/bin/python benchmarks/run_scale.py report --workdir /tmp/nepflow-scale
+    # whole-run wall time per core count, no-op dry-run time, the statistics' phases (from the jobs'
+    # logs) against the stats engine on the same cube, machine and load: benchmarks/results/scale.{md,json}
+    .venv/bin/python benchmarks/run_scale.py report --workdir /tmp/nepflow-scale --workdir /tmp/nepflow-500m
 
 Targets (issue 9): 1 km, 21 years, 2 cores: whole run <= 15 min, no job's peak RSS > 2 GB;
-500 m aggregates <= 4 GB; statistics rules within 30 % of the engine's own time; no-op
+500 m: no job's peak RSS > 4 GB; statistics rules within 30 % of the engine's own time; no-op
 ``snakemake -n`` <= 5 s. The machine's load (os.getloadavg) is recorded before and after every
 measurement: on a shared machine, wall times above CPU times say how much others took.
 """
@@ -81,8 +83,8 @@ def run(args) -> None:
     if wd.exists() and not args.keep:
         shutil.rmtree(wd)
     wd.mkdir(parents=True, exist_ok=True)
-    cmd = snakemake_cmd(wd, Path(args.config), "--cores", str(args.cores), *args.extra)
-    info = {"cores": args.cores, "config": str(args.config), "command": " ".join(cmd), "commit": _git_commit(),
+    cmd = snakemake_cmd(wd, Path(args.config).resolve(), "--cores", str(args.cores), *args.extra)
+    info = {"cores": args.cores, "config": str(Path(args.config).resolve()), "command": " ".join(cmd), "commit": _git_commit(),
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "loadavg_before": os.getloadavg()}
     print(" ".join(cmd), flush=True)
     t0 = time.perf_counter()
@@ -137,10 +139,12 @@ def per_rule(wd: Path) -> dict:
     return out
 
 
-def engine_times(series_path: Path, threads: int = 2) -> dict:
-    """Seconds the stats engine alone takes on the run's own cube, loaded in memory (no I/O)."""
+def engine_times(series_path: Path, threads: int = 2, repeat: int = 2) -> dict:
+    """Seconds the stats engine alone takes on the run's own cube, loaded in memory (no I/O), with
+    the q maps: each statistic as ``bench_stats.py`` times it (best of ``repeat``)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import dask
+    import numba
     import xarray as xr
 
     from nepflow import stats
@@ -148,22 +152,43 @@ def engine_times(series_path: Path, threads: int = 2) -> dict:
     cube = xr.open_dataset(series_path).load()
     nep = cube["nep"]
     inside = nep.notnull().any("year")
-    out = {"pixels": int(nep.sizes["y"] * nep.sizes["x"]), "region_pixels": int(inside.sum())}
-    chunk = 512
-    c = {"y": chunk, "x": chunk}
+    out = {"pixels": int(nep.sizes["y"] * nep.sizes["x"]), "region_pixels": int(inside.sum()),
+           "loadavg_before": os.getloadavg()}
+    factors = {f: cube[f] for f in ("pr", "tas", "sund")}
     calls = {
-        "trend": lambda: stats.trend(nep.chunk(c)),
-        "hurst": lambda: stats.hurst(nep.chunk(c)),
-        "stability": lambda: stats.stability(nep.chunk(c)),
-        "correlation": lambda: stats.correlation(nep.chunk(c), {f: cube[f].chunk(c) for f in ("pr", "tas", "sund")}),
+        "trend": lambda: stats.add_qvalues(stats.trend(nep)),
+        "hurst": lambda: stats.add_qvalues(stats.hurst(nep)),
+        "stability": lambda: stats.stability(nep),
+        "correlation": lambda: stats.add_qvalues(stats.correlation(nep, factors)),
     }
+    numba.set_num_threads(threads)
     with dask.config.set(scheduler="threads", num_workers=threads):
         stats.stability(nep.isel(y=slice(0, 8), x=slice(0, 8))).load()  # compile the kernels first
         for name, call in calls.items():
-            t0 = time.perf_counter()
-            call().load()
-            out[name] = time.perf_counter() - t0
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                call()
+                best = min(best, time.perf_counter() - t0)
+            out[name] = best
     out["loadavg_after"] = os.getloadavg()
+    return out
+
+
+def phases(run_dir: Path) -> dict:
+    """Statistic rule -> the phases its job logged (``logs.phase``; seconds): open, statistic (its
+    ``read_wait`` and ``kernels`` parts), write."""
+    import re
+
+    out = {}
+    for log in (run_dir / "results").glob("*/logs/*.log"):
+        text = log.read_text(errors="replace")
+        got = {k: float(v) for k, v in re.findall(r"phase ([\w-]+): ([\d.]+) s", text)}
+        m = re.search(r"waiting for reads ([\d.]+) s, kernels ([\d.]+) s", text)
+        if m:
+            got.update(read_wait=float(m.group(1)), kernels=float(m.group(2)))
+        if got:
+            out[log.stem] = got
     return out
 
 
@@ -247,31 +272,38 @@ print(json.dumps({{"s": time.perf_counter() - t0,
     (wd / "aggregates.json").write_text(json.dumps(results, indent=1))
 
 
+def _run_name(run_dir: Path) -> str:
+    return next((p.parent.name for p in (run_dir / "results").glob("*/logs")), run_dir.name)
+
+
 def report(args) -> None:
-    wd = Path(args.workdir)
-    res = {"machine": machine(), "loadavg_at_report": os.getloadavg(), "targets": TARGETS, "runs": {}}
-    config = Path(args.config)
-    for run_dir in sorted(wd.glob("cores*")):
-        info_path = run_dir / "scale-run.json"
-        info = json.loads(info_path.read_text()) if info_path.exists() else {"partial": True}
-        info["rules"] = per_rule(run_dir)
-        info["complete"] = info.get("returncode") == 0
-        res["runs"][run_dir.name] = info
-    done = [d for d in sorted(wd.glob("cores*")) if res["runs"][d.name]["complete"]]
+    res = {"machine": machine(), "loadavg_at_report": os.getloadavg(), "targets": TARGETS, "runs": {},
+           "engine": {}, "noop_dry_run": {}}
     old = json.loads(OUT.with_suffix(".json").read_text()) if OUT.with_suffix(".json").exists() else {}
-    if args.reuse and "noop_dry_run" in old:  # keep the earlier (quieter) measurements
-        res["noop_dry_run"], res["engine"] = old["noop_dry_run"], old.get("engine")
-    elif done:
-        res["noop_dry_run"] = noop_dry_run(done[0], config)
-        series = next((done[0] / "results").glob("*/series/annual.nc"), None)
+    first = {}  # run name -> (run dir, config) of its first complete run, --cores 2 preferred
+    for wd in map(Path, args.workdir):
+        for run_dir in sorted(wd.glob("cores*"), key=lambda d: d.name != "cores2"):
+            info_path = run_dir / "scale-run.json"
+            info = json.loads(info_path.read_text()) if info_path.exists() else {"partial": True}
+            name = _run_name(run_dir)
+            info.update(run=name, rules=per_rule(run_dir), phases=phases(run_dir),
+                        complete=info.get("returncode") == 0)
+            res["runs"][f"{name} --{run_dir.name.replace('cores', 'cores ')}"] = info
+            if info["complete"] and name not in first:
+                first[name] = (run_dir, Path(info["config"]).resolve())
+    for name, (run_dir, config) in first.items():
+        if args.reuse and name in old.get("engine", {}):  # keep the earlier (quieter) measurements
+            res["engine"][name], res["noop_dry_run"][name] = old["engine"][name], old["noop_dry_run"].get(name)
+            continue
+        res["noop_dry_run"][name] = noop_dry_run(run_dir, config)
+        series = next((run_dir / "results").glob("*/series/annual.nc"), None)
         if series and not args.no_engine:
-            res["engine"] = engine_times(series)
-    for agg in sorted(wd.glob("aggregates_*/aggregates.json")):
-        rec = json.loads(agg.read_text())
-        if (agg.parent / "engine.json").exists():  # the engine alone on the same cube, if measured
-            rec["engine"] = json.loads((agg.parent / "engine.json").read_text())
-        res.setdefault("aggregates", {})[agg.parent.name.removeprefix("aggregates_")] = rec
-    notes = wd / "notes.md"  # what happened during the runs, written by whoever ran them
+            res["engine"][name] = engine_times(series)
+    for wd in map(Path, args.workdir):
+        for agg in sorted(wd.glob("aggregates_*/aggregates.json")):
+            rec = json.loads(agg.read_text())
+            res.setdefault("aggregates", {})[agg.parent.name.removeprefix("aggregates_")] = rec
+    notes = Path(args.workdir[0]) / "notes.md"  # what happened during the runs, written by whoever ran them
     if notes.exists():
         res["notes"] = notes.read_text()
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -284,68 +316,86 @@ def _f(v, fmt="{:.1f}"):
     return "–" if v is None else fmt.format(v)
 
 
+STATISTICS = ("trend", "hurst", "stability", "correlation")
+
+
+def _load(v) -> str:
+    return ", ".join(f"{x:.1f}" for x in v) if v else "–"
+
+
 def markdown(res: dict) -> str:
     m = res["machine"]
-    lines = ["# Scale benchmark (issue 9): North China at 1 km from the demo source", "",
+    lines = ["# Scale benchmark (issue 9): North China at 1 km and 500 m from the demo source", "",
              "Generated by `benchmarks/run_scale.py` (see its docstring for the commands); raw numbers in "
              "`scale.json`.", "",
              f"Machine: {m.get('cpu')} × {m.get('cpus')} CPUs, {m.get('ram_gb')} GB RAM, {m.get('platform')}, "
              f"Python {m.get('python')}, Snakemake {m.get('snakemake')}. The machine is shared: the load "
              "average (1, 5, 15 min, `os.getloadavg()`) is given with every measurement; on 2 cores a load "
-             "above 2 means other users' processes took part of the CPU, so wall times are upper bounds.", ""]
+             "above 2 means other processes took part of the CPU, so wall times are upper bounds.", ""]
     if res.get("notes"):
         lines += ["## Notes", "", res["notes"].strip(), ""]
-    lines += ["## Whole runs", "", "| run | complete | wall (min) | load before | load after | commit |",
-              "|---|---|---|---|---|---|"]
-    for name, r in res["runs"].items():
-        lb = ", ".join(f"{x:.1f}" for x in r.get("loadavg_before", [])) or "–"
-        la = ", ".join(f"{x:.1f}" for x in r.get("loadavg_after", [])) or "–"
+    lines += ["## Whole runs", "", "| run | complete | wall (min) | sum of jobs' CPU (min) | max job peak RSS (MB) "
+              "| load before | load after | commit |", "|---|---|---|---|---|---|---|---|"]
+    for key, r in res["runs"].items():
         wall = r.get("wall_s")
-        lines.append(f"| `--{name.replace('cores', 'cores ')}` | {'yes' if r['complete'] else 'NO (partial)'} | "
-                     f"{_f(wall / 60 if wall else None)} | {lb} | {la} | {r.get('commit', '')[:9]} |")
-    for name, r in res["runs"].items():
-        lines += ["", f"### Per rule, `--{name.replace('cores', 'cores ')}`", "",
+        cpu = sum(v["sum_cpu_s"] or 0 for v in r["rules"].values()) / 60
+        rss = max((v["max_rss_mb"] or 0 for v in r["rules"].values()), default=None)
+        lines.append(f"| `{key}` | {'yes' if r['complete'] else 'NO (partial)'} | {_f(wall / 60 if wall else None)} | "
+                     f"{cpu:.1f} | {_f(rss, '{:.0f}')} | {_load(r.get('loadavg_before'))} | "
+                     f"{_load(r.get('loadavg_after'))} | {r.get('commit', '')[:9]} |")
+    for name, d in res.get("noop_dry_run", {}).items():
+        if d:
+            lines += ["", f"No-op `snakemake -n` on the completed `{name}` run (nothing to do: "
+                      f"{d['nothing_to_be_done']}): median {d['median_s']:.2f} s of {len(d['runs_s'])} (load before "
+                      f"{_load(d['loadavg_before'])})."]
+    for key, r in res["runs"].items():
+        lines += ["", f"### Per rule, `{key}`", "",
                   "| rule | jobs | median wall (s) | max wall (s) | sum wall (s) | sum CPU (s) | max peak RSS (MB) |",
                   "|---|---|---|---|---|---|---|"]
         for rule, v in sorted(r["rules"].items(), key=lambda kv: -kv[1]["sum_s"]):
             lines.append(f"| {rule} | {v['jobs']} | {_f(v['median_s'])} | {_f(v['max_s'])} | {_f(v['sum_s'])} | "
                          f"{_f(v['sum_cpu_s'])} | {_f(v['max_rss_mb'], '{:.0f}')} |")
-    if "noop_dry_run" in res:
-        d = res["noop_dry_run"]
-        lines += ["", "## No-op dry run", "",
-                  f"`snakemake -n` on the completed 1 km run (nothing to do: {d['nothing_to_be_done']}): median "
-                  f"{d['median_s']:.2f} s of {len(d['runs_s'])} (load before "
-                  f"{', '.join(f'{x:.1f}' for x in d['loadavg_before'])})."]
-    if "engine" in res:
-        e = res["engine"]
-        run = next((r for r in res["runs"].values() if r["complete"] and r.get("cores") == 2), None) \
-            or next(r for r in res["runs"].values() if r["complete"])
-        lines += ["", "## Statistics: rule against the engine alone", "",
-                  f"The stats engine on the run's own cube ({e['pixels']:,} pixels, {e['region_pixels']:,} in the "
-                  "region), loaded in memory, 2 threads, against the rule's wall time (reading the cube, "
-                  "q-values, NetCDF and GeoTIFF writes included). Overhead = rule / engine − 1.", "",
-                  "| statistic | engine (s) | rule (s) | overhead |", "|---|---|---|---|"]
-        for name in ("trend", "hurst", "stability", "correlation"):
-            rule = run["rules"].get(name, {}).get("median_s")
-            eng = e.get(name)
-            over = (rule / eng - 1) if rule and eng else None
-            lines.append(f"| {name} | {_f(eng, '{:.2f}')} | {_f(rule)} | {_f(over * 100 if over is not None else None, '{:.0f} %')} |")
+    for key, r in res["runs"].items():
+        e = res.get("engine", {}).get(r.get("run"))
+        if not e or not r["complete"]:
+            continue
+        lines += ["", f"### Statistics against the engine alone, `{key}`", "",
+                  f"Engine: the stats engine on the run's own cube ({e['pixels']:,} pixels, {e['region_pixels']:,} "
+                  f"in the region) in memory, 2 threads, q maps included, as `bench_stats.py` times it (load "
+                  f"{_load(e.get('loadavg_before'))}). Job: the Snakemake benchmark's wall time; its phases from "
+                  "the job's log (`logs.phase`): *open* the cube, *statistic* = reading the cube slab by slab "
+                  "(*waiting* for a slab the kernels could not overlap) + the kernels + q maps, *write* the NetCDF "
+                  "and the COGs (concurrently); *start-up* = job − phases (interpreter, Snakemake's preamble, "
+                  "imports).", "",
+                  "| statistic | engine (s) | job (s) | start-up | open | statistic (waiting) | write | "
+                  "reading overhead | + writing | whole job |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for name in STATISTICS:
+            job, ph, eng = r["rules"].get(name, {}).get("median_s"), r["phases"].get(name, {}), e.get(name)
+            if not (job and eng and ph):
+                continue
+            inside = ph.get("open", 0) + ph.get("statistic", 0)
+            lines.append(f"| {name} | {eng:.2f} | {job:.1f} | {job - inside - ph.get('write', 0):.1f} | "
+                         f"{ph.get('open', 0):.2f} | {ph.get('statistic', 0):.2f} ({ph.get('read_wait', 0):.2f}) | "
+                         f"{ph.get('write', 0):.2f} | {(inside / eng - 1) * 100:+.0f} % | "
+                         f"{((inside + ph.get('write', 0)) / eng - 1) * 100:+.0f} % | {(job / eng - 1) * 100:+.0f} % |")
+        tot = {k: sum(x for x in vals if x) for k, vals in {
+            "eng": [e.get(n) for n in STATISTICS],
+            "inside": [r["phases"].get(n, {}).get("open", 0) + r["phases"].get(n, {}).get("statistic", 0)
+                       for n in STATISTICS],
+            "write": [r["phases"].get(n, {}).get("write", 0) for n in STATISTICS],
+            "job": [r["rules"].get(n, {}).get("median_s") for n in STATISTICS]}.items()}
+        if tot["eng"]:
+            lines.append(f"| **all four** | {tot['eng']:.2f} | {tot['job']:.1f} | | | {tot['inside']:.2f} | "
+                         f"{tot['write']:.2f} | {(tot['inside'] / tot['eng'] - 1) * 100:+.0f} % | "
+                         f"{((tot['inside'] + tot['write']) / tot['eng'] - 1) * 100:+.0f} % | "
+                         f"{(tot['job'] / tot['eng'] - 1) * 100:+.0f} % |")
     for name, a in res.get("aggregates", {}).items():
-        lines += ["", f"## Aggregates at {name} (synthetic {a['years']}-year cube, {a['grid'][0]} × {a['grid'][1]} "
-                  f"= {a['pixels']:,} pixels, mem_mb {a['mem_mb']})", "",
-                  "The statistic rules' entry scripts in a subprocess each (peak RSS from getrusage), 2 threads; "
-                  "engine: the stats engine alone on the same cube in memory (2 threads), where measured.", "",
-                  "| job | wall (s) | peak RSS (MB) | load before | engine (s) | overhead |", "|---|---|---|---|---|---|"]
-        eng = a.get("engine", {})
+        lines += ["", f"## Aggregates alone at {name} (synthetic {a['years']}-year cube, {a['grid'][0]} × "
+                  f"{a['grid'][1]} = {a['pixels']:,} pixels, mem_mb {a['mem_mb']})", "",
+                  "The statistic rules' entry scripts in a subprocess each (peak RSS from getrusage), 2 threads.", "",
+                  "| job | wall (s) | peak RSS (MB) | load before |", "|---|---|---|---|"]
         for job, v in a["jobs"].items():
-            e = eng.get(job)
-            over = f"{(v['s'] / e - 1) * 100:.0f} %" if e else "–"
-            lines.append(f"| {job} | {v['s']:.1f} | {v['max_rss_mb']:.0f} | "
-                         f"{', '.join(f'{x:.1f}' for x in v['loadavg_before'])} | {_f(e, '{:.1f}')} | {over} |")
-        if eng:
-            lines.append(f"\nEngine (trend, stability) measured at load {', '.join(f'{x:.1f}' for x in eng['loadavg_before'])}"
-                         + (f"; hurst and correlation at {', '.join(f'{x:.1f}' for x in eng['loadavg_before_hurst_correlation'])}"
-                            if "loadavg_before_hurst_correlation" in eng else "") + ".")
+            lines.append(f"| {job} | {v['s']:.1f} | {v['max_rss_mb']:.0f} | {_load(v['loadavg_before'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -355,7 +405,11 @@ def main(argv=None):
     for name in ("run", "aggregates", "report"):
         q = sub.add_parser(name)
         q.add_argument("--config", default=str(ROOT / "config" / "bench_1km.yaml"))
-        q.add_argument("--workdir", default="/tmp/nepflow-scale")
+        if name == "report":
+            q.add_argument("--workdir", action="append", default=None,
+                           help="a folder of runs (cores*/); repeat for several configs (default /tmp/nepflow-scale)")
+        else:
+            q.add_argument("--workdir", default="/tmp/nepflow-scale")
         if name == "run":
             q.add_argument("--cores", type=int, default=2)
             q.add_argument("--keep", action="store_true", help="keep earlier outputs (resume; not from scratch)")
@@ -369,6 +423,8 @@ def main(argv=None):
             q.add_argument("--reuse", action="store_true",
                            help="reuse the no-op dry run and engine times of the existing scale.json")
     a = p.parse_args(argv)
+    if a.phase == "report" and not a.workdir:
+        a.workdir = ["/tmp/nepflow-scale"]
     {"run": run, "aggregates": aggregates, "report": report}[a.phase](a)
 
 
