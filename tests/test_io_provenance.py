@@ -36,6 +36,53 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.nc"]
 
 
+def _maps():
+    rng = np.random.default_rng(3)
+    ds = xr.Dataset({v: (("y", "x"), rng.normal(size=(40, 50))) for v in ("ols_slope", "ols_p", "mk_p")},
+                    coords={"y": 40.0 - np.arange(40) * 0.1, "x": 110.0 + np.arange(50) * 0.1})
+    ds["ols_p"].values[:5] = np.nan
+    variables.annotate(ds)
+    return ds
+
+
+def test_analysis_files_written_concurrently_equal_a_serial_write(tmp_path):
+    import rasterio
+
+    from nepflow import analysis
+
+    ds = _maps()
+    for threads in (1, 3):
+        d = tmp_path / str(threads)
+        analysis.write(ds, d / "trend.nc", [d / "tif" / f"{v}.tif" for v in ds.data_vars], "EPSG:4326", threads=threads)
+    xr.testing.assert_identical(xr.open_dataset(tmp_path / "1" / "trend.nc"), xr.open_dataset(tmp_path / "3" / "trend.nc"))
+    for v in ds.data_vars:
+        with rasterio.open(tmp_path / "1" / "tif" / f"{v}.tif") as a, rasterio.open(tmp_path / "3" / "tif" / f"{v}.tif") as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+            np.testing.assert_array_equal(a.read(1), ds[v].values.astype("float32"))
+            assert a.tags()["units"] == ds[v].attrs["units"] and a.descriptions[0] == ds[v].attrs["long_name"]
+            assert a.units[0] == ds[v].attrs["units"] and a.crs.to_epsg() == 4326
+            assert a.transform.c == pytest.approx(109.95) and a.transform.f == pytest.approx(40.05)
+            assert a.profile["compress"].lower() == "deflate" and a.profile["blockxsize"] == 256
+
+
+def test_a_failed_analysis_write_moves_no_file_and_keeps_the_earlier_ones(tmp_path):
+    from nepflow import analysis
+
+    ds = _maps()
+    tifs = [tmp_path / "tif" / f"{v}.tif" for v in ds.data_vars]
+    analysis.write(ds, tmp_path / "trend.nc", tifs, "EPSG:4326", threads=2)
+    before = {p: p.read_bytes() for p in [tmp_path / "trend.nc", *tifs]}
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    later = ds * 2
+    for v in later.data_vars:
+        later[v].attrs = ds[v].attrs
+    with pytest.raises(NepflowError, match=r"cannot write .*/blocked/mk_p\.tif: "):
+        analysis.write(later, tmp_path / "trend.nc", tifs[:-1] + [tmp_path / "blocked" / "mk_p.tif"], "EPSG:4326",
+                       threads=2)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in tmp_path.rglob(".*")], "staging files left behind"
+
+
 def test_unwritable_folder_is_one_line_error(tmp_path):
     # a file where the output folder should be: mkdir fails for root too
     (tmp_path / "results").write_text("not a folder")

@@ -72,15 +72,22 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, clean_stale:
 def staged(paths):
     """Yield a hidden staging path beside each of ``paths``; move them all into place only if the
     block succeeds (a set of outputs appears together or not at all; earlier files stay untouched
-    on failure). A staging file left by a SIGKILL is a stale temporary of its output
-    (:func:`atomic_path` removes it on the next write)."""
+    on failure). Write each staging path with :func:`atomic_path` (as :func:`write_netcdf` and
+    :func:`write_cog` do); hidden files left by a SIGKILL are overwritten or removed by the next
+    write of the same set."""
     paths = [Path(p) for p in paths]
     stage = [p.parent / f".{p.name}.staged{p.suffix}" for p in paths]
     try:
         yield stage
-    except BaseException:
+    except BaseException as exc:
         for s in stage:
-            s.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # e.g. a folder that could not be made
+                s.unlink(missing_ok=True)
+        if isinstance(exc, NepflowError):  # name the output, not its staging file
+            msg = str(exc)
+            for s, p in zip(stage, paths):
+                msg = msg.replace(str(s), str(p))
+            raise NepflowError(msg) from exc
         raise
     for s, p in zip(stage, paths):
         os.replace(s, p)
