@@ -413,8 +413,8 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
                  fontsize=8)
     cb.ax.tick_params(labelsize=7)
     files = _save(fig, path, dpi)
-    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note, "clim": (float(vmin), float(vmax)),
-            "units": units, "projection": frame.name, "stippled": stippled}
+    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
+            "clim": (float(vmin), float(vmax)), "units": units, "projection": frame.name, "stippled": stippled}
 
 
 def class_shares(codes: np.ndarray, values, pixel_area, inside=None) -> list[float]:
@@ -472,7 +472,8 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     files = _save(fig, path, dpi)
     return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
-            "classes": [n.replace("_", " ") for n in names], "labels": labels, "percent": shares, "colours": list(cm.colors), "projection": frame.name}
+            "classes": [n.replace("_", " ") for n in names], "labels": labels, "percent": shares,
+            "colours": list(cm.colors), "projection": frame.name}
 
 
 def _ols(years, values):
