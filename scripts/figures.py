@@ -4,15 +4,20 @@ from nepflow import figures, io, logs, regions, series
 
 def main(smk):
     """Draw every figure; returns figure name -> what was drawn (data, colour limits, labels), for tests."""
-    analysis = {k: io.open_dataset(smk.input[k]).load() for k in ("trend", "hurst", "stability", "correlation")}
-    classes = io.open_dataset(smk.input["classes"]).load()
+    # lazily (dask, nothing cached): each map reads its variable when drawn, one at a time
+    analysis = {k: io.open_dataset(smk.input[k], chunks={}) for k in ("trend", "hurst", "stability", "correlation")}
+    classes = io.open_dataset(smk.input["classes"], chunks={})
     grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     names = grid["region"].attrs["flag_meanings"].split()
     outlines = regions.province_shapes([n.replace("_", " ") for n in names]) if names != ["region"] else {}
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
-    return figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
-                            dpi=smk.params["figures"]["dpi"], inside=grid["region"].values > 0,
-                            classes_cfg=smk.params["classes"], pixel_area=grid["pixel_area"].values)
+    try:
+        return figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
+                                dpi=smk.params["figures"]["dpi"], inside=grid["region"].values > 0,
+                                classes_cfg=smk.params["classes"], pixel_area=grid["pixel_area"].values)
+    finally:
+        for ds in (*analysis.values(), classes):
+            ds.close()
 
 
 if __name__ == "__main__":

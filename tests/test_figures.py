@@ -115,6 +115,7 @@ def test_map_shows_its_analysis_variable(drawn, name):
         src = ds[var].values.astype("float64")
         pvals = ds[STIPPLE_SOURCES[name][1]].values if name in STIPPLE_SOURCES else None
     got = done[name]
+    assert got["factor"] == 1 and got["note"] == ""             # the demo's small grid: drawn cell for cell
     np.testing.assert_array_equal(np.isnan(got["data"]), np.isnan(src))
     np.testing.assert_allclose(got["data"], src, rtol=0, atol=0, equal_nan=True)
     fin = src[np.isfinite(src)]
@@ -141,6 +142,7 @@ def test_class_map_shows_classes_nc_with_named_legend(drawn, name):
     codes = da.values.astype("float64")
     codes[codes < 1] = np.nan
     got = done[name]
+    assert got["factor"] == 1
     np.testing.assert_array_equal(got["data"], codes)
     meanings = [m.replace("_", " ") for m in da.attrs["flag_meanings"].split()]
     assert got["classes"] == meanings
@@ -210,3 +212,107 @@ def test_projected_grid_drawn_in_its_own_crs(tmp_path):
                                  outlines=regions.province_shapes(["Beijing"]))
     assert "UTM zone 50N" in out["projection"]
     check_png(tmp_path / "p.png", min_std=0.01)
+
+
+# ------------------------------------------------------------------ display resolution: large grids drawn at 1:k
+def test_display_factor_from_the_figure_size():
+    width, height = figures.map_axes_pixels(100)       # default margins: 0.775 × 6.5 in by 0.77 × 5.0 in
+    assert (width, height) == pytest.approx((503.75, 385.0))
+    assert figures.display_factor((385, 503), 100) == 1          # a cell per pixel
+    assert figures.display_factor((770, 1007), 100) == 1         # two: still drawn cell for cell
+    assert figures.display_factor((771, 100), 100) == 2          # just over two along y
+    assert figures.display_factor((100, 5 * 1008), 100) == 6     # 10.005 cells per pixel along x
+    assert figures.display_factor((1800, 2600), 150) == 2        # 500 m North China at the benchmark's dpi
+    assert figures.display_factor((825, 1250), 300) == 1         # 1 km North China at 300 dpi
+
+
+def test_block_mean_ignores_nan_and_pads_the_edge():
+    v = np.arange(20, dtype="float64").reshape(4, 5)
+    v[0, 0] = np.nan
+    v[2:, 2:4] = np.nan                                          # a whole block without a value
+    got = figures.block_mean(v, 2)
+    want = np.array([[(1 + 5 + 6) / 3, (2 + 3 + 7 + 8) / 4, (4 + 9) / 2],
+                     [(10 + 11 + 15 + 16) / 4, np.nan, (14 + 19) / 2]])
+    assert got.dtype == np.float32 and got.shape == (2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    np.testing.assert_array_equal(figures.block_sum(np.ones((5, 3)), 2), [[4, 2], [4, 2], [2, 1]])
+
+
+def test_block_mode_and_share_on_a_planted_pattern():
+    codes = np.full((6, 6), np.nan)
+    codes[:3, :3] = 2                                            # block (0, 0): all class 2
+    codes[:3, 3:] = [[1, 1, 5], [5, 5, 1], [np.nan, np.nan, 4]]   # 3 × 1, 3 × 5, a 4: tie -> the first value, 1
+    codes[3:, :3] = [[4, np.nan, np.nan], [np.nan] * 3, [np.nan] * 3]   # one pixel with a class
+    got = figures.block_mode(codes, [1, 2, 3, 4, 5], 3)          # block (1, 1): no class
+    np.testing.assert_array_equal(got, [[2, 1], [4, np.nan]])
+    sig = np.zeros((6, 6), bool)
+    sig[:3, :3] = np.eye(3, dtype=bool)                          # 3 of 9
+    sig[:3, 3:] = [[True, True, False], [True, True, False], [True, False, False]]   # 4 of the 7 with a value
+    share = figures.block_share(sig, np.isfinite(codes), 3)      # (the fifth has no value)
+    np.testing.assert_allclose(share, [[3 / 9, 4 / 7], [0.0, np.nan]])
+    np.testing.assert_allclose(figures.block_centres(np.array([10.0, 9.0, 8.0, 7.0, 6.0]), 2), [9.5, 7.5, 5.5])
+
+
+def big_field(ny=620, nx=900, name="ols_slope"):
+    """A ny × nx lon/lat map of 0.01° cells: slope = column index (a planted east–west gradient), NaN in the
+    first 7 rows; at 40 dpi (axes 201.5 × 154 px) it is drawn at 1:3."""
+    v = np.tile(np.arange(nx, dtype="float32"), (ny, 1))
+    v[:7] = np.nan
+    da = xr.DataArray(v, dims=("y", "x"), name=name,
+                      coords={"y": 42.0 - 0.01 * np.arange(ny), "x": 110.0 + 0.01 * np.arange(nx)})
+    return da.rio.write_crs("EPSG:4326")
+
+
+def test_large_continuous_map_drawn_at_display_resolution_numbers_from_full(tmp_path):
+    da = big_field()
+    p = da.copy(data=np.where(np.arange(900) % 3 < 2, 0.01, 0.5)[None, :].repeat(620, 0).astype("float32"))
+    out = figures.map_continuous(da, tmp_path / "big", "t", "g C m-2 yr-2", stipple=p < 0.05, dpi=40)
+    assert out["factor"] == 3 == figures.display_factor(da.shape, 40)
+    assert out["data"].shape == (207, 300)
+    # block means of the column index: 3j + 1; rows 0–5 NaN (two rows of blocks), row 6 NaN ignored in the third
+    assert np.isnan(out["data"][:2]).all() and np.isfinite(out["data"][2:]).all()
+    np.testing.assert_array_equal(out["data"][2:], np.tile(3 * np.arange(300) + 1.0, (205, 1)))
+    fin = da.values[np.isfinite(da.values)]
+    assert out["clim"] == pytest.approx(tuple(np.percentile(fin, [2, 98])))   # the full grid's percentiles
+    assert out["stippled"] == 2 * 300 * (620 - 7)                # significant pixels at full resolution
+    assert out["note"] == "drawn at 1:3 (3 × 3 block means)" and (tmp_path / "big.pdf").exists()
+
+
+def test_large_class_map_legend_shares_from_full_resolution(tmp_path):
+    ny, nx = 620, 900
+    codes = np.ones((ny, nx), "int8")
+    codes[:, 1::3] = 2                                           # one column in three: a minority everywhere
+    codes[:10] = -1                                              # nodata
+    da = xr.DataArray(codes, dims=("y", "x"), name="trend_class", coords=big_field().coords,
+                      attrs={"flag_values": [1, 2], "flag_meanings": "up down"})
+    area = np.linspace(1.0, 2.0, ny)[:, None].repeat(nx, 1)     # pixel area grows southwards
+    out = figures.map_classes(da, tmp_path / "cls", "t", pixel_area=area, dpi=40)
+    assert out["factor"] == 3 and out["data"].shape == (207, 300) and out["note"].startswith("drawn at 1:3 ")
+    assert np.isnan(out["data"][:3]).all()                      # rows 0–8; row 9 is nodata in the fourth block
+    np.testing.assert_array_equal(out["data"][3:], 1.0)         # the mode hides class 2 in the drawing ...
+    defined = codes > 0
+    want = [100 * area[defined & (codes == c)].sum() / area[defined].sum() for c in (1, 2)]
+    assert out["percent"] == pytest.approx(want, rel=1e-12)     # ... not in the legend: 2/3 and 1/3 of the area
+    assert out["percent"] == pytest.approx([200 / 3, 100 / 3])
+    assert out["labels"] == ["up: 66.7 %", "down: 33.3 %"]
+
+
+def test_class_shares_weight_by_pixel_area_inside_the_region():
+    codes = np.array([[1, 1, np.nan], [2, 3, 1]])
+    area = np.array([[1.0, 2.0, 9.0], [3.0, 4.0, 10.0]])
+    inside = np.array([[True, True, True], [True, True, False]])
+    assert figures.class_shares(codes, [1, 2, 3], area, inside) == pytest.approx([30.0, 30.0, 40.0])
+    assert figures.class_shares(codes, [1, 2, 3, 4], area) == pytest.approx([65.0, 15.0, 20.0, 0.0])
+
+
+@pytest.mark.parametrize("shape, factor", [((620, 900), 3), ((1240, 1800), 5), ((2480, 3600), 9)])
+def test_drawn_size_bounded_by_the_figure_not_the_grid(tmp_path, shape, factor):
+    """The drawn array (and so matplotlib's mesh) stays within 2 cells per axes pixel however large the grid."""
+    ny, nx = shape
+    da = xr.DataArray(np.zeros(shape, "float32"), dims=("y", "x"), name="hurst",
+                      coords={"y": 42.0 - 0.01 * np.arange(ny), "x": 110.0 + 0.01 * np.arange(nx)})
+    out = figures.map_continuous(da.rio.write_crs("EPSG:4326"), tmp_path / "m", "t", "1", dpi=40)
+    width, height = figures.map_axes_pixels(40)
+    assert out["data"].shape[0] <= 2 * height + 1 and out["data"].shape[1] <= 2 * width + 1
+    assert out["data"].nbytes <= 4 * (2 * height + 1) * (2 * width + 1) < 0.6e6
+    assert out["factor"] == factor                              # ceil(nx / (2 × 201.5 px))

@@ -16,12 +16,24 @@ Maps
     neither reads as zero. Colour maps are colour-blind safe (viridis,
     ColorBrewer BrBG/RdBu/PuOr for diverging data and ColorBrewer class palettes).
 
+Display resolution
+    A grid with more than ``MAX_CELLS_PER_PIXEL`` cells per pixel of the map
+    axes (along x or y, at the figure's dpi) is drawn at 1:k, from k × k blocks:
+    the NaN-ignoring block mean of a continuous map, the block mode of a class
+    map, stippling where at least half of a block's pixels with a value are
+    significant. The map says "drawn at 1:k" and the returned dict has
+    ``factor`` k. Every number a figure states (colour limits, legend area
+    shares, stippled counts) is from the full-resolution data; the GeoTIFFs and
+    NetCDF files stay the full-resolution products. Smaller grids (the demo) are
+    drawn cell for cell (k = 1).
+
 Every plotting function takes data and returns a dict describing what it drew
 (the plotted array, colour limits, legend labels, fitted trends), so tests can
 check a figure against the file it claims to show.
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import matplotlib
@@ -54,6 +66,9 @@ PALETTES = {  # class map name -> colours in flag order; increases teal and decr
     "future_sig_class": ["#018571", "#a6611a", NEUTRAL],
 }
 LONLAT = "EPSG:4326"
+MAP_FIGSIZE = (6.5, 5.0)  # inches, every map
+#: A map is drawn at 1:k when its grid has more cells than this per pixel of the map axes (along x or y).
+MAX_CELLS_PER_PIXEL = 2
 
 
 def units_label(units: str) -> str:
@@ -237,7 +252,90 @@ def _save(fig, path, dpi) -> list[Path]:
     fig.savefig(out[1], dpi=dpi, bbox_inches="tight",
                 metadata={"CreationDate": None, "Creator": None, "Producer": None})
     plt.close(fig)
+    gc.collect()  # a figure's reference cycles hold its mesh (MBs) until a full collection
     return out
+
+
+def map_axes_pixels(dpi: int, figsize=MAP_FIGSIZE) -> tuple[float, float]:
+    """Width and height (pixels at ``dpi``) of a map's axes box: the figure (inches) within matplotlib's
+    default subplot margins. The colour bar or an equal aspect only make the drawn map smaller."""
+    rc = matplotlib.rcParams
+    return ((rc["figure.subplot.right"] - rc["figure.subplot.left"]) * figsize[0] * dpi,
+            (rc["figure.subplot.top"] - rc["figure.subplot.bottom"]) * figsize[1] * dpi)
+
+
+def display_factor(shape: tuple[int, int], dpi: int, figsize=MAP_FIGSIZE,
+                   max_cells_per_pixel: float = MAX_CELLS_PER_PIXEL) -> int:
+    """The smallest block edge k (grid cells) such that a ``(ny, nx)`` grid drawn as k × k blocks has at most
+    ``max_cells_per_pixel`` blocks per pixel of the map axes along x and along y (1: draw every cell)."""
+    width, height = map_axes_pixels(dpi, figsize)
+    ny, nx = shape
+    return max(1, int(np.ceil(max(nx / width, ny / height) / max_cells_per_pixel)))
+
+
+def block_sum(a: np.ndarray, k: int) -> np.ndarray:
+    """Sum over k × k blocks of a 2-D array (float64), the last row/column of blocks padded with zeros;
+    shape ``(ceil(ny / k), ceil(nx / k))``."""
+    a = np.asarray(a, dtype="float64")
+    ny, nx = a.shape
+    my, mx = -(-ny // k), -(-nx // k)
+    padded = np.zeros((my * k, mx * k))
+    padded[:ny, :nx] = a
+    return padded.reshape(my, k, mx, k).sum(axis=(1, 3))
+
+
+def block_mean(values: np.ndarray, k: int) -> np.ndarray:
+    """Mean over k × k blocks of the finite values (NaN where a block has none), float32."""
+    ok = np.isfinite(values)
+    n = block_sum(ok, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (block_sum(np.where(ok, values, 0.0), k) / n).astype("float32")
+
+
+def block_share(selected: np.ndarray, valid: np.ndarray, k: int) -> np.ndarray:
+    """Share (0–1) of each k × k block's ``valid`` pixels that are ``selected`` (NaN where none is valid)."""
+    n = block_sum(valid, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return block_sum(np.asarray(selected, bool) & np.asarray(valid, bool), k) / n
+
+
+def block_mode(codes: np.ndarray, values, k: int) -> np.ndarray:
+    """Most frequent of ``values`` in each k × k block of ``codes`` (ties: the first of ``values``; other codes
+    and NaN are nodata); NaN where a block has no class, float32."""
+    counts = np.stack([block_sum(codes == v, k) for v in values])
+    mode = np.asarray(values, dtype="float32")[np.argmax(counts, axis=0)]
+    mode[counts.sum(axis=0) == 0] = np.nan
+    return mode
+
+
+def block_centres(c: np.ndarray, k: int) -> np.ndarray:
+    """Centres of k-cell blocks of cell centres ``c``; a last, partial block is extended at the last spacing."""
+    c = np.asarray(c, dtype="float64")
+    m = -(-c.size // k)
+    if c.size > 1 and m * k > c.size:
+        c = np.concatenate([c, c[-1] + (c[-1] - c[-2]) * np.arange(1, m * k - c.size + 1)])
+    return c.reshape(m, k).mean(axis=1)
+
+
+def _display_grid(da: xr.DataArray, k: int, inside=None):
+    """The MapFrame of ``da``'s grid drawn at 1:k (its k × k block centres), and the blocks with a pixel
+    ``inside`` the region (None without ``inside``). Reads only ``da``'s coordinates and CRS, not its data."""
+    blocks = xr.Dataset(coords={"y": block_centres(da.y.values, k), "x": block_centres(da.x.values, k)})
+    crs = _crs(da)
+    if crs is not None:
+        blocks = blocks.rio.write_crs(crs)
+    region = inside if k == 1 or inside is None else block_sum(inside, k) > 0
+    return MapFrame(blocks), region
+
+
+def _drawn_at(ax, k: int, how: str) -> str:
+    """A small note in the map's upper right that it is drawn at 1:k (``how``: from what); returns it ("" at 1:1)."""
+    if k == 1:
+        return ""
+    note = f"drawn at 1:{k} ({k} × {k} {how})"
+    ax.text(0.99, 0.99, note, transform=ax.transAxes, ha="right", va="top", fontsize=6, zorder=7,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+    return note
 
 
 def _extend(finite: np.ndarray, vmin: float, vmax: float) -> str:
@@ -258,6 +356,13 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
     field such as mean NEP); the colour bar is extended on the
     sides where data lie beyond them. ``inside`` (bool, the region) separates
     undefined pixels (grey) from outside the region (white).
+
+    A grid finer than the figure (``display_factor`` k > 1) is drawn as the
+    NaN-ignoring means of k × k blocks, with dots on blocks where at least half
+    the pixels with a value are significant; the limits, the colour bar's
+    extension and ``stippled`` (number of significant pixels with a value) are
+    from the full-resolution data. Returns ``data`` (the drawn array, float32)
+    and ``factor`` (k), with ``note`` the map's "drawn at 1:k" ("" at 1:1).
     """
     vals = np.asarray(da.values, dtype="float64")
     finite = vals[np.isfinite(vals)]
@@ -274,35 +379,55 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
         vmin, vmax = min(vmin, -0.1 * span), max(vmax, 0.1 * span)  # both sides visible on the colour bar
     if vmax <= vmin:
         vmax = vmin + 1.0
-    frame = MapFrame(da)
-    fig, ax = plt.subplots(figsize=(6.5, 5.0))
+    extend = _extend(finite, vmin, vmax)
+    del finite
+    sig = None if stipple is None else np.asarray(stipple.values, dtype=bool) & np.isfinite(vals)
+    stippled = 0 if sig is None else int(sig.sum())
+    k = display_factor(vals.shape, dpi)
+    drawn = block_mean(vals, k) if k > 1 else vals.astype("float32")
+    dots = sig if k == 1 or sig is None else block_share(sig, np.isfinite(vals), k) >= 0.5
+    del vals, sig
+    frame, region = _display_grid(da, k, inside)
+    fig, ax = plt.subplots(figsize=MAP_FIGSIZE)
     scale = {"norm": TwoSlopeNorm(0.0, vmin, vmax)} if centred else {"vmin": vmin, "vmax": vmax}
-    im, has_undefined = _draw(ax, frame, vals, inside, cmap=plt.get_cmap(cmap), **scale)
+    im, has_undefined = _draw(ax, frame, drawn, region, cmap=plt.get_cmap(cmap), **scale)
     handles = []
-    if stipple is not None:
-        sel = np.asarray(stipple.values, dtype=bool) & np.isfinite(vals)
-        step = max(1, int(np.sqrt(vals.size / 4000)))
-        sub = np.zeros_like(sel)
+    if dots is not None:
+        step = max(1, int(np.sqrt(drawn.size / 4000)))
+        sub = np.zeros_like(dots)
         sub[::step, ::step] = True
         cx = (frame.X[:-1, :-1] + frame.X[1:, 1:]) / 2
         cy = (frame.Y[:-1, :-1] + frame.Y[1:, 1:]) / 2
-        handles.append(ax.scatter(cx[sel & sub], cy[sel & sub], s=2.5, c="black", marker=".", linewidths=0,
+        handles.append(ax.scatter(cx[dots & sub], cy[dots & sub], s=2.5, c="black", marker=".", linewidths=0,
                                   label=stipple_label, zorder=2, rasterized=True))
     if has_undefined:
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label=undefined_label))
-    _frame(ax, frame, vals, outlines, title)
+    _frame(ax, frame, drawn, outlines, title)
+    note = _drawn_at(ax, k, "block means")
     if handles:
         ax.legend(handles=handles, loc="lower right", fontsize=7, markerscale=3, frameon=True, framealpha=0.9)
-    cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=_extend(finite, vmin, vmax))
+    cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=extend)
     if centred:
         cb.ax.set_yscale("linear")  # a two-slope norm's bar linear in data values, not half per side
     cb.set_label(units_label(f"{label} ({units})" if label and units not in ("", "1") else (label or units)),
                  fontsize=8)
     cb.ax.tick_params(labelsize=7)
     files = _save(fig, path, dpi)
-    return {"files": files, "name": da.name, "data": vals, "clim": (float(vmin), float(vmax)), "units": units,
-            "projection": frame.name, "stippled": int(np.sum(np.asarray(stipple.values, bool) & np.isfinite(vals)))
-            if stipple is not None else 0}
+    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
+            "clim": (float(vmin), float(vmax)), "units": units, "projection": frame.name, "stippled": stippled}
+
+
+def class_shares(codes: np.ndarray, values, pixel_area, inside=None) -> list[float]:
+    """Percent of the area with a defined class (finite ``codes``, inside the region when ``inside`` is given)
+    in each class of ``values``, from the pixel areas (any unit), in one pass (``np.bincount``); NaN if no area."""
+    area = np.asarray(getattr(pixel_area, "values", pixel_area))
+    defined = np.isfinite(codes)
+    if inside is not None:
+        defined &= np.asarray(inside, dtype=bool)
+    sums = np.bincount(codes[defined].astype("int64"), weights=area[defined].astype("float64"),
+                       minlength=max(values) + 1)
+    total = sums.sum()
+    return [100.0 * sums[v] / total if total > 0 else np.nan for v in values]
 
 
 def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None, descriptions=None, inside=None,
@@ -313,6 +438,11 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     area with a defined class (inside the region when ``inside`` is given), as
     in tables/area_stats.csv; then ``descriptions[name]`` (e.g. the thresholds)
     in parentheses on a second line.
+
+    A grid finer than the figure (``display_factor`` k > 1) is drawn as the
+    mode of each k × k block; the area shares are from the full-resolution
+    codes. Returns ``data`` (the drawn codes, float32, NaN: no class) and
+    ``factor`` (k) and ``note`` (as on the map; "" at 1:1).
     """
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = da.attrs["flag_meanings"].split()
@@ -322,28 +452,28 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     norm = BoundaryNorm(np.arange(min(values) - 0.5, max(values) + 1.0), cm.N)
     codes = np.asarray(da.values, dtype="float64")
     codes[codes < 1] = np.nan
-    frame = MapFrame(da)
-    fig, ax = plt.subplots(figsize=(6.5, 5.0))
-    _, has_undefined = _draw(ax, frame, codes, inside, cmap=cm, norm=norm)
-    _frame(ax, frame, codes, outlines, title)
+    shares = None if pixel_area is None else class_shares(codes, values, pixel_area, inside)
+    k = display_factor(codes.shape, dpi)
+    drawn = block_mode(codes, values, k) if k > 1 else codes.astype("float32")
+    del codes
+    frame, region = _display_grid(da, k, inside)
+    fig, ax = plt.subplots(figsize=MAP_FIGSIZE)
+    _, has_undefined = _draw(ax, frame, drawn, region, cmap=cm, norm=norm)
+    _frame(ax, frame, drawn, outlines, title)
+    note = _drawn_at(ax, k, "block modes")
     descriptions = descriptions or {}
-    shares = None
-    if pixel_area is not None:
-        area = np.asarray(getattr(pixel_area, "values", pixel_area), dtype="float64")
-        defined = np.isfinite(codes) & (np.ones(codes.shape, bool) if inside is None else np.asarray(inside, bool))
-        total = area[defined].sum()
-        shares = [100.0 * area[defined & (codes == v)].sum() / total if total > 0 else np.nan for v in values]
     labels = []
-    for k, n in enumerate(names):
-        lab = n.replace("_", " ") + (f": {shares[k]:.1f} %" if shares is not None else "")
+    for n, share in zip(names, shares or [None] * len(names)):
+        lab = n.replace("_", " ") + (f": {share:.1f} %" if share is not None else "")
         labels.append(lab + (f"\n({descriptions[n]})" if descriptions.get(n) else ""))
     handles = [Patch(facecolor=c, edgecolor="#555555", label=lab) for c, lab in zip(cm.colors, labels)]
     if has_undefined:
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label="no value"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     files = _save(fig, path, dpi)
-    return {"files": files, "name": da.name, "data": codes, "classes": [n.replace("_", " ") for n in names],
-            "labels": labels, "percent": shares, "colours": list(cm.colors), "projection": frame.name}
+    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
+            "classes": [n.replace("_", " ") for n in names], "labels": labels, "percent": shares,
+            "colours": list(cm.colors), "projection": frame.name}
 
 
 def _ols(years, values):
@@ -464,6 +594,10 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     Returns figure name -> what its plotting function returned (files, plotted
     data, colour limits, legend labels); every name is in ``figure_index.FIGURES``.
     Significance dots use the config's ``classes`` section (p or q, α), as the class maps do.
+    ``analysis`` and ``classes`` may be opened lazily (dask): each map loads its
+    variable (and its p-values) when it is drawn and frees them after, so the
+    job holds one full-resolution map at a time plus what was drawn (bounded by
+    the figure size, see ``display_factor``).
     """
     from . import classify
     from .figure_index import FACTOR_LABELS, FIGURES
