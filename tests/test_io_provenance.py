@@ -134,3 +134,11 @@ def test_variables_table_covers_contracts():
         assert variables.attrs(name)["units"]
     with pytest.raises(NepflowError, match="not in nepflow's variables table"):
         variables.attrs("nonsense")
+
+
+def test_command_line_job_object():
+    job = io.cli_args("doc", ["--input", "carbon=a.nc", "--input", "carbon=b.nc", "--input", "grid=g.nc",
+                              "--output", "figures=out", "--param", "years=[2000, 2001]", "--threads", "2"])
+    assert job.input["carbon"] == ["a.nc", "b.nc"] and job.input.grid == "g.nc"
+    assert job.output["figures"] == "out" and job.params["years"] == [2000, 2001] and job.threads == 2
+    assert io.all_paths(job.input) == ["a.nc", "b.nc", "g.nc"]

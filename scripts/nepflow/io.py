@@ -373,7 +373,9 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     gives an object with ``input``, ``output``, ``params``, ``wildcards``,
     ``log`` and ``threads`` attributes, as Snakemake's ``snakemake`` object has.
     ``--params`` takes a YAML file of the rule's params (``snakemake -n -p``
-    and the job's log show them); ``--param key=YAML`` sets one.
+    and the job's log show them); ``--param key=YAML`` sets one. A name given
+    more than once (``--input carbon=2000.nc --input carbon=2001.nc``) is a
+    list of files, as a rule's ``expand()`` input.
     """
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
@@ -388,18 +390,17 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     p.add_argument("--chunk", type=int, default=0, help="statistics' chunk edge (0: from --mem-mb)")
     a = p.parse_args(argv)
 
-    def pairs(items, parse=lambda v: v):
+    def pairs(items, parse=lambda v: v, repeat=False):
         out = {}
         for item in items:
             key, sep, value = item.partition("=")
             if not sep:
                 p.error(f"expected NAME=VALUE, got {item!r}")
-            out[key] = parse(value)
+            if repeat and key in out:  # a repeated name is a list of files (e.g. 21 years' carbon)
+                out[key] = [*(out[key] if isinstance(out[key], list) else [out[key]]), parse(value)]
+            else:
+                out[key] = parse(value)
         return out
-
-    def listish(d):
-        ns = _Named(d)
-        return ns
 
     params = {}
     if a.params:
@@ -407,8 +408,8 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     params.update(pairs(a.param, yaml.safe_load))
     return SimpleNamespace(
         resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows, "chunk": a.chunk}),
-        input=listish(pairs(a.input)),
-        output=listish(pairs(a.output)),
+        input=_Named(pairs(a.input, repeat=True)),
+        output=_Named(pairs(a.output, repeat=True)),
         params=_Named(params),
         wildcards=_Named(pairs(a.wildcard)),
         log=[a.log] if a.log else [],
