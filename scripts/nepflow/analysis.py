@@ -52,8 +52,11 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
 
 
 def outputs(name: str, ds: xr.Dataset) -> xr.Dataset:
-    """The variables rule ``name`` stores: ``valid_years`` is kept by ``trend`` only."""
-    return ds if name == "trend" else ds.drop_vars("valid_years", errors="ignore")
+    """The variables rule ``name`` stores, as stored: ``valid_years`` is kept by ``trend`` only, and
+    float maps become float32 (what the NetCDF and the COGs hold: the same values, half the memory;
+    the write then needs no float32 copy of every map: 1.1 GB less at 500 m for correlation)."""
+    ds = ds if name == "trend" else ds.drop_vars("valid_years", errors="ignore")
+    return ds.map(lambda v: v.astype("float32") if v.dtype.kind == "f" else v, keep_attrs=True)
 
 
 def write(ds: xr.Dataset, nc_path, tif_paths, crs, threads: int = 1) -> None:
