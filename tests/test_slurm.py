@@ -33,10 +33,12 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     e = {**env(), **{k: v for k, v in cluster.env.items() if k.startswith("SLURM")}}
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
            "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "8",
-           # the per-year chain of all years in one Slurm job, and the four statistics in another: one
-           # Snakemake start-up per Slurm job instead of one per tiny job (what a user does for small grids)
+           # the per-year chain in three Slurm jobs of seven years each, the four statistics in another:
+           # fewer Slurm jobs than tiny jobs (what a user does for small grids, as the README shows). The
+           # executor plugin runs a group's members one after another (`--jobs 1` in the group job), so
+           # three groups run side by side where one group of all 21 years took 250 s alone.
            "--groups", "regrid=peryear", "carbon=peryear", "trend=stats", "hurst=stats", "stability=stats",
-           "correlation=stats", "--group-components", "peryear=21", "stats=4",
+           "correlation=stats", "--group-components", "peryear=7", "stats=4",
            "--configfile", str(TINY)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=1500, cwd=wd)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
@@ -46,10 +48,10 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     rules = [comment for _, comment, _ in rows]
     for rule in ("grid", "series", "classes", "area_stats", "figures"):
         assert any(c.startswith(f"rule_{rule}") for c in rules), (rule, acct[:20])
-    # the two groups: all 21 years' regrid + carbon in one Slurm job, the four statistics in another
-    assert sum(c.startswith("rule_peryear") for c in rules) == 1, rules
+    # the groups: 21 years' regrid + carbon in three Slurm jobs, the four statistics in one
+    assert sum(c.startswith("rule_peryear") for c in rules) == 3, rules
     assert sum(c.startswith("rule_stats") for c in rules) == 1, rules
-    assert len(rows) == 7, rules
+    assert len(rows) == 9, rules
     assert all(state == "COMPLETED" for *_, state in rows), acct
     # retrieval stays local (localrules): no retrieve job in the accounting
     assert not any("retrieve" in c for c in rules)
