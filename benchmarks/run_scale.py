@@ -369,21 +369,18 @@ def markdown(res: dict) -> str:
                   "imports).", "",
                   "| statistic | engine (s) | job (s) | start-up | open | statistic (waiting) | write | "
                   "reading overhead | + writing | whole job |", "|---|---|---|---|---|---|---|---|---|---|"]
+        tot = {"eng": 0.0, "job": 0.0, "inside": 0.0, "write": 0.0}
         for name in STATISTICS:
             job, ph, eng = r["rules"].get(name, {}).get("median_s"), r["phases"].get(name, {}), e.get(name)
             if not (job and eng and ph):
                 continue
-            inside = ph.get("open", 0) + ph.get("statistic", 0)
-            lines.append(f"| {name} | {eng:.2f} | {job:.1f} | {job - inside - ph.get('write', 0):.1f} | "
+            inside, write = ph.get("open", 0) + ph.get("statistic", 0), ph.get("write", 0)
+            for k, v in (("eng", eng), ("job", job), ("inside", inside), ("write", write)):
+                tot[k] += v
+            lines.append(f"| {name} | {eng:.2f} | {job:.1f} | {job - inside - write:.1f} | "
                          f"{ph.get('open', 0):.2f} | {ph.get('statistic', 0):.2f} ({ph.get('read_wait', 0):.2f}) | "
-                         f"{ph.get('write', 0):.2f} | {(inside / eng - 1) * 100:+.0f} % | "
-                         f"{((inside + ph.get('write', 0)) / eng - 1) * 100:+.0f} % | {(job / eng - 1) * 100:+.0f} % |")
-        tot = {k: sum(x for x in vals if x) for k, vals in {
-            "eng": [e.get(n) for n in STATISTICS],
-            "inside": [r["phases"].get(n, {}).get("open", 0) + r["phases"].get(n, {}).get("statistic", 0)
-                       for n in STATISTICS],
-            "write": [r["phases"].get(n, {}).get("write", 0) for n in STATISTICS],
-            "job": [r["rules"].get(n, {}).get("median_s") for n in STATISTICS]}.items()}
+                         f"{write:.2f} | {(inside / eng - 1) * 100:+.0f} % | "
+                         f"{((inside + write) / eng - 1) * 100:+.0f} % | {(job / eng - 1) * 100:+.0f} % |")
         if tot["eng"]:
             lines.append(f"| **all four** | {tot['eng']:.2f} | {tot['job']:.1f} | | | {tot['inside']:.2f} | "
                          f"{tot['write']:.2f} | {(tot['inside'] / tot['eng'] - 1) * 100:+.0f} % | "

@@ -16,8 +16,8 @@ def main(smk):
         cube = series.open_cube(smk.input["series"], chunk)
     with logs.phase("statistic"):  # reads the cube slab by slab: its time includes the reading
         ds = analysis.compute(name, cube, a, threads=smk.threads)
-    what = "nep and all of pr, tas, sund" if name == "correlation" else "nep"
-    checks.check_series(ds["valid_years"], n_years, a["min_valid_years"], smk.input["series"], what)
+    checks.check_series(ds["valid_years"], n_years, a["min_valid_years"], smk.input["series"],
+                        analysis.counted_years(name))
     ds = analysis.outputs(name, ds)
     provenance.attach(ds, name, [smk.input["series"]], a)
     with logs.phase("write"):

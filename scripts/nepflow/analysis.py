@@ -51,6 +51,12 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
     return ds
 
 
+def counted_years(name: str) -> str:
+    """What statistic ``name``'s ``valid_years`` counts: the years NEP is finite (correlation: NEP and all
+    of its factors), for the check that some pixel has enough of them."""
+    return "nep and all of " + ", ".join(stats.FACTORS) if name == "correlation" else "nep"
+
+
 def outputs(name: str, ds: xr.Dataset) -> xr.Dataset:
     """The variables rule ``name`` stores, as stored: ``valid_years`` is kept by ``trend`` only, and
     float maps become float32 (what the NetCDF and the COGs hold: the same values, half the memory;
