@@ -132,7 +132,8 @@ def regrid_source_params():
         return {}
     keys = sorted({k for source in REAL_PRODUCTS.values() for k in OPEN_KEYS[source]})
     return {"source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
-            "land_max_missing": config["regrid"]["land_max_missing"]}
+            "land_max_missing": config["regrid"]["land_max_missing"],
+            "coast_fill_km": config["regrid"]["coast_fill_km"]}
 
 
 def monthly_carbon_output():

@@ -91,7 +91,14 @@ def main(smk):
             if source != "demo":
                 # a real product is read whole (MODIS mosaics, reanalysis): regridded onto the whole
                 # grid as float32 at once, and its native year freed before the next product is opened
-                regridded[name] = (regrid_variable(da, target, method, describe(path)).astype("float32"), path)
+                whole = regrid_variable(da, target, method, describe(path)).astype("float32")
+                if name not in LAND_VARS:  # coastal pixels under ERA5-Land's sea mask (and the proxy from it)
+                    whole, n = regrid.fill_coastal(whole, target["region"].values > 0, params["coast_fill_km"])
+                    if n:
+                        log.info("%s %s: %d coastal region pixels filled from land within %g km "
+                                 "(regrid.coast_fill_km)", year, name, n, params["coast_fill_km"])
+                regridded[name] = (whole, path)
+                whole = None
         if source == "demo":
             natives.append((source, path, native))  # lazy: each block reads the window it needs
         native = da = None

@@ -36,6 +36,7 @@ clients use, so nepflow's code runs unchanged against them:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import ipaddress
@@ -357,13 +358,47 @@ def era5_land_fields(year: int, lat, lon) -> dict[str, np.ndarray]:
     return {k: v.astype("float32") for k, v in out.items()}
 
 
-def era5_land_netcdf(year: int, area, variables, resolution: float = 0.1, fields=None) -> dict[str, bytes]:
+@functools.lru_cache(maxsize=1)
+def _china_provinces():
+    from nepflow import regions
+    from shapely import prepared
+
+    return [(g.bounds, prepared.prep(g)) for g in regions.province_shapes(list(regions.PROVINCES)).values()]
+
+
+def land_fraction(lat, lon, resolution: float, k: int = 4) -> np.ndarray:
+    """Land fraction (0-1) of each lon/lat cell (centres ``lat`` x ``lon``): the share of k x k points
+    of the cell inside a province outline of China (cnmaps), a stand-in for ERA5-Land's land-sea mask
+    (the Bohai Sea is sea; outside China everything counts as land)."""
+    import shapely
+
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    off = ((np.arange(k) + 0.5) / k - 0.5) * resolution
+    py = (lat[:, None] + off[None, :]).ravel()
+    px = (lon[:, None] + off[None, :]).ravel()
+    xx, yy = np.meshgrid(px, py)
+    w, s, e, n = px.min(), py.min(), px.max(), py.max()
+    if e < 73 or w > 135 or n < 18 or s > 54:  # no coast of China near: all land
+        return np.ones((lat.size, lon.size))
+    land = np.zeros(xx.shape, bool)
+    for (x0, y0, x1, y1), geom in _china_provinces():
+        if x1 < w or x0 > e or y1 < s or y0 > n:
+            continue
+        land |= shapely.contains_xy(geom.context, xx, yy)
+    china = (xx > 73) & (xx < 135) & (yy > 18) & (yy < 54)
+    sea = ~land & china & (xx > 117.5) & (yy < 41) & (yy > 37) & (xx < 122.5)  # the Bohai and its coast only
+    return 1 - sea.reshape(lat.size, k, lon.size, k).mean(axis=(1, 3))
+
+
+def era5_land_netcdf(year: int, area, variables, resolution: float = 0.1, fields=None,
+                     sea_mask: bool = True) -> dict[str, bytes]:
     """ERA5-Land monthly means as the CDS delivers them today: {file name: NetCDF4 bytes}.
 
     One file per GRIB step type (``data_stream-moda_stepType-avgua.nc`` holds
     t2m, ``..._stepType-avgad.nc`` the accumulations), with ``valid_time``
     (int64 seconds since 1970), descending ``latitude``, ``longitude`` in -180..180,
-    scalar ``number``, ``expver`` strings and GRIB_* attributes.
+    scalar ``number``, ``expver`` strings and GRIB_* attributes; no value (NaN) over the sea
+    (``sea_mask``: cells less than half land, :func:`land_fraction`), as ERA5-Land masks its oceans.
     """
     import pandas as pd
     import xarray as xr
@@ -372,7 +407,10 @@ def era5_land_netcdf(year: int, area, variables, resolution: float = 0.1, fields
     lat = np.round(np.arange(n, s - resolution / 2, -resolution), 6)
     lon = np.round(np.arange(w, e + resolution / 2, resolution), 6)
     short = [REQUEST_TO_SHORT[v] for v in variables]
-    data = fields or era5_land_fields(year, lat, lon)
+    data = dict(fields or era5_land_fields(year, lat, lon))
+    if sea_mask:  # ERA5-Land has no value over the sea: cells whose land-sea mask is below 0.5
+        sea = land_fraction(lat, lon, resolution) < 0.5
+        data = {k: np.where(sea[None], np.float32(np.nan), v).astype(v.dtype) for k, v in data.items()}
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     out = {}
     for step in ("avgua", "avgad"):
@@ -425,12 +463,12 @@ def _from_bytes(data: bytes):
         return xr.load_dataset(p, engine="netcdf4")
 
 
-def cds_delivery(fields=None, zipped: bool = True):
+def cds_delivery(fields=None, zipped: bool = True, sea_mask: bool = True):
     """A ``make_file`` for :class:`FakeCDS`: a zip of the per-step-type files (or one NetCDF)."""
 
     def make(collection_id, inputs):
         year = int(inputs["year"][0] if isinstance(inputs["year"], list) else inputs["year"])
-        files = era5_land_netcdf(year, inputs["area"], inputs["variable"], fields=fields)
+        files = era5_land_netcdf(year, inputs["area"], inputs["variable"], fields=fields, sea_mask=sea_mask)
         if not zipped:
             import xarray as xr
 

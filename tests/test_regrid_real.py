@@ -121,3 +121,44 @@ def test_conservative_masks_uncovered_cells():
     assert np.isfinite(out.values[:, :, 1]).all()  # 114.25-114.5: 0.05 of 0.25 missing, mean of the rest
     covered = src.values[:, :, 3:5]
     assert (out.values[:, :, 1] >= covered.min()).all() and (out.values[:, :, 1] <= covered.max()).all()
+
+
+def _coast(target, sea_from_x):
+    """A field 10 + x on the target grid, NaN (sea) east of ``sea_from_x``, 12 identical-mask months."""
+    xx = np.broadcast_to(target.x.values[None, :], (target.sizes["y"], target.sizes["x"]))
+    v = np.where(xx >= sea_from_x, np.nan, 10 + xx)
+    da = xr.DataArray(np.stack([v + m for m in range(12)]), coords={"time": range(12), "y": target.y, "x": target.x},
+                      dims=("time", "y", "x"), name="tas")
+    return da.rio.write_crs(target.rio.crs)
+
+
+def test_fill_coastal_takes_the_nearest_land_pixel_within_the_distance():
+    target = grid.target_grid("EPSG:4326", 0.1, bounds=[117.0, 38.5, 118.0, 39.5])
+    da = _coast(target, 117.75)  # columns 117.75, 117.85, 117.95 are sea
+    inside = np.zeros((10, 10), bool)
+    inside[:, :9] = True  # the region reaches two sea columns (117.75, 117.85) but not the last
+    # one column east of the land is 0.1 deg of longitude at 38.5-39.5 N: 8.6-8.7 km; two columns 17.3 km
+    out, n = regrid.fill_coastal(da, inside, 12.0)
+    assert n == 10 and out.attrs["coastal_fill_pixels"] == 10 and out.attrs["coastal_fill_km"] == 12.0
+    np.testing.assert_array_equal(out.values[:, :, 7], da.values[:, :, 6])  # the nearest land pixel, each month
+    assert np.isnan(out.values[:, :, 8]).all() and np.isnan(out.values[:, :, 9]).all()  # beyond 12 km; outside
+    with pytest.raises(Exception, match=r"variable tas does not cover the region .*11\.1% of region.*regrid.coast_fill_km \(12 km\)"):
+        regrid.check_coverage(out, inside, "era5.nc")
+    out, n = regrid.fill_coastal(da, inside, 20.0)
+    assert n == 20 and np.isfinite(out.values[:, inside]).all()
+    np.testing.assert_array_equal(out.values[:, :, 8], da.values[:, :, 6])
+    assert np.isnan(out.values[:, :, 9]).all()  # outside the region: left alone
+    regrid.check_coverage(out, inside, "era5.nc")
+    np.testing.assert_array_equal(out.values[:, :, :7], da.values[:, :, :7])  # land untouched
+    same, n = regrid.fill_coastal(da, inside, 0.0)
+    assert n == 0 and np.isnan(same.values[:, :, 7]).all()
+
+
+def test_fill_coastal_on_a_projected_grid():
+    target = grid.target_grid("EPSG:32650", 5000.0, bounds=[500000, 4300000, 550000, 4350000])
+    da = _coast(target, 537000)  # the last three 5 km columns are sea
+    inside = np.ones((10, 10), bool)
+    out, n = regrid.fill_coastal(da, inside, 11.0)  # two columns (5, 10 km), not the third (15 km)
+    assert n == 20
+    np.testing.assert_array_equal(out.values[:, :, 8], da.values[:, :, 6])
+    assert np.isnan(out.values[:, :, 9]).all()

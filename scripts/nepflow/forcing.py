@@ -37,7 +37,8 @@ def par_from_ssrd(ssrd: xr.DataArray, fraction: float = 0.45) -> xr.DataArray:
     par = ssrd * fraction
     par.name = "par"
     par.attrs = variables.attrs("par", comment=f"PAR = {fraction} x surface solar radiation downwards",
-                                par_fraction=fraction)
+                                par_fraction=fraction,
+                                **{k: v for k, v in ssrd.attrs.items() if k.startswith("coastal_fill_")})
     return par
 
 
@@ -72,7 +73,8 @@ def assemble(fields: dict[str, xr.DataArray], region: xr.DataArray, year: int,
                 raise NepflowError(f"forcing {year}: {name} has {da.sizes['time']} months; expected 12")
             da = da.assign_coords(time=time)
         da = da.where(inside)
-        extra = {k: v for k, v in da.attrs.items() if k in ("regrid_method", "comment", "par_fraction", "source")}
+        extra = {k: v for k, v in da.attrs.items() if k in ("regrid_method", "comment", "par_fraction", "source",
+                                                             "coastal_fill_km", "coastal_fill_pixels")}
         da.attrs = {**variables.attrs(name), **extra, "grid_mapping": "spatial_ref"}
         out[name] = da.astype("float32")
     ds = xr.Dataset(out)

@@ -57,9 +57,11 @@ def check_coverage(da: xr.DataArray, inside: np.ndarray, what: str) -> None:
     missing = ~np.isfinite(vals[:, inside])
     if missing.any():
         frac = missing.mean()
+        km = da.attrs.get("coastal_fill_km")
+        coast = f" and every region pixel within regrid.coast_fill_km ({km:g} km) of one with a value" if km else ""
         raise NepflowError(
             f"{what}: variable {da.name} does not cover the region on the target grid "
-            f"({frac:.1%} of region pixel-months missing); expected the source to cover the grid bounds"
+            f"({frac:.1%} of region pixel-months missing); expected the source to cover the grid bounds{coast}"
         )
 
 
@@ -293,3 +295,60 @@ def to_target_block(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.Dat
     compare at 1e-6 relative).
     """
     return to_target(source_window(da, target), target, method)
+
+
+# ---------------------------------------------------------------- coastal pixels
+#: Mean Earth radius (km) for the great-circle distances of :func:`fill_coastal`.
+EARTH_RADIUS_KM = 6371.0088
+
+
+def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float) -> tuple[xr.DataArray, int]:
+    """Region pixels without a value filled from the nearest pixel with one, up to ``max_km`` away.
+
+    ERA5-Land has no value over the sea (cells whose land-sea mask is below
+    0.5), so a coastal region pixel can fall under a masked cell. Such a pixel
+    (NaN in ``da`` where ``inside`` is True) takes the value of the nearest
+    valid pixel of the same month (great-circle distance between pixel
+    centres, on a sphere of radius :data:`EARTH_RADIUS_KM`) if that pixel lies
+    within ``max_km``; farther gaps stay NaN for the coverage check to report.
+    ``da`` (…, y, x) is on the target grid (with its CRS); a block of rows
+    sees only its own pixels, so blocks need ``max_km`` of extra rows to give
+    the whole grid's answer.
+
+    Returns ``(filled, n)``: the field with attributes ``coastal_fill_km``
+    and ``coastal_fill_pixels`` (n, the region pixels filled in any month).
+    """
+    from pyproj import Transformer
+    from scipy.spatial import cKDTree
+
+    vals = np.array(da.values)  # a contiguous copy: ``flat`` and its rows are views of it
+    flat = vals.reshape((-1,) + vals.shape[-2:])
+    inside = np.asarray(inside, bool)
+    filled = np.zeros(inside.shape, bool)
+    if max_km > 0 and (inside[None] & ~np.isfinite(flat)).any():
+        crs = da.rio.crs
+        xx, yy = np.meshgrid(da["x"].values, da["y"].values)
+        if crs is not None and not crs.is_geographic:
+            xx, yy = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xx, yy)
+        lon, lat = np.deg2rad(xx), np.deg2rad(yy)
+        xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+        chord = 2 * np.sin(min(max_km / EARTH_RADIUS_KM, np.pi) / 2)  # the chord of max_km on the sphere
+        masks = {}  # months share their mask (the land-sea mask): one tree per distinct mask
+        for i, v in enumerate(flat):
+            ok = np.isfinite(v)
+            holes = inside & ~ok
+            if not holes.any() or not ok.any():
+                continue
+            key = ok.tobytes()
+            if key not in masks:
+                src = np.flatnonzero(ok)
+                dist, idx = cKDTree(xyz.reshape(-1, 3)[src]).query(xyz[holes], distance_upper_bound=chord * (1 + 1e-9))
+                near = np.isfinite(dist)
+                masks[key] = (np.flatnonzero(holes)[near], src[idx[near]])
+            dst, src = masks[key]
+            v.reshape(-1)[dst] = v.reshape(-1)[src]
+            filled.reshape(-1)[dst] = True
+    n = int(filled.sum())
+    out = da.copy(data=vals)
+    out.attrs = {**da.attrs, "coastal_fill_km": float(max_km), "coastal_fill_pixels": n}
+    return out, n
