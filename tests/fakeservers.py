@@ -263,12 +263,16 @@ class FakeCDS(Server):
     ``make_file(collection_id, inputs) -> (filename, bytes, content_type)`` builds the
     delivered file. ``polls_before_success`` sets how many status polls answer
     ``running`` first. ``fail_job`` makes jobs end ``failed`` with an error message.
+    ``poll_faults``: HTTP statuses answered to the first status polls of a job (a
+    failed poll, as the real service gives under load).
     """
 
-    def __init__(self, key: str, make_file, polls_before_success: int = 0, fail_job: str | None = None):
+    def __init__(self, key: str, make_file, polls_before_success: int = 0, fail_job: str | None = None,
+                 poll_faults=()):
         super().__init__()
         self.key, self.make_file = key, make_file
         self.polls_before_success, self.fail_job = polls_before_success, fail_job
+        self.poll_faults = deque(poll_faults)
         self.url = f"{self.base}/api"
         self.jobs: dict[str, dict] = {}
 
@@ -307,6 +311,8 @@ class FakeCDS(Server):
             if len(rest) == 2 and method == "DELETE":
                 return self.send_json(h, 200, {"jobID": jid, "status": "dismissed"})
             if len(rest) == 2:
+                if self.poll_faults:
+                    return self.send(h, self.poll_faults.popleft(), b"injected poll failure")
                 if "log" in query:
                     job["polls"] += 1
                 status = "successful" if job["polls"] > self.polls_before_success else "running"
@@ -358,35 +364,36 @@ def era5_land_fields(year: int, lat, lon) -> dict[str, np.ndarray]:
     return {k: v.astype("float32") for k, v in out.items()}
 
 
+#: The sea of the fake CDS: the Bohai and the coasts around it (W, S, E, N), with the provinces on them.
+BOHAI = (117.5, 37.0, 122.5, 41.0)
+BOHAI_PROVINCES = ("Beijing", "Tianjin", "Hebei", "Shandong", "Liaoning")
+
+
 @functools.lru_cache(maxsize=1)
-def _china_provinces():
+def _bohai_land():
     from nepflow import regions
     from shapely import prepared
 
-    return [(g.bounds, prepared.prep(g)) for g in regions.province_shapes(list(regions.PROVINCES)).values()]
+    return [prepared.prep(g) for g in regions.province_shapes(BOHAI_PROVINCES).values()]
 
 
 def land_fraction(lat, lon, resolution: float, k: int = 4) -> np.ndarray:
-    """Land fraction (0-1) of each lon/lat cell (centres ``lat`` x ``lon``): the share of k x k points
-    of the cell inside a province outline of China (cnmaps), a stand-in for ERA5-Land's land-sea mask
-    (the Bohai Sea is sea; outside China everything counts as land)."""
+    """Land fraction (0-1) of each lon/lat cell (centres ``lat`` x ``lon``), a stand-in for ERA5-Land's
+    land-sea mask: the share of k x k points of the cell that are not sea, sea being the points of the
+    :data:`BOHAI` box outside the outlines (cnmaps) of the provinces around it."""
     import shapely
 
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     off = ((np.arange(k) + 0.5) / k - 0.5) * resolution
     py = (lat[:, None] + off[None, :]).ravel()
     px = (lon[:, None] + off[None, :]).ravel()
-    xx, yy = np.meshgrid(px, py)
-    w, s, e, n = px.min(), py.min(), px.max(), py.max()
-    if e < 73 or w > 135 or n < 18 or s > 54:  # no coast of China near: all land
+    w, s, e, n = BOHAI
+    if px.max() < w or px.min() > e or py.max() < s or py.min() > n:
         return np.ones((lat.size, lon.size))
-    land = np.zeros(xx.shape, bool)
-    for (x0, y0, x1, y1), geom in _china_provinces():
-        if x1 < w or x0 > e or y1 < s or y0 > n:
-            continue
-        land |= shapely.contains_xy(geom.context, xx, yy)
-    china = (xx > 73) & (xx < 135) & (yy > 18) & (yy < 54)
-    sea = ~land & china & (xx > 117.5) & (yy < 41) & (yy > 37) & (xx < 122.5)  # the Bohai and its coast only
+    xx, yy = np.meshgrid(px, py)
+    sea = (xx >= w) & (xx <= e) & (yy >= s) & (yy <= n)
+    for geom in _bohai_land():
+        sea &= ~shapely.contains_xy(geom.context, xx, yy)
     return 1 - sea.reshape(lat.size, k, lon.size, k).mean(axis=(1, 3))
 
 

@@ -24,7 +24,7 @@ def env(monkeypatch, tmp_path):
 
 
 def make_cfg(srv, **download_cfg):
-    return {"bbox": BBOX, "cds": {"url": srv.url},
+    return {"bbox": BBOX, "cds": {"url": srv.url, "poll_interval": 0.01},
             "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5, **download_cfg}}
 
 
@@ -160,6 +160,56 @@ def test_missing_and_wrong_credentials(env, monkeypatch):
         with pytest.raises(NepflowError, match="HTTP 401.*CDSAPI_KEY") as err:
             cds.retrieve("meteo", 2001, cfg, paths_for(env, cfg))
     assert "wrong-key-00000000" not in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["env_key", "rc_key", "env_url", "rc_url", "config_url"])
+def test_credentials_of_the_retired_cds_are_one_line(env, monkeypatch, where):
+    """A key '<UID>:<API key>' or an /api/v2 URL: the retired CDS; one line on the personal access token."""
+    old_key, old_url = "123456:0f1e2d3c-aaaa-bbbb-cccc-4b5a69788796", "https://cds.climate.copernicus.eu/api/v2"
+    rc = env / "home" / ".cdsapirc"
+    cfg = {"bbox": BBOX, "cds": {}}
+    if where == "env_key":
+        monkeypatch.setenv("CDSAPI_KEY", old_key)
+    elif where == "rc_key":
+        monkeypatch.delenv("CDSAPI_KEY")
+        rc.write_text(f"url: https://cds.climate.copernicus.eu/api\nkey: {old_key}\n")
+    elif where == "env_url":
+        monkeypatch.setenv("CDSAPI_URL", old_url)
+    elif where == "rc_url":
+        rc.write_text(f"url: {old_url}/\nkey: {KEY}\n")
+    else:
+        cfg["cds"]["url"] = old_url
+    with NetGuard() as guard, pytest.raises(NepflowError) as err:
+        cds.retrieve("meteo", 2001, cfg, paths_for(env, cfg))
+    msg = str(err.value)
+    assert "\n" not in msg and "retired in September 2024" in msg and "personal access token" in msg
+    assert "https://cds.climate.copernicus.eu/api " in msg and cds.PROFILE_URL in msg
+    named = {"env_key": "CDSAPI_KEY:", "rc_key": ".cdsapirc (key:)", "env_url": "CDSAPI_URL:",
+             "rc_url": ".cdsapirc (url:)", "config_url": "config key sources.cds.url:"}[where]
+    assert msg.startswith(named) or named in msg.split(";")[0], msg
+    assert old_key.split(":")[1] not in msg and KEY not in msg  # the secret part is never shown
+    assert guard.blocked == []  # the retired API was not contacted
+
+
+def test_a_failed_poll_is_repeated_by_the_client_not_resubmitted(env, monkeypatch):
+    """Polls wait up to sources.cds.poll_interval (default 60 s); a failed poll waits one interval and is
+    repeated; the request is posted once. Sleeps are recorded, not slept."""
+    import time as time_module
+
+    slept = []
+    monkeypatch.setattr(time_module, "sleep", lambda s: slept.append(s))
+    with NetGuard(), FakeCDS(KEY, cds_delivery(), polls_before_success=12, poll_faults=[500, 502]) as srv:
+        cfg = make_cfg(srv)
+        del cfg["cds"]["poll_interval"]  # the default
+        paths = paths_for(env, cfg)
+        cds.retrieve("meteo", 2001, cfg, paths)
+        calls = [r["method"] + " " + r["path"].split("/")[4] for r in srv.requests if r["path"].startswith("/api/retrieve")]
+    assert calls.count("POST processes") == 1  # submitted once
+    assert download.is_complete(paths["manifest"])
+    polls = [s for s in slept if s != 60]
+    assert slept.count(60) >= 2 + 1  # the two failed polls, then the polls at the full interval
+    assert polls == sorted(polls) and polls[0] == 1.0 and max(polls) < 60  # 1, 1.5, 2.25, ... up to the interval
+    assert max(slept) == 60
 
 
 def test_cdsapirc_file(env, monkeypatch):

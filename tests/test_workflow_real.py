@@ -1,6 +1,8 @@
 """The whole DAG on real-data sources, served from 127.0.0.1: MODIS through earthaccess (fake CMR,
 Earthdata Login and data server over HTTPS), ERA5-Land through cdsapi (fake CDS API) and a
-station CSV, on a small grid (Beijing at 0.1°) for four years.
+station CSV, on a small coastal grid (Tianjin and the Bohai coast at 0.1°) for four years. The fake
+CDS masks its sea cells as ERA5-Land does, so the coastal pixels are filled from land
+(``regrid.coast_fill_km``).
 
 Four, not two: the per-pixel statistics need at least three years (series/annual.nc is checked for
 it) and the Hurst exponent's rescaled-range fit at least three window lengths (four years). The fake
@@ -30,9 +32,10 @@ pytestmark = pytest.mark.workflow
 
 YEARS = [2001, 2002, 2003, 2004]
 COMPOSITES = range(1, 366, 16)  # every other 8-day composite
-# West Beijing: a grid inside two MODIS tiles (h26v04 over h26v05, the mosaic seam at 40 N)
-BOUNDS = [115.4, 39.6, 116.3, 41.0]
-BBOX = [115.2, 39.4, 116.4, 41.2]
+# Tianjin: a grid over four MODIS tiles (h26/h27, v04 over v05: the mosaic seams at 40 N and along
+# the tiles' sheared meridian), with the Bohai coast in the east
+BOUNDS = [116.7, 38.5, 118.1, 40.3]
+BBOX = [116.5, 38.3, 118.3, 40.5]
 N = 60  # pixels per tile edge (real 500 m tiles have 2400)
 CDS_KEY = "cds-key-fake-5f0e1d2c3b4a"
 RUN = "results/real"
@@ -67,9 +70,9 @@ def publish_modis(srv, folder: Path, tiles):
 
 
 def station_csv(path: Path):
-    """Monthly sunshine totals of six stations around Beijing."""
-    stations = [("54511", 116.47, 39.81), ("54406", 115.97, 40.45), ("54416", 116.87, 40.38),
-                ("54412", 116.63, 40.73), ("54594", 115.73, 39.73), ("54399", 116.28, 39.98)]
+    """Monthly sunshine totals of six stations around Tianjin."""
+    stations = [("54527", 117.07, 39.08), ("54523", 117.05, 39.43), ("54428", 117.40, 40.03),
+                ("54623", 117.72, 39.05), ("54619", 117.22, 38.63), ("54517", 116.88, 39.60)]
     lines = ["station_id,lon,lat,date,hours"]
     for year in YEARS:
         for m in range(1, 13):
@@ -83,7 +86,7 @@ def real_config(srv_ed, srv_cds, stations) -> dict:
     return {
         "run_name": "real",
         "years": {"start": YEARS[0], "end": YEARS[-1]},
-        "region": {"provinces": ["Beijing"]},
+        "region": {"provinces": ["Tianjin"]},
         "grid": {"crs": "EPSG:4326", "resolution": 0.1, "bounds": BOUNDS},
         "sources": {
             "meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations",
@@ -166,6 +169,9 @@ def test_outputs_are_sane(real_run):
         assert f["fpar"].attrs["regrid_method"] == "average" and f["c4_frac"].attrs["regrid_method"] == "average"
         for name in ("tas", "pr", "par", "rn", "evap", "sund"):
             assert np.isfinite(f[name].values[:, inside]).all(), name
+        for name in ("tas", "pr", "par", "rn", "evap"):  # the sea cells of the delivery, filled from land
+            assert f[name].attrs["coastal_fill_km"] == 20 and f[name].attrs["coastal_fill_pixels"] >= 1, name
+        assert f["sund"].attrs["coastal_fill_pixels"] == 0  # interpolated from the stations: no sea mask
         fpar = f["fpar"].values[:, inside]
         assert np.nanmin(fpar) >= 0 and np.nanmax(fpar) <= 1 and np.isfinite(fpar).mean() > 0.8
         assert 0.5 < np.nanmax(fpar) and np.nanmin(fpar) < 0.3  # the seasonal cycle survived

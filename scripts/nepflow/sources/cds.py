@@ -3,17 +3,27 @@
 Retrieval: one ``cdsapi.Client(url, key).retrieve(dataset, request)`` per year
 (``reanalysis-era5-land-monthly-means``, ``monthly_averaged_reanalysis``, the
 six variables below, 12 months, NetCDF, area = the padded region box). cdsapi
-submits the request and polls the job (its own bounded retries on HTTP errors,
-``retry_max``/``sleep_max`` from ``sources.download``); the result file is then
-fetched with :func:`nepflow.sources.download.fetch` (temporary name, size check
-against the API's ``file:size``, sha256, retries with Retry-After) and recorded
-in a manifest beside it. The file is kept as delivered: today the CDS sends a
-zip of one NetCDF per GRIB step type when a request mixes instantaneous (t2m)
-and accumulated variables, or a single NetCDF; both are opened here.
+(through ecmwf-datastores-client) submits the request once and polls the job
+until it is done: waits between polls grow from 1 s to ``sources.cds.poll_interval``
+(default 60 s; a queued ERA5-Land request takes minutes to hours), and each HTTP
+call (the submission, every poll) is repeated by the client itself on
+connection errors and HTTP 408/429/5xx, up to ``sources.cds.retry_max`` tries a
+``poll_interval`` apart. nepflow does not wrap the job in its own retries, so a
+failed poll never resubmits the request. The result file is then fetched with
+:func:`nepflow.sources.download.fetch` (temporary name, size check against the
+API's ``file:size``, sha256, the ``sources.download`` retries with Retry-After)
+and recorded in a manifest beside it. The file is kept as delivered: today the
+CDS sends a zip of one NetCDF per GRIB step type when a request mixes
+instantaneous (t2m) and accumulated variables, or a single NetCDF; both are
+opened here, whatever their name (the cache names the delivery ``<year>.nc``
+either way; :func:`open_raw` looks at the content, not the suffix).
 
 Credentials: ``CDSAPI_URL``/``CDSAPI_KEY`` or ``~/.cdsapirc`` (path in
 ``CDSAPI_RC``), as cdsapi reads them; ``sources.cds.url`` overrides the URL
-(tests point it at a local server). The key is never logged or written.
+(tests point it at a local server). The key is the personal access token of
+the CDS profile page; credentials of the CDS retired in September 2024 (a key
+``<UID>:<API key>``, a URL ending in ``/api/v2``) stop the job with one line
+saying so. The key is never logged or written.
 
 Conversion to CF units (SCIENCE.md "Data facts"). ERA5-Land monthly means of
 accumulated variables are means of *daily* accumulations, so a monthly total is
@@ -42,9 +52,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -78,7 +90,10 @@ UNITS = {
     "ssr": {"J m**-2", "J m-2"},
     "str": {"J m**-2", "J m-2"},
 }
-DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None}
+DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None, "poll_interval": 60.0,
+            "retry_max": 500}
+#: Where the personal access token of the current CDS is shown.
+PROFILE_URL = "https://cds.climate.copernicus.eu/profile"
 
 
 def settings(cfg: dict) -> dict:
@@ -147,11 +162,23 @@ def credentials(cfg: dict) -> tuple[str, str]:
                     conf[k.strip()] = v.strip()
         except OSError:
             pass
-    url = s.get("url") or os.environ.get("CDSAPI_URL") or conf.get("url") or DEFAULT_URL
-    key = os.environ.get("CDSAPI_KEY") or conf.get("key")
+    url, url_from = next(((v, w) for v, w in ((s.get("url"), "config key sources.cds.url"),
+                                              (os.environ.get("CDSAPI_URL"), "CDSAPI_URL"),
+                                              (conf.get("url"), f"{rc_name} (url:)")) if v),
+                         (DEFAULT_URL, "the default"))
+    key, key_from = next(((v, w) for v, w in ((os.environ.get("CDSAPI_KEY"), "CDSAPI_KEY"),
+                                              (conf.get("key"), f"{rc_name} (key:)")) if v), (None, None))
     if not key:
         raise NepflowError(f"CDS credentials missing: set CDSAPI_KEY (your CDS personal access token) or write "
                            f"'url:' and 'key:' lines in {rc_name} (path from CDSAPI_RC); see docs/real-data.md")
+    new = (f"the current CDS takes url {DEFAULT_URL} and as key the personal access token shown on "
+           f"{PROFILE_URL} (no UID: prefix); see docs/real-data.md")
+    if re.fullmatch(r"\s*\d+\s*:\s*\S+", key):
+        raise NepflowError(f"{key_from}: a key of the form <UID>:<API key> is a credential of the CDS retired in "
+                           f"September 2024; {new}")
+    if re.search(r"/api/v2/?$", urlsplit(url.strip()).path):
+        raise NepflowError(f"{url_from}: the URL {download.clean_url(url)} (/api/v2) is the API of the CDS retired in "
+                           f"September 2024; {new}")
     return url.rstrip("/"), key
 
 
@@ -176,9 +203,11 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     url, key = credentials(cfg)
     import cdsapi
 
+    # the client polls the job and repeats a failed HTTP call itself (sleep_max is both the longest wait between
+    # polls and the wait before a repeated call); its retrieve() is called once, so nothing resubmits the job
     client = cdsapi.Client(
         url=url, key=key, quiet=True, progress=False, timeout=retry.read_timeout,
-        retry_max=retry.tries, sleep_max=max(retry.backoff, 0.001),
+        retry_max=int(s["retry_max"]), sleep_max=float(s["poll_interval"]),
         info_callback=lambda *a, **k: log.info("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
         warning_callback=lambda *a, **k: log.warning("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
         error_callback=lambda *a, **k: log.error("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
@@ -186,7 +215,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     )
     log.info("CDS request %s %s: area %s", s["dataset"], year, req["area"])
     result = download.call(lambda: client.retrieve(s["dataset"], req), f"CDS request {s['dataset']} {year}",
-                           retry, transient=_transient)
+                           download.Retry(tries=1), transient=_transient)
     record = download.fetch(result.location, data, size=int(result.content_length), retry=retry)
     record["content_type"] = str(getattr(result, "content_type", "") or "")
     download.write_manifest(manifest, {
