@@ -497,7 +497,13 @@ class FakeEarthdata(Server):
     ``add_granule(path, short_name, version, begin, end, bbox)`` publishes a file;
     the UMM-G record carries its size and MD5 checksum (``checksum_override``
     publishes a wrong one). Credentials: ``username``/``password`` for EDL basic
-    auth, which returns ``token``; data and profile requests need ``Bearer token``.
+    auth, which returns ``token``; data and profile requests need ``Bearer token``. As the
+    real services do with an expired or revoked token: CMR answers a search carrying
+    another bearer token with 401 and ``Token [...] has expired``; the data server answers
+    401, or with ``login_page`` set the Earthdata Login page (200, HTML), where the real
+    server's redirect to the OAuth login ends for a browser-less client. ``refuse`` (a set
+    of ``cmr``, ``data``) makes those endpoints refuse every token, as when a token expires
+    after the login.
     """
 
     def __init__(self, tls_dir: Path, username="nepflow-test-user", password="pw-fake-3141", token="tok-fake-2718",
@@ -507,6 +513,8 @@ class FakeEarthdata(Server):
         self.granules: list[dict] = []
         self.files: dict[str, bytes] = {}
         self.cmr_url = f"{self.base}/search/"
+        self.login_page = False
+        self.refuse: set[str] = set()
 
     def add_granule(self, path: Path, short_name: str, version: str, begin: str, end: str, bbox,
                     checksum_override: str | None = None):
@@ -585,6 +593,10 @@ class FakeEarthdata(Server):
             fault = self.faults[path].popleft() if self.faults[path] else None
             if fault:
                 return self.send(h, fault["status"], b"injected failure")
+            auth = h.headers.get("Authorization")
+            if auth and auth.startswith("Bearer ") and (auth != f"Bearer {self.token}" or "cmr" in self.refuse):
+                return self.send_json(h, 401, {"errors": [f"Token [Bearer {auth[7:12]}XXX] has expired. Note the "
+                                                          f"token value has been partially redacted."]})
             hits = self._search(query)
             size = int(query.get("page_size", ["10"])[0])
             offset = int(h.headers.get("cmr-search-after") or 0)
@@ -604,7 +616,12 @@ class FakeEarthdata(Server):
         if path in self.files:
             # the bearer token; or EDL basic credentials, which is what the real data servers' OAuth redirect to
             # URS amounts to (earthaccess answers it with basic auth when the host is the EDL host)
-            if not self._authorized(h, basic_ok=True):
+            if "data" in self.refuse or not self._authorized(h, basic_ok=True):
+                if self.login_page:
+                    page = (b"<!DOCTYPE html>\n<html><head><title>Earthdata Login</title></head><body>"
+                            b"<form action=\"/login\" method=\"post\"><input name=\"username\">"
+                            b"<input name=\"password\" type=\"password\"></form></body></html>\n")
+                    return self.send(h, 200, page, "text/html; charset=utf-8")
                 return self.send(h, 401, b"HTTP Basic: Access denied.")
             return self.send_file(h, path, self.files[path])
         return self.send(h, 404, b"not found")

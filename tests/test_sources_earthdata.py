@@ -209,7 +209,7 @@ def test_missing_credentials_and_token_secrecy(server, env, monkeypatch, caplog,
         earthdata.retrieve("landcover", 2001, cfg, paths)
     assert "\n" not in str(err.value) and server.requests == []
     monkeypatch.setenv("EARTHDATA_TOKEN", "tok-wrong-0000")
-    with pytest.raises(NepflowError, match="failed") as err:
+    with pytest.raises(NepflowError, match="refused the credentials.*EARTHDATA_TOKEN.*60 days") as err:
         earthdata.retrieve("landcover", 2001, cfg, paths)
     assert "tok-wrong-0000" not in str(err.value) and "\n" not in str(err.value)
     monkeypatch.setenv("EARTHDATA_TOKEN", server.token)
@@ -221,6 +221,35 @@ def test_missing_credentials_and_token_secrecy(server, env, monkeypatch, caplog,
     text = caplog.text + out.out + out.err + json.dumps(cfg) + repr(ds.attrs)
     assert not any(s in text for s in secrets)
     assert scan_for(secrets, [env / "data", env / "out.nc"]) == []
+
+
+@pytest.mark.parametrize("where", ["login", "cmr", "data_401", "login_page", "login_page_earthaccess"])
+def test_refused_token_is_one_permanent_line(server, env, monkeypatch, where):
+    """An expired token: CMR 401, data server 401, or the login page instead of the granule; no retry."""
+    p = publish(server, env / "server", "MCD12Q1", "2001-01-01", "h26v04", {"LC_Type1": np.full((N, N), 12, np.uint8)})
+    cfg = make_cfg(server, tiles=("h26v04",), **({"transfer": "earthaccess"} if where.endswith("earthaccess") else {}))
+    paths = paths_for(env, "landcover", 2001, cfg)
+    expired = "tok-expired-0000"
+    if where == "login":  # Earthdata Login's profile refuses it
+        monkeypatch.setenv("EARTHDATA_TOKEN", expired)
+    elif where == "cmr":  # expired after the login
+        server.refuse.add("cmr")
+    else:  # CMR accepts the token; the data server does not
+        server.refuse.add("data")
+        server.login_page = where.startswith("login_page")
+    with pytest.raises(NepflowError) as err:
+        earthdata.retrieve("landcover", 2001, cfg, paths)
+    msg = str(err.value)
+    assert "\n" not in msg and "EARTHDATA_TOKEN" in msg and "60 days" in msg, msg
+    assert "size mismatch" not in msg and "tries" not in msg, msg
+    named = {"login": "Earthdata login", "cmr": "CMR refused", "data_401": "HTTP 401"}.get(where, "HTML page")
+    assert named in msg and (where in ("login", "cmr") or p.name in msg), msg
+    searches = [r for r in server.requests if r["path"].startswith("/search/granules")]
+    gets = [r for r in server.requests if r["path"].startswith("/lp-prod")]
+    expect = {"login": (0, 0), "cmr": (1, 0)}.get(where, (len(searches), 1))  # one request refused, none repeated
+    assert (len(searches), len(gets)) == expect, (searches, gets)
+    assert not paths["manifest"].exists() and not (paths["manifest"].parent / p.name).exists()
+    assert expired not in msg
 
 
 @pytest.fixture

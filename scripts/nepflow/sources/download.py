@@ -13,7 +13,8 @@ Every file a retrieve job fetches goes through :func:`fetch`:
   read, so a stalled server cannot hang a job), a truncated body and a
   checksum or size mismatch. A 429 or 503 with ``Retry-After`` (seconds or an
   HTTP date) waits that long, capped by ``max_wait``. Other 4xx answers are
-  not retried. After the last try the job stops with one line naming the file
+  not retried, nor an HTML page served instead of the file (a login page: the
+  credentials were refused). After the last try the job stops with one line naming the file
   and the reason (:class:`~nepflow.errors.NepflowError`);
 - the sha256 of every file is computed while it streams and recorded in the
   per-year manifest (:func:`write_manifest`): granule names, URLs (without
@@ -207,13 +208,25 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _status_error(resp, what: str) -> Exception:
+#: What a refused request (HTTP 401/403, or a login page) says when the source gives no hint of its own.
+DENIED = "check the credentials and that the data's licence/EULA is accepted"
+
+
+def _status_error(resp, what: str, denied: str | None = None) -> Exception:
     code = resp.status_code
     if code in RETRY_STATUS or 500 <= code < 600:
         return Transient(f"HTTP {code} {resp.reason or ''}".strip(), parse_retry_after(resp.headers.get("Retry-After")))
     if code in (401, 403):
-        return Permanent(f"HTTP {code}: access denied; check the credentials and that the data's licence/EULA is accepted")
+        return Permanent(f"HTTP {code}: access denied; {denied or DENIED}")
     return Permanent(f"HTTP {code} {resp.reason or ''}".strip())
+
+
+def is_login_page(content_type: str | None, head: bytes = b"") -> bool:
+    """Whether a response that should be a data file is an HTML page (a login form after a redirect)."""
+    if (content_type or "").split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return True
+    start = head.lstrip()[:64].lower()
+    return start.startswith(b"<!doctype html") or start.startswith(b"<html")
 
 
 def _hasher(checksum):
@@ -223,7 +236,7 @@ def _hasher(checksum):
     return hashlib.new(alg) if alg else None
 
 
-def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label) -> dict:
+def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label, denied=None) -> dict:
     import requests
 
     sha = hashlib.sha256()
@@ -239,7 +252,10 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
                 raise Transient(f"{type(exc).__name__}: {exc}") from None
             with resp:
                 if resp.status_code >= 400:
-                    raise _status_error(resp, label)
+                    raise _status_error(resp, label, denied)
+                if is_login_page(resp.headers.get("Content-Type")):  # a data file never comes as HTML
+                    raise Permanent(f"the server sent an HTML page (a login page) instead of the file: "
+                                    f"authentication failed; {denied or DENIED}")
                 announced = resp.headers.get("Content-Length")
                 announced = int(announced) if announced and announced.isdigit() and \
                     not resp.headers.get("Content-Encoding") else None
@@ -274,7 +290,7 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
 
 
 def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple[str, str] | None = None,
-          retry: Retry | None = None, headers: dict | None = None, sleep=time.sleep) -> dict:
+          retry: Retry | None = None, headers: dict | None = None, sleep=time.sleep, denied: str | None = None) -> dict:
     """Download ``url`` to ``dest`` atomically, verified, with bounded retries.
 
     Parameters
@@ -287,6 +303,8 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
     retry : the retry policy; default :class:`Retry`().
     headers : extra request headers.
     sleep : the sleep function (tests pass a recorder).
+    denied : what to tell the user when the server refuses the credentials (HTTP
+        401/403, or an HTML login page instead of the file; never retried).
 
     Returns
     -------
@@ -304,7 +322,7 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
     log.info("downloading %s from %s", label, clean_url(url))
     for attempt in range(1, retry.tries + 1):
         try:
-            record = _attempt(url, dest, sess, retry, size, checksum, headers, label)
+            record = _attempt(url, dest, sess, retry, size, checksum, headers, label, denied)
             log.info("%s: %d bytes, sha256 %s", label, record["size"], record["sha256"])
             return record
         except Permanent as exc:

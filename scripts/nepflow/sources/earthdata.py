@@ -17,6 +17,9 @@ are fetched over HTTPS with earthaccess's authenticated session through
 sha256, bounded retries with Retry-After, connect/read timeouts) into the shared
 cache ``data/earthdata/<SHORT>.<VERSION>/<YEAR>/``, named as NASA names them, so
 runs over other regions or periods reuse them. A per-year manifest lists them.
+Refused credentials (HTTP 401/403 from CMR or the data server, or an HTML login
+page served instead of a granule: an expired ``EARTHDATA_TOKEN``, valid 60 days)
+stop the job at once with one line saying so; no retry helps.
 ``sources.earthdata.transfer: earthaccess`` uses ``earthaccess.download``
 instead (one granule at a time into a private folder, then the same
 verification and atomic move); it is not the default because earthaccess's
@@ -188,6 +191,8 @@ def login(s: dict):
     try:
         auth = earthaccess.login(strategy="environment" if env_ok else "netrc", system=system)
     except Exception as exc:  # LoginAttemptFailure, connection errors
+        if (code := _refused(exc)) is not None:
+            raise NepflowError(f"Earthdata login at {host} refused the credentials (HTTP {code}); {REFUSED}") from None
         text = download.redact(" ".join(str(exc).split()))[:200]
         raise NepflowError(f"Earthdata login at {host} failed ({type(exc).__name__}: {text}); check "
                            f"EARTHDATA_TOKEN / EARTHDATA_USERNAME / EARTHDATA_PASSWORD or ~/.netrc") from None
@@ -195,6 +200,32 @@ def login(s: dict):
         raise NepflowError(f"Earthdata login at {host} failed; check EARTHDATA_TOKEN / EARTHDATA_USERNAME / "
                            f"EARTHDATA_PASSWORD or ~/.netrc")
     return earthaccess
+
+
+#: What to do when Earthdata refuses the credentials (CMR or the data server: HTTP 401/403 or a login page).
+REFUSED = ("an Earthdata token (EARTHDATA_TOKEN) is valid for 60 days after it is generated: generate a new one "
+           "at https://urs.earthdata.nasa.gov (Generate Token), or check EARTHDATA_USERNAME/EARTHDATA_PASSWORD or "
+           "~/.netrc, and that the data's EULA is accepted; see docs/real-data.md")
+
+
+def _refused(exc) -> int | None:
+    """The HTTP status (401/403) if ``exc`` is Earthdata refusing the credentials, else None.
+
+    earthaccess raises CMR's refusals as RuntimeError(response text) from the HTTPError
+    (``{"errors": ["Token [...] has expired. ..."]}``), and its own downloads' as text
+    with ``Status code: 401``.
+    """
+    for e in (exc, getattr(exc, "__cause__", None)):
+        code = getattr(getattr(e, "response", None), "status_code", None)
+        if code in (401, 403):
+            return code
+    text = str(exc)
+    for code in (401, 403):
+        if f"Status code: {code}" in text or f"{code} Client Error" in text:
+            return code
+    if "Token" in text and ("has expired" in text or "does not exist" in text):
+        return 401
+    return None
 
 
 # ---------------------------------------------------------------- search
@@ -222,10 +253,16 @@ def search(ea, short: str, version: str, start: str, end: str, bbox, tile_names,
     productions of the same granule the newer is kept.
     """
     what = f"CMR search {short}.{version} {start}..{end}"
+
+    def transient(exc):
+        if (code := _refused(exc)) is not None:
+            raise NepflowError(f"{what}: CMR refused the credentials (HTTP {code}); {REFUSED}") from None
+        return (True, None) if isinstance(exc, RuntimeError) else download.classify(exc)
+
     granules = download.call(
         lambda: ea.search_data(short_name=short, version=version, temporal=(start, end),
                                bounding_box=tuple(float(b) for b in bbox), count=-1),
-        what, retry, transient=lambda e: (True, None) if isinstance(e, RuntimeError) else download.classify(e))
+        what, retry, transient=transient)
     best: dict = {}
     for g in granules:
         for f in _file_info(g):
@@ -271,7 +308,7 @@ def _fetch_one(ea, f: dict, dest: Path, s: dict, retry, verify: str) -> dict:
     if s["transfer"] == "earthaccess":
         return _fetch_with_earthaccess(ea, f, dest, retry)
     return download.fetch(f["url"], dest, sess=ea.get_requests_https_session(), size=f["size"],
-                          checksum=f["checksum"], retry=retry)
+                          checksum=f["checksum"], retry=retry, denied=REFUSED)
 
 
 def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
@@ -284,6 +321,10 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
             if not got:
                 raise download.Transient("earthaccess.download returned no file")
             path = Path(got[0])
+            with open(path, "rb") as fh:
+                if download.is_login_page(None, fh.read(512)):
+                    raise download.Permanent("the server sent an HTML page (a login page) instead of the file: "
+                                             f"authentication failed; {REFUSED}")
             size = path.stat().st_size
             if f["size"] is not None and size != f["size"]:
                 raise download.Transient(f"size mismatch: got {size} bytes, the catalogue says {f['size']}")
@@ -302,6 +343,11 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
 
     def transient(exc):
         text = str(exc)
+        if isinstance(exc, download.Permanent):
+            return False, None
+        if (code := _refused(exc)) is not None:
+            raise NepflowError(f"download of {dest.name} failed: Earthdata refused the credentials (HTTP {code}); "
+                               f"{REFUSED}") from None
         if isinstance(exc, download.Transient) or any(f"Status code: {c}" in text for c in (408, 429, 500, 502, 503, 504)):
             return True, None
         return download.classify(exc)
