@@ -153,6 +153,29 @@ def test_proxy_retrieve_from_meteo(tmp_path):
     assert "proxy" in ds.attrs["source"]
 
 
+def test_proxy_keeps_the_sea_mask_for_the_coastal_fill(tmp_path):
+    """ERA5-Land's sea cells (no ssrd) give no sunshine (NaN, not 0), so regrid fills them like the meteorology."""
+    from nepflow import grid, regrid
+
+    target = grid.target_grid("EPSG:4326", 0.1, bounds=[117.0, 38.5, 117.4, 38.9])
+    lat2 = np.broadcast_to(target.y.values[:, None], (4, 4))
+    ra = proxy.extraterrestrial_monthly(lat2, 2001)
+    ssrd = (0.25 + 0.5 * 0.5) * ra
+    ssrd[:, :, 3] = np.nan  # the easternmost column is sea
+    meteo = xr.Dataset({"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})},
+                       coords={"time": pd.date_range("2001-01-01", periods=12, freq="MS"), "y": target.y.values,
+                               "x": target.x.values}).rio.write_crs("EPSG:4326")
+    meteo.to_netcdf(tmp_path / "meteo.nc")
+    cfg = {"meteo": "demo"}
+    out = {k: tmp_path / v for k, v in proxy.outputs("sunshine", 2001, cfg).items()}
+    proxy.retrieve("sunshine", 2001, cfg, {**out, "meteo": tmp_path / "meteo.nc"})
+    sund = proxy.open_year("sunshine", 2001, out["data"])["sund"]
+    assert np.isnan(sund.values[:, :, 3]).all() and np.isfinite(sund.values[:, :, :3]).all()
+    filled, n = regrid.fill_coastal(regrid.to_target(sund, target, "bilinear"), np.ones((4, 4), bool), 20.0)
+    assert n == 4 and np.isfinite(filled.values).all()
+    np.testing.assert_allclose(filled.values[:, :, 3], filled.values[:, :, 2])
+
+
 def test_local_source_station_csv(tmp_path):
     from nepflow.sources import local
 
@@ -166,3 +189,85 @@ def test_local_source_station_csv(tmp_path):
     lon, lat = np.meshgrid(sund.x, sund.y)
     inside = (lon > 114.5) & (lon < 117.5) & (lat > 37.5) & (lat < 40.5)
     assert np.abs(sund.values[6] - plane(lon, lat, 7))[inside].max() < 0.5
+
+
+# ---------------------------------------------------------------- archive layouts and implausible values
+def cma_lines(stations_, year=2001, months=(1, 2), value=lambda i, d: 60 + i + d.day % 5, qc=True):
+    """Daily sunshine as the CMA archive ships it: station lat(ddmm) lon(dddmm) alt(0.1 m) year month day
+    sunshine(0.1 h) qc, whitespace-aligned."""
+    out = []
+    for i, (sid, lat_dm, lon_dm) in enumerate(stations_):
+        for d in pd.date_range(f"{year}-{months[0]:02d}-01", f"{year}-{months[-1]:02d}-28"):
+            if d.month not in months:
+                continue
+            v = value(i, d)
+            out.append(f"{sid} {lat_dm:5d} {lon_dm:5d} {313:6d} {d.year:5d} {d.month:3d} {d.day:3d} {v:6d}"
+                       + (f" {0:3d}" if qc else ""))
+    return "\n".join(out) + "\n"
+
+
+CMA_STATIONS = [("54527", 3905, 11704), ("54511", 3948, 11628), ("54623", 3903, 11743)]
+
+
+def test_cma_daily_layout_converted(tmp_path):
+    p = tmp_path / "ssd.txt"
+    missing = lambda i, d: 32766 if (i == 0 and d.month == 1 and d.day <= 3) else 60 + i + d.day % 5  # noqa: E731
+    p.write_text(cma_lines(CMA_STATIONS, value=missing))
+    df = stations.read_cma_daily(p)
+    s0 = df[df.station_id == "54527"]
+    assert s0["lat"].iloc[0] == pytest.approx(39 + 5 / 60) and s0["lon"].iloc[0] == pytest.approx(117 + 4 / 60)
+    assert df[df.station_id == "54511"]["lat"].iloc[0] == pytest.approx(39.8)
+    assert np.isnan(s0["hours"].iloc[:3]).all() and s0["hours"].iloc[3] == pytest.approx(6.0 + (4 % 5) * 0.1)
+    assert s0["date"].iloc[0] == "2001-01-01"
+    # January of station 54527: 28 valid days of 31 -> mean x 31; the days with 32766 are missing, not zero
+    cfg = cfg_for(p, format="cma_daily")
+    tot = stations.monthly_totals(df, 2001)
+    jan = tot[(tot.month == 1) & (tot.station_id == "54527")]["hours"].iloc[0]
+    days = pd.date_range("2001-01-04", "2001-01-31")
+    assert jan == pytest.approx(np.mean([6.0 + (d.day % 5) * 0.1 for d in days]) * 31)
+    assert stations.outputs("sunshine", 2001, cfg) != stations.outputs("sunshine", 2001, cfg_for(p))
+
+
+@pytest.mark.parametrize("case,text,match", [
+    ("code", None, r"station 54511, 2001-01-05: sunshine code 32744; expected 0.1 h values or 32766"),
+    ("day", None, r"station 54623, 2001-02-10: sunshine 25.3 h is above 24 h of a day"),
+    ("minutes", None, r"station 54527, 2001-01-01: lat '3975'; expected degrees and minutes"),
+    ("layout", "54527 3905 11704 313 2001 1 x 60\n", r"line 1: .* is not the CMA daily layout"),
+])
+def test_cma_daily_bad_values_are_one_line(tmp_path, case, text, match):
+    if text is None:
+        def value(i, d):
+            if case == "code" and i == 1 and d.month == 1 and d.day == 5:
+                return 32744
+            if case == "day" and i == 2 and d.month == 2 and d.day == 10:
+                return 253
+            return 60
+        rows = [(s, 3975, lo) if case == "minutes" and s == "54527" else (s, la, lo) for s, la, lo in CMA_STATIONS]
+        text = cma_lines(rows, value=value)
+    p = tmp_path / "ssd.txt"
+    p.write_text(text)
+    with pytest.raises(NepflowError, match=match) as err:
+        run(tmp_path, cfg_for(p, format="cma_daily"))
+    assert "\n" not in str(err.value) and str(p) in str(err.value)
+    assert not list((tmp_path / "data").rglob("*.csv"))  # nothing half-written
+
+
+@pytest.mark.parametrize("date,hours,match", [
+    ("2001-06", 32766, r"station S001, 2001-06: sunshine 32766 h is above the 4\d\d\.\d daylight hours .*missing-value code"),
+    ("2001-12", 300.0, r"station S001, 2001-12: sunshine 300 h is above the 2\d\d\.\d daylight hours of the month"),
+    ("2001-03-04", 24.5, r"station S001, 2001-03-04: sunshine 24.5 h is above 24 h of a day"),
+    ("2001-03-04", 999.9, r"above 24 h of a day \(a missing-value code"),
+    ("2001-03-04", -1, r"station S001, 2001-03-04: negative sunshine hours"),
+])
+def test_implausible_csv_values_rejected_not_clipped(tmp_path, date, hours, match):
+    daily = len(date) == 10
+    dates = [f"2001-{m:02d}" for m in range(1, 13)] if not daily else \
+        [d.strftime("%Y-%m-%d") for d in pd.date_range("2001-01-01", "2001-12-31")]
+    rows = [(f"S{i:03d}", LON[i], LAT[i], t, 5.0 if daily else 150.0) for i in range(4) for t in dates]
+    df = pd.DataFrame(rows, columns=stations.COLUMNS)
+    df.loc[(df.station_id == "S001") & (df.date == date), "hours"] = hours
+    p = tmp_path / "s.csv"
+    df.to_csv(p, index=False)
+    with pytest.raises(NepflowError, match=match) as err:
+        run(tmp_path, cfg_for(p))
+    assert "\n" not in str(err.value) and str(p) in str(err.value)

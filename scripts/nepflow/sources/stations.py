@@ -9,6 +9,25 @@ URL fetched with :func:`nepflow.sources.download.fetch`) with the header
   mean of the valid days × the days in the month (h month-1).
 - ``date`` ``YYYY-MM``: monthly totals (h month-1) as given.
 
+``sources.stations.format: cma_daily`` reads instead the daily layout of the
+national archive (China Meteorological Administration, "China surface climate
+data daily values", file ``SURF_CLI_CHN_MUL_DAY-SSD-14032-YYYYMM.TXT``; the
+monthly files concatenated into one, e.g. ``cat SURF_CLI_CHN_MUL_DAY-SSD-*.TXT``):
+whitespace-separated columns station, latitude, longitude, altitude, year,
+month, day, sunshine[, quality code], converted as
+
+- latitude ``ddmm`` and longitude ``dddmm`` in degrees and minutes:
+  ``3948`` → 39 + 48/60 = 39.8°;
+- sunshine in 0.1 h: ``85`` → 8.5 h;
+- ``32766`` (missing) → no value (the day is missing for ``min_days``); any
+  other code of 32700 and above is an error naming the file, station and date.
+  The altitude and the quality code are not used.
+
+Values are never clipped: a negative value, a day above 24 h or a month above
+its daylight hours at the station (FAO-56 eq. 34) stops the job with one line
+naming the file, station and date (a missing-value code such as 32766, 3276.6
+or 999.9 left in a CSV is caught this way).
+
 Retrieval (one job per year) validates the file, aggregates the year to
 station-month totals and writes them (``<key>/<year>.csv``) with a manifest
 (source file, its sha256, the stations used). Interpolation happens when the
@@ -27,7 +46,8 @@ projection centred on the stations (km), per month:
   triangulation, nearest station outside the stations' convex hull;
 - ``nearest``: ``scipy.interpolate.griddata`` nearest station.
 
-Results are clipped to [0, daylight hours of the month] (FAO-56 eq. 34).
+The interpolated surface (not the station values) is clipped to [0, daylight
+hours of the month] (FAO-56 eq. 34), where a spline overshoots between stations.
 """
 from __future__ import annotations
 
@@ -49,14 +69,21 @@ log = logging.getLogger("nepflow.sources.stations")
 
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
 METHODS = ("thin_plate_spline", "linear", "nearest")
-DEFAULTS = {"file": None, "method": "thin_plate_spline", "smoothing": 0.0, "resolution": 0.05, "min_days": 0.8,
-            "min_stations": 3}
+FORMATS = ("csv", "cma_daily")
+DEFAULTS = {"file": None, "format": "csv", "method": "thin_plate_spline", "smoothing": 0.0, "resolution": 0.05,
+            "min_days": 0.8, "min_stations": 3}
+#: The CMA daily layout: its missing-value code, the smallest special code, the unit of sunshine (h).
+CMA_MISSING, CMA_CODES, CMA_UNIT = 32766, 32700, 0.1
+#: Values of a CSV that are missing-value codes of common archives, not hours (named in the error).
+SENTINELS = (32766, 3276.6, 9999, 999.9, 999, 99.9)
 
 
 def settings(cfg: dict) -> dict:
     s = {**DEFAULTS, **((cfg or {}).get("stations") or {})}
     if s["method"] not in METHODS:
         raise NepflowError(f"config key sources.stations.method: {s['method']!r}; expected one of {', '.join(METHODS)}")
+    if s["format"] not in FORMATS:
+        raise NepflowError(f"config key sources.stations.format: {s['format']!r}; expected one of {', '.join(FORMATS)}")
     if not s["file"]:
         raise NepflowError("config key sources.stations.file: no station file set; expected a CSV with columns "
                            "station_id,lon,lat,date,hours")
@@ -64,7 +91,7 @@ def settings(cfg: dict) -> dict:
 
 
 def _key(s: dict, bbox) -> str:
-    text = repr((str(s["file"]), s["min_days"], [float(b) for b in bbox]))
+    text = repr((str(s["file"]), s["min_days"], [float(b) for b in bbox]) + ((s["format"],) if s["format"] != "csv" else ()))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -99,7 +126,8 @@ def read_csv(path) -> pd.DataFrame:
         raise NepflowError(f"{path}: line {i + 2}: lon/lat {df['lon'].iloc[i]}, {df['lat'].iloc[i]} out of range")
     if (df["hours"] < 0).any():
         i = int(np.flatnonzero((df["hours"] < 0).values)[0])
-        raise NepflowError(f"{path}: line {i + 2}: negative sunshine hours {df['hours'].iloc[i]}")
+        raise NepflowError(f"{path}: line {i + 2}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: "
+                           f"negative sunshine hours {df['hours'].iloc[i]}; expected a measured duration or an empty field")
     daily = df["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     monthly = df["date"].str.fullmatch(r"\d{4}-\d{2}")
     if not (daily.all() or monthly.all()):
@@ -108,6 +136,75 @@ def read_csv(path) -> pd.DataFrame:
                            f"or all YYYY-MM (monthly totals)")
     df.attrs["daily"] = bool(daily.all())
     return df
+
+
+def _degrees_minutes(v: pd.Series, path, df, what: str) -> pd.Series:
+    deg, minutes = np.floor(v / 100), v % 100
+    bad = (minutes >= 60) | v.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.values)[0])
+        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: {what} "
+                           f"{df.iloc[i][what]!r}; expected degrees and minutes (ddmm, minutes < 60)")
+    return deg + minutes / 60
+
+
+def read_cma_daily(path) -> pd.DataFrame:
+    """The CMA daily sunshine layout (module docstring) as the CSV's columns (hours NaN where missing)."""
+    path = Path(path)
+    names = ["station_id", "lat", "lon", "alt", "year", "month", "day", "ssd"]
+    try:
+        raw = pd.read_csv(path, sep=r"\s+", header=None, usecols=range(8), names=names, dtype=str, comment=None)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise NepflowError(f"{path}: not the CMA daily layout (station lat lon alt year month day sunshine ...; "
+                           f"sources.stations.format: cma_daily): {type(exc).__name__}: {exc}") from None
+    num = raw[names[1:]].apply(pd.to_numeric, errors="coerce")
+    bad = num.isna().any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.values)[0])
+        raise NepflowError(f"{path}: line {i + 1}: {' '.join(raw.iloc[i].astype(str))!r} is not the CMA daily layout; "
+                           f"expected 8 or more numeric columns station lat(ddmm) lon(dddmm) alt year month day "
+                           f"sunshine(0.1 h)")
+    df = pd.DataFrame({"station_id": raw["station_id"].str.strip()})
+    df["date"] = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(num["year"].astype(int), num["month"].astype(int),
+                                                                  num["day"].astype(int))]
+    df["lat"] = _degrees_minutes(num["lat"], path, df.assign(lat=raw["lat"]), "lat")
+    df["lon"] = _degrees_minutes(num["lon"], path, df.assign(lon=raw["lon"]), "lon")
+    ssd = num["ssd"]
+    code = (ssd >= CMA_CODES) & (ssd != CMA_MISSING)
+    if code.any():
+        i = int(np.flatnonzero(code.values)[0])
+        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine code "
+                           f"{int(ssd.iloc[i])}; expected 0.1 h values or {CMA_MISSING} (missing)")
+    df["hours"] = ssd.where(ssd != CMA_MISSING) * CMA_UNIT
+    df = df[COLUMNS]
+    df.attrs["daily"] = True
+    return df
+
+
+def check_values(df: pd.DataFrame, path) -> None:
+    """Reject, never clip: a day above 24 h, or a month above its daylight hours at the station (FAO-56 eq. 34).
+
+    One line naming the file, station and date; a known missing-value code (:data:`SENTINELS`) is named as one.
+    """
+    daily = bool(df.attrs.get("daily"))
+    h = df["hours"].to_numpy(float)
+    limit = np.full(len(df), 24.0)
+    if not daily:
+        years = df["date"].str.slice(0, 4).astype(int).to_numpy()
+        months = df["date"].str.slice(5, 7).astype(int).to_numpy()
+        lat = df["lat"].to_numpy(float)
+        for year in np.unique(years):
+            rows = years == year
+            n = daylight_hours(lat[rows], int(year))  # (12, rows)
+            limit[rows] = n[months[rows] - 1, np.arange(rows.sum())]
+    over = h > limit
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        v = float(h[i])
+        code = " (a missing-value code? leave missing values empty)" if any(np.isclose(v, c) for c in SENTINELS) else ""
+        what = "24 h of a day" if daily else f"the {limit[i]:.1f} daylight hours of the month at {df['lat'].iloc[i]:g} N"
+        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine {v:g} h is "
+                           f"above {what}{code}; expected a measured sunshine duration (values are not clipped)")
 
 
 def monthly_totals(df: pd.DataFrame, year: int, min_days: float = 0.8) -> pd.DataFrame:
@@ -151,10 +248,13 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
                "sha256": file_sha256(src_path)}
     expect = {"source": "stations", "year": int(year), "station_file_sha256": rec["sha256"],
               "min_days": s["min_days"]}
+    if s["format"] != "csv":
+        expect["format"] = s["format"]
     if download.is_complete(manifest, expect):
         log.info("stations %s: complete (%s)", year, manifest)
         return
-    df = read_csv(src_path)
+    df = read_cma_daily(src_path) if s["format"] == "cma_daily" else read_csv(src_path)
+    check_values(df, src_path)
     totals = monthly_totals(df, int(year), s["min_days"])
     per_month = totals.groupby("month").size().reindex(range(1, 13), fill_value=0)
     short = [int(m) for m, n in per_month.items() if n < s["min_stations"]]
