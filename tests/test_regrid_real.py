@@ -162,3 +162,27 @@ def test_fill_coastal_on_a_projected_grid():
     assert n == 20
     np.testing.assert_array_equal(out.values[:, :, 8], da.values[:, :, 6])
     assert np.isnan(out.values[:, :, 9]).all()
+
+
+def test_conservative_float32_coordinates_of_older_cds_files():
+    """latitude/longitude stored as float32 (older CDS NetCDF): cell edges from the rounded 0.1 step,
+    the same result as with float64 coordinates."""
+    lat = np.round(np.arange(41.0, 37.95, -0.1), 6)
+    lon = np.round(np.arange(114.0, 118.05, 0.1), 6)
+    lo, la = np.meshgrid(lon, lat)
+    vals = np.stack([field(lo, la), 2 * field(lo, la)])
+    time = pd.date_range("2001-01-01", periods=2, freq="MS")
+
+    def src(dtype):
+        da = xr.DataArray(vals, coords={"time": time, "y": lat.astype(dtype), "x": lon.astype(dtype)},
+                          dims=("time", "y", "x"), name="pr")
+        return da.rio.write_crs("EPSG:4326")
+
+    assert not np.allclose(np.diff(lat.astype("float32").astype(float)), -0.1, rtol=1e-6, atol=1e-9)  # irregular
+    target = grid.target_grid("EPSG:4326", 0.05, bounds=[114.5, 38.5, 117.5, 40.5])
+    ref = regrid.conservative(src("float64"), target)
+    out = regrid.conservative(src("float32"), target)
+    np.testing.assert_allclose(out.values, ref.values, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(regrid._edges(lat.astype("float32"))[:3], [41.05, 40.95, 40.85], atol=1e-12)
+    with pytest.raises(Exception, match="needs a regular grid"):  # truly irregular float32 axes still stop
+        regrid._edges(np.array([40.0, 39.9, 39.7, 39.6], "float32"))

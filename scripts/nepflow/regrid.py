@@ -121,13 +121,22 @@ def _edges(c: np.ndarray, step: float | None = None) -> np.ndarray:
     ``step``: the signed cell size, for an axis of one cell (a block of one row of
     the target grid; its transform knows the size).
     """
+    raw = np.asarray(c)
     c = np.asarray(c, float)
     if len(c) == 1 and step:
         return np.array([c[0] - step / 2, c[0] + step / 2])
     d = np.diff(c)
-    if len(c) < 2 or not np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
-        raise NepflowError("conservative regridding needs a regular grid with at least 2 cells per axis")
-    return np.concatenate([c[:1] - d[0] / 2, c[:-1] + d / 2, c[-1:] + d[-1] / 2])
+    if len(c) >= 2 and np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
+        return np.concatenate([c[:1] - d[0] / 2, c[:-1] + d / 2, c[-1:] + d[-1] / 2])
+    if len(c) >= 2 and raw.dtype == np.float32:
+        # older CDS NetCDF files store latitude/longitude as float32: 0.1 becomes 0.09999847 or 0.10000229,
+        # up to half a float32 unit of the largest coordinate either way. The grid is regular at the step
+        # rounded to 6 decimals (1e-6 deg, 0.1 m) if every centre lies within float32 rounding of it.
+        first, mean = np.round(c[0], 6), np.round((c[-1] - c[0]) / (len(c) - 1), 6)
+        ideal = first + np.arange(len(c)) * mean
+        if mean != 0 and np.abs(c - ideal).max() <= 4 * np.finfo(np.float32).eps * max(1.0, np.abs(c).max()):
+            return first + (np.arange(len(c) + 1) - 0.5) * mean
+    raise NepflowError("conservative regridding needs a regular grid with at least 2 cells per axis")
 
 
 def _overlap(a_edges: np.ndarray, b_edges: np.ndarray):
