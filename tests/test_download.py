@@ -224,8 +224,8 @@ def test_outputs_accept_the_year_wildcard():
     from nepflow.sources import cds, earthdata, proxy, stations
 
     cfg = {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]}, "stations": {"file": "s.csv"}}
-    assert cds.outputs("meteo", "{year}", cfg)["data"].endswith("/{year}.nc")
+    assert cds.outputs("meteo", "{year}", cfg)["manifest"].endswith("/{year}.json")
     assert earthdata.outputs("fpar", "{year}", cfg)["manifest"] == "MOD15A2H.061/{year}/fpar-h26v04.json"
     assert stations.outputs("sunshine", "{year}", cfg)["manifest"].endswith("/{year}.json")
     assert proxy.outputs("sunshine", "{year}", cfg)["data"].endswith("/{year}.nc")
-    assert cds.outputs("meteo", 2001, cfg)["data"] == cds.outputs("meteo", "{year}", cfg)["data"].format(year=2001)
+    assert cds.outputs("meteo", 2001, cfg)["manifest"] == cds.outputs("meteo", "{year}", cfg)["manifest"].format(year=2001)

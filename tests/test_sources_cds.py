@@ -33,6 +33,11 @@ def paths_for(tmp_path, cfg, year=2001):
     return {k: tmp_path / "data" / "cds" / v for k, v in rel.items()}
 
 
+def delivered(paths):
+    """The delivered file the manifest names (<year>.zip or <year>.nc)."""
+    return paths["manifest"].parent / json.loads(paths["manifest"].read_text())["files"][0]["name"]
+
+
 @pytest.fixture
 def cds_server(env):
     with NetGuard() as guard, FakeCDS(KEY, cds_delivery()) as srv:
@@ -49,7 +54,9 @@ def test_request_is_what_the_cds_expects():
                                     "surface_net_solar_radiation", "surface_net_thermal_radiation",
                                     "total_evaporation"}
     out = cds.outputs("meteo", 2003, {"bbox": [110, 34, 123, 43]})
-    assert out["data"].startswith("reanalysis-era5-land-monthly-means/110_34_123_43-") and out["data"].endswith("/2003.nc")
+    assert list(out) == ["manifest"]  # the delivered file's name follows its content
+    assert out["manifest"].startswith("reanalysis-era5-land-monthly-means/110_34_123_43-")
+    assert out["manifest"].endswith("/2003.json")
 
 
 def test_retrieve_open_and_skip(cds_server, env, caplog):
@@ -61,7 +68,8 @@ def test_retrieve_open_and_skip(cds_server, env, caplog):
     assert posted == [cds.request(2001, BBOX)]
     m = json.loads(paths["manifest"].read_text())
     rec = m["files"][0]
-    assert rec["name"] == "2001.nc" and rec["size"] == paths["data"].stat().st_size
+    paths["data"] = delivered(paths)
+    assert rec["name"] == "2001.zip" and rec["size"] == paths["data"].stat().st_size  # a zip is named .zip
     assert rec["sha256"] == file_sha256(paths["data"])
     assert m["request"] == cds.request(2001, BBOX) and m["versions"]["dataset"] == cds.DATASET
     assert "time" not in json.dumps(m).replace('"time": ["00:00"]', "")  # no retrieval time recorded
@@ -94,7 +102,8 @@ def test_single_netcdf_delivery(env):
         cfg = make_cfg(srv)
         paths = paths_for(env, cfg, 2004)
         cds.retrieve("meteo", 2004, cfg, paths)
-    ds = cds.open_year("meteo", 2004, paths["data"])
+    assert delivered(paths).name == "2004.nc" and not (paths["manifest"].parent / "2004.zip").exists()
+    ds = cds.open_year("meteo", 2004, delivered(paths))
     assert ds.sizes == {"time": 12, "y": 11, "x": 11}
 
 
@@ -136,8 +145,8 @@ def test_download_failing_every_time_is_one_line(env):
         with pytest.raises(NepflowError) as err:
             cds.retrieve("meteo", 2001, cfg, paths)
     assert "\n" not in str(err.value) and "after 3 tries" in str(err.value)
-    assert not paths["data"].exists() and not paths["manifest"].exists()
-    assert not any(p.name.startswith(".") for p in paths["data"].parent.iterdir())
+    assert not paths["manifest"].exists() and not list(paths["manifest"].parent.glob("2001.*"))
+    assert not any(p.name.startswith(".") for p in paths["manifest"].parent.iterdir())
 
 
 def test_failed_job_is_one_line(env):

@@ -137,7 +137,12 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     _check_product(product)
     s = settings(cfg)
     folder = f"{s['dataset']}/{_key(request(2000, cfg['bbox'], cfg))}"  # the key leaves the year out
-    return {"data": f"{folder}/{year}.nc", "manifest": f"{folder}/{year}.json"}
+    # the delivered file's name depends on what the CDS sends (<year>.zip or <year>.nc): the manifest names it
+    return {"manifest": f"{folder}/{year}.json"}
+
+
+#: Suffix of the delivered file by its content.
+SUFFIXES = {True: ".zip", False: ".nc"}
 
 
 def _check_product(product):
@@ -185,7 +190,8 @@ def credentials(cfg: dict) -> tuple[str, str]:
 def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """Fetch one year of ERA5-Land monthly means; skip if the manifest says it is complete.
 
-    ``paths``: ``data`` (the delivered file) and ``manifest`` (JSON).
+    ``paths``: ``manifest`` (JSON). The delivered file goes beside it as
+    ``<year>.zip`` (a zip of NetCDFs) or ``<year>.nc`` (one NetCDF), by content.
     """
     _check_product(product)
     s = settings(cfg)
@@ -193,11 +199,10 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     verify = (cfg.get("download") or {}).get("verify", "sha256")
     req = request(year, cfg["bbox"], cfg)
     expect = {"source": "cds", "dataset": s["dataset"], "request": req}
-    data, manifest = Path(paths["data"]), Path(paths["manifest"])
-    if data.parent != manifest.parent:
-        raise NepflowError(f"{data}: the data file must sit beside its manifest {manifest}")
+    manifest = Path(paths["manifest"])
+    names = {f"{manifest.stem}{suffix}" for suffix in SUFFIXES.values()}
     if download.is_complete(manifest, expect, verify) and \
-            [f["name"] for f in download.read_manifest(manifest)["files"]] == [data.name]:
+            len(files := download.read_manifest(manifest)["files"]) == 1 and files[0]["name"] in names:
         log.info("%s %s: complete in the cache (%s), not downloading", s["dataset"], year, manifest)
         return
     url, key = credentials(cfg)
@@ -216,13 +221,20 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     log.info("CDS request %s %s: area %s", s["dataset"], year, req["area"])
     result = download.call(lambda: client.retrieve(s["dataset"], req), f"CDS request {s['dataset']} {year}",
                            download.Retry(tries=1), transient=_transient)
+    href = str(result.location).split("?")[0]
+    data = manifest.with_suffix(SUFFIXES[href.endswith(".zip") or "zip" in str(getattr(result, "content_type", "") or "")])
     record = download.fetch(result.location, data, size=int(result.content_length), retry=retry)
+    if (suffix := SUFFIXES[zipfile.is_zipfile(data)]) != data.suffix:  # named by what came, not what was announced
+        data = data.rename(data.with_suffix(suffix))
+        record["name"] = data.name
     record["content_type"] = str(getattr(result, "content_type", "") or "")
     download.write_manifest(manifest, {
         "source": "cds", "product": "meteo", "year": int(year), "dataset": s["dataset"],
         "versions": {"dataset": s["dataset"], "product_type": s["product_type"]},
         "request": req, "service": download.clean_url(url), "files": [record],
     })
+    for name in names - {data.name}:  # the other kind of an earlier delivery
+        manifest.with_name(name).unlink(missing_ok=True)
 
 
 def _transient(exc):

@@ -33,7 +33,7 @@ use (local HTTPS servers); defaults are NASA's production hosts.
 
 Decoding (``open_year``), all documented in the output attributes:
 
-- MOD15A2H ``Fpar_500m``: DN × 0.01, valid 0–100; 248–255 are fill/land-cover
+- MOD15A2H ``Fpar_500m``: DN × 0.01, valid 0–100; 249–255 are fill/land-cover
   codes (249 unclassified, 250 urban, 251 wetland, 252 snow/ice, 253 barren,
   254 water, 255 fill) and give no FPAR (``fpar_nonveg: zero`` sets 250, 252,
   253 and 254 to 0 instead). ``FparLai_QC`` bit 0 (MODLAND_QC) = 0 means the
