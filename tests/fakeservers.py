@@ -639,6 +639,10 @@ MODIS_PRODUCTS = {
         "LC_Type1": ("uint8", 255, (1, 17), None, "class-flag", "Land Cover Type 1: Annual International Geosphere-Biosphere Programme (IGBP) classification"),
         "QC": ("uint8", 255, (0, 10), None, "class-flag", "Product quality flags"),
     }),
+    "MOD16A2GF": ("MOD_Grid_MOD16A2", {
+        "ET_500m": ("int16", 32767, (-32767, 32700), 0.1, "kg/m^2/8day", "MODIS Gridded 500m 8-day Composite Evapotranspiration (ET)"),
+        "ET_QC_500m": ("uint8", 255, (0, 254), None, "class-flag", "Quality control flags for ET/LE"),
+    }),
     "MOD17A3HGF": ("MOD_Grid_MOD17A3H", {
         "Npp_500m": ("int16", 32767, (-30000, 32700), 0.0001, "kg C/m^2/year", "Net Primary Productivity gap-filled"),
         "Gpp_500m": ("int16", 32767, (-30000, 32700), 0.0001, "kg C/m^2/year", "Gross Primary Productivity gap-filled"),

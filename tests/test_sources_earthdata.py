@@ -47,7 +47,7 @@ def publish(srv, folder, short, date, tile, arrays, checksum_override=None):
     d = dt.date.fromisoformat(date)
     name = modis_name(short, f"{d.year}{d.timetuple().tm_yday:03d}", h, v)
     path = write_modis_tile(folder / name, short, h, v, arrays)
-    end = d + dt.timedelta(days=7 if short == "MOD15A2H" else 364)
+    end = d + dt.timedelta(days=7 if short in ("MOD15A2H", "MOD16A2GF") else 364)
     srv.add_granule(path, short, "061", d.isoformat(), end.isoformat(), tile_lonlat_bbox(h, v), checksum_override)
     return path
 
@@ -161,6 +161,45 @@ def test_landcover_and_npp_mosaic(server, env):
     assert np.isnan(float(npp.sel(x=x, y=y, method="nearest")))
     with pytest.raises(NepflowError, match="MOD17A3HGF starts in 2001"):
         earthdata.retrieve("npp", 2000, cfg, paths_for(env, "npp", 2000, cfg))
+
+
+def test_mod16_evap_monthly_totals_by_day_overlap(server, env):
+    """MOD16A2GF: 8-day sums (DN x 0.1 mm; the last composite 5 days) split over months by their days;
+    fill codes are NaN; a missing composite scales the month by its covered days. Expected values from a
+    day-by-day sum, independent of the code's weights."""
+    year, granules = 2001, env / "server"
+    starts = [dt.date(year, 1, 1) + dt.timedelta(days=k) for k in range(0, 365, 8)]
+    assert len(starts) == 46
+    dn = {d: 100 + 3 * i for i, d in enumerate(starts)}  # 10.0, 10.3, ... mm per composite
+    for d in starts:
+        arr = np.full((N, N), dn[d], np.int16)
+        arr[0, 0] = 32762  # urban: no ET all year
+        if d == dt.date(year, 3, 6):
+            arr[1, 1] = 32767  # fill in one composite (6-13 March)
+        publish(server, granules, "MOD16A2GF", d.isoformat(), "h26v04",
+                {"ET_500m": arr, "ET_QC_500m": np.zeros((N, N), np.uint8)})
+    cfg = make_cfg(server, tiles=("h26v04",))
+    cfg["bbox"] = list(tile_lonlat_bbox(26, 4))  # the whole tile: mosaic pixels are the tile's
+    paths = paths_for(env, "evap", year, cfg)
+    assert paths["manifest"].parent.parent.name == "MOD16A2GF.061"
+    earthdata.retrieve("evap", year, cfg, paths)
+    evap = earthdata.open_year("evap", year, paths["manifest"], cfg)["evap"]
+    assert evap.attrs["units"] == "mm month-1" and evap.dims == ("time", "y", "x") and evap.shape == (12, N, N)
+    assert evap.attrs["pixel_months_scaled"] == 1
+    days = [dt.date(year, 1, 1) + dt.timedelta(days=k) for k in range(365)]
+
+    def rate(day, skip=None):  # mm per day of the composite holding ``day``
+        c = max(d for d in starts if d <= day)
+        length = min(8, (dt.date(year, 12, 31) - c).days + 1)
+        return None if c == skip else dn[c] * 0.1 / length
+
+    expected = np.array([sum(rate(x) for x in days if x.month == m) for m in range(1, 13)])
+    np.testing.assert_allclose(evap.values[:, 3, 3], expected, rtol=1e-6)
+    assert expected.sum() == pytest.approx(sum(dn.values()) * 0.1)  # the year's total is kept exactly
+    assert np.isnan(evap.values[:, 0, 0]).all()
+    march = [r for x in days if x.month == 3 and (r := rate(x, skip=dt.date(year, 3, 6))) is not None]
+    np.testing.assert_allclose(evap.values[2, 1, 1], np.mean(march) * 31, rtol=1e-6)
+    np.testing.assert_allclose(evap.values[3:, 1, 1], expected[3:], rtol=1e-6)
 
 
 def test_download_faults_and_checksum(server, env):

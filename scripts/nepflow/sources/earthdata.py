@@ -6,6 +6,7 @@ product    short name   layers (HDF4 SDS)           delivered by ``open_year``
 fpar       MOD15A2H     Fpar_500m, FparLai_QC       fpar (1): monthly means of valid 8-day retrievals
 landcover  MCD12Q1      LC_Type1 (IGBP)             c4_frac (1): config rules per class and month
 npp        MOD17A3HGF   Npp_500m                    npp_mod17 (g C m-2 yr-1)
+evap       MOD16A2GF    ET_500m                     evap (mm month-1): 8-day sums split by day overlap
 =========  ===========  ==========================  ==============================================
 
 Retrieval (one job per product and year): ``earthaccess.login`` (Earthdata Login
@@ -53,9 +54,20 @@ Decoding (``open_year``), all documented in the output attributes:
 - MOD17A3HGF ``Npp_500m``: DN × 0.0001 kg C m-2 yr-1 = DN × 0.1 g C m-2 yr-1,
   valid −30000–32700; 32761–32767 are land-cover fill codes (NaN). The record
   starts 2001: earlier years are an error.
+- MOD16A2GF ``ET_500m`` (the gap-filled 8-day evapotranspiration, ``sources.evap:
+  earthdata``): DN × 0.1 kg m-2 per composite = mm per composite, the *sum*
+  over the composite's days (8; the year's last composite 5 or 6), valid
+  −32767–32700; 32761–32767 are land-cover fill codes (NaN: water, urban,
+  barren, snow, wetland, unclassified, fill, where MOD15A2H has no FPAR either).
+  Monthly total = Σ over composites of ET × (its days in the month / its days);
+  where composites are missing, the mean daily ET of the month's covered days ×
+  the days in the month, if at least half the month is covered (else NaN). Unlike
+  ERA5-Land it sees irrigation (its inputs are MODIS FPAR/LAI and albedo), so it
+  is the recommended ``evap`` for croplands; it replaces the meteo source's evap.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
 import os
@@ -78,9 +90,12 @@ PRODUCTS = {
     "fpar": {"short_name": "MOD15A2H", "version": "061"},
     "landcover": {"short_name": "MCD12Q1", "version": "061"},
     "npp": {"short_name": "MOD17A3HGF", "version": "061"},
+    "evap": {"short_name": "MOD16A2GF", "version": "061"},
 }
-LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",)}
-FIRST_YEAR = {"MOD15A2H": 2000, "MCD12Q1": 2001, "MOD17A3HGF": 2001}
+LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",), "evap": ("ET_500m",)}
+FIRST_YEAR = {"MOD15A2H": 2000, "MCD12Q1": 2001, "MOD17A3HGF": 2001, "MOD16A2GF": 2000}
+#: The least part of a month (days) the valid MOD16A2GF composites must cover for a monthly total.
+ET_MIN_COVER = 0.5
 FPAR_START = dt.date(2000, 2, 18)
 #: MOD15A2H codes of non-vegetated land cover (urban, snow/ice, barren, water): FPAR 0 with fpar_nonveg: zero.
 NONVEG_CODES = (250, 252, 253, 254)
@@ -112,7 +127,7 @@ def settings(cfg: dict | None) -> dict:
 
 def _product(product: str, s: dict) -> dict:
     if product not in PRODUCTS:
-        raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover and npp")
+        raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover, npp and evap")
     return s["products"][product]
 
 
@@ -413,7 +428,7 @@ def _check_found(found, product, short, year, tile_names):
     if product in ("landcover", "npp") and missing:
         raise NepflowError(f"CMR found no {short} granule of {year} for tile(s) {', '.join(missing)}; "
                            f"expected one per tile (sources.earthdata.tiles)")
-    if product == "fpar":
+    if product in ("fpar", "evap"):
         doys = set().union(*have.values())
         expected = {d for d in range(1, 366, 8) if dt.date(year, 1, 1) + dt.timedelta(d - 1) >= FPAR_START}
         gaps = sorted(expected - doys)
@@ -446,6 +461,53 @@ def composite_weights(dates, year: int) -> np.ndarray:
                 break
             w[i, day.month - 1] += 1
     return w
+
+
+def monthly_et(groups, year: int, bounds=None) -> tuple[xr.DataArray, int]:
+    """Monthly evapotranspiration (mm month-1) from MOD16A2GF 8-day sums, split by day overlap.
+
+    ``groups``: [(composite start date, [tile paths])]. With w_cm the days of
+    composite c in month m and n_c its days in the year (8; the last one 5–6),
+    the month's total is E_m = Σ_c ET_c · w_cm / n_c (mm), exact when every
+    day of the month is covered. Where a pixel's composites are missing or
+    fill, E_m = (Σ_c ET_c · w_cm / n_c) · D_m / Σ_c w_cm over its valid
+    composites (the mean daily ET of the covered days × the D_m days of the
+    month) if they cover at least :data:`ET_MIN_COVER` of the month, else NaN.
+
+    Returns the DataArray (time=12, y, x; float32, on the sinusoidal grid) and
+    the number of pixel-months so scaled.
+    """
+    dates = [d for d, _ in groups]
+    w = composite_weights(dates, year)  # (n, 12) days of each composite in each month
+    n_days = w.sum(axis=1)
+    days = np.array([calendar.monthrange(year, m)[1] for m in range(1, 13)], float)
+    num = cov = coords = None
+    for (d, paths), wc, nc in zip(groups, w, n_days):
+        if nc == 0:
+            continue
+        et = modis.mosaic(paths, "ET_500m", decode=True, bounds=bounds)  # mm over the composite, NaN fill
+        if num is None:
+            coords = et
+            num = np.zeros((12,) + et.shape, "float64")
+            cov = np.zeros((12,) + et.shape, "uint8")
+        vals = et.values
+        ok = np.isfinite(vals)
+        rate = np.where(ok, vals, 0.0) / nc
+        for m in np.nonzero(wc)[0]:
+            num[m] += rate * wc[m]
+            cov[m] += ok.astype("uint8") * np.uint8(wc[m])
+        del et, vals, ok, rate
+    if num is None:
+        raise NepflowError(f"MOD16A2GF {year}: no composite to aggregate")
+    full = cov >= days[:, None, None]
+    enough = cov >= ET_MIN_COVER * days[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(full, num, np.where(enough, num * days[:, None, None] / cov, np.nan)).astype("float32")
+    scaled = int((enough & ~full).sum())
+    time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
+    da = xr.DataArray(out, coords={"time": time, "y": coords.y.values, "x": coords.x.values},
+                      dims=("time", "y", "x"), name="evap")
+    return da, scaled
 
 
 def _interp_months(a: np.ndarray, block: int = 64) -> tuple[np.ndarray, int]:
@@ -637,8 +699,20 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
                                     comment="Npp_500m DN x 0.0001 kg C m-2 yr-1 x 1000 = DN x 0.1 g C m-2 yr-1; "
                                             "valid -30000..32700, fill codes 32761-32767 masked")
         ds = npp.to_dataset()
+    elif product == "evap":
+        groups = defaultdict(list)
+        for p_, _ in files:
+            groups[modis.parse_name(p_.name)["date"]].append(p_)
+        da, scaled = monthly_et(sorted(groups.items()), int(year), bounds)
+        da.attrs = variables.attrs(
+            "evap", source=src,
+            comment="MOD16A2GF ET_500m (DN x 0.1 kg m-2 = mm, the sum over each 8-day composite, the year's last "
+                    "5 or 6 days; fill codes 32761-32767 masked) split over months by the composite's days in each "
+                    f"month; months less than {ET_MIN_COVER:.0%} covered by valid composites are NaN",
+            pixel_months_scaled=scaled)
+        ds = da.to_dataset()
     else:
-        raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover and npp")
+        raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover, npp and evap")
     ds.rio.write_crs(modis.SINUSOIDAL, inplace=True)  # not a copy: the FPAR year is 0.5 GB
     ds.attrs = {"source": src}
     return ds
