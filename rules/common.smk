@@ -54,7 +54,7 @@ def bench_path(name):
 DEMO_KEY = nepflow_demo.key({k: config[k] for k in ("demo", "grid", "region")})
 PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
     ["npp"] if config["carbon"].get("npp", "tec") == "mod17" else []
-)
+) + (["evap"] if config["sources"].get("evap") else [])
 
 
 def demo_file(product, year="{year}"):

@@ -81,10 +81,15 @@ def main(smk):
     target = io.open_dataset(smk.input["grid"], ["region"]).load()
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
     natives, regridded = [], {}
+    # evap from its own source (MOD16A2GF) replaces the meteo source's, and is a land variable like FPAR
+    own_evap = bool(params["sources"].get("evap"))
+    land_vars = LAND_VARS + (("evap",) if own_evap else ())
     for product, source in params["sources"].items():
         path = smk.input[product]
         native = sources.module(source).open_year(product, year, path, settings,
                                                   params["landcover"].get("c4_fraction"))
+        if own_evap and product == "meteo":
+            native = native.drop_vars("evap")
         for name, da in native.data_vars.items():
             method = params["methods"].get(name, "bilinear")
             log.info("%s %s: %s from %s", year, name, method, path)
@@ -92,7 +97,7 @@ def main(smk):
                 # a real product is read whole (MODIS mosaics, reanalysis): regridded onto the whole
                 # grid as float32 at once, and its native year freed before the next product is opened
                 whole = regrid_variable(da, target, method, describe(path)).astype("float32")
-                if name not in LAND_VARS:  # coastal pixels under ERA5-Land's sea mask (and the proxy from it)
+                if name not in land_vars:  # coastal pixels under ERA5-Land's sea mask (and the proxy from it)
                     whole, n = regrid.fill_coastal(whole, target["region"].values > 0, params["coast_fill_km"])
                     if n:
                         log.info("%s %s: %d coastal region pixels filled from land within %g km "
@@ -115,7 +120,7 @@ def main(smk):
                                                describe(path))
         for name, (whole, path) in regridded.items():
             out = whole.isel(y=rows)
-            if name in LAND_VARS:
+            if name in land_vars:
                 nan, cells = land_missing(out, inside)
                 counts = land.setdefault(name, [0, 0, describe(path)])
                 counts[0] += nan
@@ -125,7 +130,7 @@ def main(smk):
             fields[name] = out
         ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
         for name in ds.data_vars:
-            if not (real and name in LAND_VARS):
+            if not (real and name in land_vars):
                 regrid.check_coverage(ds[name], inside, f"forcing {year}")
         ds, found = checks.check_forcing(ds, f"forcing/{year}.nc", params["strictness"], valued=valued)
         warnings.extend(w for w in found if w not in warnings)

@@ -382,3 +382,13 @@ def test_local_source_tiles_and_geotiff(tmp_path):
     c4 = out["landcover"]["c4_frac"]
     assert c4.shape == (12, 4, 5) and float(c4[1, 0, 0]) == pytest.approx(0.1) and c4.rio.crs.to_epsg() == 4326
     assert len(local.inputs("fpar", 2003, cfg)) == 46
+
+
+def test_evap_source_choice():
+    from nepflow import sources
+
+    sources.check_choice("evap", "earthdata")
+    with pytest.raises(NepflowError, match="config key sources.evap: source 'cds' does not provide evap"):
+        sources.check_choice("evap", "cds")
+    assert earthdata.outputs("evap", 2003, {"bbox": BBOX, "earthdata": {"tiles": ["h26v04"]}}) == \
+        {"manifest": "MOD16A2GF.061/2003/evap-h26v04.json"}

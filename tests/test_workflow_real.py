@@ -38,6 +38,7 @@ BOUNDS = [116.7, 38.5, 118.1, 40.3]
 BBOX = [116.5, 38.3, 118.3, 40.5]
 N = 60  # pixels per tile edge (real 500 m tiles have 2400)
 CDS_KEY = "cds-key-fake-5f0e1d2c3b4a"
+ET_DN = 40  # MOD16A2GF ET_500m outside the growing season: 4.0 mm per composite
 RUN = "results/real"
 
 
@@ -46,7 +47,8 @@ def _doy_date(year, doy):
 
 
 def publish_modis(srv, folder: Path, tiles):
-    """MOD15A2H 8-day FPAR (a seasonal cycle, greener each year) and MCD12Q1 land cover, per tile."""
+    """MOD15A2H 8-day FPAR (a seasonal cycle, greener each year), MCD12Q1 land cover and MOD16A2GF 8-day
+    evapotranspiration (every composite: a month needs half its days), per tile."""
     rows, cols = np.mgrid[0:N, 0:N]
     for h, v in tiles:
         box = tile_lonlat_bbox(h, v)
@@ -67,6 +69,16 @@ def publish_modis(srv, folder: Path, tiles):
                 path = write_modis_tile(folder / name, "MOD15A2H", h, v, {"Fpar_500m": dn, "FparLai_QC": qc})
                 end = min(d + dt.timedelta(days=7), dt.date(year, 12, 31))
                 srv.add_granule(path, "MOD15A2H", "061", d.isoformat(), end.isoformat(), box)
+            for doy in range(1, 366, 8):
+                d = _doy_date(year, doy)
+                season = max(0.0, np.sin(np.pi * (doy - 60) / 250)) if 60 <= doy <= 310 else 0.0
+                et = np.full((N, N), ET_DN + 250 * season, dtype=np.int16)  # 4-29 mm per 8 days: irrigated wheat
+                et[rows % 17 == 5] = 32762  # the urban row: MOD16's fill code
+                name = modis_name("MOD16A2GF", f"{year}{doy:03d}", h, v)
+                path = write_modis_tile(folder / name, "MOD16A2GF", h, v,
+                                        {"ET_500m": et, "ET_QC_500m": np.zeros((N, N), np.uint8)})
+                end = min(d + dt.timedelta(days=7), dt.date(year, 12, 31))
+                srv.add_granule(path, "MOD16A2GF", "061", d.isoformat(), end.isoformat(), box)
 
 
 def station_csv(path: Path):
@@ -90,6 +102,7 @@ def real_config(srv_ed, srv_cds, stations) -> dict:
         "grid": {"crs": "EPSG:4326", "resolution": 0.1, "bounds": BOUNDS},
         "sources": {
             "meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations",
+            "evap": "earthdata",  # MOD16A2GF instead of ERA5-Land's evaporation
             "bbox": BBOX,
             "download": {"tries": 2, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 20},
             "earthdata": {"cmr_url": srv_ed.cmr_url, "edl_host": srv_ed.host},
@@ -97,7 +110,7 @@ def real_config(srv_ed, srv_cds, stations) -> dict:
             "stations": {"file": str(stations), "resolution": 0.1},
         },
         "regrid": {"methods": {"tas": "bilinear", "pr": "conservative", "ssrd": "conservative",
-                               "rn": "conservative", "evap": "conservative", "sund": "bilinear",
+                               "rn": "conservative", "evap": "average", "sund": "bilinear",
                                "fpar": "average", "c4_frac": "average"}},
         "analysis": {"hurst_surrogates": 100},
         "figures": {"dpi": 50},
@@ -153,7 +166,7 @@ def test_dry_run_without_credentials_builds_the_dag(servers, tmp_path):
         counts = scheduled_jobs(tmp_path, configfile=tmp_path / "real.yaml")
     assert mp is not None
     for rule in ("retrieve_cds", "retrieve_earthdata_fpar", "retrieve_earthdata_landcover", "retrieve_stations",
-                 "regrid", "carbon"):
+                 "retrieve_earthdata_evap", "regrid", "carbon"):
         assert counts[rule] == len(YEARS), (rule, counts)
     assert len(servers["earthdata"].requests) + len(servers["cds"].requests) == n  # planning contacted nobody
 
@@ -167,11 +180,17 @@ def test_outputs_are_sane(real_run):
         f = xr.open_dataset(wd / f"forcing/{year}.nc", decode_coords="all")
         assert f["pr"].attrs["regrid_method"] == "conservative" and f["tas"].attrs["regrid_method"] == "bilinear"
         assert f["fpar"].attrs["regrid_method"] == "average" and f["c4_frac"].attrs["regrid_method"] == "average"
-        for name in ("tas", "pr", "par", "rn", "evap", "sund"):
+        for name in ("tas", "pr", "par", "rn", "sund"):
             assert np.isfinite(f[name].values[:, inside]).all(), name
-        for name in ("tas", "pr", "par", "rn", "evap"):  # the sea cells of the delivery, filled from land
+        for name in ("tas", "pr", "par", "rn"):  # the sea cells of the delivery, filled from land
             assert f[name].attrs["coastal_fill_km"] == 20 and f[name].attrs["coastal_fill_pixels"] >= 1, name
         assert f["sund"].attrs["coastal_fill_pixels"] == 0  # interpolated from the stations: no sea mask
+        # evap from MOD16A2GF (a land variable, like FPAR), not from ERA5-Land: January is 31/8 composites of
+        # 4.0 mm = 15.5 mm where the fake ERA5-Land gives about 10 mm
+        evap = f["evap"].values[:, inside]
+        assert f["evap"].attrs["regrid_method"] == "average" and 0.8 < np.isfinite(evap).mean() < 1
+        np.testing.assert_allclose(np.nanmedian(evap[0]), ET_DN * 0.1 * 31 / 8, rtol=1e-3)
+        assert np.nanmax(evap[6]) > 80  # the growing season
         fpar = f["fpar"].values[:, inside]
         assert np.nanmin(fpar) >= 0 and np.nanmax(fpar) <= 1 and np.isfinite(fpar).mean() > 0.8
         assert 0.5 < np.nanmax(fpar) and np.nanmin(fpar) < 0.3  # the seasonal cycle survived

@@ -11,6 +11,7 @@ fpar       fpar (1)                                     demo, earthdata, local
 landcover  c4_frac (1; per month)                       demo, earthdata, local
 sunshine   sund (h month-1)                             demo, stations, proxy, local
 npp        npp_mod17 (g C m-2 yr-1)                     earthdata, local  (only if carbon.npp: mod17)
+evap       evap (mm month-1)                            earthdata  (optional: replaces meteo's evap)
 =========  ==========================================  =================================
 
 Every source module has the same small interface:
@@ -41,12 +42,13 @@ PRODUCTS = {
     "landcover": ("c4_frac",),
     "sunshine": ("sund",),
     "npp": ("npp_mod17",),
+    "evap": ("evap",),
 }
 
 SOURCES = {
     "demo": {"meteo", "fpar", "landcover", "sunshine"},
     "cds": {"meteo"},
-    "earthdata": {"fpar", "landcover", "npp"},
+    "earthdata": {"fpar", "landcover", "npp", "evap"},
     "stations": {"sunshine"},
     "proxy": {"sunshine"},
     "local": {"meteo", "fpar", "landcover", "sunshine", "npp"},
