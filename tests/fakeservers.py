@@ -595,8 +595,8 @@ class FakeEarthdata(Server):
                 return self.send(h, fault["status"], b"injected failure")
             auth = h.headers.get("Authorization")
             if auth and auth.startswith("Bearer ") and (auth != f"Bearer {self.token}" or "cmr" in self.refuse):
-                return self.send_json(h, 401, {"errors": [f"Token [Bearer {auth[7:12]}XXX] has expired. Note the "
-                                                          f"token value has been partially redacted."]})
+                expired = f"Token [Bearer {auth[7:12]}XXX] has expired. Note the token value has been partially redacted."
+                return self.send_json(h, 401, {"errors": [expired]})
             hits = self._search(query)
             size = int(query.get("page_size", ["10"])[0])
             offset = int(h.headers.get("cmr-search-after") or 0)

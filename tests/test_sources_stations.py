@@ -211,7 +211,9 @@ CMA_STATIONS = [("54527", 3905, 11704), ("54511", 3948, 11628), ("54623", 3903, 
 
 def test_cma_daily_layout_converted(tmp_path):
     p = tmp_path / "ssd.txt"
-    missing = lambda i, d: 32766 if (i == 0 and d.month == 1 and d.day <= 3) else 60 + i + d.day % 5  # noqa: E731
+    def missing(i, d):
+        return 32766 if (i == 0 and d.month == 1 and d.day <= 3) else 60 + i + d.day % 5
+
     p.write_text(cma_lines(CMA_STATIONS, value=missing))
     df = stations.read_cma_daily(p)
     s0 = df[df.station_id == "54527"]

@@ -226,7 +226,7 @@ def is_login_page(content_type: str | None, head: bytes = b"") -> bool:
     if (content_type or "").split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
         return True
     start = head.lstrip()[:64].lower()
-    return start.startswith(b"<!doctype html") or start.startswith(b"<html")
+    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def _hasher(checksum):
