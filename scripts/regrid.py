@@ -98,7 +98,8 @@ def main(smk):
                 # grid as float32 at once, and its native year freed before the next product is opened
                 whole = regrid_variable(da, target, method, describe(path)).astype("float32")
                 if name not in land_vars:  # coastal pixels under ERA5-Land's sea mask (and the proxy from it)
-                    whole, n = regrid.fill_coastal(whole, target["region"].values > 0, params["coast_fill_km"])
+                    whole, n = regrid.fill_coastal(whole, target["region"].values > 0, params["coast_fill_km"],
+                                                   copy=False)
                     if n:
                         log.info("%s %s: %d coastal region pixels filled from land within %g km "
                                  "(regrid.coast_fill_km)", year, name, n, params["coast_fill_km"])

@@ -186,3 +186,14 @@ def test_conservative_float32_coordinates_of_older_cds_files():
     np.testing.assert_allclose(regrid._edges(lat.astype("float32"))[:3], [41.05, 40.95, 40.85], atol=1e-12)
     with pytest.raises(Exception, match="needs a regular grid"):  # truly irregular float32 axes still stop
         regrid._edges(np.array([40.0, 39.9, 39.7, 39.6], "float32"))
+
+
+def test_fill_coastal_copy_false_fills_the_callers_array():
+    target = grid.target_grid("EPSG:4326", 0.1, bounds=[117.0, 38.5, 118.0, 39.5])
+    da = _coast(target, 117.75).astype("float32")
+    ref, n_ref = regrid.fill_coastal(da, np.ones((10, 10), bool), 20.0)
+    assert np.isnan(da.values[:, :, 7]).all()  # copy=True left the input alone
+    out, n = regrid.fill_coastal(da, np.ones((10, 10), bool), 20.0, copy=False)
+    assert n == n_ref == 20 and np.shares_memory(out.values, da.values)
+    np.testing.assert_array_equal(out.values, ref.values)
+    assert out.attrs["coastal_fill_pixels"] == 20

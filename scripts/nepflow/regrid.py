@@ -311,7 +311,28 @@ def to_target_block(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.Dat
 EARTH_RADIUS_KM = 6371.0088
 
 
-def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float) -> tuple[xr.DataArray, int]:
+def _reach_pixels(x: np.ndarray, y: np.ndarray, crs, max_km: float) -> tuple[int, int]:
+    """(rows, columns) a pixel ``max_km`` away can be at most, from a lower bound of the pixel size (km)."""
+    def step(c):
+        return float(np.abs(np.diff(c)).min()) if c.size > 1 else 0.0
+
+    dx, dy = step(x), step(y)
+    if crs is None or crs.is_geographic:
+        km = np.pi / 180 * EARTH_RADIUS_KM
+        coslat = np.cos(np.deg2rad(min(90.0, float(np.abs(y).max()) + dy)))
+        dx_km, dy_km = dx * km * coslat, dy * km
+    else:  # projected units to km; 0.9 allows for the projection's scale error
+        from pyproj import CRS
+
+        axes = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs).axis_info
+        to_km = axes[0].unit_conversion_factor / 1000 if axes else 1e-3
+        dx_km, dy_km = 0.9 * dx * to_km, 0.9 * dy * to_km
+    rows = int(np.ceil(max_km / dy_km)) + 1 if dy_km > 0 else y.size
+    cols = int(np.ceil(max_km / dx_km)) + 1 if dx_km > 0 else x.size
+    return min(rows, y.size), min(cols, x.size)
+
+
+def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool = True) -> tuple[xr.DataArray, int]:
     """Region pixels without a value filled from the nearest pixel with one, up to ``max_km`` away.
 
     ERA5-Land has no value over the sea (cells whose land-sea mask is below
@@ -326,38 +347,56 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float) -> tuple[x
 
     Returns ``(filled, n)``: the field with attributes ``coastal_fill_km``
     and ``coastal_fill_pixels`` (n, the region pixels filled in any month).
+    ``copy=False`` fills ``da``'s own array (a caller that owns it saves a copy
+    of the field).
     """
     from pyproj import Transformer
+    from scipy import ndimage
     from scipy.spatial import cKDTree
 
-    vals = np.array(da.values)  # a contiguous copy: ``flat`` and its rows are views of it
+    # contiguous, so ``flat`` and its rows are views of it
+    vals = np.array(da.values, order="C") if copy else np.ascontiguousarray(da.values)
     flat = vals.reshape((-1,) + vals.shape[-2:])
     inside = np.asarray(inside, bool)
     filled = np.zeros(inside.shape, bool)
     if max_km > 0 and (inside[None] & ~np.isfinite(flat)).any():
+        x, y = np.asarray(da["x"].values, float), np.asarray(da["y"].values, float)
         crs = da.rio.crs
-        xx, yy = np.meshgrid(da["x"].values, da["y"].values)
-        if crs is not None and not crs.is_geographic:
-            xx, yy = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xx, yy)
-        lon, lat = np.deg2rad(xx), np.deg2rad(yy)
-        xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) \
+            if crs is not None and not crs.is_geographic else None
+
+        def unit_vectors(idx):  # pixel centres (flat indices) as unit vectors on the sphere
+            px, py = x[idx % len(x)], y[idx // len(x)]
+            if to_lonlat is not None:
+                px, py = to_lonlat.transform(px, py)
+            lon, lat = np.deg2rad(px), np.deg2rad(py)
+            return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+        reach = _reach_pixels(x, y, crs, max_km)
         chord = 2 * np.sin(min(max_km / EARTH_RADIUS_KM, np.pi) / 2)  # the chord of max_km on the sphere
-        masks = {}  # months share their mask (the land-sea mask): one tree per distinct mask
-        for i, v in enumerate(flat):
+        masks = {}  # months share their mask (the land-sea mask): one search per distinct mask
+        for v in flat:
             ok = np.isfinite(v)
             holes = inside & ~ok
             if not holes.any() or not ok.any():
                 continue
             key = ok.tobytes()
             if key not in masks:
-                src = np.flatnonzero(ok)
-                dist, idx = cKDTree(xyz.reshape(-1, 3)[src]).query(xyz[holes], distance_upper_bound=chord * (1 + 1e-9))
-                near = np.isfinite(dist)
-                masks[key] = (np.flatnonzero(holes)[near], src[idx[near]])
+                # candidates: valid pixels within ``reach`` rows/columns of a hole, so memory follows the
+                # coast, not the grid (a 500 m grid has millions of valid pixels)
+                near = ndimage.maximum_filter(holes, size=(2 * reach[0] + 1, 2 * reach[1] + 1), mode="constant")
+                src = np.flatnonzero(ok & near)
+                dst = np.flatnonzero(holes)
+                if src.size:
+                    dist, j = cKDTree(unit_vectors(src)).query(unit_vectors(dst), distance_upper_bound=chord * (1 + 1e-9))
+                    hit = np.isfinite(dist)
+                    masks[key] = (dst[hit], src[j[hit]])
+                else:
+                    masks[key] = (dst[:0], dst[:0])
             dst, src = masks[key]
             v.reshape(-1)[dst] = v.reshape(-1)[src]
             filled.reshape(-1)[dst] = True
     n = int(filled.sum())
-    out = da.copy(data=vals)
+    out = da.copy(data=vals) if copy or vals is not da.values else da
     out.attrs = {**da.attrs, "coastal_fill_km": float(max_km), "coastal_fill_pixels": n}
     return out, n
