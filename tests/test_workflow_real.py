@@ -200,7 +200,7 @@ def test_outputs_are_sane(real_run):
         c = xr.open_dataset(wd / f"carbon/{year}.nc")
         nep = c["nep"].values[inside]
         assert np.isfinite(nep).mean() > 0.8
-        assert -400 < np.nanmin(nep) and np.nanmax(nep) < 800
+        assert -400 < np.nanmin(nep) and np.nanmax(nep) < 1000  # MOD16A2GF's irrigated ET lifts the water scalar
         assert 100 < np.nanmean(c["rh"].values[inside]) < 900
         assert 0 < np.nanmean(c["npp"].values[inside]) < 1500
     s = xr.open_dataset(wd / "series/annual.nc")
