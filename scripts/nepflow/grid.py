@@ -61,8 +61,10 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
         e, n = math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution
     else:
         w, s, e, n = (float(b) for b in bounds)
-    if not (e > w and n > s):
-        raise NepflowError(f"config key grid.bounds: expected west < east and south < north, got {[w, s, e, n]}")
+        check_bounds([w, s, e, n])
+    if not (e > w and n > s):  # a region outline without area (e.g. a point)
+        raise NepflowError(f"config key region: the region's outline has no area (bounding box {[w, s, e, n]}); "
+                           "expected polygons")
     nx = int(round((e - w) / resolution))
     ny = int(round((n - s) / resolution))
     if nx < 1 or ny < 1:
@@ -73,6 +75,13 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     ds = ds.rio.write_crs(crs.to_wkt())
     _coord_attrs(ds, crs)
     return ds
+
+
+def check_bounds(bounds, key: str = "grid.bounds") -> None:
+    """One-line error naming ``key`` unless ``bounds`` is [west, south, east, north] with west < east, south < north."""
+    w, s, e, n = (float(b) for b in bounds)
+    if not (e > w and n > s):
+        raise NepflowError(f"config key {key}: expected west < east and south < north, got {[w, s, e, n]}")
 
 
 def _coord_attrs(ds: xr.Dataset, crs: CRS) -> None:

@@ -14,6 +14,16 @@ from . import forcing, io, variables
 from .errors import NepflowError
 
 
+#: The fewest years the statistics accept (a trend and a Hurst exponent need at least 3).
+MIN_YEARS = 3
+
+
+def check_year_count(n: int, where: str) -> None:
+    """One-line error naming ``where`` (a file, or the config key at plan time) for fewer than MIN_YEARS years."""
+    if n < MIN_YEARS:
+        raise NepflowError(f"{where}: {n} year{'s' if n != 1 else ''}; expected at least {MIN_YEARS} for the statistics")
+
+
 #: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
 #: (21 years, float32, with the stacking copy) and one year's monthly drivers.
 def bytes_per_pixel(n_years: int) -> int:
@@ -80,8 +90,7 @@ def block_rows_of(ds: xr.Dataset) -> int | None:
 def open_cube(path, chunk: int = 512) -> xr.Dataset:
     """Open ``series/annual.nc`` chunked on y/x with the year axis whole."""
     ds = io.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
-    if ds.sizes["year"] < 3:
-        raise NepflowError(f"{path}: {ds.sizes['year']} years; expected at least 3 for the statistics")
+    check_year_count(ds.sizes["year"], str(path))
     years = ds["year"].values
     if len(np.unique(years)) != len(years):
         raise NepflowError(f"{path}: duplicated years {sorted(years)}")
