@@ -162,9 +162,12 @@ def analysis_tifs(name):
 
 
 def all_outputs():
+    """Every file of the README's Outputs table: a deleted or interrupted one is rebuilt by the next run."""
     monthly = [p.format(year=y) for y in YEARS for p in monthly_carbon_output().values()]
     return (
-        expand(run_path("carbon/{year}.nc"), year=YEARS)
+        [run_path("grid.nc"), run_path("series/annual.nc")]
+        + expand(run_path("forcing/{year}.nc"), year=YEARS)
+        + expand(run_path("carbon/{year}.nc"), year=YEARS)
         + monthly
         + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
