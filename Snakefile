@@ -8,7 +8,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -35,11 +35,8 @@ report: "report/workflow.rst"
 # Every config error stops the run here, before any job: Snakemake deletes a job's old outputs
 # before it runs the job, so an error found inside one would cost the user that result.
 try:
-    # nested --config values arrive as strings: read them as the types the schema declares
-    nepflow_config.apply_overrides(config, workflow.config_settings.overwrite_config, SCHEMA)
-    nepflow_config.check(config, SCHEMA)
-    validate(config, SCHEMA, set_default=True)
-    PLAN = nepflow_config.check_semantics(config)
+    # nested --config values arrive as strings: they are read as the types the schema declares
+    PLAN = nepflow_config.validate(config, SCHEMA, workflow.config_settings.overwrite_config)
 except NepflowError as exc:
     sys.stderr.write(f"ERROR: {exc}\n")
     sys.exit(1)

@@ -196,7 +196,7 @@ def check_semantics(config: dict) -> dict:
     if y["start"] > y["end"]:
         raise NepflowError(f"config key years: start {y['start']} is after end {y['end']}; expected start <= end")
     n_years = y["end"] - y["start"] + 1
-    series.check_year_count(n_years, f"config key years: {y['start']} to {y['end']} is")
+    series.check_year_count(n_years, f"config key years: {y['start']} to {y['end']}")
     stats.min_valid_years(n_years, config["analysis"]["min_valid_years"])
     region = config["region"]
     if region.get("vector_file") is None:
@@ -261,6 +261,17 @@ def _check_sources(config: dict) -> None:
             stations.settings(src)  # its one line: no station file set
         elif not str(f).startswith(("http://", "https://")):  # a URL is read by the job (no network at plan time)
             stations.check_header(f)
+
+
+def validate(config: dict, schema_path, overrides: dict | None = None) -> dict:
+    """The Snakefile's validation, in order: ``--config`` overrides typed by the schema, the schema
+    (one line naming the key), the defaults filled in, :func:`check_semantics`. Returns its plan."""
+    from snakemake.utils import validate as fill_defaults
+
+    apply_overrides(config, overrides or {}, schema_path)
+    check(config, schema_path)
+    fill_defaults(config, str(schema_path), set_default=True)
+    return check_semantics(config)
 
 
 def check_inside(path: str, what: str) -> None:
