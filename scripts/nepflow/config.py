@@ -168,14 +168,14 @@ def check_grid_size(config: dict, pixels: int, shape) -> None:
 
 
 def planned_grid(config: dict, shapes) -> tuple[int, tuple[int, int]]:
-    """(pixels, (nx, ny)) of the run's grid, from the bounds or the region's outline, without building it."""
+    """(pixels, (nx, ny)) of the run's grid (as nepflow.grid.target_grid builds it), without building it."""
     from . import grid
 
     g = config["grid"]
     crs = grid.parse_crs(g["crs"])
-    bounds = g["bounds"] if g["bounds"] is not None else grid.region_bounds(shapes, crs)
-    w, s, e, n = bounds
     res = g["resolution"]
+    bounds = g["bounds"] if g["bounds"] is not None else grid.snapped_bounds(shapes, crs, res)
+    w, s, e, n = bounds
     if g["bounds"] is None and not (e > w and n > s):
         raise NepflowError(f"config key region: the region's outline has no area (bounding box {list(bounds)}); "
                            "expected polygons")

@@ -41,6 +41,13 @@ def region_bounds(shapes: dict, crs: CRS) -> tuple[float, float, float, float]:
     return t.transform_bounds(w, s, e, n, densify_pts=21)
 
 
+def snapped_bounds(shapes: dict, crs: CRS, resolution: float) -> tuple[float, float, float, float]:
+    """The region's bounding box in ``crs`` snapped outward to ``resolution``: the grid's default bounds."""
+    w, s, e, n = region_bounds(shapes, crs)
+    return (math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution,
+            math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution)
+
+
 def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> xr.Dataset:
     """An empty dataset holding the target grid's coordinates and CRS.
 
@@ -55,10 +62,7 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     if not resolution or resolution <= 0:
         raise NepflowError(f"config key grid.resolution: expected a positive number, got {resolution!r}")
     if bounds is None:
-        bounds = region_bounds(shapes or {}, crs)
-        w, s, e, n = bounds
-        w, s = math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution
-        e, n = math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution
+        w, s, e, n = snapped_bounds(shapes or {}, crs, resolution)
     else:
         w, s, e, n = (float(b) for b in bounds)
         check_bounds([w, s, e, n])
