@@ -600,3 +600,32 @@ def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
     assert {k: after.get(k) for k in before} == before  # earlier results untouched
     forcing = wd / "results" / "badmeteo" / "forcing"
     assert not forcing.exists() or not any(forcing.iterdir())
+
+
+def test_permanent_retrieve_error_is_not_retried(done, tmp_path):
+    """A local file that is not there: the retrieve job stops once, with one ERROR line (a retry, even a
+    profile's `retries:`, would only print it again); the earlier run is untouched."""
+    cfg = merged(yaml.safe_load(TINY.read_text()), {"run_name": "nolocal", "years": {"start": 2001, "end": 2003},
+                                                    "sources": {"meteo": "local", "local": {"root": "no_such_folder"}}})
+    path = tmp_path / "nolocal.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    before = tree_state(done)
+    proc = snakemake(done, "--cores", "1", "--retries", "2", "results/nolocal/forcing/2001.nc", configfile=path,
+                     check=False)
+    assert proc.returncode != 0
+    line = error_line(proc.stdout + proc.stderr)  # exactly one
+    assert "local meteo 2001: none of" in line and "no_such_folder" in line, line
+    after = tree_state(done)
+    assert {k: after.get(k) for k in before} == before
+
+
+def test_nested_config_override_is_typed_by_the_schema(done):
+    """`--config 'years={start: 2005, end: 2008}'`: Snakemake hands the years over as strings; the plan
+    gets integers (four years of carbon, the aggregates rerun over them)."""
+    from workflow import scheduled_jobs
+
+    counts = scheduled_jobs(done, config=["years={start: 2005, end: 2008}"])
+    assert counts.get("series") == 1 and "carbon" not in counts, counts
+    proc = snakemake(done, "-n", config=["grid.resolution=0.1"], check=False)
+    assert proc.returncode != 0  # Snakemake's own message; README's Troubleshooting says how to write it
+    assert "valid identifier" in proc.stdout + proc.stderr

@@ -181,10 +181,3 @@ def like(grid: xr.Dataset, data: np.ndarray, name: str, dims=("y", "x"), coords=
     da.attrs = variables.attrs(name)
     return da
 
-
-def grid_pixels(crs_text: str, resolution: float, bounds) -> int:
-    """Number of pixels of a grid, cheaply, for resource estimates (no shapes needed)."""
-    if bounds is None:
-        return 0
-    w, s, e, n = bounds
-    return max(1, int(round((e - w) / resolution))) * max(1, int(round((n - s) / resolution)))
