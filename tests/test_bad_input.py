@@ -356,6 +356,21 @@ def test_declared_convertible_units_are_converted(forcing_file, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+def test_forcing_on_another_grid_is_named_by_carbon(done, forcing_file, tmp_path):
+    """The first job reading a forcing file on another grid names that file (not, later, carbon/{year}.nc)."""
+    rewrite(forcing_file, lambda ds: ds.isel(x=slice(1, None)))
+    out = tmp_path / "out" / "carbon.nc"
+    out.parent.mkdir()
+    (out.parent / "params.yaml").write_text(yaml.safe_dump({"carbon": {}, "strictness": "default"}))
+    proc = run_script("carbon.py", "--input", f"forcing={forcing_file}", "--input",
+                      f"grid={done / 'results/tiny/grid.nc'}", "--output", f"carbon={out}",
+                      "--params", str(out.parent / "params.yaml"))
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    assert "forcing.nc: grid differs from the run's target grid (grid.nc)" in line, line
+    assert not out.exists()
+
+
 def test_missing_file(tmp_path):
     out = tmp_path / "carbon.nc"
     proc = carbon_job(tmp_path / "forcing" / "2011.nc", out)
