@@ -189,7 +189,7 @@ def check_semantics(config: dict) -> dict:
     Returns what the plan needs from the checks (``shapes``: the region's outlines,
     ``grid_pixels``), so the Snakefile reads the region once.
     """
-    from . import classify, grid, regions, series, sources, stats
+    from . import classify, grid, regions, series, sources
     from .carbon import annual
 
     y = config["years"]
@@ -197,7 +197,7 @@ def check_semantics(config: dict) -> dict:
         raise NepflowError(f"config key years: start {y['start']} is after end {y['end']}; expected start <= end")
     n_years = y["end"] - y["start"] + 1
     series.check_year_count(n_years, f"config key years: {y['start']} to {y['end']}")
-    stats.min_valid_years(n_years, config["analysis"]["min_valid_years"])
+    series.min_valid_years(n_years, config["analysis"]["min_valid_years"])
     region = config["region"]
     if region.get("vector_file") is None:
         if not region["provinces"]:

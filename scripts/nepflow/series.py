@@ -24,6 +24,19 @@ def check_year_count(n: int, where: str) -> None:
         raise NepflowError(f"{where}: {n} year{'s' if n != 1 else ''}; expected at least {MIN_YEARS} for the statistics")
 
 
+def min_valid_years(n: int, min_valid) -> int:
+    """The minimum number of valid years per pixel (``analysis.min_valid_years``; None: all ``n``).
+
+    Every statistic calls it (nepflow.stats); so does the plan-time check (nepflow.config.check_semantics)
+    with the configured number of years (here, not in nepflow.stats: planning does not import numba).
+    """
+    if min_valid is None:
+        return n
+    if not MIN_YEARS <= int(min_valid) <= n:
+        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected {MIN_YEARS} to the number of years ({n})")
+    return int(min_valid)
+
+
 #: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
 #: (21 years, float32, with the stacking copy) and one year's monthly drivers.
 def bytes_per_pixel(n_years: int) -> int:

@@ -38,6 +38,7 @@ import xarray as xr
 
 from .. import variables
 from ..errors import NepflowError
+from ..series import min_valid_years
 from . import _kernels as K
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,6 @@ FACTORS = ("pr", "tas", "sund")
 
 
 # ----------------------------------------------------------------- plumbing
-def min_valid_years(n: int, min_valid) -> int:
-    """The minimum number of valid years per pixel (``analysis.min_valid_years``; None: all ``n``).
-
-    Also called at plan time (nepflow.config.check_semantics) with the configured number of years.
-    """
-    if min_valid is None:
-        return n
-    if not 3 <= int(min_valid) <= n:
-        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected 3 to the number of years ({n})")
-    return int(min_valid)
-
-
 def _years(da: xr.DataArray) -> np.ndarray:
     if "year" not in da.dims:
         raise NepflowError(f"variable {da.name}: no 'year' dimension; expected an annual series")
