@@ -10,6 +10,7 @@ outputs before running it). Defaults are filled in by ``snakemake.utils.validate
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path, PurePath
@@ -45,9 +46,17 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
     return [" ".join(line.split()) for line in lines]
 
 
+@functools.lru_cache(maxsize=4)
+def load_schema(schema_path) -> dict:
+    """config/schema.yaml, parsed once per process (libyaml's parser where installed: planning is timed)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(schema_path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=loader)
+
+
 def check(config: dict, schema_path) -> None:
     """Raise NepflowError (one line naming the key) for an invalid config."""
-    schema = yaml.safe_load(open(schema_path))
+    schema = load_schema(str(schema_path))
     errs = schema_errors(config, schema)
     if errs:
         raise NepflowError(errs[0] + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""))
@@ -124,7 +133,7 @@ def apply_overrides(config: dict, overrides: dict, schema_path) -> None:
     """Re-apply the ``--config`` overrides onto ``config`` with the schema's types (see :func:`coerce`)."""
     if not overrides:
         return
-    schema = yaml.safe_load(open(schema_path))
+    schema = load_schema(str(schema_path))
 
     def merge(into, new, sub):
         for k, v in new.items():
