@@ -146,8 +146,8 @@ CONFIG_CASES = [
     ("FPAR before MOD15A2H", {"sources": {"fpar": "earthdata"}, "years": {"start": 1995, "end": 2005}},
      "config key years.start: MOD15A2H (sources.fpar) starts in 2000, the run asks for 1995"),
     ("NPP before MOD17A3HGF", {"carbon": {"npp": "mod17"}, "sources": {"npp": "earthdata"}},
-     "config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
-     "2001 (or carbon.npp: tec)"),
+     ("config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
+      "2001 (or carbon.npp: tec)")),
     ("no station file", {"sources": {"sunshine": "stations"}}, "config key sources.stations.file: no station file set"),
     ("station file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.csv"}}},
      "config key sources.stations.file: nowhere.csv not found"),

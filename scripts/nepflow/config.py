@@ -188,7 +188,7 @@ def planned_grid(config: dict, shapes) -> tuple[int, tuple[int, int]]:
     if g["bounds"] is None and not (e > w and n > s):
         raise NepflowError(f"config key region: the region's outline has no area (bounding box {list(bounds)}); "
                            "expected polygons")
-    nx, ny = max(1, int(round((e - w) / res))), max(1, int(round((n - s) / res)))
+    nx, ny = max(1, round((e - w) / res)), max(1, round((n - s) / res))
     return nx * ny, (nx, ny)
 
 
