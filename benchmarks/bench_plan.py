@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/bench_plan.py --baseline /path/to/a/checkout/without/the/checks
 
-(a) in a fresh process per checkout, what the Snakefile computes before the DAG (here
-nepflow.config.validate: schema, defaults, check_semantics with the region's outline and the grid-size
-check; the baseline: schema, defaults, its check_semantics and the outline for the grid's size); (b) the wall time of a dry run (`snakemake -n --quiet`) of this checkout and of the baseline
-checkout (e.g. a git worktree of the main branch), each in an empty work directory with the same
-config, alternating, best of --repeat. The difference of (b) is what the checks add to a no-op dry run
-(the DAG is the same; a finished run's no-op dry run adds only the file checks to both).
+(a) in a fresh process per checkout, the CPU seconds of what the Snakefile computes before the DAG
+(here nepflow.config.validate: schema, defaults, check_semantics with the region's outline and the
+grid-size check; the baseline: schema, defaults, its check_semantics and the outline for the grid's
+size); (b) the wall and CPU seconds of a dry run (`snakemake -n --quiet`) of this checkout and of the
+baseline checkout (e.g. `git archive main | tar -x -C /tmp/base`), each in an empty work directory with
+the same config, alternating, best of --repeat. The difference of (b) is what the checks add to a no-op
+dry run (the DAG is the same; a finished run's no-op dry run adds only the file checks to both). On a
+loaded machine compare the CPU seconds.
 Results: results/plan.md.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,9 +53,9 @@ def plan(c):
 times = []
 for _ in range(int(sys.argv[3]) + 1):  # the first (imports, cnmaps' data) is not counted
     c = copy.deepcopy(cfg)
-    t = time.perf_counter()
+    t = time.process_time()  # CPU seconds: on a loaded machine wall time says little
     plan(c)
-    times.append(time.perf_counter() - t)
+    times.append(time.process_time() - t)
 print(json.dumps({"first": times[0], "best": min(times[1:])}))
 """
 
@@ -63,13 +66,17 @@ def validation_seconds(checkout: Path, configfile: Path, repeat: int) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def dry_run_seconds(checkout: Path, configfile: Path) -> float:
+def dry_run_seconds(checkout: Path, configfile: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of a dry run; CPU is user + sys of the child."""
     with tempfile.TemporaryDirectory() as wd:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(checkout / "Snakefile"),
                         "--directory", wd, "-n", "--quiet", "--configfile", str(configfile)],
                        check=True, capture_output=True, cwd=wd)
-        return time.perf_counter() - t
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main():
@@ -79,7 +86,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     ours = validation_seconds(ROOT, Path(a.config), a.repeat)
-    rows = [(f"| validation in one process, this checkout: first call (imports) / best | "
+    rows = [(f"| validation in one process (CPU s), this checkout: first call (imports) / best | "
              f"{ours['first']:.3f} s / {ours['best']:.3f} s |")]
     if a.baseline:
         base = validation_seconds(a.baseline, Path(a.config), a.repeat)
@@ -90,9 +97,11 @@ def main():
         for _ in range(a.repeat):
             base.append(dry_run_seconds(a.baseline, Path(a.config)))
             ours.append(dry_run_seconds(ROOT, Path(a.config)))
-        rows += [f"| `snakemake -n`, baseline ({a.baseline}) | {min(base):.2f} s |",
-                 f"| `snakemake -n`, this checkout | {min(ours):.2f} s |",
-                 f"| added by the plan-time checks | {min(ours) - min(base):+.2f} s |"]
+        bw, bc = min(w for w, _ in base), min(c for _, c in base)
+        ow, oc = min(w for w, _ in ours), min(c for _, c in ours)
+        rows += [f"| `snakemake -n` wall / CPU s, baseline ({a.baseline}) | {bw:.2f} s / {bc:.2f} s |",
+                 f"| `snakemake -n` wall / CPU s, this checkout | {ow:.2f} s / {oc:.2f} s |",
+                 f"| added by the plan-time checks, wall / CPU | {ow - bw:+.2f} s / {oc - bc:+.2f} s |"]
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     text = (f"# Plan-time checks ({Path(a.config).name}, best of {a.repeat}; load average {load} on "
             f"{os.cpu_count()} CPUs)\n\n| what | time |\n|---|---|\n" + "\n".join(rows) + "\n")
