@@ -228,9 +228,7 @@ def test_bad_config_leaves_a_finished_run_untouched(done, tmp_path, name):
     assert proc.returncode != 0
     line = error_line(proc.stdout + proc.stderr)
     assert expected in line, line
-    assert tree_state(done) == before
-    assert not (done / "data").exists() or tree_state(done / "data") == {k[5:]: v for k, v in before.items()
-                                                                         if k.startswith("data/")}
+    assert tree_state(done) == before  # no log, no new demo cache, every file as it was
 
 
 CONSTRAINTS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "minItems",
