@@ -8,7 +8,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -17,16 +17,26 @@ from nepflow import config as nepflow_config  # noqa: E402
 from nepflow.errors import NepflowError  # noqa: E402
 
 
-configfile: Path(workflow.basedir) / "config" / "config.yaml"
+DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
+SCHEMA = Path(workflow.basedir) / "config" / "schema.yaml"
+try:  # Snakemake's own message for a broken config file names neither the file nor the line
+    nepflow_config.load_yaml(DEFAULT_CONFIG)
+except NepflowError as exc:
+    sys.stderr.write(f"ERROR: {exc}\n")
+    sys.exit(1)
+
+
+configfile: DEFAULT_CONFIG
 
 
 report: "report/workflow.rst"
 
 
+# Every config error stops the run here, before any job: Snakemake deletes a job's old outputs
+# before it runs the job, so an error found inside one would cost the user that result.
 try:
-    nepflow_config.check(config, Path(workflow.basedir) / "config" / "schema.yaml")
-    validate(config, Path(workflow.basedir) / "config" / "schema.yaml", set_default=True)
-    nepflow_config.check_semantics(config)
+    # nested --config values arrive as strings: they are read as the types the schema declares
+    PLAN = nepflow_config.validate(config, SCHEMA, workflow.config_settings.overwrite_config)
 except NepflowError as exc:
     sys.stderr.write(f"ERROR: {exc}\n")
     sys.exit(1)

@@ -5,6 +5,7 @@ rule carbon:
     """Annual GPP, NPP, Rh and NEP of one year from its regridded drivers."""
     input:
         forcing=run_path("forcing/{year}.nc"),
+        grid=run_path("grid.nc"),
     output:
         carbon=run_path("carbon/{year}.nc"),
         **monthly_carbon_output(),

@@ -2,7 +2,6 @@
 import math
 import os
 
-from nepflow import grid as nepflow_grid, regions as nepflow_regions
 from nepflow import sources as nepflow_sources
 from nepflow.sources import demo as nepflow_demo, download as nepflow_download, local as nepflow_local
 
@@ -164,9 +163,12 @@ def analysis_tifs(name):
 
 
 def all_outputs():
+    """Every file of the README's Outputs table: a deleted or interrupted one is rebuilt by the next run."""
     monthly = [p.format(year=y) for y in YEARS for p in monthly_carbon_output().values()]
     return (
-        expand(run_path("carbon/{year}.nc"), year=YEARS)
+        [run_path("grid.nc"), run_path("series/annual.nc")]
+        + expand(run_path("forcing/{year}.nc"), year=YEARS)
+        + expand(run_path("carbon/{year}.nc"), year=YEARS)
         + monthly
         + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
@@ -179,25 +181,11 @@ def all_outputs():
 # Every job works in blocks of rows (per-year jobs, series, classes, area tables) or dask chunks
 # (statistics) sized from its mem_mb (nepflow.io.block_rows; config resources.block_rows and
 # analysis.chunk override), so mem_mb grows with the grid only by the whole-grid 2-D maps a job holds.
-def _grid_pixels():
-    g = config["grid"]
-    bounds = g["bounds"]
-    if bounds is None:
-        if config["region"].get("vector_file"):
-            shapes = nepflow_regions.vector_shapes(config["region"]["vector_file"])
-        else:
-            shapes = nepflow_regions.province_shapes(config["region"]["provinces"])
-        bounds = nepflow_grid.region_bounds(shapes, nepflow_grid.parse_crs(g["crs"]))
-    return nepflow_grid.grid_pixels(g["crs"], g["resolution"], bounds)
-
-
-GRID_PIXELS = _grid_pixels()
+GRID_PIXELS = PLAN["grid_pixels"]  # from the Snakefile's validation (nepflow.config.check_semantics)
 
 
 def _mem(per_mpixel, attempt):
-    r = config["resources"]
-    mb = r["base_mem_mb"] + per_mpixel * GRID_PIXELS / 1e6
-    return int(max(r["min_mem_mb"], math.ceil(mb)) * attempt)
+    return nepflow_config.job_mem_mb(config["resources"], per_mpixel, GRID_PIXELS, attempt)
 
 
 def per_year_mem_mb(wildcards=None, attempt=1):

@@ -20,7 +20,7 @@ rule retrieve_demo:
         log_path("retrieve_demo/{year}"),
     benchmark:
         bench_path("retrieve_demo/{year}")
-    retries: 2
+    retries: 0  # deterministic: a rerun gives the same error
     threads: 1
     resources:
         downloads=1,
@@ -59,7 +59,9 @@ for _product, _source in REAL_PRODUCTS.items():
         log:
             log_path(f"retrieve_{_source}_{_product}/{{year}}"),
         localrule: True
-        retries: 2
+        # 0, also over a profile's retries: a transient failure is retried inside the job
+        # (sources.download.tries); a permanent one (bad path, missing column) would only repeat
+        retries: 0
         threads: 1
         resources:
             downloads=1,

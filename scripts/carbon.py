@@ -11,6 +11,9 @@ log = logging.getLogger("nepflow.carbon")
 def main(smk):
     path = smk.input["forcing"]
     drivers = io.open_dataset(path, list(forcing.FORCING_VARS))  # lazy: each block reads its rows
+    if "grid" in smk.input.keys():  # a file on another grid is named here, not later on carbon/{year}.nc
+        with xr.open_dataset(smk.input["grid"]) as grid:
+            forcing.check_grid_match(drivers, grid, path)
     crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)

@@ -6,9 +6,12 @@ the library on crafted files.
 """
 from __future__ import annotations
 
+import copy
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,22 +61,215 @@ CONFIG_CASES = [
     ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
     ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
     ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
+    # what a job would reject, checked before any job runs
+    ("run name with a slash", {"run_name": "my run/1"}, "config key run_name"),
+    ("year after any record", {"years": {"end": 2101}}, "config key years.end"),
+    ("one year", {"years": {"start": 2010, "end": 2010}}, "config key years: 2010 to 2010: 1 year; expected at least 3"),
+    ("min_valid_years above the years", {"analysis": {"min_valid_years": 100}},
+     "config key analysis.min_valid_years: 100; expected 3 to the number of years (21)"),
+    ("grid bounds west > east", {"grid": {"bounds": [123, 34, 110, 43]}}, "config key grid.bounds: expected west < east"),
+    ("grid bounds of 3 numbers", {"grid": {"bounds": [110, 34, 123]}}, "config key grid.bounds"),
+    ("grid of petabytes", {"grid": {"resolution": 0.000001}}, "config key resources.max_mem_mb: the grid of"),
+    ("degrees for a CRS in metres", {"grid": {"crs": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m",
+                                              "resolution": 0.05}}, "raise resources.max_mem_mb"),
+    ("ceiling below the biggest job", {"resources": {"max_mem_mb": 1000, "base_mem_mb": 2000}},
+     "config key resources.max_mem_mb: the grid of"),
+    ("ceiling below its minimum", {"resources": {"max_mem_mb": 10}}, "config key resources.max_mem_mb"),
+    ("landcover source not delivering it", {"sources": {"landcover": "stations"}}, "config key sources.landcover"),
+    ("sunshine source not delivering it", {"sources": {"sunshine": "cds"}}, "config key sources.sunshine"),
+    ("npp source unknown", {"sources": {"npp": "cds"}}, "config key sources.npp"),
+    ("bbox west > east", {"sources": {"bbox": [120, 34, 110, 43]}}, "config key sources.bbox: expected west < east"),
+    ("negative pad", {"sources": {"pad": -1}}, "config key sources.pad"),
+    ("zero tries", {"sources": {"download": {"tries": 0}}}, "config key sources.download.tries"),
+    ("negative backoff", {"sources": {"download": {"backoff": -1}}}, "config key sources.download.backoff"),
+    ("negative max_wait", {"sources": {"download": {"max_wait": -1}}}, "config key sources.download.max_wait"),
+    ("zero connect timeout", {"sources": {"download": {"connect_timeout": 0}}}, "config key sources.download.connect_timeout"),
+    ("zero read timeout", {"sources": {"download": {"read_timeout": 0}}}, "config key sources.download.read_timeout"),
+    ("unknown verify", {"sources": {"download": {"verify": "md5"}}}, "config key sources.download.verify"),
+    ("bad tile name", {"sources": {"earthdata": {"tiles": ["h26"]}}}, "config key sources.earthdata.tiles"),
+    ("unknown transfer", {"sources": {"earthdata": {"transfer": "ftp"}}}, "config key sources.earthdata.transfer"),
+    ("unknown fpar_qc", {"sources": {"earthdata": {"fpar_qc": "best"}}}, "config key sources.earthdata.fpar_qc"),
+    ("unknown fpar_nonveg", {"sources": {"earthdata": {"fpar_nonveg": "one"}}}, "config key sources.earthdata.fpar_nonveg"),
+    ("fill years of one year", {"sources": {"earthdata": {"fpar_fill_years": [2001]}}},
+     "config key sources.earthdata.fpar_fill_years"),
+    ("unknown station method", {"sources": {"stations": {"method": "kriging"}}}, "config key sources.stations.method"),
+    ("negative smoothing", {"sources": {"stations": {"smoothing": -1}}}, "config key sources.stations.smoothing"),
+    ("zero station resolution", {"sources": {"stations": {"resolution": 0}}}, "config key sources.stations.resolution"),
+    ("min_days above 1", {"sources": {"stations": {"min_days": 1.5}}}, "config key sources.stations.min_days"),
+    ("zero min_stations", {"sources": {"stations": {"min_stations": 0}}}, "config key sources.stations.min_stations"),
+    ("proxy a above 1", {"sources": {"proxy": {"a": 2}}}, "config key sources.proxy.a"),
+    ("negative proxy b", {"sources": {"proxy": {"b": -0.1}}}, "config key sources.proxy.b"),
+    ("zero demo meteo resolution", {"demo": {"meteo_resolution": 0}}, "config key demo.meteo_resolution"),
+    ("negative demo land resolution", {"demo": {"land_resolution": -1}}, "config key demo.land_resolution"),
+    ("demo bounds south > north", {"demo": {"bounds": [110, 43, 123, 34]}}, "config key demo.bounds: expected west < east"),
+    ("demo persistence above 0.95", {"demo": {"persistence": {"west": 1.2}}}, "config key demo.persistence.west"),
+    ("demo persistence below -0.95", {"demo": {"persistence": {"east": -1}}}, "config key demo.persistence.east"),
+    ("land_max_missing above 1", {"regrid": {"land_max_missing": 1.5}}, "config key regrid.land_max_missing"),
+    ("C4 rule not a class", {"landcover": {"c4_fraction": {"crops": 0.5}}}, "config key landcover.c4_fraction"),
+    ("unknown npp model", {"carbon": {"npp": "casa"}}, "config key carbon.npp"),
+    ("mod17 without a source", {"carbon": {"npp": "mod17"}}, "config key sources.npp: carbon.npp is mod17"),
+    ("zero par fraction", {"carbon": {"par_fraction": 0}}, "config key carbon.par_fraction"),
+    ("zero eps_c3", {"carbon": {"eps_c3": 0}}, "config key carbon.eps_c3"),
+    ("negative eps_c4", {"carbon": {"eps_c4": -1}}, "config key carbon.eps_c4"),
+    ("cue above 1", {"carbon": {"cue": 1.5}}, "config key carbon.cue"),
+    ("C3 temperatures reversed", {"carbon": {"temperature": {"c3": {"tmin": 40, "topt": 20, "tmax": 0}}}},
+     "config key carbon.temperature.c3: tmin 40, topt 20, tmax 0; expected tmin < topt < tmax"),
+    ("C4 optimum at the minimum", {"carbon": {"temperature": {"c4": {"tmin": 30}}}},
+     "config key carbon.temperature.c4"),
+    ("carbon fraction in percent", {"carbon": {"rh": {"carbon_fraction": 46.5}}},
+     "config key carbon.rh.carbon_fraction: 46.5; expected a number in (0, 1]"),
+    ("negative Rh scale", {"carbon": {"rh": {"a": -0.22}}}, "config key carbon.rh.a"),
+    ("zero Priestley-Taylor alpha", {"carbon": {"water": {"pt_alpha": 0}}}, "config key carbon.water.pt_alpha"),
+    ("unknown MK variant", {"analysis": {"mk_variant": "sen"}}, "config key analysis.mk_variant"),
+    ("unknown Hurst estimator", {"analysis": {"hurst_estimator": "dfa"}}, "config key analysis.hurst_estimator"),
+    ("too few surrogates", {"analysis": {"hurst_surrogates": 10}}, "config key analysis.hurst_surrogates"),
+    ("ddof 2", {"analysis": {"cv_ddof": 2}}, "config key analysis.cv_ddof"),
+    ("zero chunk", {"analysis": {"chunk": 0}}, "config key analysis.chunk"),
+    ("unknown trend basis", {"classes": {"trend": {"basis": "theil"}}}, "config key classes.trend.basis"),
+    ("unknown trend p", {"classes": {"trend": {"p": "r"}}}, "config key classes.trend.p"),
+    ("trend alpha 1", {"classes": {"trend": {"alpha": 1}}}, "config key classes.trend.alpha"),
+    ("unknown CV scheme", {"classes": {"cv_scheme": "coarse"}}, "config key classes.cv_scheme"),
+    ("Hurst thresholds reversed", {"classes": {"hurst": {"thresholds": [0.65, 0.5, 0.35]}}},
+     "config key classes.hurst.thresholds: [0.65, 0.5, 0.35]; expected three increasing values"),
+    ("two Hurst thresholds", {"classes": {"hurst": {"thresholds": [0.4, 0.6]}}}, "config key classes.hurst.thresholds"),
+    ("unknown Hurst p", {"classes": {"hurst": {"p": "r"}}}, "config key classes.hurst.p"),
+    ("Hurst alpha 0", {"classes": {"hurst": {"alpha": 0}}}, "config key classes.hurst.alpha"),
+    ("unknown correlation p", {"classes": {"correlation": {"p": "x"}}}, "config key classes.correlation.p"),
+    ("correlation alpha above 1", {"classes": {"correlation": {"alpha": 1.5}}}, "config key classes.correlation.alpha"),
+    ("dpi 10", {"figures": {"dpi": 10}}, "config key figures.dpi"),
+    ("base memory 10 MB", {"resources": {"base_mem_mb": 10}}, "config key resources.base_mem_mb"),
+    ("negative memory per pixel", {"resources": {"mem_mb_per_mpixel": -1}}, "config key resources.mem_mb_per_mpixel"),
+    ("negative aggregate memory", {"resources": {"aggregate_mem_mb_per_mpixel": -1}},
+     "config key resources.aggregate_mem_mb_per_mpixel"),
+    ("zero block rows", {"resources": {"block_rows": 0}}, "config key resources.block_rows"),
+    # real-data configs: what the retrieve jobs would reject, said by the dry run
+    ("FPAR before MOD15A2H", {"sources": {"fpar": "earthdata"}, "years": {"start": 1995, "end": 2005}},
+     "config key years.start: MOD15A2H (sources.fpar) starts in 2000, the run asks for 1995"),
+    ("NPP before MOD17A3HGF", {"carbon": {"npp": "mod17"}, "sources": {"npp": "earthdata"}},
+     ("config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
+      "2001 (or carbon.npp: tec)")),
+    ("no station file", {"sources": {"sunshine": "stations"}}, "config key sources.stations.file: no station file set"),
+    ("station file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.csv"}}},
+     "config key sources.stations.file: nowhere.csv not found"),
+    ("station file without hours", {"sources": {"sunshine": "stations", "stations": {"file": "no_hours.csv"}}},
+     "no_hours.csv: missing column(s) hours; expected header station_id,lon,lat,date,hours"),
+    # the region's vector file: named, with the geometry problem
+    ("vector file missing", {"region": {"vector_file": "nowhere.gpkg"}}, "config key region.vector_file: nowhere.gpkg not found"),
+    ("vector file of a point", {"region": {"vector_file": "point.geojson"}},
+     "point.geojson: feature 0 is a Point; expected polygons of the region"),
+    ("vector file without a CRS", {"region": {"vector_file": "no_crs.shp"}}, "no_crs.shp: vector file has no CRS"),
+    ("vector file not a vector file", {"region": {"vector_file": "garbage.gpkg"}}, "garbage.gpkg: not a readable vector file"),
+    ("vector file without features", {"region": {"vector_file": "empty.geojson"}}, "empty.geojson: vector file has no features"),
+    ("vector name field absent", {"region": {"vector_file": "box.geojson", "name_field": "NAME"}},
+     "config key region.name_field: 'NAME' is not a field of box.geojson"),
 ]
 
 
-@pytest.mark.parametrize("name, change, expected", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
-def test_bad_config(done, tmp_path, name, change, expected):
-    cfg = yaml.safe_load(TINY.read_text())
+def merged(cfg: dict, change: dict) -> dict:
+    """``cfg`` with ``change`` merged in, mapping by mapping (as Snakemake merges a --configfile); a copy."""
+    out = copy.deepcopy(cfg)
+    change = copy.deepcopy(change)
     for key, value in change.items():
-        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and isinstance(cfg.get(key), dict) else value
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def case_folder(tmp_path_factory):
+    """The files the cases name."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    tmp_path = tmp_path_factory.mktemp("cases")
+    os.chdir(tmp_path)
+    gpd.GeoDataFrame(geometry=[Point(116, 40)], crs="EPSG:4326").to_file("point.geojson")
+    gpd.GeoDataFrame(geometry=[box(115, 39, 118, 41)], crs="EPSG:4326").to_file("box.geojson")
+    gpd.GeoDataFrame(geometry=[box(115, 39, 118, 41)]).to_file("no_crs.shp")
+    Path("empty.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    Path("garbage.gpkg").write_text("not a vector file\n")
+    Path("no_hours.csv").write_text("station_id,lon,lat,date\n54511,116.47,39.8,2001-01-01\n")
+    os.chdir(ROOT)
+    return tmp_path
+
+
+@pytest.fixture()
+def case_files(case_folder, monkeypatch):
+    """A working directory with the files the cases name."""
+    monkeypatch.chdir(case_folder)
+    return case_folder
+
+
+@pytest.mark.parametrize("name, change, expected", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_bad_config_stops_the_plan(case_files, name, change, expected):
+    """Every case stops the Snakefile's validation (the one function it calls), with one line."""
+    from nepflow import config as nconfig
+    from nepflow.errors import NepflowError
+
+    cfg = merged(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), yaml.safe_load(TINY.read_text()))
+    with pytest.raises(NepflowError) as err:
+        nconfig.validate(merged(cfg, change), ROOT / "config" / "schema.yaml")
+    line = f"ERROR: {err.value}"
+    assert "\n" not in line and expected in line, line
+
+
+#: Cases run through the real `snakemake` on a finished run: the error comes before any job
+#: (no log written, every file byte-identical). Each of these once cost a finished result.
+WORKFLOW_CASES = ["min_valid_years above the years", "C3 temperatures reversed", "carbon fraction in percent",
+                  "grid bounds west > east", "one year", "grid of petabytes", "Hurst thresholds reversed"]
+
+
+@pytest.mark.parametrize("name", WORKFLOW_CASES)
+def test_bad_config_leaves_a_finished_run_untouched(done, tmp_path, name):
+    change, expected = next((c[1], c[2]) for c in CONFIG_CASES if c[0] == name)
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path.write_text(yaml.safe_dump(merged(yaml.safe_load(TINY.read_text()), change)))
     before = tree_state(done)
     proc = snakemake(done, "--cores", "1", configfile=path, check=False)
     assert proc.returncode != 0
     line = error_line(proc.stdout + proc.stderr)
     assert expected in line, line
-    assert tree_state(done) == before
+    assert tree_state(done) == before  # no log, no new demo cache, every file as it was
+
+
+CONSTRAINTS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "minItems",
+               "maxItems", "oneOf"}
+
+
+def constrained_keys(node=None, path=()):
+    """Every config key whose schema constrains its value beyond a type (a range, a choice, a length, a pattern)."""
+    node = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text()) if node is None else node
+
+    def constrained(n):
+        return isinstance(n, dict) and (bool(CONSTRAINTS & set(n)) or any(
+            constrained(n.get(k)) for k in ("items", "additionalProperties")))
+
+    out = []
+    for name, sub in (node.get("properties") or {}).items():
+        if "properties" in sub:
+            out += constrained_keys(sub, (*path, name))
+        elif constrained(sub):
+            out.append(".".join((*path, name)))
+    return out
+
+
+def leaf_paths(change, path=()):
+    for k, v in change.items():
+        if isinstance(v, dict):
+            yield from leaf_paths(v, (*path, k))
+        yield ".".join((*path, k))
+
+
+def test_every_constrained_schema_key_has_a_bad_value_case():
+    """The suite grows with the schema: a new constrained key needs a case in CONFIG_CASES."""
+    covered = set()
+    for _, change, expected in CONFIG_CASES:
+        for key in leaf_paths(change):
+            if f"config key {key}" in expected:
+                covered.add(key)
+    keys = constrained_keys()
+    assert len(keys) > 50
+    uncovered = [k for k in keys if not any(c == k or c.startswith(k + ".") for c in covered)]
+    assert not uncovered, f"config keys with a constraint but no case in CONFIG_CASES: {', '.join(uncovered)}"
 
 
 # ------------------------------------------------------------------ files
@@ -156,6 +352,21 @@ def test_declared_convertible_units_are_converted(forcing_file, tmp_path):
     out = tmp_path / "out" / "carbon.nc"
     proc = carbon_job(forcing_file, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_forcing_on_another_grid_is_named_by_carbon(done, forcing_file, tmp_path):
+    """The first job reading a forcing file on another grid names that file (not, later, carbon/{year}.nc)."""
+    rewrite(forcing_file, lambda ds: ds.isel(x=slice(1, None)))
+    out = tmp_path / "out" / "carbon.nc"
+    out.parent.mkdir()
+    (out.parent / "params.yaml").write_text(yaml.safe_dump({"carbon": {}, "strictness": "default"}))
+    proc = run_script("carbon.py", "--input", f"forcing={forcing_file}", "--input",
+                      f"grid={done / 'results/tiny/grid.nc'}", "--output", f"carbon={out}",
+                      "--params", str(out.parent / "params.yaml"))
+    assert proc.returncode != 0
+    line = error_line(proc.stderr)
+    assert "forcing.nc: grid differs from the run's target grid (grid.nc)" in line, line
+    assert not out.exists()
 
 
 def test_missing_file(tmp_path):
@@ -401,3 +612,32 @@ def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
     assert {k: after.get(k) for k in before} == before  # earlier results untouched
     forcing = wd / "results" / "badmeteo" / "forcing"
     assert not forcing.exists() or not any(forcing.iterdir())
+
+
+def test_permanent_retrieve_error_is_not_retried(done, tmp_path):
+    """A local file that is not there: the retrieve job stops once, with one ERROR line (a retry, even a
+    profile's `retries:`, would only print it again); the earlier run is untouched."""
+    cfg = merged(yaml.safe_load(TINY.read_text()), {"run_name": "nolocal", "years": {"start": 2001, "end": 2003},
+                                                    "sources": {"meteo": "local", "local": {"root": "no_such_folder"}}})
+    path = tmp_path / "nolocal.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    before = tree_state(done)
+    proc = snakemake(done, "--cores", "1", "--retries", "2", "results/nolocal/forcing/2001.nc", configfile=path,
+                     check=False)
+    assert proc.returncode != 0
+    line = error_line(proc.stdout + proc.stderr)  # exactly one
+    assert "local meteo 2001: none of" in line and "no_such_folder" in line, line
+    after = tree_state(done)
+    assert {k: after.get(k) for k in before} == before
+
+
+def test_nested_config_override_is_typed_by_the_schema(done):
+    """`--config 'years={start: 2005, end: 2008}'`: Snakemake hands the years over as strings; the plan
+    gets integers (four years of carbon, the aggregates rerun over them)."""
+    from workflow import scheduled_jobs
+
+    counts = scheduled_jobs(done, config=["years={start: 2005, end: 2008}"])
+    assert counts.get("series") == 1 and "carbon" not in counts, counts
+    proc = snakemake(done, "-n", config=["grid.resolution=0.1"], check=False)
+    assert proc.returncode != 0  # Snakemake's own message; README's Troubleshooting says how to write it
+    assert "valid identifier" in proc.stdout + proc.stderr

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from nepflow import config as nconfig
+from nepflow import config as nconfig, grid, regions
 from nepflow.errors import NepflowError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +89,53 @@ def test_semantic_errors_name_the_key(change, key):
 def test_outside_paths_allowed_when_asked():
     cfg = filled({**default(), "data_dir": "/tmp/cache", "allow_outside_paths": True})
     nconfig.check_semantics(cfg)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("years:\n  start: 2000\n end: 2020\n", ["bad.yaml: line 3, column 2: not valid YAML", "indent with spaces"]),
+    ("grid: {resolution: 0.1\n", ["bad.yaml: line 2", "not valid YAML"]),
+    ("- years\n- grid\n", ["bad.yaml: the config is a list, not a mapping"]),
+])
+def test_broken_config_file_names_the_file_and_line(tmp_path, text, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(NepflowError) as err:
+        nconfig.load_yaml(path)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_config_overrides_get_the_schema_types():
+    """Snakemake reads nested --config values as strings (YAML BaseLoader); they reach the schema typed."""
+    cfg = filled(default())
+    overrides = {"years": {"start": "2005", "end": "2008"}, "grid": {"bounds": ["110", "34", "123", "43"]},
+                 "analysis": {"min_valid_years": "null", "mk_variant": "hamed_rao"}, "run_name": 2024,
+                 "carbon": {"monthly_output": "true"}, "sources": {"earthdata": {"tiles": ["h26v04"]}}}
+    nconfig.apply_overrides(cfg, overrides, SCHEMA)
+    assert cfg["years"] == {"start": 2005, "end": 2008}
+    assert cfg["grid"]["bounds"] == [110, 34, 123, 43] and cfg["grid"]["resolution"] == 0.05  # merged, not replaced
+    assert cfg["analysis"]["min_valid_years"] is None and cfg["analysis"]["mk_variant"] == "hamed_rao"
+    assert cfg["run_name"] == "2024" and cfg["carbon"]["monthly_output"] is True
+    assert cfg["sources"]["earthdata"]["tiles"] == ["h26v04"]
+    nconfig.check(cfg, SCHEMA)
+    nconfig.check_semantics(cfg)
+    # a string the schema does not accept stays a string, and the schema names the key
+    nconfig.apply_overrides(cfg, {"years": {"start": "twenty"}}, SCHEMA)
+    with pytest.raises(NepflowError, match="config key years.start: expected integer"):
+        nconfig.check(cfg, SCHEMA)
+
+
+def test_grid_size_error_names_the_size_and_the_key():
+    cfg = filled({**default(), "grid": {"resolution": 0.000001}})
+    with pytest.raises(NepflowError) as err:
+        nconfig.check_semantics(cfg)
+    msg = str(err.value)
+    assert msg.startswith("config key resources.max_mem_mb: the grid of ") and " PB per job" in msg, msg
+    # the same grid passes with the ceiling raised, and the plan carries its pixel count
+    cfg = filled({**default(), "grid": {"resolution": 0.01}})
+    plan = nconfig.check_semantics(cfg)
+    shapes = regions.shapes_from_config(cfg["region"])
+    built = grid.target_grid(cfg["grid"]["crs"], 0.01, None, shapes)
+    assert plan["grid_pixels"] == built.sizes["x"] * built.sizes["y"] == 1250 * 825

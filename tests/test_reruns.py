@@ -57,3 +57,38 @@ def test_adding_a_year_adds_its_chain_and_reruns_aggregates(run_copy, tmp_path):
     assert counts.get("retrieve_demo") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
+
+
+def test_interrupted_series_is_rebuilt_by_the_next_run(run_copy):
+    """Ctrl-C while `series` runs: Snakemake removes its unfinished output; the next plain run rebuilds it
+    (it is a target of `all`), byte for byte as before, and no per-year job."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from nepflow import provenance
+    from workflow import BIN, ROOT, env
+
+    cube = run_copy / "results/tiny/series/annual.nc"
+    before = provenance.file_sha256(cube)
+    log = run_copy / "results/tiny/logs/series.log"
+    log.unlink()
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(run_copy), "--cores", "1",
+           "--forcerun", "series", "--until", "series", "--configfile", str(TINY)]
+    proc = subprocess.Popen(cmd, env=env(), cwd=run_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "series finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    assert not cube.exists()
+    counts = scheduled_jobs(run_copy)
+    assert counts.get("series") == 1 and not {"retrieve_demo", "regrid", "carbon", "grid"} & set(counts), counts
+    from workflow import snakemake
+
+    snakemake(run_copy, "--cores", "1")
+    assert provenance.file_sha256(cube) == before

@@ -159,7 +159,7 @@ def test_landcover_and_npp_mosaic(server, env):
     # the tiles are stacked north (v04) over south (v05), on the sinusoidal grid
     assert np.isnan(npp.values).sum() == 1 and npp.y.values[0] > npp.y.values[-1]
     assert np.isnan(float(npp.sel(x=x, y=y, method="nearest")))
-    with pytest.raises(NepflowError, match="MOD17A3HGF starts in 2001"):
+    with pytest.raises(NepflowError, match=r"MOD17A3HGF \(sources.npp\) starts in 2001.*carbon.npp: tec"):
         earthdata.retrieve("npp", 2000, cfg, paths_for(env, "npp", 2000, cfg))
 
 

@@ -47,7 +47,20 @@ def with_defaults(cfg: dict | None) -> dict:
             out[key].update(value)
         else:
             out[key] = value
+    validate(out)
     return out
+
+
+def validate(c: dict) -> None:
+    """Check a complete ``classes`` section; NepflowError naming the config key if invalid.
+
+    Also called at plan time (nepflow.config.check_semantics): a reversed or
+    repeated threshold would silently reassign classes.
+    """
+    t = list(c["hurst"]["thresholds"])
+    if not all(a < b for a, b in zip(t, t[1:])):
+        raise NepflowError(f"config key classes.hurst.thresholds: {t}; expected three increasing values "
+                           "(strong/weak anti-persistence bound < random value < weak/strong persistence bound)")
 
 
 def _classes(codes: np.ndarray, like: xr.DataArray, name: str, meanings: list[str], comment: str) -> xr.DataArray:

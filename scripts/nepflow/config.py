@@ -1,13 +1,19 @@
 """Config validation with one-line errors naming the key.
 
 The Snakefile calls :func:`check` before building the DAG: JSON-Schema
-validation (``config/schema.yaml``), then checks a schema cannot express
-(years in order, provinces known, CRS accepted by PROJ, paths inside the
-work directory). Defaults are filled in by ``snakemake.utils.validate``.
+validation (``config/schema.yaml``), then :func:`check_semantics`: every
+constraint a job would enforce, checked by the very function the job calls
+(carbon parameters, class thresholds, grid bounds and size, the years the
+statistics need, the vector and station files, the years a product covers),
+so a config error never costs a finished result (Snakemake deletes a job's old
+outputs before running it). Defaults are filled in by ``snakemake.utils.validate``.
 """
 from __future__ import annotations
 
-from pathlib import PurePath
+import functools
+import math
+import os
+from pathlib import Path, PurePath
 
 import jsonschema
 import yaml
@@ -40,38 +46,241 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
     return [" ".join(line.split()) for line in lines]
 
 
+@functools.lru_cache(maxsize=4)
+def load_schema(schema_path) -> dict:
+    """config/schema.yaml, parsed once per process (libyaml's parser where installed: planning is timed)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(schema_path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=loader)
+
+
 def check(config: dict, schema_path) -> None:
     """Raise NepflowError (one line naming the key) for an invalid config."""
-    schema = yaml.safe_load(open(schema_path))
+    schema = load_schema(str(schema_path))
     errs = schema_errors(config, schema)
     if errs:
         raise NepflowError(errs[0] + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""))
 
 
-def check_semantics(config: dict) -> None:
-    """Checks beyond the schema; ``config`` has its defaults filled in."""
-    from . import grid, regions, sources
+def load_yaml(path) -> dict:
+    """A YAML config file as a mapping; one-line errors naming the file (and line) otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NepflowError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise NepflowError(f"{path}:{where}: not valid YAML ({problem}); expected 'key: value' lines "
+                           "(indent with spaces, not tabs)") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise NepflowError(f"{path}: the config is a {type(data).__name__}, not a mapping; expected 'key: value' "
+                           "lines at the top level")
+    return data
+
+
+def _subschema(schema: dict, key) -> dict | None:
+    props = schema.get("properties") or {}
+    if key in props:
+        return props[key]
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def _types(schema: dict) -> set[str]:
+    t = schema.get("type")
+    if t is None and "oneOf" in schema:
+        return set().union(*(_types(s) for s in schema["oneOf"]))
+    return {t} if isinstance(t, str) else set(t or [])
+
+
+def coerce(value, schema: dict):
+    """``value`` of a ``--config`` override with its strings read as the types the schema declares.
+
+    Snakemake reads nested ``--config`` values (``years={start: 2005}``) as strings; a string
+    where the schema declares no string is read as YAML (``"2005"`` -> 2005, ``"null"`` -> None),
+    and a top-level number where it declares a string becomes that string (``run_name=2024``).
+    """
+    if schema is None:
+        return value
+    if "$ref" in schema:  # the one kind of reference the schema uses: a collection (strings)
+        return value
+    types = _types(schema)
+    if isinstance(value, dict):
+        return {k: coerce(v, _subschema(schema, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        if "array" not in types and "oneOf" in schema:
+            items = next((s.get("items", {}) for s in schema["oneOf"] if s.get("type") == "array"), {})
+        return [coerce(v, items) for v in value]
+    if isinstance(value, str) and types and "string" not in types:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return coerce(parsed, schema) if isinstance(parsed, (dict, list)) else parsed
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and types == {"string"}:
+        return str(value)
+    return value
+
+
+def apply_overrides(config: dict, overrides: dict, schema_path) -> None:
+    """Re-apply the ``--config`` overrides onto ``config`` with the schema's types (see :func:`coerce`)."""
+    if not overrides:
+        return
+    schema = load_schema(str(schema_path))
+
+    def merge(into, new, sub):
+        for k, v in new.items():
+            s = _subschema(sub, k) if sub else None
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v, s)
+            else:
+                into[k] = coerce(v, s)
+
+    merge(config, overrides, schema)
+
+
+def job_mem_mb(resources: dict, per_mpixel: float, pixels: int, attempt: int = 1) -> int:
+    """mem_mb of a job: max(min_mem_mb, base_mem_mb + per_mpixel x pixels / 1e6), times the attempt number.
+
+    The formula of every rule's mem_mb (rules/common.smk) and of the plan-time size check.
+    """
+    mb = resources["base_mem_mb"] + per_mpixel * pixels / 1e6
+    return int(max(resources["min_mem_mb"], math.ceil(mb)) * attempt)
+
+
+def _size(mb: float) -> str:
+    for unit, scale in (("PB", 1e9), ("TB", 1e6), ("GB", 1e3)):
+        if mb >= scale:
+            return f"{mb / scale:.3g} {unit}"
+    return f"{mb:.0f} MB"
+
+
+def check_grid_size(config: dict, pixels: int, shape) -> None:
+    """One-line error when the biggest job the grid asks for exceeds ``resources.max_mem_mb``."""
+    r = config["resources"]
+    need = job_mem_mb(r, max(r["mem_mb_per_mpixel"], r["aggregate_mem_mb_per_mpixel"]), pixels)
+    ceiling = r["max_mem_mb"]
+    if need > ceiling:
+        g = config["grid"]
+        raise NepflowError(
+            f"config key resources.max_mem_mb: the grid of {shape[0]} x {shape[1]} = {pixels:.4g} pixels "
+            f"(grid.resolution {g['resolution']} in {g['crs']} units) needs {_size(need)} per job, above "
+            f"resources.max_mem_mb = {ceiling}; expected a coarser grid.resolution (or smaller grid.bounds), "
+            "or raise resources.max_mem_mb")
+
+
+def planned_grid(config: dict, shapes) -> tuple[int, tuple[int, int]]:
+    """(pixels, (nx, ny)) of the run's grid (as nepflow.grid.target_grid builds it), without building it."""
+    from . import grid
+
+    g = config["grid"]
+    crs = grid.parse_crs(g["crs"])
+    res = g["resolution"]
+    bounds = g["bounds"] if g["bounds"] is not None else grid.snapped_bounds(shapes, crs, res)
+    w, s, e, n = bounds
+    if g["bounds"] is None and not (e > w and n > s):
+        raise NepflowError(f"config key region: the region's outline has no area (bounding box {list(bounds)}); "
+                           "expected polygons")
+    nx, ny = max(1, round((e - w) / res)), max(1, round((n - s) / res))
+    return nx * ny, (nx, ny)
+
+
+def check_semantics(config: dict) -> dict:
+    """Checks beyond the schema; ``config`` has its defaults filled in.
+
+    Returns what the plan needs from the checks (``shapes``: the region's outlines,
+    ``grid_pixels``), so the Snakefile reads the region once.
+    """
+    from . import classify, grid, regions, series, sources
+    from .carbon import annual
 
     y = config["years"]
     if y["start"] > y["end"]:
         raise NepflowError(f"config key years: start {y['start']} is after end {y['end']}; expected start <= end")
-    if config["region"].get("vector_file") is None:
-        if not config["region"]["provinces"]:
+    n_years = y["end"] - y["start"] + 1
+    series.check_year_count(n_years, f"config key years: {y['start']} to {y['end']}")
+    series.min_valid_years(n_years, config["analysis"]["min_valid_years"])
+    region = config["region"]
+    if region.get("vector_file") is None:
+        if not region["provinces"]:
             raise NepflowError("config key region.provinces: the region is empty; expected at least one province")
-        for name in config["region"]["provinces"]:
+        for name in region["provinces"]:
             regions.english_name(name)
+    elif not os.path.exists(region["vector_file"]):
+        raise NepflowError(f"config key region.vector_file: {region['vector_file']} not found; "
+                           "expected a vector file (any format GDAL reads) with the region's outline")
+    elif not config.get("allow_outside_paths"):
+        check_inside(region["vector_file"], "config key region.vector_file")
     grid.parse_crs(config["grid"]["crs"])
     if config["grid"]["resolution"] <= 0:
         raise NepflowError(f"config key grid.resolution: expected a positive number, got {config['grid']['resolution']}")
+    for key, bounds in (("grid.bounds", config["grid"]["bounds"]), ("sources.bbox", config["sources"]["bbox"]),
+                        ("demo.bounds", config["demo"]["bounds"])):
+        if bounds is not None:
+            grid.check_bounds(bounds, key)
+    annual.with_defaults(config["carbon"])
+    classify.validate(classify.with_defaults(config["classes"]))
+    from . import landcover
+
+    landcover.monthly_rules(config["landcover"]["c4_fraction"])
     for product in sources.PRODUCTS:  # sources.* also holds settings (bbox, download, cds, ...)
         source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)
     if config["carbon"].get("npp", "tec") == "mod17" and not config["sources"].get("npp"):
         raise NepflowError("config key sources.npp: carbon.npp is mod17 but no NPP source is set; expected earthdata or local")
+    _check_sources(config)
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):
             check_inside(config[key], f"config key {key}")
+    # the outline is needed for the grid's size only without grid.bounds; a vector file is always read
+    # (its errors are the user's to see now, not in the grid job)
+    need = config["grid"]["bounds"] is None or region.get("vector_file")
+    shapes = regions.shapes_from_config(region) if need else None
+    pixels, shape = planned_grid(config, shapes)
+    check_grid_size(config, pixels, shape)
+    return {"shapes": shapes, "grid_pixels": pixels}
+
+
+def _check_sources(config: dict) -> None:
+    """What the real sources' jobs would reject: a year before a product starts, a station file."""
+    src = config["sources"]
+    used = {p: src.get(p) for p in ("meteo", "fpar", "landcover", "sunshine")}
+    if config["carbon"].get("npp", "tec") == "mod17":
+        used["npp"] = src.get("npp")
+    if "earthdata" in used.values():
+        from .sources import earthdata
+
+        s = earthdata.settings(src)
+        for product, source in used.items():
+            if source == "earthdata":
+                earthdata.data_year(product, config["years"]["start"], s["products"][product]["short_name"])
+    if used["sunshine"] == "stations":
+        from .sources import stations
+
+        f = (src.get("stations") or {}).get("file")
+        if not f:
+            stations.settings(src)  # its one line: no station file set
+        elif not str(f).startswith(("http://", "https://")):  # a URL is read by the job (no network at plan time)
+            stations.check_header(f)
+
+
+def validate(config: dict, schema_path, overrides: dict | None = None) -> dict:
+    """The Snakefile's validation, in order: ``--config`` overrides typed by the schema, the schema
+    (one line naming the key), the defaults filled in, :func:`check_semantics`. Returns its plan."""
+    from snakemake.utils import validate as fill_defaults
+
+    apply_overrides(config, overrides or {}, schema_path)
+    check(config, schema_path)
+    fill_defaults(config, str(schema_path), set_default=True)
+    return check_semantics(config)
 
 
 def check_inside(path: str, what: str) -> None:

@@ -41,6 +41,13 @@ def region_bounds(shapes: dict, crs: CRS) -> tuple[float, float, float, float]:
     return t.transform_bounds(w, s, e, n, densify_pts=21)
 
 
+def snapped_bounds(shapes: dict, crs: CRS, resolution: float) -> tuple[float, float, float, float]:
+    """The region's bounding box in ``crs`` snapped outward to ``resolution``: the grid's default bounds."""
+    w, s, e, n = region_bounds(shapes, crs)
+    return (math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution,
+            math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution)
+
+
 def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> xr.Dataset:
     """An empty dataset holding the target grid's coordinates and CRS.
 
@@ -55,14 +62,13 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     if not resolution or resolution <= 0:
         raise NepflowError(f"config key grid.resolution: expected a positive number, got {resolution!r}")
     if bounds is None:
-        bounds = region_bounds(shapes or {}, crs)
-        w, s, e, n = bounds
-        w, s = math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution
-        e, n = math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution
+        w, s, e, n = snapped_bounds(shapes or {}, crs, resolution)
     else:
         w, s, e, n = (float(b) for b in bounds)
-    if not (e > w and n > s):
-        raise NepflowError(f"config key grid.bounds: expected west < east and south < north, got {[w, s, e, n]}")
+        check_bounds([w, s, e, n])
+    if not (e > w and n > s):  # a region outline without area (e.g. a point)
+        raise NepflowError(f"config key region: the region's outline has no area (bounding box {[w, s, e, n]}); "
+                           "expected polygons")
     nx = int(round((e - w) / resolution))
     ny = int(round((n - s) / resolution))
     if nx < 1 or ny < 1:
@@ -73,6 +79,13 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     ds = ds.rio.write_crs(crs.to_wkt())
     _coord_attrs(ds, crs)
     return ds
+
+
+def check_bounds(bounds, key: str = "grid.bounds") -> None:
+    """One-line error naming ``key`` unless ``bounds`` is [west, south, east, north] with west < east, south < north."""
+    w, s, e, n = (float(b) for b in bounds)
+    if not (e > w and n > s):
+        raise NepflowError(f"config key {key}: expected west < east and south < north, got {[w, s, e, n]}")
 
 
 def _coord_attrs(ds: xr.Dataset, crs: CRS) -> None:
@@ -168,10 +181,3 @@ def like(grid: xr.Dataset, data: np.ndarray, name: str, dims=("y", "x"), coords=
     da.attrs = variables.attrs(name)
     return da
 
-
-def grid_pixels(crs_text: str, resolution: float, bounds) -> int:
-    """Number of pixels of a grid, cheaply, for resource estimates (no shapes needed)."""
-    if bounds is None:
-        return 0
-    w, s, e, n = bounds
-    return max(1, int(round((e - w) / resolution))) * max(1, int(round((n - s) / resolution)))

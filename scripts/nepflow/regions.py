@@ -66,7 +66,9 @@ def province_shapes(names) -> dict:
 def vector_shapes(path, name_field: str | None = None) -> dict:
     """Outlines from a user's vector file (any format GDAL/pyogrio reads), in lon/lat.
 
-    Features are grouped by ``name_field`` (or all dissolved into ``region``).
+    Features are grouped by ``name_field`` (or all dissolved into ``region``). One-line
+    errors name the file and the problem: unreadable, no CRS, no features, a feature
+    that is not a polygon.
     """
     import geopandas as gpd
 
@@ -76,9 +78,14 @@ def vector_shapes(path, name_field: str | None = None) -> dict:
         raise NepflowError(f"{path}: not a readable vector file ({exc})") from exc
     if gdf.crs is None:
         raise NepflowError(f"{path}: vector file has no CRS; expected one (e.g. EPSG:4326)")
-    gdf = gdf.to_crs("EPSG:4326")
     if gdf.empty:
-        raise NepflowError(f"{path}: vector file has no features")
+        raise NepflowError(f"{path}: vector file has no features; expected polygons of the region")
+    for i, geom in enumerate(gdf.geometry):
+        if geom is None or geom.is_empty:
+            raise NepflowError(f"{path}: feature {i} has no geometry; expected polygons of the region")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise NepflowError(f"{path}: feature {i} is a {geom.geom_type}; expected polygons of the region")
+    gdf = gdf.to_crs("EPSG:4326")
     if name_field:
         if name_field not in gdf.columns:
             raise NepflowError(f"config key region.name_field: {name_field!r} is not a field of {path}")

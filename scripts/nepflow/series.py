@@ -14,6 +14,29 @@ from . import forcing, io, variables
 from .errors import NepflowError
 
 
+#: The fewest years the statistics accept (a trend and a Hurst exponent need at least 3).
+MIN_YEARS = 3
+
+
+def check_year_count(n: int, where: str) -> None:
+    """One-line error naming ``where`` (a file, or the config key at plan time) for fewer than MIN_YEARS years."""
+    if n < MIN_YEARS:
+        raise NepflowError(f"{where}: {n} year{'s' if n != 1 else ''}; expected at least {MIN_YEARS} for the statistics")
+
+
+def min_valid_years(n: int, min_valid) -> int:
+    """The minimum number of valid years per pixel (``analysis.min_valid_years``; None: all ``n``).
+
+    Every statistic calls it (nepflow.stats); so does the plan-time check (nepflow.config.check_semantics)
+    with the configured number of years (here, not in nepflow.stats: planning does not import numba).
+    """
+    if min_valid is None:
+        return n
+    if not MIN_YEARS <= int(min_valid) <= n:
+        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected {MIN_YEARS} to the number of years ({n})")
+    return int(min_valid)
+
+
 #: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
 #: (21 years, float32, with the stacking copy) and one year's monthly drivers.
 def bytes_per_pixel(n_years: int) -> int:
@@ -80,8 +103,7 @@ def block_rows_of(ds: xr.Dataset) -> int | None:
 def open_cube(path, chunk: int = 512) -> xr.Dataset:
     """Open ``series/annual.nc`` chunked on y/x with the year axis whole."""
     ds = io.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
-    if ds.sizes["year"] < 3:
-        raise NepflowError(f"{path}: {ds.sizes['year']} years; expected at least 3 for the statistics")
+    check_year_count(ds.sizes["year"], str(path))
     years = ds["year"].values
     if len(np.unique(years)) != len(years):
         raise NepflowError(f"{path}: duplicated years {sorted(years)}")

@@ -152,8 +152,9 @@ def data_year(product: str, year: int, short: str) -> int:
         return year
     if product == "landcover":
         return first
-    raise NepflowError(f"config key years.start: {short} starts in {first}, the run asks for {year}; "
-                       f"expected years from {first} (or carbon.npp: tec)")
+    other = "carbon.npp: tec" if product == "npp" else f"sources.{product}: local with your own files"
+    raise NepflowError(f"config key years.start: {short} (sources.{product}) starts in {first}, the run asks for "
+                       f"{year}; expected years from {first} (or {other})")
 
 
 def fill_years(product: str, year: int, short: str, s: dict) -> list[int]:

@@ -104,16 +104,33 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     return {"data": f"{key}/{year}.csv", "manifest": f"{key}/{year}.json"}
 
 
+def _read(path, **kw) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"station_id": str, "date": str}, **kw)
+    except FileNotFoundError:
+        raise NepflowError(f"config key sources.stations.file: {path} not found; expected a CSV with columns "
+                           f"{','.join(COLUMNS)}") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise NepflowError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
+
+
+def check_header(path, columns=None) -> None:
+    """One-line error naming the station file unless it exists and its header has every column of COLUMNS.
+
+    ``columns``: the header already read; None reads only the header (the plan-time check).
+    """
+    if columns is None:
+        columns = _read(Path(path), nrows=0).columns
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise NepflowError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}")
+
+
 def read_csv(path) -> pd.DataFrame:
     """The station file as a DataFrame; one-line errors naming the file, line and column."""
     path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype={"station_id": str, "date": str})
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise NepflowError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise NepflowError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}")
+    df = _read(path)
+    check_header(path, df.columns)
     for col in ("lon", "lat", "hours"):
         vals = pd.to_numeric(df[col], errors="coerce")
         bad = vals.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")

@@ -38,6 +38,7 @@ import xarray as xr
 
 from .. import variables
 from ..errors import NepflowError
+from ..series import min_valid_years
 from . import _kernels as K
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,6 @@ FACTORS = ("pr", "tas", "sund")
 
 
 # ----------------------------------------------------------------- plumbing
-def _min_valid(n: int, min_valid) -> int:
-    if min_valid is None:
-        return n
-    if not 3 <= int(min_valid) <= n:
-        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected 3 to the number of years ({n})")
-    return int(min_valid)
-
-
 def _years(da: xr.DataArray) -> np.ndarray:
     if "year" not in da.dims:
         raise NepflowError(f"variable {da.name}: no 'year' dimension; expected an annual series")
@@ -206,7 +199,7 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     if mk_variant not in MK_VARIANTS:
         raise NepflowError(f"config key analysis.mk_variant: {mk_variant!r}; expected one of {', '.join(MK_VARIANTS)}")
     years = _years(da)
-    mv = _min_valid(len(years), min_valid)
+    mv = min_valid_years(len(years), min_valid)
     zcrit = NormalDist().inv_cdf(1 - alpha / 2)  # stdlib: scipy.stats costs 0.8 s of import per job
     func = functools.partial(_trend_kernel, years=years, min_valid=mv, variant=MK_VARIANTS[mk_variant], zcrit=zcrit)
     names = K.TREND_OUT
@@ -237,7 +230,7 @@ def linear_trend(da: xr.DataArray, min_valid=None) -> xr.Dataset:
     Dataset: ols_slope (units of x per year), ols_intercept (at the first year), ols_p, valid_years.
     """
     years = _years(da)
-    mv = _min_valid(len(years), min_valid)
+    mv = min_valid_years(len(years), min_valid)
     func = functools.partial(_ols_kernel, years=years, min_valid=mv)
     out = _map_pixels(func, [da], len(K.OLS_OUT))
     method = {"method": "OLS on calendar year", "min_valid_years": mv}
@@ -321,7 +314,7 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
         raise NepflowError(f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}")
     years = _years(da)
     n = len(years)
-    mv = _min_valid(n, min_valid)
+    mv = min_valid_years(n, min_valid)
     kmin = max(mv, 3)
     table = np.full((n + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
     for k in range(kmin, n + 1):
@@ -359,7 +352,7 @@ def stability(da: xr.DataArray, ddof: int = 1, min_valid=None) -> xr.Dataset:
     the count of such pixels is the attribute ``cv_undefined_nonpositive_mean``.
     """
     years = _years(da)
-    mv = _min_valid(len(years), min_valid)
+    mv = min_valid_years(len(years), min_valid)
     func = functools.partial(_moments_kernel, min_valid=mv, ddof=int(ddof))
     mean, std, cv, count = _map_pixels(func, [da], 4)
     meta = {"method": f"std (ddof={ddof}) / mean; NaN where mean <= 0", "ddof": int(ddof), "min_valid_years": mv}
@@ -395,7 +388,7 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     Dataset: r_f, p_r_f, pr_f, p_pr_f for every factor f, and valid_years.
     """
     years = _years(nep)
-    mv = _min_valid(len(years), min_valid)
+    mv = min_valid_years(len(years), min_valid)
     names = list(factors)
     arrays = [nep] + [factors[f].transpose(*nep.dims) for f in names]
     func = functools.partial(_corr_kernel, min_valid=mv)
