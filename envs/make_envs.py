@@ -25,9 +25,11 @@ GROUPS = {
     "retrieve": ("Per-year retrieval (demo generation, NASA Earthdata, Copernicus CDS, stations).",
                  CORE + ["earthaccess", "cdsapi", "pyhdf", "requests"]),
     "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
-            CORE + ["pyhdf"]),
+            CORE + ["pyhdf", "requests"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),
     "figures": ("Figures and the report.", CORE + ["matplotlib", "Pygments"]),
+    "archive": ("The publication archive: the report (snakemake --report), RO-Crate metadata.",
+                CORE + ["snakemake", "rocrate", "Pygments"]),
 }
 
 

@@ -1,4 +1,4 @@
-"""What triggers a rerun, on a completed tiny demo run (issue: incremental reruns)."""
+"""What triggers a rerun, on a completed tiny demo run: config changes and library edits."""
 from __future__ import annotations
 
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import pytest
 import yaml
 
-from workflow import TINY, scheduled_jobs
+from workflow import ROOT, TINY, scheduled_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 AGGREGATES = ("series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures")
@@ -57,3 +57,56 @@ def test_adding_a_year_adds_its_chain_and_reruns_aggregates(run_copy, tmp_path):
     assert counts.get("retrieve_demo") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
+
+
+# ---------------------------------------------------------------- library edits
+@pytest.fixture
+def repo_copy(tmp_path):
+    """The workflow's code, copied with its timestamps (a copy alone is no change)."""
+    repo = tmp_path / "repo"
+    for name in ("Snakefile", "rules", "scripts", "config", "report", "envs"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            repo.mkdir(exist_ok=True)
+            shutil.copy2(src, repo / name)
+    return repo
+
+
+def edit(repo, module):
+    path = repo / "scripts" / "nepflow" / module
+    path.write_text(path.read_text() + "\n# an edit that changes no behaviour\n")
+
+
+def params_changed(run_copy, repo):
+    """Output files whose params changed (``snakemake --list-changes params``), relative to the run."""
+    proc = snakemake(run_copy, "--list-changes", "params", snakefile=repo / "Snakefile")
+    return {line.split("results/tiny/", 1)[1] for line in proc.stdout.splitlines() if "results/tiny/" in line}
+
+
+def test_unchanged_code_copy_reruns_nothing(run_copy, repo_copy):
+    assert set(scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")) <= {"all"}
+    assert params_changed(run_copy, repo_copy) == set()
+
+
+def test_carbon_model_edit_reruns_carbon_and_downstream_only(run_copy, repo_copy):
+    edit(repo_copy, "carbon/tec.py")
+    counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
+    assert counts.get("carbon") == 21
+    assert not {"retrieve_demo", "grid", "regrid"} & set(counts)
+    for rule in AGGREGATES:
+        assert counts.get(rule) == 1, rule
+    changed = params_changed(run_copy, repo_copy)
+    assert changed and all(f.startswith("carbon/") for f in changed), changed
+
+
+def test_statistics_edit_reruns_the_statistics_and_downstream_only(run_copy, repo_copy):
+    edit(repo_copy, "stats/__init__.py")
+    counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
+    assert not {"retrieve_demo", "grid", "regrid", "carbon", "series"} & set(counts)
+    for rule in ("trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
+        assert counts.get(rule) == 1, rule
+    changed = params_changed(run_copy, repo_copy)
+    statistics = {f"analysis/{s}.nc" for s in ("trend", "hurst", "stability", "correlation")}
+    assert statistics <= changed and all(f in statistics or f.startswith("analysis/tif/") for f in changed), changed

@@ -15,7 +15,7 @@ Credentials: ``CDSAPI_URL``/``CDSAPI_KEY`` or ``~/.cdsapirc`` (path in
 ``CDSAPI_RC``), as cdsapi reads them; ``sources.cds.url`` overrides the URL
 (tests point it at a local server). The key is never logged or written.
 
-Conversion to CF units (SCIENCE.md "Data facts"). ERA5-Land monthly means of
+Conversion to CF units (docs/real-data.md, "Products and what is done to them"). ERA5-Land monthly means of
 accumulated variables are means of *daily* accumulations, so a monthly total is
 the value × the days of that month:
 
