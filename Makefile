@@ -1,6 +1,7 @@
 # nepflow: the two Quick start commands and a few helpers.
 #   make demo   create .venv from requirements.lock, run the offline demo end to end
 #   make test   the whole test suite
+#   make lint   snakemake --lint, snakefmt, ruff, duplicates
 PYTHON ?= python3.11
 VENV ?= .venv
 CORES ?= 2
@@ -22,5 +23,13 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
+# What a reviewer runs: Snakemake's linter, snakefmt and ruff (settings in pyproject.toml), and
+# `duplicates` (repeated code) where it is installed. Runs them all; fails if one of the first three does.
 lint: $(BIN)/.installed
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint
+	@status=0; export PATH="$(abspath $(BIN)):$$PATH"; \
+	echo "== snakemake --lint"; snakemake --lint || status=1; \
+	echo "== snakefmt --check"; snakefmt --check Snakefile rules || status=1; \
+	echo "== ruff check"; ruff check . || status=1; \
+	if command -v duplicates >/dev/null; then echo "== duplicates"; duplicates; \
+	else echo "== duplicates: not on PATH, skipped"; fi; \
+	exit $$status

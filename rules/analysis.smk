@@ -10,6 +10,7 @@ rule series:
         series=run_path("series/annual.nc"),
     params:
         years=YEARS,
+        code=code_hash("series.py"),
     log:
         log_path("series"),
     benchmark:
@@ -35,6 +36,7 @@ rule trend:
     params:
         statistic="trend",
         analysis=analysis_params(),
+        code=code_hash("statistic.py"),
     log:
         log_path("trend"),
     benchmark:
@@ -60,6 +62,7 @@ rule hurst:
     params:
         statistic="hurst",
         analysis=analysis_params(),
+        code=code_hash("statistic.py"),
     log:
         log_path("hurst"),
     benchmark:
@@ -85,6 +88,7 @@ rule stability:
     params:
         statistic="stability",
         analysis=analysis_params(),
+        code=code_hash("statistic.py"),
     log:
         log_path("stability"),
     benchmark:
@@ -110,6 +114,7 @@ rule correlation:
     params:
         statistic="correlation",
         analysis=analysis_params(),
+        code=code_hash("statistic.py"),
     log:
         log_path("correlation"),
     benchmark:
@@ -136,6 +141,7 @@ rule classes:
         classes=run_path("analysis/classes.nc"),
     params:
         classes=conf("classes"),
+        code=code_hash("classes.py"),
     log:
         log_path("classes"),
     benchmark:
@@ -164,6 +170,7 @@ rule area_stats:
                        subcategory="Summary"),
     params:
         years=YEARS,
+        code=code_hash("area_stats.py"),
     log:
         log_path("area_stats"),
     benchmark:

@@ -12,6 +12,7 @@ rule carbon:
     params:
         carbon=conf("carbon"),
         strictness=conf("checks", "strictness"),
+        code=code_hash("carbon.py"),
     log:
         log_path("carbon/{year}"),
     benchmark:

@@ -2,6 +2,7 @@
 import math
 import os
 
+from nepflow import codehash as nepflow_codehash
 from nepflow import sources as nepflow_sources
 from nepflow.sources import demo as nepflow_demo, download as nepflow_download, local as nepflow_local
 
@@ -29,6 +30,12 @@ def conf(*keys):
     for k in keys:
         value = value[k]
     return sorted_config(value)
+
+
+def code_hash(script):
+    """A rule's `code` param: a hash of its entry script and the library modules it imports
+    (nepflow.codehash), so that an edit of the library reruns the rules that run it, and only those."""
+    return nepflow_codehash.script_hash(os.path.join(workflow.basedir, "scripts", script))
 
 
 def run_path(path):

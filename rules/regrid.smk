@@ -8,6 +8,7 @@ rule grid:
     params:
         grid=conf("grid"),
         region=conf("region"),
+        code=code_hash("grid.py"),
     log:
         log_path("grid"),
     benchmark:
@@ -36,6 +37,7 @@ rule regrid:
         landcover=conf("landcover"),
         par_fraction=conf("carbon", "par_fraction"),
         strictness=conf("checks", "strictness"),
+        code=code_hash("regrid.py"),
     log:
         log_path("regrid/{year}"),
     benchmark:

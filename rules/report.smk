@@ -26,6 +26,7 @@ rule figures:
         classes=conf("classes"),
         cv_bounds=nepflow_classify.CV_SCHEMES[config["classes"]["cv_scheme"]],
         years=YEARS,
+        code=code_hash("figures.py"),
     log:
         log_path("figures"),
     benchmark:
@@ -53,6 +54,7 @@ rule archive:
         code_root=workflow.basedir,
         config=sorted_config(config),
         include_inputs=conf("archive", "include_inputs"),
+        code=code_hash("archive.py"),
     log:
         log_path("archive"),
     threads: 1
@@ -60,6 +62,6 @@ rule archive:
         mem_mb=aggregate_mem_mb,
         runtime=aggregate_runtime,
     conda:
-        "../envs/figures.yaml"
+        "../envs/archive.yaml"
     script:
         "../scripts/archive.py"

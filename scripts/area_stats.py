@@ -1,6 +1,6 @@
 """Area of every class per region, and the study's headline summary (rule `area_stats`).
 
-Outputs: {run}/tables/area_stats.csv (DESIGN.md) and {run}/tables/summary.md.
+Outputs: {run}/tables/area_stats.csv (docs/architecture.md) and {run}/tables/summary.md.
 """
 import xarray as xr
 

@@ -1,4 +1,4 @@
-"""Annual carbon fluxes of one year (rule `carbon`). Output: {run}/carbon/{year}.nc (DESIGN.md)."""
+"""Annual carbon fluxes of one year (rule `carbon`). Output: {run}/carbon/{year}.nc (docs/architecture.md)."""
 import logging
 
 import xarray as xr

@@ -1,4 +1,4 @@
-"""One year's drivers on the target grid (rule `regrid`). Output: {run}/forcing/{year}.nc (DESIGN.md).
+"""One year's drivers on the target grid (rule `regrid`). Output: {run}/forcing/{year}.nc (docs/architecture.md).
 
 Each variable is regridded with its configured method (``regrid.methods``), recorded in its
 ``regrid_method`` attribute: ``conservative`` (lon/lat sources, accumulated meteorology) by

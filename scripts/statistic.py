@@ -1,6 +1,6 @@
 """One per-pixel statistic of annual NEP (rules `trend`, `hurst`, `stability`, `correlation`).
 
-Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (DESIGN.md).
+Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (docs/architecture.md).
 The statistic is the rule's `statistic` param.
 """
 from nepflow import analysis, checks, io, logs, provenance, series

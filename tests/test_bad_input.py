@@ -462,7 +462,7 @@ def test_disk_full_is_one_line_and_leaves_nothing(forcing_file, tmp_path):
         subprocess.run(["umount", str(full)], check=True)
 
 
-# ------------------------------------------------------------------ real-data inputs (issue 5)
+# ------------------------------------------------------------------ real-data inputs
 BBOX = [115.0, 39.0, 118.0, 41.5]
 
 

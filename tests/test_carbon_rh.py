@@ -28,7 +28,7 @@ def test_hand_computed_values(t, p):
 def test_reference_values():
     assert float(rh.rh_monthly(0.0, 0.0)) == pytest.approx(3.069, abs=5e-4)
     assert float(rh.rh_monthly(20.0, 100.0)) == pytest.approx(29.70, abs=5e-3)
-    # SCIENCE.md printed 29.72 for b = 0.0913; the equation gives 29.7346
+    # the specification printed 29.72 (docs/science.md) for b = 0.0913; the equation gives 29.7346
     assert float(rh.rh_monthly(20.0, 100.0, b=0.0913)) == pytest.approx(29.73, abs=5e-3)
 
 

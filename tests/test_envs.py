@@ -27,12 +27,17 @@ def test_lock_pins_every_requirement():
             assert name.lower().replace("_", "-") in pins, f"{name} is in requirements.txt but not in the lock"
 
 
-def test_env_files_equal_the_lock():
+def load_make_envs():
     from importlib import util
 
     spec = util.spec_from_file_location("make_envs", ROOT / "envs" / "make_envs.py")
     make_envs = util.module_from_spec(spec)
     spec.loader.exec_module(make_envs)
+    return make_envs
+
+
+def test_env_files_equal_the_lock():
+    make_envs = load_make_envs()
     reverse = {v: k for k, v in make_envs.CONDA_NAME.items()}
     pins = lock()
     envs = sorted((ROOT / "envs").glob("*.yaml"))
@@ -64,3 +69,66 @@ def test_every_rule_has_a_conda_env_and_log():
         assert "resources:" in block, f"rule {name} has no resources"
         for env in re.findall(r'"\.\./(envs/[\w.]+)"', block):
             assert (ROOT / env).exists(), f"rule {name}: {env} missing"
+
+
+def _norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed_closure(names):
+    """``names`` and everything they require (without extras), from the installed metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    todo, seen = [_norm(n) for n in names], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for spec in requires:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def rule_scripts_and_envs():
+    """(rule, entry script, env file) of every rule with a script."""
+    text = "".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
+    out = []
+    for block in re.split(r"^\s*rule\b", text, flags=re.M)[1:]:
+        script = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', block)
+        env = re.search(r'conda:\s*"\.\./(envs/[\w.]+)"', block)
+        if script:
+            out.append((block.split(":")[0].strip() or "(loop)", script.group(1), env and env.group(1)))
+    return out
+
+
+def test_every_rule_env_holds_what_its_script_imports():
+    from importlib import metadata
+
+    from nepflow import codehash
+
+    reverse = {v: k for k, v in load_make_envs().CONDA_NAME.items()}
+    dists = metadata.packages_distributions()  # import name -> distributions
+    checked = rule_scripts_and_envs()
+    assert len(checked) >= 12
+    missing = []
+    for rule, script, env_file in checked:
+        env = yaml.safe_load((ROOT / env_file).read_text())
+        listed = [d for d in env["dependencies"] if isinstance(d, str)]
+        listed += [p for d in env["dependencies"] if isinstance(d, dict) for p in d.get("pip", [])]
+        names = [reverse.get(n, n) for n in (s.partition("==")[0] for s in listed) if n not in ("python", "pip")]
+        available = _installed_closure(names)
+        for module in codehash.external_imports(ROOT / "scripts" / script):
+            assert module in dists, f"{script} imports {module}, which is not installed"
+            if not {_norm(d) for d in dists[module]} & available:
+                missing.append(f"rule {rule}: {script} imports {module} ({', '.join(dists[module])}), "
+                               f"not in {env_file}")
+    assert not missing, "\n".join(missing)

@@ -1,4 +1,4 @@
-"""What triggers a rerun, on a completed tiny demo run (issue: incremental reruns)."""
+"""What triggers a rerun, on a completed tiny demo run: config changes and library edits."""
 from __future__ import annotations
 
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import pytest
 import yaml
 
-from workflow import TINY, scheduled_jobs
+from workflow import ROOT, TINY, scheduled_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 AGGREGATES = ("series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures")
@@ -92,3 +92,56 @@ def test_interrupted_series_is_rebuilt_by_the_next_run(run_copy):
 
     snakemake(run_copy, "--cores", "1")
     assert provenance.file_sha256(cube) == before
+
+
+# ---------------------------------------------------------------- library edits
+@pytest.fixture
+def repo_copy(tmp_path):
+    """The workflow's code, copied with its timestamps (a copy alone is no change)."""
+    repo = tmp_path / "repo"
+    for name in ("Snakefile", "rules", "scripts", "config", "report", "envs"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            repo.mkdir(exist_ok=True)
+            shutil.copy2(src, repo / name)
+    return repo
+
+
+def edit(repo, module):
+    path = repo / "scripts" / "nepflow" / module
+    path.write_text(path.read_text() + "\n# an edit that changes no behaviour\n")
+
+
+def rerun_for_params(run_copy, repo):
+    """The rules a dry run reruns because their params changed (its summary of reasons)."""
+    proc = snakemake(run_copy, "-n", "--quiet", "rules", snakefile=repo / "Snakefile")
+    lines = (proc.stdout + proc.stderr).splitlines()
+    for header, rules in zip(lines, lines[1:]):
+        if header.strip().lower().startswith("params") and header.strip().endswith(":"):
+            return {r.strip() for r in rules.split(",")}
+    return set()
+
+
+def test_unchanged_code_copy_reruns_nothing(run_copy, repo_copy):
+    assert set(scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")) <= {"all"}
+
+
+def test_carbon_model_edit_reruns_carbon_and_downstream_only(run_copy, repo_copy):
+    edit(repo_copy, "carbon/tec.py")
+    counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
+    assert counts.get("carbon") == 21
+    assert not {"retrieve_demo", "grid", "regrid"} & set(counts)
+    for rule in AGGREGATES:
+        assert counts.get(rule) == 1, rule
+    assert rerun_for_params(run_copy, repo_copy) == {"carbon"}  # the rest only because its input is new
+
+
+def test_statistics_edit_reruns_the_statistics_and_downstream_only(run_copy, repo_copy):
+    edit(repo_copy, "stats/__init__.py")
+    counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
+    assert not {"retrieve_demo", "grid", "regrid", "carbon", "series"} & set(counts)
+    for rule in ("trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
+        assert counts.get(rule) == 1, rule
+    assert rerun_for_params(run_copy, repo_copy) == {"trend", "hurst", "stability", "correlation"}

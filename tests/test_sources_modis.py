@@ -7,7 +7,7 @@ from fakeservers import modis_name, write_modis_tile
 from nepflow.errors import NepflowError
 from nepflow.sources import modis
 
-W = 1111950.52  # tile width (m), SCIENCE.md
+W = 1111950.52  # tile width (m), docs/real-data.md
 BEIJING = (116.4, 39.9)
 
 

@@ -118,7 +118,7 @@ def test_all_nan_pixel():
 
 # ----------------------------------------------------------------- Hurst
 def textbook_rs(x):
-    """SCIENCE.md's R/S over growing prefixes, written out plainly."""
+    """docs/science.md's R/S over growing prefixes, written out plainly."""
     lx, ly = [], []
     for tau in range(2, len(x) + 1):
         xi = x[:tau]
@@ -175,7 +175,7 @@ def test_white_noise_hurst_and_p_uniform():
     noise = rng.standard_normal((4000, N))
     ds = stats.hurst(series_cube(noise), n_surrogates=2000, seed=1).squeeze("x")
     null_mean = ds.hurst.attrs["hurst_white_noise_mean"]
-    assert 0.6 < null_mean < 0.68  # the estimator's upward bias at n = 21 (SCIENCE.md: about 0.64)
+    assert 0.6 < null_mean < 0.68  # the estimator's upward bias at n = 21 (docs/science.md: about 0.64)
     assert float(ds.hurst.mean()) == pytest.approx(null_mean, abs=0.01)
     p = ds.hurst_p.values
     assert np.mean(p < 0.05) == pytest.approx(0.05, abs=0.015)

@@ -18,9 +18,9 @@ def env() -> dict:
     return e
 
 
-def snakemake(workdir, *args, configfile=TINY, check=True, timeout=1200, config=None):
-    """Run snakemake on the project's Snakefile in ``workdir``; return the CompletedProcess."""
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+def snakemake(workdir, *args, configfile=TINY, check=True, timeout=1200, config=None, snakefile=None):
+    """Run snakemake on the project's Snakefile (or ``snakefile``) in ``workdir``; return the CompletedProcess."""
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(snakefile or ROOT / "Snakefile"), "--directory", str(workdir), *args]
     # --configfile and --config take several values: they go last, after any targets
     if configfile:
         cmd += ["--configfile", str(configfile)]

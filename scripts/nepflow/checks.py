@@ -1,6 +1,6 @@
 """Input checks of a forcing dataset, with strictness levels (like ESMValCore's CMOR checks).
 
-Checked before any computation (contract: DESIGN.md, ``forcing/{Y}.nc``):
+Checked before any computation (contract: docs/architecture.md, ``forcing/{Y}.nc``):
 
 - every contract variable is present, numeric, and on the shared grid: dims
   (time, y, x) (``c4_frac`` may be (y, x), ``npp_mod17`` is (y, x)); the y and x
@@ -140,7 +140,7 @@ def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
 
     Parameters
     ----------
-    ds : forcing dataset (time=12, y, x), the contract of DESIGN.md.
+    ds : forcing dataset (time=12, y, x), the contract of docs/architecture.md.
     path : the file it came from, named in every message.
     strictness : ``strict``, ``default`` or ``relaxed`` (module docstring).
     required : variables that must be present (the forcing contract's).

@@ -2,7 +2,7 @@
 
 Every class map is int8 with CF ``flag_values`` / ``flag_meanings`` and −1 where
 the class is undefined (outside the region, or the statistic is NaN). The
-thresholds are config values (``classes``; defaults from SCIENCE.md) and are
+thresholds are config values (``classes``; defaults in docs/science.md) and are
 written in each map's ``comment``.
 """
 from __future__ import annotations

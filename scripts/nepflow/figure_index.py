@@ -8,8 +8,6 @@ the same names.
 """
 from __future__ import annotations
 
-#: Report categories, in reading order (the tables come last, category ``Tables``).
-CATEGORIES = ["Carbon", "Trend", "Persistence", "Stability", "Drivers"]
 FACTOR_LABELS = {"pr": "precipitation", "tas": "temperature", "sund": "sunshine duration"}
 
 #: figure name -> (category, subcategory)

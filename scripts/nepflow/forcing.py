@@ -2,7 +2,7 @@
 
 Products arrive regridded (``regrid.to_target``); this module derives PAR from
 surface solar radiation, masks everything outside the region and attaches the
-contract's attributes. Contract: DESIGN.md, ``forcing/{Y}.nc``.
+contract's attributes. Contract: docs/architecture.md, ``forcing/{Y}.nc``.
 """
 from __future__ import annotations
 

@@ -358,13 +358,6 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def copy_file(src, dst) -> Path:
-    """Copy ``src`` to ``dst`` atomically."""
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-    return Path(dst)
-
-
 def cli_args(doc: str, argv=None) -> SimpleNamespace:
     """Build a Snakemake-like job object from the command line, for debugging.
 

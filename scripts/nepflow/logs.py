@@ -16,8 +16,8 @@ log = logging.getLogger("nepflow")
 def to_file(path: str | None = None, level: int = logging.INFO) -> logging.Logger:
     """Send nepflow's log records to ``path`` (if given) and to stderr.
 
-    Uncaught exceptions are written to the log: a NepflowError as one line
-    (``ERROR: ...``), anything else with its traceback.
+    Uncaught exceptions are written to the log with their traceback (a NepflowError
+    never gets here: :func:`run` turns it into one line, ``ERROR: ...``).
     """
     root = logging.getLogger()
     root.setLevel(level)
@@ -35,12 +35,7 @@ def to_file(path: str | None = None, level: int = logging.INFO) -> logging.Logge
     warnings.filterwarnings("default")
 
     def _hook(exc_type, exc, tb):
-        if issubclass(exc_type, NepflowError):
-            log.error("%s", exc)
-            # The one line users see, without a traceback.
-            print(f"ERROR: {exc}", file=sys.stderr)
-        else:
-            log.error("uncaught exception", exc_info=(exc_type, exc, tb))
+        log.error("uncaught exception", exc_info=(exc_type, exc, tb))
         for h in handlers:
             h.flush()
 

@@ -12,6 +12,8 @@ import json
 import platform
 from importlib import metadata
 
+#: The params key of a rule's code hash (``code_hash`` in rules/common.smk, nepflow.codehash).
+CODE_PARAM = "code"
 SOFTWARE = ("numpy", "scipy", "pandas", "xarray", "rioxarray", "rasterio", "netCDF4", "numba", "dask", "snakemake")
 
 
@@ -65,8 +67,10 @@ def software_versions() -> dict[str, str]:
 
 
 def attrs(rule: str, inputs=(), params=None) -> dict[str, str]:
-    """Global attributes recording how an output was made."""
-    params = params or {}
+    """Global attributes recording how an output was made. The rule's code hash is left out of
+    the params (a rerun trigger, not a setting: a library edit that changes no number leaves the
+    file's checksum alone; the archive records the code itself)."""
+    params = {k: v for k, v in dict(params or {}).items() if k != CODE_PARAM}
     return {
         "source": f"nepflow {software_versions()['nepflow']}, rule {rule}",
         "nepflow_rule": rule,

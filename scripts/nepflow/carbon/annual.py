@@ -40,7 +40,7 @@ BLOCK_PIXELS = 2**17
 #: float32 drivers, the checks' copies and the annual results (the float64 model temporaries are
 #: bounded separately by :data:`BLOCK_PIXELS`).
 BYTES_PER_PIXEL = 12 * 8 * 4 * 3
-#: Forcing variables the models read (the forcing contract, DESIGN.md).
+#: Forcing variables the models read (the forcing contract, docs/architecture.md).
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 
 
@@ -229,7 +229,7 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
 
     Parameters
     ----------
-    forcing : the forcing contract of one year (time=12, y, x), see DESIGN.md.
+    forcing : the forcing contract of one year (time=12, y, x), see docs/architecture.md.
     params : the config's ``carbon`` section; missing keys take :data:`DEFAULTS`.
     monthly : also return the monthly dataset (:func:`monthly_fluxes`).
 

@@ -99,7 +99,7 @@ def effective_temperature_scalar(tas, c4_frac, eps_c3=EPS_C3, eps_c4=EPS_C4, c3=
     """The single Ts of the mixture (1): ε / [f_C4 ε_C4 + (1 − f_C4) ε_C3].
 
     With it GPP = PAR × FPAR × [f_C4 ε_C4 + (1 − f_C4) ε_C3] × Ts × Ws exactly,
-    the form SCIENCE.md writes. In [0, 1]; NaN where an input is NaN.
+    the form docs/science.md writes. In [0, 1]; NaN where an input is NaN.
     """
     lue = light_use_efficiency(tas, c4_frac, eps_c3, eps_c4, c3, c4)
     return lue / (c4_frac * eps_c4 + (1.0 - c4_frac) * eps_c3)

@@ -25,7 +25,7 @@ the CDS profile page; credentials of the CDS retired in September 2024 (a key
 ``<UID>:<API key>``, a URL ending in ``/api/v2``) stop the job with one line
 saying so. The key is never logged or written.
 
-Conversion to CF units (SCIENCE.md "Data facts"). ERA5-Land monthly means of
+Conversion to CF units (docs/real-data.md, "Products and what is done to them"). ERA5-Land monthly means of
 accumulated variables are means of *daily* accumulations, so a monthly total is
 the value × the days of that month:
 

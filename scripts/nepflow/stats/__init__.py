@@ -16,7 +16,7 @@ How the work is done (benchmarks/bench_stats.py measures it):
   bounded by a slab plus the output maps. Pixels are independent, so the result
   does not depend on the chunking (tests/test_stats_parity.py).
 
-Missing data (SCIENCE.md): a pixel with any missing year is NaN in every
+Missing data (docs/science.md): a pixel with any missing year is NaN in every
 statistic unless ``min_valid`` is set; then missing years are dropped, the
 time positions of the rest kept, and pixels with fewer than ``min_valid``
 valid years are NaN. ``valid_years`` counts the finite years of each pixel.
@@ -295,7 +295,7 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
     """Hurst exponent of each pixel's series, with a p-value against white noise.
 
     ``rs`` (default, the variant of the Chinese vegetation-persistence literature,
-    SCIENCE.md): for τ = 2 … n take the first τ values, mean ξ̄_τ, cumulative deviation
+    docs/science.md): for τ = 2 … n take the first τ values, mean ξ̄_τ, cumulative deviation
     X(t, τ) = Σ_{u≤t}(ξ(u) − ξ̄_τ), R(τ) = max X − min X, S(τ) = population std of the
     τ values; H = OLS slope of ln(R/S) on ln τ over the τ with R > 0 and S > 0 (at
     least 3). ``rs_avg``: nolds.hurst_rs(fit="poly") — the mean R/S over non-overlapping
@@ -324,7 +324,7 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
     null = table[n]
     null = null[np.isfinite(null)]
     meta = {
-        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (SCIENCE.md)",
+        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (docs/science.md)",
                    "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
         "estimator": estimator,
         # a series too short for the estimator (rs: n = 3 gives two points of ln R/S) has H NaN, and so the null

@@ -649,7 +649,7 @@ def _slope(lx, ly, q):
 
 @numba.njit(cache=True, nogil=True)
 def _hurst_prefix(xs, k, lx, ly, logtau):
-    """R/S Hurst exponent over growing prefixes τ = 2..k (SCIENCE.md); NaN if < 3 usable τ."""
+    """R/S Hurst exponent over growing prefixes τ = 2..k (docs/science.md); NaN if < 3 usable τ."""
     q = 0
     for tau in range(2, k + 1):
         mean = 0.0
