@@ -42,7 +42,7 @@ from . import _kernels as K
 
 log = logging.getLogger(__name__)
 
-MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2}
+MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
 HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
 FACTORS = ("pr", "tas", "sund")
 
@@ -184,10 +184,20 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
 
     Mann–Kendall: S = Σ_{i<j} sign(x_j − x_i); Var(S) = [n(n−1)(2n+5) − Σ_g t_g(t_g−1)(2t_g+5)]/18
     over groups g of exactly tied values; Z = (S − 1)/√Var for S > 0, (S + 1)/√Var for
-    S < 0, 0 for S = 0; p = 2(1 − Φ(|Z|)); tau = S/(n(n−1)/2). ``mk_variant``
-    ``hamed_rao`` (Hamed & Rao 1998) or ``yue_wang`` (Yue & Wang 2004) multiply Var(S)
-    by their autocorrelation correction, exactly as pymannkendall's
-    hamed_rao_modification_test and yue_wang_modification_test (all lags).
+    S < 0, 0 for S = 0; p = 2(1 − Φ(|Z|)); tau = S/(n(n−1)/2). ``mk_variant`` corrects
+    for serial correlation of the series detrended by the Sen slope (docs/science.md
+    gives each one's false-positive rate at n = 21):
+    ``hamed_rao`` (Hamed & Rao 1998) multiplies Var(S) by 1 + 2/(n(n−1)(n−2)) Σ (n−k)(n−k−1)(n−k−2) ρ_k
+    over the lags whose rank autocorrelation ρ_k is significant at ``alpha`` (pymannkendall's
+    hamed_rao_modification_test), floored at 1; ``yue_wang`` (Yue & Wang 2004) by the AR(1)
+    form 1 + 2 Σ_{k<n} (1 − k/n) ρ₁ᵏ, floored at 1 (pymannkendall sums the sample ACF over all
+    lags instead, whose sum is about −½ at n = 21 and shrinks Var(S) to a seventh);
+    ``tfpw`` (trend-free pre-whitening, Yue et al. 2002; pymannkendall's
+    trend_free_pre_whitening_modification_test) tests y_t = d_t − ρ₁ d_{t−1} + slope × t
+    (n − 1 values), which does not control false positives on AR(1) noise (the Sen slope it
+    adds back is that of the noisy series); ``pw`` (pre-whitening, von Storch 1995;
+    pymannkendall's pre_whitening_modification_test) tests x_t − ρ₁ x_{t−1} with ρ₁ of the series
+    itself. The detrending and the lag pairs use the calendar years.
     Theil–Sen: slope = median over i < j of (x_j − x_i)/(t_j − t_i) per year (Sen 1968);
     intercept median(x) − median(t − t₁) × slope (Conover 1980, pymannkendall).
 
@@ -195,7 +205,7 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     ----------
     da : annual values (year, ...), e.g. NEP in g C m-2 yr-1.
     min_valid : minimum number of finite years (None: all).
-    mk_variant : original, hamed_rao or yue_wang.
+    mk_variant : original, hamed_rao, yue_wang, tfpw or pw.
     alpha : significance level of Hamed–Rao's significant-lag test.
 
     Returns
