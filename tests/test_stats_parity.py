@@ -288,6 +288,45 @@ def test_persistent_series_has_high_hurst():
     assert float((ds.hurst_p < 0.05).mean()) > 0.5
 
 
+def test_hurst_series_parity(rows):
+    t = YEARS.astype(float)
+    dif = stats.hurst(series_cube(rows), n_surrogates=200, series="differences").squeeze("x")
+    det = stats.hurst(series_cube(rows), n_surrogates=200, series="detrended").squeeze("x")
+    for i, x in enumerate(rows[:60]):
+        assert close(dif.hurst[i], textbook_rs(np.diff(x))), i
+        lr = sstats.linregress(t, x)
+        assert close(det.hurst[i], textbook_rs(x - lr.intercept - lr.slope * t), 1e-8), i
+    assert int(dif.valid_years[0]) == N
+
+
+def test_hurst_p_is_b_plus_one_over_n_plus_one():
+    rng = np.random.default_rng(2)
+    x = np.vstack([np.arange(N) ** 2.0, rng.standard_normal((50, N))])
+    ds = stats.hurst(series_cube(x), n_surrogates=199, seed=4).squeeze("x")
+    null = stats.white_noise_null(N, "rs", 199, 4)
+    for i in range(len(x)):
+        b = np.sum(null >= float(ds.hurst[i]))
+        assert float(ds.hurst_p[i]) == pytest.approx((b + 1) / 200, abs=1e-15)
+    assert float(ds.hurst_p[0]) == pytest.approx(1 / 200)  # beyond every surrogate: not 0
+
+
+@pytest.mark.parametrize("series", ["differences", "detrended"])
+def test_hurst_of_changes_is_blind_to_a_trend_and_sees_ar1(series):
+    """White noise on a strong trend: H on levels calls nearly all of it persistent; on differences or
+    residuals hurst_p is uniform (5 % below 0.05). AR(1) with phi = 0.5 against the phi = 0 control: the
+    estimator that ignores the trend sees the persistence."""
+    trend = 0.3 * np.arange(N)
+    control = series_cube(ar1(4000, 0.0, seed=21) + trend)
+    planted = series_cube(ar1(4000, 0.5, seed=22) + trend)
+    lev = stats.hurst(control, n_surrogates=1000, seed=1).hurst_p.values
+    assert np.mean(lev < 0.05) > 0.5
+    c = stats.hurst(control, n_surrogates=1000, seed=1, series=series)
+    a = stats.hurst(planted, n_surrogates=1000, seed=1, series=series)
+    assert np.mean(c.hurst_p.values < 0.05) == pytest.approx(0.05, abs=0.015)
+    assert float(a.hurst.mean()) > float(c.hurst.mean()) + 0.05
+    assert np.mean(a.hurst_p.values < 0.05) > 2 * np.mean(c.hurst_p.values < 0.05)
+
+
 # ----------------------------------------------------------------- stability
 def test_stability_parity(rows):
     ds = stats.stability(series_cube(rows)).squeeze("x")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
 HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
+HURST_SERIES = ("levels", "differences", "detrended")
 FACTORS = ("pr", "tas", "sund")
 
 
@@ -292,15 +293,50 @@ def hurst_numpy(x: np.ndarray, estimator: str = "rs", min_valid: int | None = No
     return out[0]
 
 
+def detrend(x: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """OLS residuals of each column of ``x`` (n, m) on the calendar ``years`` over its finite values
+    (NaN stays NaN; a column with fewer than 2 finite values becomes NaN), float64."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    cnt = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(ok, years[:, None], 0.0)
+        dt = np.where(ok, t - t.sum(axis=0) / cnt, 0.0)
+        dx = np.where(ok, x - np.where(ok, x, 0.0).sum(axis=0) / cnt, 0.0)
+        b = (dt * dx).sum(axis=0) / (dt * dt).sum(axis=0)
+        return np.where(ok & (cnt >= 2), dx - b * dt, np.nan)
+
+
+def hurst_input(x: np.ndarray, years: np.ndarray, series: str) -> np.ndarray:
+    """The series the Hurst exponent is estimated on, from annual values ``x`` (n, m): ``levels`` as they
+    are; ``differences`` x_t − x_{t−1} (n − 1 rows, NaN where the previous calendar year is absent);
+    ``detrended`` the OLS residuals on the calendar years."""
+    if series == "levels":
+        return x
+    if series == "differences":
+        x = np.asarray(x, dtype=np.float64)
+        d = x[1:] - x[:-1]
+        d[np.diff(years) != 1] = np.nan
+        return np.ascontiguousarray(d)
+    if series == "detrended":
+        return np.ascontiguousarray(detrend(x, years))
+    raise NepflowError(f"config key analysis.hurst_series: {series!r}; expected one of {', '.join(HURST_SERIES)}")
+
+
 @functools.lru_cache(maxsize=16)
-def white_noise_null(n: int, estimator: str, n_surrogates: int, seed: int) -> np.ndarray:
-    """Sorted H of ``n_surrogates`` standard-normal white-noise series of length n (fixed seed)."""
-    rng = np.random.default_rng([seed, n, HURST_ESTIMATORS[estimator]])
-    return np.sort(hurst_numpy(rng.standard_normal((n_surrogates, n)), estimator))
+def white_noise_null(n: int, estimator: str, n_surrogates: int, seed: int, series: str = "levels") -> np.ndarray:
+    """Sorted H of ``n_surrogates`` standard-normal white-noise series whose ``series`` (levels, differences,
+    detrended) has n finite values (fixed seed)."""
+    length = n + (series == "differences")
+    rng = np.random.default_rng([seed, length, HURST_ESTIMATORS[estimator]])
+    z = rng.standard_normal((n_surrogates, length))
+    if series != "levels":
+        z = hurst_input(z.T, np.arange(length, dtype="float64"), series).T
+    return np.sort(hurst_numpy(z, estimator))
 
 
-def _hurst_kernel(blocks, estimator, min_valid, null, kmin):
-    x = blocks[0]
+def _hurst_kernel(blocks, estimator, min_valid, null, kmin, years, series):
+    x = hurst_input(blocks[0], years, series)
     est, nvals, expected = _hurst_args(x.shape[0], estimator)
     out = np.empty((3, x.shape[1]))
     K.hurst(x, min_valid, est, nvals, expected, null, kmin, out)
@@ -308,42 +344,56 @@ def _hurst_kernel(blocks, estimator, min_valid, null, kmin):
 
 
 def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, seed: int = 20240601,
-          min_valid=None) -> xr.Dataset:
+          min_valid=None, series: str = "levels") -> xr.Dataset:
     """Hurst exponent of each pixel's series, with a p-value against white noise.
 
     ``rs`` (default, the variant of the Chinese vegetation-persistence literature,
-    SCIENCE.md): for τ = 2 … n take the first τ values, mean ξ̄_τ, cumulative deviation
+    docs/science.md): for τ = 2 … n take the first τ values, mean ξ̄_τ, cumulative deviation
     X(t, τ) = Σ_{u≤t}(ξ(u) − ξ̄_τ), R(τ) = max X − min X, S(τ) = population std of the
     τ values; H = OLS slope of ln(R/S) on ln τ over the τ with R > 0 and S > 0 (at
     least 3). ``rs_avg``: nolds.hurst_rs(fit="poly") — the mean R/S over non-overlapping
     windows of sizes logmid_n(n), sample std, Anis–Lloyd–Peters correction, H = slope + 0.5.
 
-    ``hurst_p`` = fraction of ``n_surrogates`` white-noise series of the same length
-    (generated once per length from ``seed``) whose H is ≥ the pixel's H: the
-    estimator is biased upward at n ≈ 21, so H > 0.5 alone overstates persistence.
+    ``series``: what H is estimated on (:func:`hurst_input`): ``levels`` (the study's; a
+    trend alone raises H), ``differences`` or ``detrended`` (both blind to a linear trend).
+
+    ``hurst_p`` = (b + 1)/(N + 1), b the number of the N = ``n_surrogates`` white-noise series
+    (generated once per length from ``seed``, passed through the same ``series``) whose H
+    is ≥ the pixel's H: the estimator is biased upward at n ≈ 21, so H > 0.5 alone
+    overstates persistence. With ``levels`` the null is trend-free white noise, so a
+    trending series has a small hurst_p without any persistence; with ``differences`` or
+    ``detrended`` the null is white noise around any linear trend.
 
     Returns
     -------
-    Dataset: hurst, hurst_p, valid_years; attributes give the estimator, the null
-    mean and its 10th/90th percentiles for the full length.
+    Dataset: hurst, hurst_p, valid_years (of the levels); attributes give the estimator,
+    the series, the null mean and its 10th/90th percentiles for the full length.
     """
     if estimator not in HURST_ESTIMATORS:
         raise NepflowError(f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}")
+    if series not in HURST_SERIES:
+        raise NepflowError(f"config key analysis.hurst_series: {series!r}; expected one of {', '.join(HURST_SERIES)}")
     years = _years(da)
     n = len(years)
     mv = _min_valid(n, min_valid)
-    kmin = max(mv, 3)
-    table = np.full((n + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
-    for k in range(kmin, n + 1):
-        table[k] = white_noise_null(k, estimator, int(n_surrogates), int(seed))
-    func = functools.partial(_hurst_kernel, estimator=estimator, min_valid=mv, null=table, kmin=kmin)
+    shift = int(series == "differences")  # the differences of k levels are k - 1 values
+    n_s, mv_s = n - shift, mv - shift
+    kmin = max(mv_s, 3)
+    table = np.full((n_s + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
+    for k in range(kmin, n_s + 1):
+        table[k] = white_noise_null(k, estimator, int(n_surrogates), int(seed), series)
+    func = functools.partial(_hurst_kernel, estimator=estimator, min_valid=mv_s, null=table, kmin=kmin,
+                             years=years, series=series)
     h, p, count = _map_pixels(func, [da], 3)
-    null = table[n]
+    if shift:
+        count = _map_pixels(lambda b: np.isfinite(b[0]).sum(axis=0, dtype="float64")[None], [da], 1)[0]
+    null = table[n_s]
     null = null[np.isfinite(null)]
     meta = {
-        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (SCIENCE.md)",
+        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (docs/science.md)",
                    "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
         "estimator": estimator,
+        "hurst_series": series,
         # a series too short for the estimator (rs: n = 3 gives two points of ln R/S) has H NaN, and so the null
         "hurst_white_noise_mean": float(null.mean()) if null.size else float("nan"),
         "hurst_white_noise_p10": float(np.percentile(null, 10)) if null.size else float("nan"),

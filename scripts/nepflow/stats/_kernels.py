@@ -865,8 +865,9 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
     across pixels); pixels with missing years (kept when ``min_valid`` < n) and the
     averaged-window estimator go pixel by pixel.
     ``null[k]`` is the ascending white-noise H of length k (NaN last) for k ≥ kmin;
-    hurst_p = fraction of null values ≥ H = 1 − (left insertion index of H)/size,
-    a binary search (numpy.searchsorted semantics).
+    hurst_p = (b + 1)/(N + 1), b the number of the N null values ≥ H = N − (left insertion
+    index of H), a binary search (numpy.searchsorted semantics): the Monte Carlo p-value
+    that counts the pixel's own series as one draw of the null, never 0.
     """
     n, m = x.shape
     nsur = null.shape[1]
@@ -934,7 +935,7 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
                     lo = mid + 1
                 else:
                     hi = mid
-            out[1, p] = 1.0 - lo / nsur
+            out[1, p] = (nsur - lo + 1.0) / (nsur + 1.0)
 
 
 # ----------------------------------------------------------------- OLS alone
