@@ -30,6 +30,12 @@ def test_trend_classes_every_class_and_missing():
     assert list(c.attrs["flag_values"]) == [1, 2, 3, 4, 5]
 
 
+def test_no_change_band():
+    slope = da([2.0, 0.4, -0.5, -0.6, 0.6, np.nan], "ols_slope")
+    p = da([0.01, 0.01, 0.01, 0.01, 0.2, 0.01], "ols_p")
+    assert codes(classify.trend_classes(slope, p, no_change_slope=0.5)) == [1, 3, 3, 5, 2, -1]
+
+
 @pytest.mark.parametrize("scheme, values, expected", [
     ("default", [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.41, np.nan], [1, 1, 2, 2, 3, 3, 4, 4, 5, -1]),
     ("fine", [0.05, 0.06, 0.10, 0.15, 0.2, 0.21], [1, 2, 2, 3, 4, 5]),
@@ -56,6 +62,24 @@ def test_future_classes():
     assert codes(classify.future_classes(slope, h)) == [1, 2, 3, 4, 5, 5, -1]
     p = da([0.01, 0.01, 0.01, 0.01, 0.01, 0.5, 0.01], "ols_p")
     assert codes(classify.future_significant_classes(slope, p, h)) == [1, 2, 3, 3, 3, 3, -1]
+
+
+def test_one_persistence_rule_for_hurst_and_future_classes():
+    """The random band and the hurst_p requirement act on hurst_class, future_class and future_sig_class
+    alike: no pixel is random and persistently increasing at once."""
+    slope = da([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], "ols_slope")
+    p = da([0.01] * 6, "ols_p")
+    h = da([0.8, 0.8, 0.52, 0.45, 0.3, 0.6], "hurst")
+    hp = da([0.01, 0.3, 0.01, 0.5, 0.9, 0.01], "hurst_p")
+    kw = dict(require_significance=True, alpha=0.05, random_band=0.05)
+    hc = codes(classify.hurst_classes(h, hp, **kw))
+    assert hc == [5, 3, 3, 3, 1, 4]
+    fc = codes(classify.future_classes(slope, h, 0.5, hp, **kw))
+    assert fc == [1, 5, 5, 5, 3, 1]
+    fs = codes(classify.future_significant_classes(slope, p, h, 0.05, 0.5, hp, True, 0.05, 0.05))
+    assert fs == [1, 3, 3, 3, 3, 1]
+    random = np.array(hc) == 3
+    assert not np.any(random & (np.array(fc) <= 2)) and not np.any(random & (np.array(fs) <= 2))
 
 
 def test_corr_classes():

@@ -414,3 +414,26 @@ def test_chunked_equals_unchunked(chunks):
     a = stats.correlation(da, f).compute()
     b = stats.correlation(da.chunk(chunks), {k: v.chunk(chunks) for k, v in f.items()}).compute()
     xr.testing.assert_identical(a, b)
+
+
+def test_detrended_correlation_is_the_partial_correlation_on_the_year():
+    """Detrended Pearson r = partial correlation controlling for the year (same df); a shared trend alone
+    correlates the raw series and not the detrended ones."""
+    rng = np.random.default_rng(9)
+    m = 40
+    t = YEARS.astype(float)
+    trend = 4.0 * (t - t.mean())
+    y = rng.standard_normal((m, N)) * 10 + trend
+    f = {"pr": rng.standard_normal((m, N)) * 10 + trend, "tas": rng.standard_normal((m, N)),
+         "sund": rng.standard_normal((m, N))}
+    raw = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}).squeeze("x")
+    det = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}, detrended=True).squeeze("x")
+    assert float(raw.r_pr.mean()) > 0.7 and abs(float(det.r_pr.mean())) < 0.1
+    for i in range(m):
+        ref = stats.correlation(series_cube(y[i:i + 1]), {"pr": series_cube(f["pr"][i:i + 1]),
+                                                           "tas": series_cube(t[None])}).squeeze()  # tas: the year
+        assert close(det.r_pr[i], ref.pr_pr, 1e-9) and close(det.p_r_pr[i], ref.p_pr_pr, 1e-8), i
+        res = [v - np.polyval(np.polyfit(t, v, 1), t) for v in (y[i], f["pr"][i], f["tas"][i], f["sund"][i])]
+        ref = stats.correlation(series_cube(res[0][None]), {"pr": series_cube(res[1][None]), "tas": series_cube(
+            res[2][None]), "sund": series_cube(res[3][None])}).squeeze()
+        assert close(det.pr_pr[i], ref.pr_pr, 1e-9), i

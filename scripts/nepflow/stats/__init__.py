@@ -433,14 +433,23 @@ def count_nonpositive_mean(ds: xr.Dataset) -> int:
 
 
 # ----------------------------------------------------------------- correlation
-def _corr_kernel(blocks, min_valid):
+def _corr_kernel(blocks, min_valid, years=None):
     y, *factors = blocks
     out = np.empty((4 * len(factors) + 1, y.shape[1]))
-    K.correlations(y, tuple(factors), min_valid, out)
+    if years is None:
+        K.correlations(y, tuple(factors), min_valid, out)
+        return out
+    # detrended: each series' OLS residuals on the years where NEP and every factor are finite
+    ok = np.isfinite(y)
+    for f in factors:
+        ok &= np.isfinite(f)
+    y, *factors = [detrend(np.where(ok, b, np.nan), years) for b in blocks]
+    K.correlations(y, tuple(factors), min_valid, out, 1)
     return out
 
 
-def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None) -> xr.Dataset:
+def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None,
+                detrended: bool = False) -> xr.Dataset:
     """Pearson and partial correlations of ``nep`` with each factor, per pixel.
 
     Pearson r with two-sided p from t = r√[(n − 2)/(1 − r²)], df = n − 2
@@ -450,6 +459,11 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     p from the t-test with df = n − 2 − k, k the number of controls (pingouin.partial_corr).
     A constant series gives NaN.
 
+    ``detrended``: every series is replaced by its OLS residuals on the calendar year
+    (over the years all are finite) first, so that a shared trend (warming, greening)
+    does not count as co-variation; the Pearson r is then the partial correlation
+    controlling for the year, and every df is one less.
+
     Returns
     -------
     Dataset: r_f, p_r_f, pr_f, p_pr_f for every factor f, and valid_years.
@@ -458,15 +472,16 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     mv = _min_valid(len(years), min_valid)
     names = list(factors)
     arrays = [nep] + [factors[f].transpose(*nep.dims) for f in names]
-    func = functools.partial(_corr_kernel, min_valid=mv)
+    func = functools.partial(_corr_kernel, min_valid=mv, years=years if detrended else None)
     out = _map_pixels(func, arrays, 4 * len(names) + 1)
     data = {}
     k = len(names) - 1
     for j, f in enumerate(names):
         data[f"r_{f}"], data[f"p_r_{f}"], data[f"pr_{f}"], data[f"p_pr_{f}"] = out[4 * j: 4 * j + 4]
     data["valid_years"] = out[-1]
-    meta = {"method": "Pearson correlation; partial correlation controlling for the other factors "
-                      f"(df = n - 2 - {k})", "min_valid_years": mv}
+    meta = {"method": ("on series detrended by OLS on the year; " if detrended else "")
+            + "Pearson correlation; partial correlation controlling for the other factors "
+            f"(df = n - 2 - {k + int(detrended)})", "min_valid_years": mv, "detrended": int(detrended)}
     return _dataset(data, {name: meta for name in data if name != "valid_years"})
 
 

@@ -1061,7 +1061,7 @@ def _invert(a, inv, dim):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def correlations(y, f, min_valid, out):
+def correlations(y, f, min_valid, out, dof_lost=0):
     """Pearson r of y with each factor, the partial r controlling for the other factors, and their p.
 
     y: (n, m); f: tuple of q factors, each (n, m), same dtype. A year counts when y
@@ -1069,7 +1069,8 @@ def correlations(y, f, min_valid, out):
     (q+1)×(q+1) correlation matrix, r_{y,i·rest} = −P_{y,i} / √(P_{y,y} P_{i,i}),
     which equals the correlation of the OLS residuals (with intercept) on the
     controls (pingouin.partial_corr's definition). p: Student t with ν = k − 2
-    (Pearson, = scipy.stats.pearsonr) and ν = k − 2 − (q − 1) (partial).
+    (Pearson, = scipy.stats.pearsonr) and ν = k − 2 − (q − 1) (partial), each less
+    ``dof_lost`` (the parameters removed from the series beforehand, e.g. 1 for a trend).
     Rows of ``out``: for each factor j, 4j: r, 4j+1: p of r, 4j+2: partial r,
     4j+3: its p; the last row is the count of valid years.
 
@@ -1135,7 +1136,7 @@ def correlations(y, f, min_valid, out):
                 out[v, p] = NAN
             k = cnt[j]
             out[4 * q, p] = k
-            if k < min_valid or k < q + 3:
+            if k < min_valid or k < q + 3 + dof_lost:
                 continue
             w = 0
             for a in range(d):
@@ -1152,7 +1153,7 @@ def correlations(y, f, min_valid, out):
                     continue
                 r = c[0, jj] / math.sqrt(c[0, 0] * c[jj, jj])
                 out[4 * (jj - 1), p] = r
-                out[4 * (jj - 1) + 1, p] = _p_from_r(r, k - 2, lb[k - 2])
+                out[4 * (jj - 1) + 1, p] = _p_from_r(r, k - 2 - dof_lost, lb[k - 2 - dof_lost])
             if degenerate:
                 continue
             for a in range(d):
@@ -1160,7 +1161,7 @@ def correlations(y, f, min_valid, out):
                     corr[a, b] = c[a, b] / math.sqrt(c[a, a] * c[b, b])
             if abs(_invert(corr, prec, d)) < 1e-14:
                 continue
-            nu = k - 2 - (q - 1)
+            nu = k - 2 - (q - 1) - dof_lost
             for jj in range(1, d):
                 r = -prec[0, jj] / math.sqrt(prec[0, 0] * prec[jj, jj])
                 out[4 * (jj - 1) + 2, p] = r
