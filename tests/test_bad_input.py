@@ -58,6 +58,11 @@ CONFIG_CASES = [
     ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
     ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
     ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
+    ("bad mk_variant", {"analysis": {"mk_variant": "yue_wang_all_lags"}}, "config key analysis.mk_variant"),
+    ("bad hurst_series", {"analysis": {"hurst_series": "returns"}}, "config key analysis.hurst_series"),
+    ("bad detrend_correlation", {"analysis": {"detrend_correlation": "yes"}}, "config key analysis.detrend_correlation"),
+    ("negative no_change_slope", {"classes": {"trend": {"no_change_slope": -1}}}, "config key classes.trend.no_change_slope"),
+    ("bad random_band", {"classes": {"hurst": {"random_band": 0.7}}}, "config key classes.hurst.random_band"),
 ]
 
 
