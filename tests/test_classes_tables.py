@@ -103,17 +103,25 @@ def test_area_table_exact():
                        dims=("y", "x"), coords=region.coords, name="trend_class")
     cls.attrs = {"flag_values": np.array([1, 2], dtype="int8"), "flag_meanings": "up down"}
     t = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
-    assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent"]
+    assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent", "percent_of_region"]
     a = area.values
     # Alpha: pixels (0,0)=1 up, (0,1)=2 down, (1,0)=5 down, (1,1)=6 down, (2,0)=9 up
     alpha = t[t.region == "Alpha"].set_index("class")
     assert alpha.loc["up", "area_km2"] == a[0, 0] + a[2, 0]
     assert alpha.loc["down", "area_km2"] == a[0, 1] + a[1, 0] + a[1, 1]
     assert alpha.loc["up", "percent"] == pytest.approx(100 * 10 / 23)
+    assert alpha.loc["up", "percent_of_region"] == pytest.approx(100 * 10 / 23)  # Alpha has no undefined pixel
+    assert alpha.loc["undefined", "area_km2"] == 0
     beta = t[t.region == "Beta Gamma"].set_index("class")  # (2,1) undefined: excluded from the total
     assert beta.loc["up", "area_km2"] == a[0, 2] + a[0, 3] + a[1, 2]
+    whole = a[0, 2] + a[0, 3] + a[1, 2] + a[2, 1] + a[2, 2]
+    assert beta.loc["undefined", "area_km2"] == pytest.approx(a[2, 1])
+    assert beta.loc["undefined", "percent_of_region"] == pytest.approx(100 * a[2, 1] / whole)
+    assert beta.loc["up", "percent_of_region"] == pytest.approx(100 * (whole - a[2, 1] - a[2, 2]) / whole)
+    assert np.isnan(beta.loc["undefined", "percent"])
     for _, g in t.groupby("region"):
         assert g.percent.sum() == pytest.approx(100)
+        assert g.percent_of_region.sum() == pytest.approx(100)
 
 
 def test_summary_recomputed_independently():
@@ -139,3 +147,6 @@ def test_summary_recomputed_independently():
         100 * a[sig & (region.values == 1)].sum() / a[region.values == 1].sum(), rel=1e-4)
     md = summary.summary_table(table, nep, area, region, years=[2000, 2020])
     assert md.startswith("# nepflow summary 2000–2020") and "| increasing (%) |" in md and "88.8" in md
+    row = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in md.splitlines() if line.startswith("| ")}
+    assert row["continuing significant increase (%)"] == "51.4 (a)" and row["continuing increase (%)"] == "see (a)"
+    assert "\n(a) The study's 51.4 %" in md
