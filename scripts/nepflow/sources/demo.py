@@ -288,7 +288,7 @@ def _meteo_fields(year: int, cfg: dict, LON, LAT) -> dict[str, np.ndarray]:
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
     cloud = cloud_anomaly(LON, LAT, year, cfg)
-    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.5 * g) * cloud), 0.6, 1.4)[None]
+    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.25 * g) * cloud), 0.7, 1.3)[None]
                     * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.8)
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra
