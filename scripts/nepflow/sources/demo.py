@@ -49,8 +49,8 @@ Planted signals (what the analyses must recover):
    follows the precipitation anomaly with correlation ``CLOUD_PR`` and has noise of
    its own, so sunshine and radiation fall with precipitation without being
    collinear with it; temperature has its own noise too), GPP is light-limited and Rh rises with
-   precipitation, so NEP correlates weakly or negatively with precipitation and
-   positively with sunshine.
+   precipitation, so NEP correlates less with precipitation than in the north-west
+   and positively with sunshine (partial correlation, precipitation and temperature held fixed).
 """
 from __future__ import annotations
 
