@@ -224,13 +224,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def workflow_chunk(threads: int) -> int:
+    """The dask chunk edge the workflow's statistics use (``analysis.chunk``, derived from memory when null)."""
+    from nepflow import io
+
+    return io.chunk_edge(len(YEARS), threads=threads, chunk=analysis_defaults()["chunk"])
+
+
 def aggregate_child(name: str, cube_path: str, outdir: str, threads: int) -> None:
     """One aggregate rule's work (as scripts/statistic.py), then print its time and peak RSS as JSON."""
     from nepflow import analysis, series
 
     a = analysis_defaults()
     t = time.perf_counter()
-    cube = series.open_cube(cube_path, a["chunk"])
+    cube = series.open_cube(cube_path, workflow_chunk(threads))
     ds = analysis.outputs(name, analysis.compute(name, cube, a, threads=threads))
     out = Path(outdir)
     (out / "tif").mkdir(parents=True, exist_ok=True)
@@ -251,7 +258,7 @@ def aggregate_rss(n_pix: int, threads: int) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         cube = Path(d) / "annual.nc"
-        ny, nx = write_series_cube(cube, n_pix, analysis_defaults()["chunk"])
+        ny, nx = write_series_cube(cube, n_pix, workflow_chunk(threads))
         # warm the numba cache for the workflow's float32 layout once, so no child times compilation
         subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                         "import bench_stats as b; b.warm_cache()", str(Path(__file__).parent)], check=True)

@@ -162,6 +162,12 @@ CONFIG_CASES = [
     ("vector file without features", {"region": {"vector_file": "empty.geojson"}}, "empty.geojson: vector file has no features"),
     ("vector name field absent", {"region": {"vector_file": "box.geojson", "name_field": "NAME"}},
      "config key region.name_field: 'NAME' is not a field of box.geojson"),
+    # the statistics' options
+    ("bad mk_variant", {"analysis": {"mk_variant": "yue_wang_all_lags"}}, "config key analysis.mk_variant"),
+    ("bad hurst_series", {"analysis": {"hurst_series": "returns"}}, "config key analysis.hurst_series"),
+    ("bad detrend_correlation", {"analysis": {"detrend_correlation": "yes"}}, "config key analysis.detrend_correlation"),
+    ("negative no_change_slope", {"classes": {"trend": {"no_change_slope": -1}}}, "config key classes.trend.no_change_slope"),
+    ("bad random_band", {"classes": {"hurst": {"random_band": 0.7}}}, "config key classes.hurst.random_band"),
 ]
 
 

@@ -30,6 +30,12 @@ def test_trend_classes_every_class_and_missing():
     assert list(c.attrs["flag_values"]) == [1, 2, 3, 4, 5]
 
 
+def test_no_change_band():
+    slope = da([2.0, 0.4, -0.5, -0.6, 0.6, np.nan], "ols_slope")
+    p = da([0.01, 0.01, 0.01, 0.01, 0.2, 0.01], "ols_p")
+    assert codes(classify.trend_classes(slope, p, no_change_slope=0.5)) == [1, 3, 3, 5, 2, -1]
+
+
 @pytest.mark.parametrize("scheme, values, expected", [
     ("default", [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.41, np.nan], [1, 1, 2, 2, 3, 3, 4, 4, 5, -1]),
     ("fine", [0.05, 0.06, 0.10, 0.15, 0.2, 0.21], [1, 2, 2, 3, 4, 5]),
@@ -58,6 +64,24 @@ def test_future_classes():
     assert codes(classify.future_significant_classes(slope, p, h)) == [1, 2, 3, 3, 3, 3, -1]
 
 
+def test_one_persistence_rule_for_hurst_and_future_classes():
+    """The random band and the hurst_p requirement act on hurst_class, future_class and future_sig_class
+    alike: no pixel is random and persistently increasing at once."""
+    slope = da([1.0, 1.0, 1.0, -1.0, 1.0, 1.0], "ols_slope")
+    p = da([0.01] * 6, "ols_p")
+    h = da([0.8, 0.8, 0.52, 0.45, 0.3, 0.6], "hurst")
+    hp = da([0.01, 0.3, 0.01, 0.5, 0.9, 0.01], "hurst_p")
+    kw = dict(require_significance=True, alpha=0.05, random_band=0.05)
+    hc = codes(classify.hurst_classes(h, hp, **kw))
+    assert hc == [5, 3, 3, 3, 1, 4]
+    fc = codes(classify.future_classes(slope, h, 0.5, hp, **kw))
+    assert fc == [1, 5, 5, 5, 3, 1]
+    fs = codes(classify.future_significant_classes(slope, p, h, 0.05, 0.5, hp, True, 0.05, 0.05))
+    assert fs == [1, 3, 3, 3, 3, 1]
+    random = np.array(hc) == 3
+    assert not np.any(random & (np.array(fc) <= 2)) and not np.any(random & (np.array(fs) <= 2))
+
+
 def test_corr_classes():
     r = da([0.6, 0.1, -0.1, -0.7, 0.0, np.nan], "r_pr")
     p = da([0.01, 0.6, 0.6, 0.001, 1.0, np.nan], "p_r_pr")
@@ -79,17 +103,25 @@ def test_area_table_exact():
                        dims=("y", "x"), coords=region.coords, name="trend_class")
     cls.attrs = {"flag_values": np.array([1, 2], dtype="int8"), "flag_meanings": "up down"}
     t = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
-    assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent"]
+    assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent", "percent_of_region"]
     a = area.values
     # Alpha: pixels (0,0)=1 up, (0,1)=2 down, (1,0)=5 down, (1,1)=6 down, (2,0)=9 up
     alpha = t[t.region == "Alpha"].set_index("class")
     assert alpha.loc["up", "area_km2"] == a[0, 0] + a[2, 0]
     assert alpha.loc["down", "area_km2"] == a[0, 1] + a[1, 0] + a[1, 1]
     assert alpha.loc["up", "percent"] == pytest.approx(100 * 10 / 23)
+    assert alpha.loc["up", "percent_of_region"] == pytest.approx(100 * 10 / 23)  # Alpha has no undefined pixel
+    assert alpha.loc["undefined", "area_km2"] == 0
     beta = t[t.region == "Beta Gamma"].set_index("class")  # (2,1) undefined: excluded from the total
     assert beta.loc["up", "area_km2"] == a[0, 2] + a[0, 3] + a[1, 2]
+    whole = a[0, 2] + a[0, 3] + a[1, 2] + a[2, 1] + a[2, 2]
+    assert beta.loc["undefined", "area_km2"] == pytest.approx(a[2, 1])
+    assert beta.loc["undefined", "percent_of_region"] == pytest.approx(100 * a[2, 1] / whole)
+    assert beta.loc["up", "percent_of_region"] == pytest.approx(100 * (whole - a[2, 1] - a[2, 2]) / whole)
+    assert np.isnan(beta.loc["undefined", "percent"])
     for _, g in t.groupby("region"):
         assert g.percent.sum() == pytest.approx(100)
+        assert g.percent_of_region.sum() == pytest.approx(100)
 
 
 def test_summary_recomputed_independently():
@@ -115,3 +147,6 @@ def test_summary_recomputed_independently():
         100 * a[sig & (region.values == 1)].sum() / a[region.values == 1].sum(), rel=1e-4)
     md = summary.summary_table(table, nep, area, region, years=[2000, 2020])
     assert md.startswith("# nepflow summary 2000–2020") and "| increasing (%) |" in md and "88.8" in md
+    row = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in md.splitlines() if line.startswith("| ")}
+    assert row["continuing significant increase (%)"] == "51.4 (a)" and row["continuing increase (%)"] == "see (a)"
+    assert "\n(a) The study's 51.4 %" in md

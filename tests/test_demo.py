@@ -38,7 +38,7 @@ def test_grids_and_units(year2005):
 def test_plausible_ranges(year2005):
     m = year2005["meteo"]
     pr_ann = m["pr"].sum("time").values
-    assert 250 < pr_ann.min() and pr_ann.max() < 1100
+    assert 250 < pr_ann.min() and pr_ann.max() < 1500  # a wet year of a south-eastern cell: up to ~1,400 mm
     tas = m["tas"].values
     assert -25 < tas.min() < -5 and 24 < tas.max() < 32
     assert 4 < m["tas"].mean("time").values.min() and m["tas"].mean("time").values.max() < 18
@@ -49,7 +49,7 @@ def test_plausible_ranges(year2005):
     evap = m["evap"].values
     assert (evap >= 0).all() and (m["evap"].sum("time") <= m["pr"].sum("time") + 1e-3).all()
     sund = year2005["sunshine"]["sund"].sum("time").values
-    assert 1600 < sund.min() and sund.max() < 3200  # h yr-1
+    assert 1200 < sund.min() and sund.max() < 3200  # h yr-1 (a cloudy year of a south-eastern cell: ~1,300)
     fpar = year2005["fpar"]["fpar"].values
     assert fpar.min() >= 0 and fpar.max() <= 0.95
     assert 0.4 < fpar[6].mean() and fpar[0].mean() < 0.2  # green July, dormant January
@@ -98,3 +98,64 @@ def test_land_cover_classes():
     lon, lat = np.array([116.4, 115.5, 111.0, 117.5]), np.array([39.9, 41.0, 42.5, 36.8])
     lc = demo.land_cover(lon, lat)
     assert list(lc) == [13, 4, 10, 12]  # Beijing urban, Yanshan forest, Bashang grass, plain cropland
+
+
+def annual_drivers(cfg, years=range(2000, 2021)):
+    """Annual precipitation (mm), mean temperature (degC) and sunshine (h) at the centre of every 0.5 degree
+    cell of the demo region: (years, cells) each, and the cells' longitudes."""
+    lon, lat = np.meshgrid(np.arange(110.25, 123.0, 0.5), np.arange(34.25, 43.0, 0.5))
+    out = {"pr": [], "tas": [], "sund": []}
+    for y in years:
+        f = demo._meteo_fields(y, cfg, lon, lat)
+        out["pr"].append(f["pr"].sum(0).ravel())
+        out["tas"].append(f["tas"].mean(0).ravel())
+        out["sund"].append(f["sund"].sum(0).ravel())
+    return {k: np.array(v) for k, v in out.items()}, lon.ravel()
+
+
+def as_cube(v):
+    import xarray as xr
+
+    return xr.DataArray(v, dims=("year", "x"), coords={"year": np.arange(2000, 2000 + v.shape[0])})
+
+
+def test_planted_persistence_against_a_phi0_control():
+    """Annual precipitation of the western cells, H on the detrended series (blind to the warming and any
+    trend): the planted phi = 0.6 against the same demo with phi = 0, and the east's phi = -0.5 below it."""
+    from nepflow import stats
+
+    control = {**CFG, "persistence": {"west": 0.0, "east": 0.0}}
+    planted, lon = annual_drivers(CFG)
+    null, _ = annual_drivers(control)
+    west, east = lon < 112.5, lon > 120
+    hp = {k: stats.hurst(as_cube(np.log(d["pr"])), series="detrended") for k, d in (("planted", planted),
+                                                                                     ("control", null))}
+    h_w = {k: float(v.hurst.values[west].mean()) for k, v in hp.items()}
+    h_e = {k: float(v.hurst.values[east].mean()) for k, v in hp.items()}
+    assert h_w["planted"] > h_w["control"] + 0.05, h_w
+    assert h_e["planted"] < h_e["control"] - 0.03, h_e
+    sig = {k: float(np.mean(v.hurst_p.values[west] < 0.1)) for k, v in hp.items()}
+    assert sig["planted"] > 2 * sig["control"], sig
+    # independent realisations per cell: neighbouring western cells' AR(1) series are uncorrelated
+    a = np.array([[demo._ar1(CFG["seed"], 1, 0.6, y, (c, 2000)) for y in range(1960, 2021)] for c in range(40)])
+    r = np.corrcoef(a)[np.triu_indices(40, 1)]
+    assert abs(r.mean()) < 0.05 and np.abs(r).max() < 0.6
+
+
+def test_drivers_are_not_collinear_and_a_planted_partial_correlation_is_recovered():
+    """Within a cell, precipitation and sunshine share the cloudiness they are planted to share (CLOUD_PR),
+    not all of it; a response planted on precipitation and sunshine alone gets the partial correlations it
+    was given (unrecoverable with collinear drivers)."""
+    from nepflow import stats
+
+    d, lon = annual_drivers(CFG)
+    r = np.array([np.corrcoef(d["pr"][:, j], d["sund"][:, j])[0, 1] for j in range(d["pr"].shape[1])])
+    se = lon > 117
+    assert np.median(r[se]) < -0.3 and np.median(np.abs(r)) < 0.85, np.median(r[se])
+    z = {k: (v - v.mean(0)) / v.std(0) for k, v in d.items()}
+    rng = np.random.default_rng(3)
+    y = z["pr"] - z["sund"] + rng.standard_normal(z["pr"].shape)  # nothing planted on temperature
+    ds = stats.correlation(as_cube(y), {k: as_cube(v) for k, v in d.items()})
+    assert np.mean((ds.pr_pr.values > 0) & (ds.p_pr_pr.values < 0.05)) > 0.8
+    assert np.mean((ds.pr_sund.values < 0) & (ds.p_pr_sund.values < 0.05)) > 0.8
+    assert np.mean(ds.p_pr_tas.values < 0.05) < 0.15

@@ -69,16 +69,114 @@ def test_ols_and_mk_parity(rows):
         assert close(ds.sen_intercept[i], ref.intercept, 1e-8), i
 
 
+def hamed_rao_factor(x):
+    """pymannkendall's Hamed-Rao variance factor of x (before nepflow's floor at 1)."""
+    r = mk.hamed_rao_modification_test(x)
+    return r.var_s / mk.original_test(x).var_s
+
+
 @pytest.mark.parametrize("variant, ref", [("hamed_rao", mk.hamed_rao_modification_test),
-                                          ("yue_wang", mk.yue_wang_modification_test)])
+                                          ("tfpw", mk.trend_free_pre_whitening_modification_test),
+                                          ("pw", mk.pre_whitening_modification_test)])
 def test_modified_mk_parity(rows, variant, ref):
+    """The same method as pymannkendall's gives its numbers; Hamed-Rao where its factor is >= 1 (nepflow
+    floors it at 1: below, pymannkendall shrinks Var(S) or returns NaN)."""
     ds = stats.trend(series_cube(rows), mk_variant=variant).squeeze("x")
+    checked = 0
     for i, x in enumerate(rows):
         if i in (30, 31, 32):  # constant: pymannkendall divides 0 by 0 in its ACF
+            continue
+        if i in (33, 34) and variant == "tfpw":  # exact line: pymannkendall's ACF of its constant residual is
+            continue  # NaN, which makes S = 0; nepflow takes r1 = 0 and tests the line itself
+        if variant == "hamed_rao" and not hamed_rao_factor(x) >= 1:
+            assert float(ds.mk_p[i]) >= float(stats.trend(series_cube([x])).mk_p.squeeze()) - 1e-12
             continue
         r = ref(x)
         assert close(ds.mk_z[i], r.z, 1e-8), (i, float(ds.mk_z[i]), r.z)
         assert close(ds.mk_p[i], r.p, 1e-8), i
+        assert close(ds.mk_s[i], r.s), i
+        assert close(ds.mk_tau[i], r.Tau, 1e-12), i
+        checked += 1
+    assert checked > 60
+
+
+def yue_wang_ar1_reference(t, x):
+    """Yue & Wang (2004), AR(1) form, written out: Var(S) x max(1, 1 + 2 sum_k (1 - k/n) r1^k), r1 the lag-1
+    autocorrelation of x - Sen slope x t over the pairs one year apart."""
+    n = len(x)
+    slope = np.median([(x[j] - x[i]) / (t[j] - t[i]) for i in range(n) for j in range(i + 1, n)])
+    d = x - slope * t
+    d = d - d.mean()
+    one = np.diff(t) == 1
+    r1 = np.sum(d[:-1][one] * d[1:][one]) / np.sum(d * d)
+    k = np.arange(1, n)
+    factor = max(1.0, 1 + 2 * np.sum((1 - k / n) * r1 ** k))
+    r = mk.original_test(x)
+    z = np.sign(r.s) * (abs(r.s) - 1) / np.sqrt(r.var_s * factor) if r.s else 0.0
+    return z, 2 * sstats.norm.sf(abs(z))
+
+
+def test_yue_wang_ar1_form_with_calendar_positions(rows):
+    ds = stats.trend(series_cube(rows), mk_variant="yue_wang").squeeze("x")
+    for i, x in enumerate(rows[:60]):
+        z, p = yue_wang_ar1_reference(YEARS.astype(float), x)
+        assert close(ds.mk_z[i], z, 1e-9) and close(ds.mk_p[i], p, 1e-8), i
+    # missing years: the detrending and the lag pairs follow the calendar years
+    x = rows[40].copy()
+    x[[5, 6, 12]] = np.nan
+    ok = np.isfinite(x)
+    got = stats.trend(series_cube([x]), mk_variant="yue_wang", min_valid=15).squeeze()
+    z, p = yue_wang_ar1_reference(YEARS[ok].astype(float), x[ok])
+    assert close(got.mk_z, z, 1e-9) and close(got.mk_p, p, 1e-8)
+
+
+def ar1(m, phi, seed):
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((m, N))
+    x = np.empty_like(e)
+    x[:, 0] = e[:, 0] / np.sqrt(1 - phi ** 2)
+    for i in range(1, N):
+        x[:, i] = phi * x[:, i - 1] + e[:, i]
+    return x
+
+
+@pytest.fixture(scope="module")
+def rejection_rates():
+    """Share of p < 0.05 of every Mann-Kendall variant on 20,000 seeded trend-free series of 21 years."""
+    out = {}
+    for name, phi in (("white", 0.0), ("ar1", 0.5)):
+        da = series_cube(ar1(20000, phi, seed=11))
+        for v in stats.MK_VARIANTS:
+            p = stats.trend(da, mk_variant=v).mk_p.values
+            assert not np.isnan(p).any(), (name, v)
+            out[name, v] = float(np.mean(p < 0.05))
+    return out
+
+
+@pytest.mark.parametrize("variant", list(stats.MK_VARIANTS))
+def test_mk_white_noise_rejects_three_to_six_percent(rejection_rates, variant):
+    assert 0.03 <= rejection_rates["white", variant] <= 0.06, rejection_rates
+
+
+@pytest.mark.parametrize("variant", ["hamed_rao", "yue_wang", "pw"])
+def test_mk_corrections_reject_less_than_original_on_ar1(rejection_rates, variant):
+    assert rejection_rates["ar1", variant] < rejection_rates["ar1", "original"], rejection_rates
+
+
+def test_tfpw_does_not_correct_ar1_noise(rejection_rates):
+    """As docs/science.md says: trend-free pre-whitening adds the noisy Sen slope back, so on AR(1) noise it
+    rejects at least as often as the original test."""
+    assert rejection_rates["ar1", "tfpw"] >= rejection_rates["ar1", "original"] - 0.01, rejection_rates
+
+
+def test_hamed_rao_never_nan_and_never_below_original(rows):
+    rng = np.random.default_rng(5)
+    x = np.vstack([rows, rng.standard_normal((500, N)), np.cumsum(rng.standard_normal((200, N)), axis=1)])
+    orig = stats.trend(series_cube(x)).mk_p.values
+    for v in ("hamed_rao", "yue_wang"):
+        p = stats.trend(series_cube(x), mk_variant=v).mk_p.values
+        assert not np.isnan(p).any()
+        assert np.all(p >= orig - 1e-12), v  # the corrections only inflate Var(S)
 
 
 def test_planted_slope_exact():
@@ -190,6 +288,45 @@ def test_persistent_series_has_high_hurst():
     assert float((ds.hurst_p < 0.05).mean()) > 0.5
 
 
+def test_hurst_series_parity(rows):
+    t = YEARS.astype(float)
+    dif = stats.hurst(series_cube(rows), n_surrogates=200, series="differences").squeeze("x")
+    det = stats.hurst(series_cube(rows), n_surrogates=200, series="detrended").squeeze("x")
+    for i, x in enumerate(rows[:60]):
+        assert close(dif.hurst[i], textbook_rs(np.diff(x))), i
+        lr = sstats.linregress(t, x)
+        assert close(det.hurst[i], textbook_rs(x - lr.intercept - lr.slope * t), 1e-8), i
+    assert int(dif.valid_years[0]) == N
+
+
+def test_hurst_p_is_b_plus_one_over_n_plus_one():
+    rng = np.random.default_rng(2)
+    x = np.vstack([np.arange(N) ** 2.0, rng.standard_normal((50, N))])
+    ds = stats.hurst(series_cube(x), n_surrogates=199, seed=4).squeeze("x")
+    null = stats.white_noise_null(N, "rs", 199, 4)
+    for i in range(len(x)):
+        b = np.sum(null >= float(ds.hurst[i]))
+        assert float(ds.hurst_p[i]) == pytest.approx((b + 1) / 200, abs=1e-15)
+    assert float(ds.hurst_p[0]) == pytest.approx(1 / 200)  # beyond every surrogate: not 0
+
+
+@pytest.mark.parametrize("series", ["differences", "detrended"])
+def test_hurst_of_changes_is_blind_to_a_trend_and_sees_ar1(series):
+    """White noise on a strong trend: H on levels calls nearly all of it persistent; on differences or
+    residuals hurst_p is uniform (5 % below 0.05). AR(1) with phi = 0.5 against the phi = 0 control: the
+    estimator that ignores the trend sees the persistence."""
+    trend = 0.3 * np.arange(N)
+    control = series_cube(ar1(4000, 0.0, seed=21) + trend)
+    planted = series_cube(ar1(4000, 0.5, seed=22) + trend)
+    lev = stats.hurst(control, n_surrogates=1000, seed=1).hurst_p.values
+    assert np.mean(lev < 0.05) > 0.5
+    c = stats.hurst(control, n_surrogates=1000, seed=1, series=series)
+    a = stats.hurst(planted, n_surrogates=1000, seed=1, series=series)
+    assert np.mean(c.hurst_p.values < 0.05) == pytest.approx(0.05, abs=0.015)
+    assert float(a.hurst.mean()) > float(c.hurst.mean()) + 0.05
+    assert np.mean(a.hurst_p.values < 0.05) > 2 * np.mean(c.hurst_p.values < 0.05)
+
+
 # ----------------------------------------------------------------- stability
 def test_stability_parity(rows):
     ds = stats.stability(series_cube(rows)).squeeze("x")
@@ -277,3 +414,26 @@ def test_chunked_equals_unchunked(chunks):
     a = stats.correlation(da, f).compute()
     b = stats.correlation(da.chunk(chunks), {k: v.chunk(chunks) for k, v in f.items()}).compute()
     xr.testing.assert_identical(a, b)
+
+
+def test_detrended_correlation_is_the_partial_correlation_on_the_year():
+    """Detrended Pearson r = partial correlation controlling for the year (same df); a shared trend alone
+    correlates the raw series and not the detrended ones."""
+    rng = np.random.default_rng(9)
+    m = 40
+    t = YEARS.astype(float)
+    trend = 4.0 * (t - t.mean())
+    y = rng.standard_normal((m, N)) * 10 + trend
+    f = {"pr": rng.standard_normal((m, N)) * 10 + trend, "tas": rng.standard_normal((m, N)),
+         "sund": rng.standard_normal((m, N))}
+    raw = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}).squeeze("x")
+    det = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}, detrended=True).squeeze("x")
+    assert float(raw.r_pr.mean()) > 0.7 and abs(float(det.r_pr.mean())) < 0.1
+    for i in range(m):
+        ref = stats.correlation(series_cube(y[i:i + 1]), {"pr": series_cube(f["pr"][i:i + 1]),
+                                                           "tas": series_cube(t[None])}).squeeze()  # tas: the year
+        assert close(det.r_pr[i], ref.pr_pr, 1e-9) and close(det.p_r_pr[i], ref.p_pr_pr, 1e-8), i
+        res = [v - np.polyval(np.polyfit(t, v, 1), t) for v in (y[i], f["pr"][i], f["tas"][i], f["sund"][i])]
+        ref = stats.correlation(series_cube(res[0][None]), {"pr": series_cube(res[1][None]), "tas": series_cube(
+            res[2][None]), "sund": series_cube(res[3][None])}).squeeze()
+        assert close(det.pr_pr[i], ref.pr_pr, 1e-9), i

@@ -106,6 +106,8 @@ def recomputed(tiny_run):
         for c in ("highest", "higher", "medium", "lower", "lowest"):
             m[f"{c} stability (%)"] = pct("cv_class", f"{c}_stability")
         m["higher + highest stability (%)"] = pct("cv_class", "highest_stability", "higher_stability")
+        m["no CV class (mean NEP <= 0), % of the region"] = 100.0 * area[inside & ~masks["cv_class"][0]].sum() / area[
+            inside].sum()
         m["persistent, H > 0.5 (%)"] = pct("hurst_class", "weak_persistence", "strong_persistence")
         m["strongly persistent (%)"] = pct("hurst_class", "strong_persistence")
         m["random, H = 0.5 (%)"] = pct("hurst_class", "random")
@@ -153,10 +155,15 @@ def test_area_stats_csv_matches_independent_recomputation(recomputed):
     run, _, masks, area, regions = recomputed
     table = pd.read_csv(run / "tables" / "area_stats.csv")
     assert set(table.classification) == set(masks)
-    assert len(table) == sum(len(cm) for _, cm in masks.values()) * len(regions)
+    assert len(table) == sum(len(cm) + 1 for _, cm in masks.values()) * len(regions)  # + one undefined row
     for row in table.itertuples():
         defined, cm = masks[row.classification]
         inside = regions[row.region]
-        a = area[inside & defined & cm[row._2]].sum()
+        if row._2 == "undefined":
+            a = area[inside & ~defined].sum()
+            assert np.isnan(row.percent), row
+        else:
+            a = area[inside & defined & cm[row._2]].sum()
+            assert abs(row.percent - percent(area, inside, defined, cm[row._2])) <= 1e-4, row
         assert row.area_km2 == pytest.approx(a, rel=1e-4, abs=1e-3), row
-        assert abs(row.percent - percent(area, inside, defined, cm[row._2])) <= 1e-4, row
+        assert row.percent_of_region == pytest.approx(100 * a / area[inside].sum(), rel=1e-4, abs=1e-4), row

@@ -35,12 +35,12 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
             ds = stats.trend(nep, min_valid=a["min_valid_years"], mk_variant=a["mk_variant"])
         elif name == "hurst":
             ds = stats.hurst(nep, estimator=a["hurst_estimator"], n_surrogates=a["hurst_surrogates"],
-                             seed=a["seed"], min_valid=a["min_valid_years"])
+                             seed=a["seed"], min_valid=a["min_valid_years"], series=a["hurst_series"])
         elif name == "stability":
             ds = stats.stability(nep, ddof=a["cv_ddof"], min_valid=a["min_valid_years"])
         elif name == "correlation":
             factors = {f: cube[f] for f in ("pr", "tas", "sund")}
-            ds = stats.correlation(nep, factors, min_valid=a["min_valid_years"])
+            ds = stats.correlation(nep, factors, min_valid=a["min_valid_years"], detrended=a["detrend_correlation"])
         else:
             raise ValueError(f"unknown statistic {name!r}; expected one of {STATISTICS}")
         ds = ds.load()

@@ -18,9 +18,10 @@ MISSING = -1
 
 #: Defaults of the config's ``classes`` section.
 DEFAULTS = {
-    "trend": {"basis": "ols", "p": "p", "alpha": 0.05},
+    "trend": {"basis": "ols", "p": "p", "alpha": 0.05, "no_change_slope": 0.0},
     "cv_scheme": "default",
-    "hurst": {"thresholds": [0.35, 0.5, 0.65], "require_significance": False, "p": "p", "alpha": 0.05},
+    "hurst": {"thresholds": [0.35, 0.5, 0.65], "random_band": 0.0, "require_significance": False, "p": "p",
+              "alpha": 0.05},
     "correlation": {"p": "p", "alpha": 0.05},
 }
 
@@ -85,18 +86,24 @@ def _select(conditions, like) -> np.ndarray:
     return out.astype("int8")
 
 
-def trend_classes(slope: xr.DataArray, p: xr.DataArray, alpha: float = 0.05) -> xr.DataArray:
+def trend_classes(slope: xr.DataArray, p: xr.DataArray, alpha: float = 0.05, no_change_slope: float = 0.0) -> xr.DataArray:
     """Significant/non-significant increase, no change, non-significant/significant decrease.
 
-    θ > 0 and p < α: significant increase; θ > 0, p ≥ α (or p undefined): non-significant
-    increase; θ = 0: no change; and symmetrically for decreases.
+    |θ| ≤ ``no_change_slope`` (units of the slope): no change; else θ > 0 and p < α:
+    significant increase; θ > 0, p ≥ α (or p undefined): non-significant increase; and
+    symmetrically for decreases. With the default 0, no change means θ = 0 exactly,
+    which continuous data almost never give.
     """
     s, pv = slope.values, p.values
     sig = np.nan_to_num(pv, nan=1.0) < alpha
     fin = np.isfinite(s)
-    codes = _select([fin & (s > 0) & sig, fin & (s > 0), fin & (s == 0), fin & (s < 0) & ~sig, fin & (s < 0)], s)
-    return _classes(codes, slope, "trend_class", TREND_CLASSES,
-                    f"slope {slope.name}, significance {p.name} < {alpha}")
+    up = fin & (s > no_change_slope)
+    down = fin & (s < -no_change_slope)
+    codes = _select([up & sig, up, fin & ~up & ~down, down & ~sig, down], s)
+    comment = f"slope {slope.name}, significance {p.name} < {alpha}"
+    if no_change_slope:
+        comment += f"; no change where |{slope.name}| <= {no_change_slope}"
+    return _classes(codes, slope, "trend_class", TREND_CLASSES, comment)
 
 
 def cv_classes(cv: xr.DataArray, scheme: str = "default") -> xr.DataArray:
@@ -111,46 +118,69 @@ def cv_classes(cv: xr.DataArray, scheme: str = "default") -> xr.DataArray:
                     f"scheme {scheme}: CV <= {b[0]}, <= {b[1]}, <= {b[2]}, <= {b[3]}, > {b[3]}")
 
 
-def hurst_classes(h: xr.DataArray, p: xr.DataArray | None = None, thresholds=(0.35, 0.5, 0.65),
-                  require_significance: bool = False, alpha: float = 0.05) -> xr.DataArray:
-    """Persistence classes: H ≤ t0 strong anti, < t1 weak anti, = t1 random, ≤ t2 weak, > t2 strong persistence.
-
-    With ``require_significance``, persistence (H > t1) counts only where the
-    white-noise p-value is < α; other pixels with H > t1 are classed random.
-    """
-    t0, t1, t2 = thresholds
+def _persistence(h: xr.DataArray, p: xr.DataArray | None, threshold: float, random_band: float,
+                 require_significance: bool, alpha: float):
+    """(finite, persistent, anti-persistent) masks: H > t + band (and hurst p < α when required),
+    H < t − band; the rest of the finite pixels are random."""
     v = h.values
     fin = np.isfinite(v)
-    persistent_ok = np.ones(v.shape, bool)
+    persistent = fin & (v > threshold + random_band)
     if require_significance:
         if p is None:
             raise NepflowError("config key classes.hurst.require_significance: needs hurst_p")
-        persistent_ok = np.nan_to_num(p.values, nan=1.0) < alpha
-    codes = _select([fin & (v <= t0), fin & (v < t1), fin & ((v == t1) | ((v > t1) & ~persistent_ok)),
-                     fin & (v <= t2), fin], v)
-    comment = f"H <= {t0}, < {t1}, = {t1}, <= {t2}, > {t2}"
+        persistent &= np.nan_to_num(p.values, nan=1.0) < alpha
+    return fin, persistent, fin & (v < threshold - random_band)
+
+
+def _persistence_comment(p, random_band, require_significance, alpha) -> str:
+    out = f"; random within {random_band} of it" if random_band else ""
     if require_significance:
-        comment += f"; persistence only where {p.name} < {alpha}"
+        out += f"; persistence only where {p.name} < {alpha}"
+    return out
+
+
+def hurst_classes(h: xr.DataArray, p: xr.DataArray | None = None, thresholds=(0.35, 0.5, 0.65),
+                  require_significance: bool = False, alpha: float = 0.05, random_band: float = 0.0) -> xr.DataArray:
+    """Persistence classes: H ≤ t0 strong anti, < t1 weak anti, = t1 random, ≤ t2 weak, > t2 strong persistence.
+
+    ``random_band``: |H − t1| ≤ band is random (with 0, random means H = t1 exactly). With
+    ``require_significance``, persistence counts only where the white-noise p-value is < α;
+    other pixels with H above the band are classed random.
+    """
+    t0, t1, t2 = thresholds
+    v = h.values
+    fin, persistent, anti = _persistence(h, p, t1, random_band, require_significance, alpha)
+    codes = _select([anti & (v <= t0), anti, fin & ~persistent, persistent & (v <= t2), persistent], v)
+    comment = f"H <= {t0}, < {t1}, = {t1}, <= {t2}, > {t2}" + _persistence_comment(p, random_band,
+                                                                                   require_significance, alpha)
     return _classes(codes, h, "hurst_class", HURST_CLASSES, comment)
 
 
-def future_classes(slope: xr.DataArray, h: xr.DataArray, threshold: float = 0.5) -> xr.DataArray:
-    """Future trend = trend sign × persistence (H > 0.5 persists, H < 0.5 reverses); H = 0.5 or θ = 0 undetermined."""
-    s, v = slope.values, h.values
-    fin = np.isfinite(s) & np.isfinite(v)
-    codes = _select([fin & (s > 0) & (v > threshold), fin & (s < 0) & (v > threshold),
-                     fin & (s > 0) & (v < threshold), fin & (s < 0) & (v < threshold), fin], s)
-    return _classes(codes, slope, "future_class", FUTURE_CLASSES, f"trend sign x persistence (H > {threshold})")
+def future_classes(slope: xr.DataArray, h: xr.DataArray, threshold: float = 0.5, p: xr.DataArray | None = None,
+                   require_significance: bool = False, alpha: float = 0.05, random_band: float = 0.0) -> xr.DataArray:
+    """Future trend = trend sign × persistence: persistent (as :func:`hurst_classes` counts it) keeps the
+    trend, anti-persistent reverses it; random H or θ = 0 undetermined."""
+    s = slope.values
+    fin, persistent, anti = _persistence(h, p, threshold, random_band, require_significance, alpha)
+    fin &= np.isfinite(s)
+    codes = _select([fin & (s > 0) & persistent, fin & (s < 0) & persistent,
+                     fin & (s > 0) & anti, fin & (s < 0) & anti, fin], s)
+    return _classes(codes, slope, "future_class", FUTURE_CLASSES, f"trend sign x persistence (H > {threshold}"
+                    + _persistence_comment(p, random_band, require_significance, alpha) + ")")
 
 
-def future_significant_classes(slope, p, h, alpha=0.05, threshold=0.5) -> xr.DataArray:
-    """Persistent significant increase/decrease (θ ≷ 0, p < α, H > 0.5); all other defined pixels class 3."""
-    s, v = slope.values, h.values
+def future_significant_classes(slope, p, h, alpha=0.05, threshold=0.5, hurst_p=None, require_significance=False,
+                               hurst_alpha=0.05, random_band=0.0) -> xr.DataArray:
+    """Persistent significant increase/decrease (θ ≷ 0, p < α, persistent as :func:`hurst_classes` counts
+    it); all other defined pixels class 3."""
+    s = slope.values
     sig = np.nan_to_num(p.values, nan=1.0) < alpha
-    fin = np.isfinite(s) & np.isfinite(v)
-    codes = _select([fin & (s > 0) & sig & (v > threshold), fin & (s < 0) & sig & (v > threshold), fin], s)
+    fin, persistent, _ = _persistence(h, hurst_p, threshold, random_band, require_significance, hurst_alpha)
+    fin &= np.isfinite(s)
+    codes = _select([fin & (s > 0) & sig & persistent, fin & (s < 0) & sig & persistent, fin], s)
     return _classes(codes, slope, "future_sig_class", FUTURE_SIG_CLASSES,
-                    f"significant trend ({p.name} < {alpha}) x persistence (H > {threshold})")
+                    f"significant trend ({p.name} < {alpha}) x persistence (H > {threshold}"
+                    + _persistence_comment(hurst_p, random_band, require_significance, hurst_alpha) + ")")
 
 
 def corr_classes(r: xr.DataArray, p: xr.DataArray, alpha: float = 0.05, name: str = "corr_class") -> xr.DataArray:
@@ -176,11 +206,15 @@ def all_classes(trend: xr.Dataset, hurst: xr.Dataset, stability: xr.Dataset, cor
     hc = c["hurst"]
     hp = hurst.get(f"hurst_{hc['p']}")
     out = {
-        "trend_class": trend_classes(slope, p, t["alpha"]),
+        "trend_class": trend_classes(slope, p, t["alpha"], t["no_change_slope"]),
         "cv_class": cv_classes(stability["cv"], c["cv_scheme"]),
-        "hurst_class": hurst_classes(hurst["hurst"], hp, hc["thresholds"], hc["require_significance"], hc["alpha"]),
-        "future_class": future_classes(slope, hurst["hurst"], hc["thresholds"][1]),
-        "future_sig_class": future_significant_classes(slope, p, hurst["hurst"], t["alpha"], hc["thresholds"][1]),
+        # one persistence rule (band, significance) for the Hurst and both future-trend classes
+        "hurst_class": hurst_classes(hurst["hurst"], hp, hc["thresholds"], hc["require_significance"], hc["alpha"],
+                                     hc["random_band"]),
+        "future_class": future_classes(slope, hurst["hurst"], hc["thresholds"][1], hp, hc["require_significance"],
+                                       hc["alpha"], hc["random_band"]),
+        "future_sig_class": future_significant_classes(slope, p, hurst["hurst"], t["alpha"], hc["thresholds"][1], hp,
+                                                       hc["require_significance"], hc["alpha"], hc["random_band"]),
     }
     cc = c["correlation"]
     for f in ("pr", "tas", "sund"):

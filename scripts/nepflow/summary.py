@@ -1,8 +1,9 @@
 """The study's headline numbers from a run, as a Markdown table (``tables/summary.md``).
 
-Numbers come from the area table (true pixel areas) and the mean-NEP map; the
-published study's values (North China, 2000–2020) stand beside the region's
-row for comparison.
+Numbers come from the area table (true pixel areas) and the mean-NEP map; each of
+the published study's values (North China, 2000–2020) stands beside the row that
+matches its definition, with a footnote where the study's definition is ambiguous
+(the other reading is printed too).
 """
 from __future__ import annotations
 
@@ -12,21 +13,38 @@ import xarray as xr
 
 from .areastats import region_masks
 
-#: The study's published values (its abstract), for comparison only.
+#: The study's published values (its abstract), for comparison only, beside the row of the same definition.
 PUBLISHED = {
     "mean NEP (g C m-2 yr-1)": 228.8,
     "increasing (%)": 88.8,
     "significantly increasing (%)": 54.5,
     "higher + highest stability (%)": 79.6,
     "persistent, H > 0.5 (%)": 84.9,
-    "continuing increase (%)": 51.4,
+    "continuing significant increase (%)": 51.4,
     "positively correlated with precipitation (%)": 44.7,
 }
 
+#: Footnotes: measure -> (mark, text); a measure with text None points to the note of the same mark.
+NOTES = {
+    "continuing significant increase (%)": (
+        "a", "The study's 51.4 % \"will continue to increase\". As a share of its 54.5 % significantly "
+             "increasing area (0.94) it fits significant increase × persistence (this row); the other reading, any "
+             "increase × persistence, is the row \"continuing increase\"."),
+    "continuing increase (%)": ("a", None),
+    "persistent, H > 0.5 (%)": (
+        "b", "The study's H > 0.5 on the levels, not tested against white noise (at n = 21 white noise gives "
+             "H ≈ 0.64). This row and the future-trend rows count persistence as classes.hurst defines it "
+             "(random band, hurst_p when required; docs/science.md)."),
+    "positively correlated with precipitation (%)": (
+        "c", "Read as Pearson r > 0 whatever its significance; the significant share is the row "
+             "\"significantly positively correlated with precipitation\"."),
+    "significantly positively correlated with precipitation (%)": ("c", None),
+}
 
-def _pct(table: pd.DataFrame, classification: str, classes, region: str) -> float:
+
+def _pct(table: pd.DataFrame, classification: str, classes, region: str, column: str = "percent") -> float:
     sel = table[(table.classification == classification) & (table.region == region) & table["class"].isin(classes)]
-    return float(sel.percent.sum()) if len(sel) else float("nan")
+    return float(sel[column].sum()) if len(sel) else float("nan")
 
 
 def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArray, region: xr.DataArray) -> pd.DataFrame:
@@ -50,6 +68,8 @@ def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArr
                     "lowest_stability"):
             m[f"{cls.replace('_', ' ')} (%)"] = _pct(table, "cv_class", [cls], rname)
         m["higher + highest stability (%)"] = _pct(table, "cv_class", ["highest_stability", "higher_stability"], rname)
+        m["no CV class (mean NEP <= 0), % of the region"] = _pct(table, "cv_class", ["undefined"], rname,
+                                                                "percent_of_region")
         m["persistent, H > 0.5 (%)"] = _pct(table, "hurst_class", ["weak_persistence", "strong_persistence"], rname)
         m["strongly persistent (%)"] = _pct(table, "hurst_class", ["strong_persistence"], rname)
         m["random, H = 0.5 (%)"] = _pct(table, "hurst_class", ["random"], rname)
@@ -84,15 +104,23 @@ def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.Da
     period = f"{min(years)}–{max(years)}" if years else ""
     lines = [f"# nepflow summary {period}".rstrip(), "",
              "Mean and total NEP are area-weighted; area percentages are of the area with a defined class, "
-             "from true pixel areas (tables/area_stats.csv has every class). "
+             "from true pixel areas (tables/area_stats.csv has every class, the share of the whole region and "
+             "the undefined share). "
              "Correlations: Pearson; partial: controlling for the other two factors. "
-             "The last column is the published study (North China, 2000–2020), for comparison only.", ""]
+             "The last column is the published study (North China, 2000–2020), for comparison only, beside the "
+             "row of its definition.", ""]
     cols = list(h.columns)
     lines.append("| measure | " + " | ".join(cols) + " | published study |")
     lines.append("|---|" + "---:|" * (len(cols) + 1))
+    notes = []
     for measure, row in h.iterrows():
         fmt = "{:,.0f}" if "km2" in measure else "{:.2f}"
         vals = [fmt.format(v) if np.isfinite(v) else "n/a" for v in row.values]
-        pub = PUBLISHED.get(measure)
-        lines.append(f"| {measure} | " + " | ".join(vals) + f" | {'' if pub is None else pub} |")
-    return "\n".join(lines) + "\n"
+        pub = "" if PUBLISHED.get(measure) is None else str(PUBLISHED[measure])
+        if measure in NOTES:
+            mark, text = NOTES[measure]
+            pub = f"{pub} ({mark})" if pub else f"see ({mark})"
+            if text:
+                notes.append(f"({mark}) {text}")
+        lines.append(f"| {measure} | " + " | ".join(vals) + f" | {pub} |")
+    return "\n".join(lines + [""] + notes) + "\n"

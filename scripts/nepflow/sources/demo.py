@@ -37,17 +37,20 @@ Planted signals (what the analyses must recover):
    Beijing, north-west Shanxi, west Shandong, the study's named areas) and
    ``greening.decline`` around the Beijing–Tianjin and Shijiazhuang urban
    areas. Temperature warms by ``warming`` °C per year.
-2. Persistence. The large-scale precipitation anomaly is the sum of two AR(1)
-   processes in year: coefficient ``persistence.west`` (> 0, persistent) weighted
-   toward the west and ``persistence.east`` (< 0, anti-persistent) toward the
-   east. The AR(1) series start in 1950 from the seed, so any year is the same
-   whichever years a run asks for.
+2. Persistence. The precipitation anomaly is the sum of two AR(1) processes in
+   year: coefficient ``persistence.west`` (> 0, persistent) weighted toward the
+   west and ``persistence.east`` (< 0, anti-persistent) toward the east, each an
+   independent realisation per 0.5° cell (``CLUSTER``), so a region's mean H
+   averages over many draws. The AR(1) series start in 1950 from the seed, so any
+   year is the same whichever years a run asks for.
 3. Drivers. Water-limited north-west: FPAR and the water scalar follow the
    precipitation anomaly, so NEP correlates positively with precipitation
-   there. In the humid south-east wet years are cloudy (sunshine and radiation
-   fall with the precipitation anomaly), GPP is light-limited and Rh rises with
-   precipitation, so NEP correlates weakly or negatively with precipitation and
-   positively with sunshine.
+   there. In the humid south-east wet years are cloudy (the cloudiness anomaly
+   follows the precipitation anomaly with correlation ``CLOUD_PR`` and has noise of
+   its own, so sunshine and radiation fall with precipitation without being
+   collinear with it; temperature has its own noise too), GPP is light-limited and Rh rises with
+   precipitation, so NEP correlates less with precipitation than in the north-west
+   and positively with sunshine (partial correlation, precipitation and temperature held fixed).
 """
 from __future__ import annotations
 
@@ -78,8 +81,10 @@ CITIES = {  # (lon, lat, radius in degrees)
     "Taiyuan": (112.55, 37.87, 0.12), "Jinan": (117.00, 36.65, 0.12), "Qingdao": (120.38, 36.07, 0.10),
 }
 AR_START = 1950
+CLUSTER = 0.5  # degrees: edge of the cells with their own AR(1) realisation of the precipitation anomaly
+CLOUD_PR = 0.6  # share of the cloudiness anomaly that follows the precipitation anomaly (its correlation)
 #: Version of the generator: part of the cache key, so changed generator code regenerates the files.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 P_SD = 0.08  # log-space standard deviation of annual precipitation in the west
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
@@ -186,16 +191,31 @@ def extraterrestrial(lat_deg, month):
 
 
 # ---------------------------------------------------------------- anomalies
-def _ar1(seed: int, tag: int, phi: float, year: int) -> float:
-    """Value at ``year`` of a unit-variance AR(1) series started in 1950 from the seed."""
+def _ar1(seed: int, tag: int, phi: float, year: int, cell: tuple = ()) -> float:
+    """Value at ``year`` of a unit-variance AR(1) series started in 1950 from the seed (one per ``cell``)."""
     if year < AR_START:
         raise NepflowError(f"config key years: the demo source starts in {AR_START}, got {year}")
-    rng = np.random.default_rng([seed, tag])
+    rng = np.random.default_rng([seed, tag, *cell])
     eps = rng.standard_normal(year - AR_START + 1)
     a = eps[0]
     for e in eps[1:]:
         a = phi * a + np.sqrt(1 - phi**2) * e
     return float(a)
+
+
+def _cells(lon, lat):
+    """Cluster index (non-negative ints) of every point: cells of CLUSTER degrees in absolute lon/lat, so a
+    point's cell does not depend on the grid or the bounds."""
+    return (np.floor(np.asarray(lon) / CLUSTER).astype("int64") + 1000,
+            np.floor(np.asarray(lat) / CLUSTER).astype("int64") + 1000)
+
+
+def _ar1_field(seed: int, tag: int, phi: float, year: int, lon, lat) -> np.ndarray:
+    """An independent unit-variance AR(1) realisation per cluster (``_ar1`` of each cell), at every point."""
+    ix, iy = _cells(lon, lat)
+    keys, inverse = np.unique(np.stack([ix.ravel(), iy.ravel()]), axis=1, return_inverse=True)
+    vals = np.array([_ar1(seed, tag, phi, year, (int(a), int(b))) for a, b in keys.T])
+    return vals[inverse.ravel()].reshape(np.shape(lon))
 
 
 def _smooth_noise(seed: int, year: int, tag: int, lon, lat) -> np.ndarray:
@@ -214,12 +234,21 @@ def east_weight(lon):
 
 
 def precip_anomaly(lon, lat, year, cfg) -> np.ndarray:
-    """Standardised precipitation anomaly field of ``year`` (planted persistence)."""
+    """Standardised precipitation anomaly field of ``year`` (planted persistence): per cluster of CLUSTER
+    degrees, independent AR(1) realisations of the western and the eastern regime, so a region's H
+    averages over many draws; plus a smooth field independent from year to year."""
     seed, pers = cfg["seed"], cfg["persistence"]
     east = east_weight(lon)
-    a_w = _ar1(seed, 1, pers["west"], year)
-    a_e = _ar1(seed, 2, pers["east"], year)
+    a_w = _ar1_field(seed, 1, pers["west"], year, lon, lat)
+    a_e = _ar1_field(seed, 2, pers["east"], year, lon, lat)
     return (1 - east) * a_w + east * a_e + 0.25 * _smooth_noise(seed, year, 3, lon, lat)
+
+
+def cloud_anomaly(lon, lat, year, cfg) -> np.ndarray:
+    """Standardised cloudiness anomaly: CLOUD_PR of it follows the precipitation anomaly (wet years are
+    cloudy), the rest is its own noise, so precipitation and sunshine are not collinear."""
+    own = _smooth_noise(cfg["seed"], year, 5, lon, lat)
+    return CLOUD_PR * precip_anomaly(lon, lat, year, cfg) + np.sqrt(1 - CLOUD_PR**2) * own
 
 
 # ---------------------------------------------------------------- products
@@ -258,7 +287,8 @@ def _meteo_fields(year: int, cfg: dict, LON, LAT) -> dict[str, np.ndarray]:
     tas = t_ann[None] + amp[None] * np.cos(2 * np.pi * (months[:, None, None] - 7) / 12)
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
-    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.5 * g) * eps), 0.6, 1.4)[None]
+    cloud = cloud_anomaly(LON, LAT, year, cfg)
+    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.25 * g) * cloud), 0.7, 1.3)[None]
                     * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.8)
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra

@@ -43,8 +43,9 @@ from . import _kernels as K
 
 log = logging.getLogger(__name__)
 
-MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2}
+MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
 HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
+HURST_SERIES = ("levels", "differences", "detrended")
 FACTORS = ("pr", "tas", "sund")
 
 
@@ -177,10 +178,20 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
 
     Mann–Kendall: S = Σ_{i<j} sign(x_j − x_i); Var(S) = [n(n−1)(2n+5) − Σ_g t_g(t_g−1)(2t_g+5)]/18
     over groups g of exactly tied values; Z = (S − 1)/√Var for S > 0, (S + 1)/√Var for
-    S < 0, 0 for S = 0; p = 2(1 − Φ(|Z|)); tau = S/(n(n−1)/2). ``mk_variant``
-    ``hamed_rao`` (Hamed & Rao 1998) or ``yue_wang`` (Yue & Wang 2004) multiply Var(S)
-    by their autocorrelation correction, exactly as pymannkendall's
-    hamed_rao_modification_test and yue_wang_modification_test (all lags).
+    S < 0, 0 for S = 0; p = 2(1 − Φ(|Z|)); tau = S/(n(n−1)/2). ``mk_variant`` corrects
+    for serial correlation of the series detrended by the Sen slope (docs/science.md
+    gives each one's false-positive rate at n = 21):
+    ``hamed_rao`` (Hamed & Rao 1998) multiplies Var(S) by 1 + 2/(n(n−1)(n−2)) Σ (n−k)(n−k−1)(n−k−2) ρ_k
+    over the lags whose rank autocorrelation ρ_k is significant at ``alpha`` (pymannkendall's
+    hamed_rao_modification_test), floored at 1; ``yue_wang`` (Yue & Wang 2004) by the AR(1)
+    form 1 + 2 Σ_{k<n} (1 − k/n) ρ₁ᵏ, floored at 1 (pymannkendall sums the sample ACF over all
+    lags instead, whose sum is about −½ at n = 21 and shrinks Var(S) to a seventh);
+    ``tfpw`` (trend-free pre-whitening, Yue et al. 2002; pymannkendall's
+    trend_free_pre_whitening_modification_test) tests y_t = d_t − ρ₁ d_{t−1} + slope × t
+    (n − 1 values), which does not control false positives on AR(1) noise (the Sen slope it
+    adds back is that of the noisy series); ``pw`` (pre-whitening, von Storch 1995;
+    pymannkendall's pre_whitening_modification_test) tests x_t − ρ₁ x_{t−1} with ρ₁ of the series
+    itself. The detrending and the lag pairs use the calendar years.
     Theil–Sen: slope = median over i < j of (x_j − x_i)/(t_j − t_i) per year (Sen 1968);
     intercept median(x) − median(t − t₁) × slope (Conover 1980, pymannkendall).
 
@@ -188,7 +199,7 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     ----------
     da : annual values (year, ...), e.g. NEP in g C m-2 yr-1.
     min_valid : minimum number of finite years (None: all).
-    mk_variant : original, hamed_rao or yue_wang.
+    mk_variant : original, hamed_rao, yue_wang, tfpw or pw.
     alpha : significance level of Hamed–Rao's significant-lag test.
 
     Returns
@@ -275,15 +286,50 @@ def hurst_numpy(x: np.ndarray, estimator: str = "rs", min_valid: int | None = No
     return out[0]
 
 
+def detrend(x: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """OLS residuals of each column of ``x`` (n, m) on the calendar ``years`` over its finite values
+    (NaN stays NaN; a column with fewer than 2 finite values becomes NaN), float64."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    cnt = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(ok, years[:, None], 0.0)
+        dt = np.where(ok, t - t.sum(axis=0) / cnt, 0.0)
+        dx = np.where(ok, x - np.where(ok, x, 0.0).sum(axis=0) / cnt, 0.0)
+        b = (dt * dx).sum(axis=0) / (dt * dt).sum(axis=0)
+        return np.where(ok & (cnt >= 2), dx - b * dt, np.nan)
+
+
+def hurst_input(x: np.ndarray, years: np.ndarray, series: str) -> np.ndarray:
+    """The series the Hurst exponent is estimated on, from annual values ``x`` (n, m): ``levels`` as they
+    are; ``differences`` x_t − x_{t−1} (n − 1 rows, NaN where the previous calendar year is absent);
+    ``detrended`` the OLS residuals on the calendar years."""
+    if series == "levels":
+        return x
+    if series == "differences":
+        x = np.asarray(x, dtype=np.float64)
+        d = x[1:] - x[:-1]
+        d[np.diff(years) != 1] = np.nan
+        return np.ascontiguousarray(d)
+    if series == "detrended":
+        return np.ascontiguousarray(detrend(x, years))
+    raise NepflowError(f"config key analysis.hurst_series: {series!r}; expected one of {', '.join(HURST_SERIES)}")
+
+
 @functools.lru_cache(maxsize=16)
-def white_noise_null(n: int, estimator: str, n_surrogates: int, seed: int) -> np.ndarray:
-    """Sorted H of ``n_surrogates`` standard-normal white-noise series of length n (fixed seed)."""
-    rng = np.random.default_rng([seed, n, HURST_ESTIMATORS[estimator]])
-    return np.sort(hurst_numpy(rng.standard_normal((n_surrogates, n)), estimator))
+def white_noise_null(n: int, estimator: str, n_surrogates: int, seed: int, series: str = "levels") -> np.ndarray:
+    """Sorted H of ``n_surrogates`` standard-normal white-noise series whose ``series`` (levels, differences,
+    detrended) has n finite values (fixed seed)."""
+    length = n + (series == "differences")
+    rng = np.random.default_rng([seed, length, HURST_ESTIMATORS[estimator]])
+    z = rng.standard_normal((n_surrogates, length))
+    if series != "levels":
+        z = hurst_input(z.T, np.arange(length, dtype="float64"), series).T
+    return np.sort(hurst_numpy(z, estimator))
 
 
-def _hurst_kernel(blocks, estimator, min_valid, null, kmin):
-    x = blocks[0]
+def _hurst_kernel(blocks, estimator, min_valid, null, kmin, years, series):
+    x = hurst_input(blocks[0], years, series)
     est, nvals, expected = _hurst_args(x.shape[0], estimator)
     out = np.empty((3, x.shape[1]))
     K.hurst(x, min_valid, est, nvals, expected, null, kmin, out)
@@ -291,7 +337,7 @@ def _hurst_kernel(blocks, estimator, min_valid, null, kmin):
 
 
 def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, seed: int = 20240601,
-          min_valid=None) -> xr.Dataset:
+          min_valid=None, series: str = "levels") -> xr.Dataset:
     """Hurst exponent of each pixel's series, with a p-value against white noise.
 
     ``rs`` (default, the variant of the Chinese vegetation-persistence literature,
@@ -301,32 +347,46 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
     least 3). ``rs_avg``: nolds.hurst_rs(fit="poly") — the mean R/S over non-overlapping
     windows of sizes logmid_n(n), sample std, Anis–Lloyd–Peters correction, H = slope + 0.5.
 
-    ``hurst_p`` = fraction of ``n_surrogates`` white-noise series of the same length
-    (generated once per length from ``seed``) whose H is ≥ the pixel's H: the
-    estimator is biased upward at n ≈ 21, so H > 0.5 alone overstates persistence.
+    ``series``: what H is estimated on (:func:`hurst_input`): ``levels`` (the study's; a
+    trend alone raises H), ``differences`` or ``detrended`` (both blind to a linear trend).
+
+    ``hurst_p`` = (b + 1)/(N + 1), b the number of the N = ``n_surrogates`` white-noise series
+    (generated once per length from ``seed``, passed through the same ``series``) whose H
+    is ≥ the pixel's H: the estimator is biased upward at n ≈ 21, so H > 0.5 alone
+    overstates persistence. With ``levels`` the null is trend-free white noise, so a
+    trending series has a small hurst_p without any persistence; with ``differences`` or
+    ``detrended`` the null is white noise around any linear trend.
 
     Returns
     -------
-    Dataset: hurst, hurst_p, valid_years; attributes give the estimator, the null
-    mean and its 10th/90th percentiles for the full length.
+    Dataset: hurst, hurst_p, valid_years (of the levels); attributes give the estimator,
+    the series, the null mean and its 10th/90th percentiles for the full length.
     """
     if estimator not in HURST_ESTIMATORS:
         raise NepflowError(f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}")
+    if series not in HURST_SERIES:
+        raise NepflowError(f"config key analysis.hurst_series: {series!r}; expected one of {', '.join(HURST_SERIES)}")
     years = _years(da)
     n = len(years)
     mv = min_valid_years(n, min_valid)
-    kmin = max(mv, 3)
-    table = np.full((n + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
-    for k in range(kmin, n + 1):
-        table[k] = white_noise_null(k, estimator, int(n_surrogates), int(seed))
-    func = functools.partial(_hurst_kernel, estimator=estimator, min_valid=mv, null=table, kmin=kmin)
+    shift = int(series == "differences")  # the differences of k levels are k - 1 values
+    n_s, mv_s = n - shift, mv - shift
+    kmin = max(mv_s, 3)
+    table = np.full((n_s + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
+    for k in range(kmin, n_s + 1):
+        table[k] = white_noise_null(k, estimator, int(n_surrogates), int(seed), series)
+    func = functools.partial(_hurst_kernel, estimator=estimator, min_valid=mv_s, null=table, kmin=kmin,
+                             years=years, series=series)
     h, p, count = _map_pixels(func, [da], 3)
-    null = table[n]
+    if shift:
+        count = _map_pixels(lambda b: np.isfinite(b[0]).sum(axis=0, dtype="float64")[None], [da], 1)[0]
+    null = table[n_s]
     null = null[np.isfinite(null)]
     meta = {
         "method": {"rs": "rescaled range over growing prefixes tau = 2..n (docs/science.md)",
                    "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
         "estimator": estimator,
+        "hurst_series": series,
         # a series too short for the estimator (rs: n = 3 gives two points of ln R/S) has H NaN, and so the null
         "hurst_white_noise_mean": float(null.mean()) if null.size else float("nan"),
         "hurst_white_noise_p10": float(np.percentile(null, 10)) if null.size else float("nan"),
@@ -366,14 +426,23 @@ def count_nonpositive_mean(ds: xr.Dataset) -> int:
 
 
 # ----------------------------------------------------------------- correlation
-def _corr_kernel(blocks, min_valid):
+def _corr_kernel(blocks, min_valid, years=None):
     y, *factors = blocks
     out = np.empty((4 * len(factors) + 1, y.shape[1]))
-    K.correlations(y, tuple(factors), min_valid, out)
+    if years is None:
+        K.correlations(y, tuple(factors), min_valid, out)
+        return out
+    # detrended: each series' OLS residuals on the years where NEP and every factor are finite
+    ok = np.isfinite(y)
+    for f in factors:
+        ok &= np.isfinite(f)
+    y, *factors = [detrend(np.where(ok, b, np.nan), years) for b in blocks]
+    K.correlations(y, tuple(factors), min_valid, out, 1)
     return out
 
 
-def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None) -> xr.Dataset:
+def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None,
+                detrended: bool = False) -> xr.Dataset:
     """Pearson and partial correlations of ``nep`` with each factor, per pixel.
 
     Pearson r with two-sided p from t = r√[(n − 2)/(1 − r²)], df = n − 2
@@ -383,6 +452,11 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     p from the t-test with df = n − 2 − k, k the number of controls (pingouin.partial_corr).
     A constant series gives NaN.
 
+    ``detrended``: every series is replaced by its OLS residuals on the calendar year
+    (over the years all are finite) first, so that a shared trend (warming, greening)
+    does not count as co-variation; the Pearson r is then the partial correlation
+    controlling for the year, and every df is one less.
+
     Returns
     -------
     Dataset: r_f, p_r_f, pr_f, p_pr_f for every factor f, and valid_years.
@@ -391,15 +465,16 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     mv = min_valid_years(len(years), min_valid)
     names = list(factors)
     arrays = [nep] + [factors[f].transpose(*nep.dims) for f in names]
-    func = functools.partial(_corr_kernel, min_valid=mv)
+    func = functools.partial(_corr_kernel, min_valid=mv, years=years if detrended else None)
     out = _map_pixels(func, arrays, 4 * len(names) + 1)
     data = {}
     k = len(names) - 1
     for j, f in enumerate(names):
         data[f"r_{f}"], data[f"p_r_{f}"], data[f"pr_{f}"], data[f"p_pr_{f}"] = out[4 * j: 4 * j + 4]
     data["valid_years"] = out[-1]
-    meta = {"method": "Pearson correlation; partial correlation controlling for the other factors "
-                      f"(df = n - 2 - {k})", "min_valid_years": mv}
+    meta = {"method": ("on series detrended by OLS on the year; " if detrended else "")
+            + "Pearson correlation; partial correlation controlling for the other factors "
+            f"(df = n - 2 - {k + int(detrended)})", "min_valid_years": mv, "detrended": int(detrended)}
     return _dataset(data, {name: meta for name in data if name != "valid_years"})
 
 

@@ -380,6 +380,67 @@ def _acf(a, k, nlags, out):
 
 # ----------------------------------------------------------------- trend
 @numba.njit(cache=True, nogil=True)
+def _acf1(d, ts, k):
+    """Lag-1 autocorrelation of d[:k] at times ts (biased, as pymannkendall's __acf): the lag-1 sum runs
+    over the pairs one calendar year apart, the variance over all k values; NaN for a constant series."""
+    mean = 0.0
+    for i in range(k):
+        mean += d[i]
+    mean /= k
+    c0 = 0.0
+    c1 = 0.0
+    for i in range(k):
+        c0 += (d[i] - mean) ** 2
+    for i in range(k - 1):
+        if ts[i + 1] - ts[i] == 1.0:
+            c1 += (d[i] - mean) * (d[i + 1] - mean)
+    return c1 / c0 if c0 > 0 else NAN
+
+
+@numba.njit(cache=True, nogil=True)
+def _ar1_factor(r1, k):
+    """Yue & Wang (2004) n/n* for an AR(1) with lag-1 autocorrelation r1: 1 + 2 Σ_{j<k} (1 − j/k) r1^j,
+    floored at 1 (the correction only inflates Var(S)); 1 when r1 is NaN."""
+    if not math.isfinite(r1):
+        return 1.0
+    f = 0.0
+    rj = 1.0
+    for j in range(1, k):
+        rj *= r1
+        f += (1.0 - j / k) * rj
+    return max(1.0 + 2.0 * f, 1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tfpw(det, ts, k, t0, sen, ys):
+    """Trend-free pre-whitening (Yue et al. 2002, as pymannkendall's trend_free_pre_whitening_modification_test):
+    y_i = d_i − r1 d_{i−1} + sen (t_i − t0) for the years whose previous year is present, d the Sen-detrended
+    series and r1 its lag-1 autocorrelation (0 if undefined); returns the tie-corrected S, Var(S) of y and
+    its length. With ``det`` the series itself and ``sen`` 0: pre-whitening (von Storch 1995,
+    pymannkendall's pre_whitening_modification_test)."""
+    r1 = _acf1(det, ts, k)
+    if not math.isfinite(r1):
+        r1 = 0.0
+    c = 0
+    for i in range(1, k):
+        if ts[i] - ts[i - 1] == 1.0:
+            ys[c] = det[i] - r1 * det[i - 1] + (ts[i] - t0) * sen
+            c += 1
+    s = 0
+    ties = 0
+    for i in range(c):
+        e = 0
+        for j in range(c):
+            d = ys[j] - ys[i]
+            if j > i:
+                s += (d > 0) - (d < 0)
+            e += (d == 0) & (j != i)
+        ties += e * (2 * e + 7)
+    var = (c * (c - 1) * (2 * c + 5) - ties) / 18.0
+    return s, var, c
+
+
+@numba.njit(cache=True, nogil=True)
 def _pairs_block(x, p0, nb, t, xb, s_blk, less_blk, eq_blk, slopes_t, slopes_blk):
     """Mann–Kendall pair statistics of a block of pixels, SIMD across pixels (for complete pixels).
 
@@ -482,9 +543,13 @@ def trend(x, t, min_valid, variant, zcrit, out):
     statistic with ν = k − 2, t from r exactly as scipy.stats.linregress (an exact
     line gives p ≈ 0, a constant series slope 0 and p NaN).
     Mann–Kendall: S, Var(S) tie-corrected; ``variant`` 0 original, 1 Hamed & Rao
-    (1998), 2 Yue & Wang (2004), each as pymannkendall implements it (all lags,
-    detrending by the Sen slope per position); ``zcrit`` = Φ⁻¹(1 − α/2) bounds the
-    significant lags of Hamed–Rao. Z with continuity correction, p = erfc(|Z|/√2).
+    (1998, all significant lags of the ranks' ACF, as pymannkendall), 2 Yue & Wang
+    (2004) in its AR(1) form (``_ar1_factor``), 3 trend-free pre-whitening (``_tfpw``:
+    S, Var(S) and tau of the pre-whitened series), 4 pre-whitening of the series itself
+    (``_tfpw`` with slope 0); the series is detrended by the Sen
+    slope at the calendar years, and both variance factors are floored at 1.
+    ``zcrit`` = Φ⁻¹(1 − α/2) bounds the significant lags of Hamed–Rao. Z with
+    continuity correction, p = erfc(|Z|/√2) (NaN when Var(S) = 0 and S ≠ 0).
     Sen slope: median of (x_j − x_i)/(t_j − t_i), i < j (``_median_bracketed``, guessed
     by the OLS slope); intercept (Conover 1980, as pymannkendall): median(x) −
     median(t − t[0]) × slope, median(x) from the ranks the S comparisons give.
@@ -598,24 +663,29 @@ def trend(x, t, min_valid, variant, zcrit, out):
                 tmed = _median_inplace(tmp, k)
             out[3, p] = sen
             out[4, p] = xmed - tmed * sen
+            kk = k
             if variant != 0 and var > 0:
+                # detrended by the Sen slope at the calendar years (pymannkendall uses positions
+                # 1..n: the same up to a constant when no year is missing)
                 for i in range(k):
-                    det[i] = xs[i] - (i + 1) * sen
+                    det[i] = xs[i] - (ts[i] - t[0]) * sen
                 if variant == 1:
                     _ranks(det, k, rk)
                     _acf(rk, k, k - 1, acf)
                     bound = zcrit / math.sqrt(k)
                     sni = 0.0
                     for i in range(1, k):
-                        if not (acf[i] <= bound and acf[i] >= -bound):
-                            sni += (k - i) * (k - i - 1) * (k - i - 2) * acf[i]
-                    var *= 1.0 + 2.0 / (k * (k - 1) * (k - 2)) * sni
-                else:
-                    _acf(det, k, k - 1, acf)
-                    sni = 0.0
-                    for i in range(1, k):
-                        sni += (1.0 - i / k) * acf[i]
-                    var *= 1.0 + 2.0 * sni
+                        a_i = acf[i]
+                        if math.isfinite(a_i) and not (a_i <= bound and a_i >= -bound):
+                            sni += (k - i) * (k - i - 1) * (k - i - 2) * a_i
+                    var *= max(1.0 + 2.0 / (k * (k - 1) * (k - 2)) * sni, 1.0)
+                elif variant == 2:
+                    var *= _ar1_factor(_acf1(det, ts, k), k)
+                elif variant == 3:
+                    s, var, kk = _tfpw(det, ts, k, t[0], sen, tmp)
+                else:  # pre-whitening of the series itself (its lag-1 autocorrelation includes the trend)
+                    s, var, kk = _tfpw(xs, ts, k, t[0], 0.0, tmp)
+            fs = float(s)
             fs = float(s)
             if s > 0:
                 z = (fs - 1.0) / math.sqrt(var)
@@ -625,8 +695,8 @@ def trend(x, t, min_valid, variant, zcrit, out):
                 z = 0.0
             out[5, p] = fs
             out[6, p] = z
-            out[7, p] = math.erfc(abs(z) * SQRT1_2)
-            out[8, p] = fs / (0.5 * k * (k - 1))
+            out[7, p] = math.erfc(abs(z) * SQRT1_2) if var > 0 or s == 0 else NAN
+            out[8, p] = fs / (0.5 * kk * (kk - 1)) if kk >= 2 else NAN
 
 
 # ----------------------------------------------------------------- Hurst
@@ -795,8 +865,9 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
     across pixels); pixels with missing years (kept when ``min_valid`` < n) and the
     averaged-window estimator go pixel by pixel.
     ``null[k]`` is the ascending white-noise H of length k (NaN last) for k ≥ kmin;
-    hurst_p = fraction of null values ≥ H = 1 − (left insertion index of H)/size,
-    a binary search (numpy.searchsorted semantics).
+    hurst_p = (b + 1)/(N + 1), b the number of the N null values ≥ H = N − (left insertion
+    index of H), a binary search (numpy.searchsorted semantics): the Monte Carlo p-value
+    that counts the pixel's own series as one draw of the null, never 0.
     """
     n, m = x.shape
     nsur = null.shape[1]
@@ -864,7 +935,7 @@ def hurst(x, min_valid, estimator, nvals, expected, null, kmin, out):
                     lo = mid + 1
                 else:
                     hi = mid
-            out[1, p] = 1.0 - lo / nsur
+            out[1, p] = (nsur - lo + 1.0) / (nsur + 1.0)
 
 
 # ----------------------------------------------------------------- OLS alone
@@ -990,7 +1061,7 @@ def _invert(a, inv, dim):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def correlations(y, f, min_valid, out):
+def correlations(y, f, min_valid, out, dof_lost=0):
     """Pearson r of y with each factor, the partial r controlling for the other factors, and their p.
 
     y: (n, m); f: tuple of q factors, each (n, m), same dtype. A year counts when y
@@ -998,7 +1069,8 @@ def correlations(y, f, min_valid, out):
     (q+1)×(q+1) correlation matrix, r_{y,i·rest} = −P_{y,i} / √(P_{y,y} P_{i,i}),
     which equals the correlation of the OLS residuals (with intercept) on the
     controls (pingouin.partial_corr's definition). p: Student t with ν = k − 2
-    (Pearson, = scipy.stats.pearsonr) and ν = k − 2 − (q − 1) (partial).
+    (Pearson, = scipy.stats.pearsonr) and ν = k − 2 − (q − 1) (partial), each less
+    ``dof_lost`` (the parameters removed from the series beforehand, e.g. 1 for a trend).
     Rows of ``out``: for each factor j, 4j: r, 4j+1: p of r, 4j+2: partial r,
     4j+3: its p; the last row is the count of valid years.
 
@@ -1064,7 +1136,7 @@ def correlations(y, f, min_valid, out):
                 out[v, p] = NAN
             k = cnt[j]
             out[4 * q, p] = k
-            if k < min_valid or k < q + 3:
+            if k < min_valid or k < q + 3 + dof_lost:
                 continue
             w = 0
             for a in range(d):
@@ -1081,7 +1153,7 @@ def correlations(y, f, min_valid, out):
                     continue
                 r = c[0, jj] / math.sqrt(c[0, 0] * c[jj, jj])
                 out[4 * (jj - 1), p] = r
-                out[4 * (jj - 1) + 1, p] = _p_from_r(r, k - 2, lb[k - 2])
+                out[4 * (jj - 1) + 1, p] = _p_from_r(r, k - 2 - dof_lost, lb[k - 2 - dof_lost])
             if degenerate:
                 continue
             for a in range(d):
@@ -1089,7 +1161,7 @@ def correlations(y, f, min_valid, out):
                     corr[a, b] = c[a, b] / math.sqrt(c[a, a] * c[b, b])
             if abs(_invert(corr, prec, d)) < 1e-14:
                 continue
-            nu = k - 2 - (q - 1)
+            nu = k - 2 - (q - 1) - dof_lost
             for jj in range(1, d):
                 r = -prec[0, jj] / math.sqrt(prec[0, 0] * prec[jj, jj])
                 out[4 * (jj - 1) + 2, p] = r
