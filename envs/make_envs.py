@@ -25,7 +25,7 @@ GROUPS = {
     "retrieve": ("Per-year retrieval (demo generation, NASA Earthdata, Copernicus CDS, stations).",
                  CORE + ["earthaccess", "cdsapi", "pyhdf", "requests"]),
     "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
-            CORE + ["pyhdf"]),
+            CORE + ["pyhdf", "cf-units"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),
     "figures": ("Figures and the report.", CORE + ["matplotlib", "Pygments"]),
 }

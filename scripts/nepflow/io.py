@@ -20,6 +20,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import yaml
 
+from . import cf
 from .errors import NepflowError
 
 #: NetCDF chunk edge (pixels) for y/x; the time axis is kept whole in a chunk.
@@ -115,19 +116,21 @@ def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:
             e["chunksizes"] = tuple(
                 min(n, edge[d]) if d in edge else n for d, n in zip(var.dims, var.shape)
             )
-        if np.issubdtype(var.dtype, np.floating):
+        if var.dtype.kind == "M":
+            e.update(cf.time_encoding())
+        elif np.issubdtype(var.dtype, np.floating):
             e.update(dtype="float32", _FillValue=np.float32(np.nan))
         elif np.issubdtype(var.dtype, np.integer):
             e["_FillValue"] = None
         enc[name] = e
-    for name in ds.coords:
-        enc[name] = {"_FillValue": None}
+    for name, var in ds.coords.items():
+        enc[name] = cf.time_encoding() if var.dtype.kind == "M" else {"_FillValue": None}
     return enc
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None = None,
                  threads: int = 1, late_attrs=None) -> Path:
-    """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically.
+    """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically (coordinates made CF by :func:`nepflow.cf.conform`).
 
     Float variables are stored as float32 with NaN fill; y/x chunks of
     ``CHUNK`` pixels (``chunk_rows`` rows when that is smaller, so blocks of
@@ -138,7 +141,7 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None
     attributes known only once every block is computed (e.g. provenance with
     the checks' warnings); they are added before the file is moved into place.
     """
-    ds = ds.copy()
+    ds = cf.conform(ds.copy())
     ds.attrs.setdefault("Conventions", "CF-1.8")
     if "spatial_ref" in ds.coords:
         for name, var in ds.data_vars.items():

@@ -64,11 +64,16 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def attrs(rule: str, inputs=(), params=None) -> dict[str, str]:
-    """Global attributes recording how an output was made."""
+def attrs(rule: str, inputs=(), params=None, kind: str | None = None) -> dict[str, str]:
+    """Global attributes recording how an output was made (with CF's ``title``, ``history`` and
+    ``references`` of the file ``kind``, by default the rule's: :data:`nepflow.cf.TITLES`)."""
+    from . import cf
+
     params = params or {}
+    version = software_versions()["nepflow"]
     return {
-        "source": f"nepflow {software_versions()['nepflow']}, rule {rule}",
+        **cf.file_attrs(kind or rule, version),
+        "source": f"nepflow {version}, rule {rule}",
         "nepflow_rule": rule,
         "nepflow_inputs": canonical_json([str(p) for p in inputs]),
         "nepflow_params": canonical_json(params),
