@@ -36,7 +36,9 @@ def main(smk):
     # int8 maps, small even for the whole grid; undecoded, so they stay int8 with missing_value -1
     with xr.open_dataset(smk.output["classes"], mask_and_scale=False, decode_coords="all") as written:
         for name in written.data_vars:
-            io.write_cog(written[name].load().rio.write_crs(crs), tif_dir / f"{name}.tif")
+            da = written[name].load().rio.write_crs(crs)
+            n = len(da.attrs["flag_meanings"].split())
+            io.write_cog(da, tif_dir / f"{name}.tif", colours=classify.colours(name, n))
 
 
 if __name__ == "__main__":

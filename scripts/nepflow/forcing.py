@@ -11,7 +11,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from . import cf, variables
+from . import variables
 from .errors import NepflowError
 
 FORCING_VARS = ("fpar", "par", "tas", "pr", "sund", "rn", "evap", "c4_frac")
@@ -78,7 +78,7 @@ def assemble(fields: dict[str, xr.DataArray], region: xr.DataArray, year: int,
     ds = xr.Dataset(out)
     ds = ds.rio.write_crs(region.rio.crs if region.rio.crs else fields["tas"].rio.crs)
     ds["time"].attrs.update(standard_name="time", long_name="month (first day)", axis="T")
-    return cf.with_months(ds)
+    return ds
 
 
 def annual_climate(forcing: xr.Dataset) -> xr.Dataset:
