@@ -85,7 +85,7 @@ def test_contract_files(tiny_run):
                 if v in ("ols_slope", "sen_slope", "r_pr", "pr_pr", "mk_z"):
                     assert np.isfinite(a[v].values[inside]).all(), v
 
-    cl = xr.open_dataset(wd / RUN / "analysis/classes.nc", mask_and_scale=False)
+    cl = xr.open_dataset(wd / RUN / "analysis/classes.nc", mask_and_scale=False, decode_coords="all")
     for v in ("trend_class", "cv_class", "hurst_class", "future_class", "corr_pr_class"):
         assert cl[v].dtype == np.int8, v  # on disk; -1 (missing_value) means undefined
         assert set(np.unique(cl[v].values[~inside])) == {-1}, v

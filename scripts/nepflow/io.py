@@ -351,14 +351,14 @@ def write_cog(da: xr.DataArray, path: str | os.PathLike, colours=None) -> Path:
                "nodata": nodata}
     with atomic_path(path, suffix=".tif") as tmp, MemoryFile() as mem:
         with mem.open(**profile) as dst:
+            if classes is not None:  # the palette before the pixels: TIFF fixes its photometry at the first write
+                dst.write_colormap(1, classes[0])
             dst.write(data, 1)
             dst.update_tags(**tags)
             if "long_name" in tags:
                 dst.set_band_description(1, tags["long_name"])
             if "units" in tags:
                 dst.set_band_unit(1, tags["units"])
-            if classes is not None:
-                dst.write_colormap(1, classes[0])
         with mem.open() as src:
             rasterio.shutil.copy(src, tmp, driver="COG", **COG_OPTIONS)
     if classes is not None:
