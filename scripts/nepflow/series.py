@@ -6,12 +6,17 @@ a block or a chunk, not the grid.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import cf, forcing, io, variables
 from .errors import NepflowError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 #: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
