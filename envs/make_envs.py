@@ -27,7 +27,7 @@ GROUPS = {
                  # multiurl retries): pinned here too, so the conda env polls and retries as the lock does
                  CORE + ["earthaccess", "cdsapi", "ecmwf-datastores-client", "multiurl", "pyhdf", "requests"]),
     "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
-            CORE + ["pyhdf", "requests"]),
+            CORE + ["pyhdf", "requests", "cf-units"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),
     "figures": ("Figures and the report.", CORE + ["matplotlib", "Pygments"]),
     "archive": ("The publication archive: the report (snakemake --report), RO-Crate metadata.",

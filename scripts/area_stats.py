@@ -12,7 +12,7 @@ BYTES_PER_PIXEL = 16 * 4 + 64
 
 
 def main(smk):
-    classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False)  # lazy, int8 as written
+    classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False, decode_coords="all")  # lazy, int8
     stability = io.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
     grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     mem_mb, rows = io.job_resources(smk)

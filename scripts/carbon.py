@@ -3,7 +3,7 @@ import logging
 
 import xarray as xr
 
-from nepflow import carbon, checks, forcing, io, logs, provenance
+from nepflow import carbon, cf, checks, forcing, io, logs, provenance
 
 log = logging.getLogger("nepflow.carbon")
 
@@ -29,22 +29,29 @@ def main(smk):
             return result.rio.write_crs(crs)
         annual, per_month = result
         return xr.merge([annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})],
-                        combine_attrs="drop").rio.write_crs(crs)
+                        combine_attrs="drop_conflicts").rio.write_crs(crs)
 
     mem_mb, rows = io.job_resources(smk)
     per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
     rows = io.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
     ds = io.blocked(block, drivers["y"], rows)
-    annual = ds[["gpp", "npp", "rh", "nep"]]
+    annual = cf.with_year(ds[["gpp", "npp", "rh", "nep"]], year_of(drivers, smk))
     late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
     io.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
     if monthly:  # the blocks are computed again for this file (monthly output is optional)
         per_month = ds[[v for v in ds.data_vars if v.startswith("monthly_")]]
         per_month = per_month.rename({v: v[len("monthly_"):] for v in per_month.data_vars})
-        io.write_netcdf(per_month, smk.output["monthly"], chunk_rows=rows,
-                        late_attrs=lambda: provenance.attrs("carbon", [path], params))
+        io.write_netcdf(cf.with_months(per_month), smk.output["monthly"], chunk_rows=rows,
+                        late_attrs=lambda: provenance.attrs("carbon", [path], params, kind="carbon_monthly"))
     for w in warnings:
         log.warning("%s", w)
+
+
+def year_of(drivers, smk) -> int:
+    """The year of a forcing file: its dates, else the job's ``year`` wildcard."""
+    if drivers["time"].dtype.kind == "M":
+        return int(drivers["time"].dt.year.values[0])
+    return int(smk.wildcards["year"])
 
 
 if __name__ == "__main__":

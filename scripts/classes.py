@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from nepflow import classify, io, logs, provenance
+from nepflow import cf, classify, io, logs, provenance
 
 
 #: Bytes per pixel of one block: the analysis variables (float32 and float64 copies) and the class maps.
@@ -29,14 +29,16 @@ def main(smk):
     mem_mb, rows = io.job_resources(smk)
     t = ds["trend"]
     rows = io.block_rows(t.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=t.sizes["y"])
-    classes = io.blocked(block, t["y"], rows)
+    classes = cf.copy_time(t, io.blocked(block, t["y"], rows))  # the period of the statistics
     provenance.attach(classes, "classes", io.all_paths(smk.input), dict(smk.params))
     io.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)
     tif_dir = Path(smk.output["classes"]).parent / "tif"
     # int8 maps, small even for the whole grid; undecoded, so they stay int8 with missing_value -1
     with xr.open_dataset(smk.output["classes"], mask_and_scale=False, decode_coords="all") as written:
         for name in written.data_vars:
-            io.write_cog(written[name].load().rio.write_crs(crs), tif_dir / f"{name}.tif")
+            da = written[name].load().rio.write_crs(crs)
+            n = len(da.attrs["flag_meanings"].split())
+            io.write_cog(da, tif_dir / f"{name}.tif", colours=classify.colours(name, n))
 
 
 if __name__ == "__main__":

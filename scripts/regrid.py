@@ -13,7 +13,7 @@ import gc
 import logging
 from pathlib import Path
 
-from nepflow import checks, forcing, io, logs, provenance, regrid, sources
+from nepflow import cf, checks, forcing, io, logs, provenance, regrid, sources
 from nepflow.errors import NepflowError
 from nepflow.sources import download
 
@@ -146,7 +146,8 @@ def main(smk):
     mem_mb, rows = io.job_resources(smk)
     rows = io.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
     ds = io.blocked(block, target["y"], rows)
-    io.write_netcdf(ds, smk.output["forcing"], chunk_rows=rows, late_attrs=whole_grid_checks_and_provenance)
+    io.write_netcdf(cf.with_months(ds), smk.output["forcing"], chunk_rows=rows,
+                    late_attrs=whole_grid_checks_and_provenance)
     for w in warnings:
         log.warning("%s", w)
 

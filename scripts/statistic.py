@@ -3,7 +3,7 @@
 Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (docs/architecture.md).
 The statistic is the rule's `statistic` param.
 """
-from nepflow import analysis, checks, io, logs, provenance, series
+from nepflow import analysis, cf, checks, io, logs, provenance, series
 
 
 def main(smk):
@@ -18,7 +18,8 @@ def main(smk):
         ds = analysis.compute(name, cube, a, threads=smk.threads)
     checks.check_series(ds["valid_years"], n_years, a["min_valid_years"], smk.input["series"],
                         analysis.counted_years(name))
-    ds = analysis.outputs(name, ds)
+    years = cube["year"].values
+    ds = cf.with_period(analysis.outputs(name, ds), years.min(), years.max())
     provenance.attach(ds, name, [smk.input["series"]], a)
     with logs.phase("write"):
         analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs, threads=smk.threads)

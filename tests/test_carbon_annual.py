@@ -109,11 +109,11 @@ def test_units_and_attributes():
     annual, monthly = carbon.annual_fluxes(make_forcing(), {}, monthly=True)
     for v in FLUXES:
         a = annual[v].attrs
-        assert a["units"] == "g C m-2 yr-1" == variables.units(v)
+        assert a["units"] == "g m-2 yr-1" == variables.units(v)
         assert a["long_name"] == variables.attrs(v)["long_name"] and "standard_name" in a
         assert a["rh_b"] == 0.0912 and a["eps_c3"] == 1.8 and a["eps_c4"] == 2.76 and a["cue"] == 0.5
         assert a["npp_source"] == "tec"
-        assert monthly[v].attrs["units"] == "g C m-2 month-1"
+        assert monthly[v].attrs["units"] == "g m-2 month-1"
         assert "Monthly" in monthly[v].attrs["description"]
     assert "Yan" in annual.gpp.attrs["comment"] and "ARTS" in annual.gpp.attrs["comment"]
     assert "Pei" in annual.rh.attrs["comment"] and "0.0912" in annual.rh.attrs["comment"]
@@ -131,7 +131,7 @@ def test_written_file_keeps_float32_and_attributes(tmp_path):
     with xr.open_dataset(path) as back:
         for v in FLUXES:
             assert back[v].dtype == np.float32
-            assert back[v].attrs["units"] == "g C m-2 yr-1" and back[v].attrs["rh_b"] == pytest.approx(0.0912)
+            assert back[v].attrs["units"] == "g m-2 yr-1" and back[v].attrs["rh_b"] == pytest.approx(0.0912)
             np.testing.assert_allclose(back[v].values, annual[v].values, rtol=1e-6)
 
 
@@ -165,7 +165,7 @@ def test_mod17_path():
     f = make_forcing()
     mod17 = np.array([[412.5, 380.0, np.nan], [250.0, 0.0, 300.0], [500.0, 420.0, 390.0]])
     f["npp_mod17"] = (("y", "x"), mod17)
-    f["npp_mod17"].attrs["units"] = "g C m-2 yr-1"
+    f["npp_mod17"].attrs["units"] = "g m-2 yr-1"
     annual, monthly = carbon.annual_fluxes(f, {"npp": "mod17"}, monthly=True)
     tec_run = carbon.annual_fluxes(f, {})
     np.testing.assert_array_equal(annual.npp.values, mod17)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nepflow import checks
+from nepflow import checks, variables
 from nepflow.errors import NepflowError
 
 PATH = "results/demo/forcing/2005.nc"
@@ -78,7 +78,7 @@ def test_mod17_range_and_dims():
     f["npp_mod17"].attrs["units"] = "kg C m-2 yr-1"
     ds, warnings = checks.check_forcing(f, PATH)
     np.testing.assert_allclose(ds.npp_mod17.values, 350.0)
-    assert warnings == [f"{PATH}: variable npp_mod17 converted from 'kg C m-2 yr-1' to 'g C m-2 yr-1'"]
+    assert warnings == [f"{PATH}: variable npp_mod17 converted from 'kg C m-2 yr-1' to 'g m-2 yr-1'"]
     f["npp_mod17"] = f["par"]
     assert "variable npp_mod17 has dims (time, y, x); expected (y, x)" in one_line_error(f)
 
@@ -211,11 +211,49 @@ def test_nan_outside_the_region_is_fine_and_kept():
     assert warnings == [] and np.isnan(ds.tas.values[:, 0, 0]).all() and np.isfinite(ds.tas.values[:, 1:, 1:]).all()
 
 
-def test_unit_spellings_are_normalised():
-    cases = {"mm/month": "mm month-1", "MJ/m2/month": "MJ m-2 month-1", "W/m^2": "W m-2", "kg/m2/s": "kg m-2 s-1",
-             "mm/d": "mm day-1", "kg m**-2 s**-1": "kg m-2 s-1", "g C/m2/yr": "g C m-2 yr-1", "m": "m"}
-    for raw, want in cases.items():
-        assert checks.normalise_units(raw) == want, raw
+@pytest.mark.parametrize("var, units, factor", [
+    # a reader's spellings of the contract's units, and units UDUNITS converts to them
+    ("par", "W.m-2", ("rate", 1e6)), ("par", "W/m^2", ("rate", 1e6)), ("par", "MJ/m2/month", 1.0),
+    ("rn", "J m-2", 1e-6), ("rn", "kJ.m-2", 1e-3), ("pr", "mm h-1", ("rate", 3600.0)), ("pr", "mm/month", 1.0),
+    ("pr", "cm", 10.0), ("pr", "kg m-2", 1.0), ("pr", "kg m**-2 s**-1", ("rate", 1.0)), ("evap", "mm/d", "days"),
+    ("tas", "degK", "kelvin"), ("tas", "K", "kelvin"), ("tas", "degree_Celsius", 1.0), ("tas", "°C", 1.0),
+    ("fpar", "%", 0.01), ("fpar", "percent", 0.01), ("sund", "h", 1.0), ("sund", "min month-1", 1 / 60),
+    ("sund", "s", 1 / 3600), ("sund", "h day-1", "days"), ("npp_mod17", "g C/m2/yr", 1.0),
+    ("npp_mod17", "kgC m-2 yr-1", 1000.0), ("npp_mod17", "g m-2 yr-1", 1.0),
+])
+def test_every_convertible_spelling_is_accepted(var, units, factor):
+    good = make_forcing()
+    if var == "npp_mod17":
+        good["npp_mod17"] = (("y", "x"), np.full((3, 3), 350.0, dtype="float32"), {"units": "g m-2 yr-1"})
+    f = good.copy(deep=True)
+    days = good.time.dt.days_in_month.values[:, None, None].astype("float64")
+    v = good[var].values.astype("float64")
+    if factor == "kelvin":
+        raw = v + 273.15
+    elif factor == "days":
+        raw = v / days
+    elif isinstance(factor, tuple):  # a rate: the month's total / its seconds x (declared units per second)
+        raw = v / (days * 86400.0) * factor[1]
+    else:
+        raw = v / factor
+    f[var] = (good[var].dims, raw.astype("float32"), {"units": units})
+    ds, warnings = checks.check_forcing(f, PATH)
+    np.testing.assert_allclose(ds[var].values, v, rtol=2e-6, atol=2e-4)
+    assert ds[var].attrs["units"] == variables.units(var)
+    assert warnings == ([] if units == variables.units(var) else
+                        [f"{PATH}: variable {var} converted from {units!r} to {variables.units(var)!r}"])
+
+
+@pytest.mark.parametrize("var, units", [("tas", "mm"), ("pr", "W m-2"), ("par", "mm"), ("fpar", "K"), ("sund", "%"),
+                                        ("sund", "m"), ("evap", "kg"), ("tas", "bananas"), ("npp_mod17", "g C m-2")])
+def test_a_unit_not_convertible_is_a_one_line_error(var, units):
+    f = make_forcing()
+    if var == "npp_mod17":
+        f["npp_mod17"] = (("y", "x"), np.full((3, 3), 350.0))
+    f[var].attrs["units"] = units
+    msg = one_line_error(f, "relaxed")
+    assert msg == (f"{PATH}: variable {var} has units {units!r}; expected {variables.units(var)!r} "
+                   "or units convertible to it")
 
 
 def test_all_nan_variable_is_an_error_at_once_or_after_the_blocks():

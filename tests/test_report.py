@@ -77,3 +77,29 @@ def test_captions_state_method_units_thresholds_and_config(report):
     assert "Tg C yr-1" in cap["summary.md"] and "p < 0.05" in cap["summary.md"]
     # one caption per figure, not one for all
     assert len({cap[n] for n in report["figures"]}) == len(report["figures"])
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "north_china.yaml"])
+def test_landing_page_is_prose_and_a_small_table(configfile):
+    import docutils.core
+    import jinja2
+    import yaml
+    from snakemake.utils import validate
+
+    from workflow import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    if configfile != "config.yaml":
+        from snakemake.utils import update_config
+
+        update_config(cfg, yaml.safe_load((ROOT / "config" / configfile).read_text()))
+    validate(cfg, str(ROOT / "config" / "schema.yaml"))
+    text = jinja2.Template((ROOT / "report" / "workflow.rst").read_text()).render(
+        snakemake=type("S", (), {"config": cfg}))
+    body = docutils.core.publish_parts(text, writer_name="html", settings_overrides={"halt_level": 2})["body"]
+    assert "{" not in body and "http" not in body  # no raw dicts, no service URLs
+    cells = re.findall(r"<td>(.*?)</td>", re.sub(r"\s+", " ", body))
+    rows = dict(zip(cells[::2], cells[1::2]))
+    assert set(rows) == {"region", "period", "grid", "sources", "models"}
+    assert f"{cfg['years']['start']}–{cfg['years']['end']}" in rows["period"]
+    assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]

@@ -153,7 +153,7 @@ def test_landcover_and_npp_mosaic(server, env):
     npp_paths = paths_for(env, "npp", 2001, cfg)
     earthdata.retrieve("npp", 2001, cfg, npp_paths)
     npp = earthdata.open_year("npp", 2001, npp_paths["manifest"], cfg)["npp_mod17"]
-    assert npp.attrs["units"] == "g C m-2 yr-1" and npp.dims == ("y", "x")
+    assert npp.attrs["units"] == "g m-2 yr-1" and npp.dims == ("y", "x")
     assert float(npp.isel(y=-1, x=-1)) == pytest.approx(250.0)  # DN 2500 x 0.1
     assert float(npp.isel(y=0, x=-1)) == pytest.approx(400.0)
     # the tiles are stacked north (v04) over south (v05), on the sinusoidal grid

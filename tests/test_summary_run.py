@@ -20,7 +20,7 @@ H_LO, H_MID, H_HI = 0.35, 0.5, 0.65
 def load(run):
     v = {}
     for name in ("trend", "hurst", "stability", "correlation"):
-        with xr.open_dataset(run / "analysis" / f"{name}.nc") as ds:
+        with xr.open_dataset(run / "analysis" / f"{name}.nc", decode_coords="all") as ds:
             v.update({k: ds[k].values.astype("float64") for k in ds.data_vars})
     with xr.open_dataset(run / "grid.nc") as g:
         region = g["region"].values

@@ -74,7 +74,8 @@ def write(ds: xr.Dataset, nc_path, tif_paths, crs, threads: int = 1) -> None:
     """
     ds = ds.rio.write_crs(crs)
     for name in ds.data_vars:
-        ds[name].attrs["grid_mapping"] = "spatial_ref"
+        if {"y", "x"} <= set(ds[name].dims):
+            ds[name].attrs["grid_mapping"] = "spatial_ref"
     by_stem = {Path(p).stem: p for p in tif_paths}
     missing = sorted(set(by_stem) - set(ds.data_vars))
     if missing:

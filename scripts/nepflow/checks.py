@@ -6,8 +6,10 @@ Checked before any computation (contract: docs/architecture.md, ``forcing/{Y}.nc
   (time, y, x) (``c4_frac`` may be (y, x), ``npp_mod17`` is (y, x)); the y and x
   coordinates are 1-D, finite and strictly monotonic;
 - 12 monthly time steps, January to December of one year when time is a date;
-- the ``units`` attribute equals the contract's; a declared unit that converts
-  exactly is converted (see :data:`CONVERSIONS`); a missing, empty or unknown
+- the ``units`` attribute equals the contract's; a declared unit that UDUNITS-2
+  (cf_units) converts to it is converted (:func:`converter`: the library's scale
+  and offset, plus the domain steps it cannot know: the days of each calendar
+  month, the density of water); a missing, empty, unreadable or non-convertible
   units attribute is always an error;
 - values within the physical range of :data:`LIMITS` (no infinities), and
   some valid (finite) value in the region: an all-NaN variable is an error.
@@ -79,59 +81,70 @@ LIMITS = {
 }
 
 
-@dataclass(frozen=True)
-class Conversion:
-    """value_contract = value × scale × (days or seconds in the month, if ``per``) + offset."""
-
-    scale: float
-    offset: float = 0.0
-    per: str | None = None  # None, "day" (× days in month) or "second" (× seconds in month)
-
-
-_DEPTH = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "kg m-2": 1.0}  # -> mm (1 kg m-2 of water = 1 mm)
-_ENERGY = {"MJ m-2": 1.0, "kJ m-2": 1e-3, "J m-2": 1e-6, "GJ m-2": 1e3}  # -> MJ m-2
-
-
-def _totals(base: dict[str, float], target: str) -> dict[str, Conversion]:
-    out = {}
-    for unit, scale in base.items():
-        for suffix, per in (("", None), (" month-1", None), (" day-1", "day"), (" s-1", "second")):
-            name = unit + suffix
-            if name != target:
-                out[name] = Conversion(scale, per=per)
-    return out
+#: Variables that are depths of water: a mass per area (kg m-2, kg m-2 s-1) converts to a depth with
+#: the density of water (1 kg m-2 = 1 mm), which no units library can know.
+WATER = ("pr", "evap")
+WATER_DENSITY = "1000 kg m-3"
+#: Variables of carbon mass: "g C m-2 yr-1", "kgC m-2 yr-1" name the element carbon, not a coulomb.
+CARBON = ("npp_mod17",)
+_CARBON_MASS = re.compile(r"\b([kmµu]?g)\s*C\b")
+#: A time unit in a spelling: a dimensionless declared unit (e.g. "h day-1") is a rate only if it names one.
+_TIME = re.compile(r"\b(s|sec|seconds?|min|minutes?|h|hr|hours?|d|days?|mon|months?)\b")
+_MONTH = re.compile(r"\bmon(th)?s?\b")
 
 
-#: Declared units that convert exactly to the contract's, per contract unit.
-CONVERSIONS: dict[str, dict[str, Conversion]] = {
-    "mm month-1": _totals(_DEPTH, "mm month-1"),
-    "MJ m-2 month-1": {**_totals(_ENERGY, "MJ m-2 month-1"), "W m-2": Conversion(1e-6, per="second")},
-    "degC": {"K": Conversion(1.0, -273.15), "kelvin": Conversion(1.0, -273.15),
-             **{u: Conversion(1.0) for u in ("deg_C", "degree_C", "degrees_C", "degree_Celsius", "degrees_Celsius",
-                                             "Celsius", "celsius", "°C")}},
-    "1": {"%": Conversion(0.01), "percent": Conversion(0.01), "fraction": Conversion(1.0),
-          "dimensionless": Conversion(1.0)},
-    "h month-1": {"h": Conversion(1.0), "hours": Conversion(1.0), "hour month-1": Conversion(1.0),
-                  "hours month-1": Conversion(1.0), "h day-1": Conversion(1.0, per="day"),
-                  "min month-1": Conversion(1 / 60), "s month-1": Conversion(1 / 3600), "s": Conversion(1 / 3600)},
-    "g C m-2 yr-1": {"kg C m-2 yr-1": Conversion(1000.0), "g C m-2 year-1": Conversion(1.0),
-                     "gC m-2 yr-1": Conversion(1.0), "kg C m-2 year-1": Conversion(1000.0)},
-}
+def parse_units(text, name: str | None = None):
+    """The cf_units (UDUNITS-2) Unit of a units attribute, or None if UDUNITS cannot read it.
+
+    For a carbon variable (:data:`CARBON`) the element's symbol is dropped first (``g C m-2`` ->
+    ``g m-2``)."""
+    import cf_units
+
+    text = " ".join(str(text).split())
+    if name in CARBON:
+        text = _CARBON_MASS.sub(r"\1", text)
+    try:
+        unit = cf_units.Unit(text)
+    except ValueError:
+        return None
+    return None if unit.is_unknown() or unit.is_no_unit() else unit
 
 
-def normalise_units(units: str) -> str:
-    """A units string in nepflow's spelling: ``mm/month`` -> ``mm month-1``, ``W/m^2`` -> ``W m-2``."""
-    u = " ".join(str(units).replace("·", " ").split())
-    u = re.sub(r"\^|\*\*", "", u)
-    u = re.sub(r"\s*/\s*(month|mon)\b", " month-1", u)
-    u = re.sub(r"\s*/\s*(day|d)\b", " day-1", u)
-    u = re.sub(r"\s*/\s*(yr|year|a)\b", " yr-1", u)
-    u = re.sub(r"\s*/\s*s\b", " s-1", u)
-    u = re.sub(r"\s*/\s*m2\b", " m-2", u)
-    u = re.sub(r"(?<= )m2\b", "m-2", u)
-    u = re.sub(r"\bmon-1\b", "month-1", u)
-    u = re.sub(r"\bd-1\b", "day-1", u)
-    return u
+def converter(declared: str, expected: str, name: str | None = None):
+    """How values in ``declared`` units become values in the ``expected`` (contract) units, or None.
+
+    Returns ``(convert, per_second)``: ``convert(values)`` converts with cf_units (scale and offset),
+    and ``per_second`` True means the result is a rate per second still to be multiplied by the
+    seconds of each calendar month. A contract unit per month (``mm month-1``) is the month's total:
+    a declared amount (``m``, ``J m-2``, ``h``) is that total, a declared rate (``mm h-1``,
+    ``W m-2``, ``kg m-2 s-1``) is multiplied by the month's length (days in the month: the calendar,
+    not UDUNITS' mean month), and a declared rate per month converts directly. Depths of water
+    (:data:`WATER`) also accept a mass per area.
+    """
+    import cf_units
+
+    unit = parse_units(declared, name)
+    if unit is None:
+        return None
+    target = cf_units.Unit(expected)
+    candidates = [unit]
+    if name in WATER:
+        candidates.append(unit / cf_units.Unit(WATER_DENSITY))
+    per_month = bool(_MONTH.search(expected))
+    amount = cf_units.Unit(re.sub(r"\s*\bmon(th)?s?-1\b", "", expected).strip() or "1") if per_month else None
+    for u in candidates:
+        if not per_month:
+            if u.is_convertible(target):
+                return (lambda v, u=u: u.convert(v, target)), False
+            continue
+        if _MONTH.search(str(declared)) and u.is_convertible(target):
+            return (lambda v, u=u: u.convert(v, target)), False
+        if u.is_convertible(amount):
+            return (lambda v, u=u: u.convert(v, amount)), False
+        rate = amount / cf_units.Unit("s")
+        if u.is_convertible(rate) and (not u.is_dimensionless() or _TIME.search(str(declared))):
+            return (lambda v, u=u: u.convert(v, rate)), True
+    return None
 
 
 def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
@@ -220,22 +233,21 @@ def _units(da, ds, name, path, strictness, warnings):
         raise NepflowError(f"{path}: variable {name} has no units attribute; expected {expected!r}")
     if declared == expected:
         return da
-    conv = CONVERSIONS.get(expected, {}).get(normalise_units(declared))
-    if conv is None and normalise_units(declared) == expected:
-        conv = Conversion(1.0)
+    conv = converter(str(declared), expected, name)
     if conv is None or strictness == "strict":
         raise NepflowError(f"{path}: variable {name} has units {declared!r}; expected {expected!r}"
-                           + ("" if conv is None else " (strict checks convert nothing)"))
-    factor = conv.scale
-    if conv.per is not None:
+                           + (" or units convertible to it" if conv is None else " (strict checks convert nothing)"))
+    convert, per_second = conv
+    values = convert(np.asarray(da.values, dtype="float64"))
+    if per_second:
         if "time" not in da.dims or not np.issubdtype(ds["time"].dtype, np.datetime64):
-            raise NepflowError(f"{path}: variable {name} has units {declared!r}, a rate per {conv.per}; expected "
-                               f"{expected!r} (converting needs a date time coordinate)")
-        days = ds["time"].dt.days_in_month.astype("float64")
-        factor = conv.scale * (days if conv.per == "day" else days * 86400.0)
+            raise NepflowError(f"{path}: variable {name} has units {declared!r}, a rate; expected {expected!r} "
+                               "(converting needs a date time coordinate)")
+        seconds = ds["time"].dt.days_in_month.values.astype("float64") * 86400.0
+        values = values * seconds.reshape((-1,) + (1,) * (da.ndim - 1))
     attrs = {**da.attrs, "units": expected, "units_converted_from": str(declared)}
     dtype = da.dtype if np.issubdtype(da.dtype, np.floating) else np.float64
-    converted = (da * factor + conv.offset).transpose(*da.dims).astype(dtype)
+    converted = da.copy(data=values.astype(dtype))
     converted.attrs = attrs
     warnings.append(f"{path}: variable {name} converted from {declared!r} to {expected!r}")
     return converted

@@ -41,6 +41,30 @@ CORR_CLASSES = ["significant_positive", "non_significant_positive", "non_signifi
                 "significant_negative"]
 
 
+#: Colour-blind-safe discrete palettes (ColorBrewer schemes marked colour-blind safe: BrBG, PuOr, RdYlBu, RdBu),
+#: by number of classes; the neutral class is pale yellow, never white (outside) or grey (no value). The
+#: figures and the class GeoTIFFs' colour tables use them.
+NEUTRAL = "#ffffbf"
+CLASS_COLOURS = {
+    5: ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
+    4: ["#0571b0", "#92c5de", "#f4a582", "#ca0020"],
+    3: ["#018571", "#a6611a", NEUTRAL],
+}
+PALETTES = {  # class map name -> colours in flag order; increases teal and decreases brown, as in the slope maps
+    "trend_class": ["#018571", "#80cdc1", NEUTRAL, "#dfc27d", "#a6611a"],
+    "cv_class": ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
+    "hurst_class": ["#e66101", "#fdb863", NEUTRAL, "#b2abd2", "#5e3c99"],  # as the PuOr Hurst map
+    "future_class": ["#018571", "#a6611a", "#dfc27d", "#80cdc1", NEUTRAL],
+    "future_sig_class": ["#018571", "#a6611a", NEUTRAL],
+}
+
+
+def colours(name: str, n: int) -> list[str] | None:
+    """The colours (hex, in flag order) of class map ``name`` with ``n`` classes; None: no palette."""
+    c = PALETTES.get(name) or CLASS_COLOURS.get(n)
+    return list(c[:n]) if c and len(c) >= n else None
+
+
 def with_defaults(cfg: dict | None) -> dict:
     out = copy.deepcopy(DEFAULTS)
     for key, value in (cfg or {}).items():

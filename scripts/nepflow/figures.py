@@ -50,21 +50,8 @@ from scipy import stats as sstats  # noqa: E402
 
 UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour map here has it)
 OUTSIDE_COLOUR = "white"
-#: Colour-blind-safe discrete palettes (ColorBrewer schemes marked colour-blind safe: BrBG, PuOr, RdYlBu, RdBu),
-#: by number of classes; the neutral class is pale yellow, never white (outside) or grey (no value).
-NEUTRAL = "#ffffbf"
-CLASS_COLOURS = {
-    5: ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
-    4: ["#0571b0", "#92c5de", "#f4a582", "#ca0020"],
-    3: ["#018571", "#a6611a", NEUTRAL],
-}
-PALETTES = {  # class map name -> colours in flag order; increases teal and decreases brown, as in the slope maps
-    "trend_class": ["#018571", "#80cdc1", NEUTRAL, "#dfc27d", "#a6611a"],
-    "cv_class": ["#2c7bb6", "#abd9e9", NEUTRAL, "#fdae61", "#d7191c"],
-    "hurst_class": ["#e66101", "#fdb863", NEUTRAL, "#b2abd2", "#5e3c99"],  # as the PuOr Hurst map
-    "future_class": ["#018571", "#a6611a", "#dfc27d", "#80cdc1", NEUTRAL],
-    "future_sig_class": ["#018571", "#a6611a", NEUTRAL],
-}
+#: Class colours: the class maps' GeoTIFF colour tables carry the same (nepflow.classify).
+from .classify import CLASS_COLOURS, NEUTRAL, PALETTES  # noqa: E402,F401
 LONLAT = "EPSG:4326"
 MAP_FIGSIZE = (6.5, 5.0)  # inches, every map
 #: A map is drawn at 1:k when its grid has more cells than this per pixel of the map axes (along x or y).

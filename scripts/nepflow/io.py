@@ -20,6 +20,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import yaml
 
+from . import cf
 from .errors import NepflowError
 
 #: NetCDF chunk edge (pixels) for y/x; the time axis is kept whole in a chunk.
@@ -115,19 +116,21 @@ def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:
             e["chunksizes"] = tuple(
                 min(n, edge[d]) if d in edge else n for d, n in zip(var.dims, var.shape)
             )
-        if np.issubdtype(var.dtype, np.floating):
+        if var.dtype.kind == "M":
+            e.update(cf.time_encoding())
+        elif np.issubdtype(var.dtype, np.floating):
             e.update(dtype="float32", _FillValue=np.float32(np.nan))
         elif np.issubdtype(var.dtype, np.integer):
             e["_FillValue"] = None
         enc[name] = e
-    for name in ds.coords:
-        enc[name] = {"_FillValue": None}
+    for name, var in ds.coords.items():
+        enc[name] = cf.time_encoding() if var.dtype.kind == "M" else {"_FillValue": None}
     return enc
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None = None,
                  threads: int = 1, late_attrs=None) -> Path:
-    """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically.
+    """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically (coordinates made CF by :func:`nepflow.cf.conform`).
 
     Float variables are stored as float32 with NaN fill; y/x chunks of
     ``CHUNK`` pixels (``chunk_rows`` rows when that is smaller, so blocks of
@@ -138,7 +141,7 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None
     attributes known only once every block is computed (e.g. provenance with
     the checks' warnings); they are added before the file is moved into place.
     """
-    ds = ds.copy()
+    ds = cf.conform(ds.copy())
     ds.attrs.setdefault("Conventions", "CF-1.8")
     if "spatial_ref" in ds.coords:
         for name, var in ds.data_vars.items():
@@ -313,11 +316,15 @@ def open_dataset(path: str | os.PathLike, variables=None, chunks=None) -> xr.Dat
 COG_OPTIONS = {"COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES", "BLOCKSIZE": "256"}
 
 
-def write_cog(da: xr.DataArray, path: str | os.PathLike) -> Path:
+def write_cog(da: xr.DataArray, path: str | os.PathLike, colours=None) -> Path:
     """Write a 2-D (y, x) DataArray with a CRS as a Cloud-Optimized GeoTIFF.
 
-    Integer class maps keep their dtype (nodata -1 for signed, 0 for unsigned
-    integers); floats are float32 with NaN nodata. Attributes (units,
+    Integer maps keep their dtype (nodata -1 for signed, 0 for unsigned
+    integers); floats are float32 with NaN nodata. A class map (``flag_values``
+    and ``flag_meanings`` from 1) with ``colours`` (hex, in flag order) is uint8
+    with nodata 0 (undefined), a colour table (GeoTIFF palette) and GDAL category
+    names (the flag meanings, in the PAM sidecar ``{path}.aux.xml``), so GIS show
+    the classes as the figures do. Attributes (units,
     long_name, ...) go into the GeoTIFF tags; ``long_name`` is also the band
     description and ``units`` the band unit. The raster is assembled in memory
     and copied by GDAL's COG driver (``rasterio.shutil.copy``, which releases the
@@ -330,16 +337,22 @@ def write_cog(da: xr.DataArray, path: str | os.PathLike) -> Path:
     da = da.squeeze(drop=True)
     if da.ndim != 2:
         raise ValueError(f"write_cog: {da.name} has dims {da.dims}; expected (y, x)")
-    if np.issubdtype(da.dtype, np.floating):
+    classes = _class_table(da, colours)
+    if classes is not None:
+        codes = np.asarray(da.values)
+        data, nodata = np.where(codes >= 1, codes, 0).astype("uint8"), 0
+    elif np.issubdtype(da.dtype, np.floating):
         data, nodata = np.asarray(da.values, dtype="float32"), np.nan
     else:
         data, nodata = np.asarray(da.values), (-1 if da.dtype.kind == "i" else 0)
-    tags = {k: str(v) for k, v in da.attrs.items() if k not in ("_FillValue", "grid_mapping")}
+    tags = {k: str(v) for k, v in da.attrs.items() if k not in ("_FillValue", "grid_mapping", "missing_value")}
     profile = {"driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1,
                "dtype": data.dtype.name, "crs": da.rio.crs, "transform": da.rio.transform(recalc=True),
                "nodata": nodata}
     with atomic_path(path, suffix=".tif") as tmp, MemoryFile() as mem:
         with mem.open(**profile) as dst:
+            if classes is not None:  # the palette before the pixels: TIFF fixes its photometry at the first write
+                dst.write_colormap(1, classes[0])
             dst.write(data, 1)
             dst.update_tags(**tags)
             if "long_name" in tags:
@@ -348,7 +361,39 @@ def write_cog(da: xr.DataArray, path: str | os.PathLike) -> Path:
                 dst.set_band_unit(1, tags["units"])
         with mem.open() as src:
             rasterio.shutil.copy(src, tmp, driver="COG", **COG_OPTIONS)
+    if classes is not None:
+        write_text(_pam_categories(classes[1]), f"{path}.aux.xml")
     return Path(path)
+
+
+#: Category name of code 0 (nodata) of a class GeoTIFF: -1 of the NetCDF's class maps.
+UNDEFINED_CLASS = "undefined"
+
+
+def _class_table(da: xr.DataArray, colours):
+    """(colour table {code: RGBA}, category names by code from 0) of a class map, or None."""
+    if colours is None or "flag_values" not in da.attrs or "flag_meanings" not in da.attrs:
+        return None
+    values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
+    names = str(da.attrs["flag_meanings"]).split()
+    if min(values) < 1 or max(values) > 254 or len(colours) < len(values) or len(names) != len(values):
+        return None
+    rgba = {0: (255, 255, 255, 0)}
+    categories = [UNDEFINED_CLASS] + [""] * max(values)
+    for v, name, c in zip(values, names, colours):
+        h = c.lstrip("#")
+        rgba[v] = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+        categories[v] = name
+    return rgba, categories
+
+
+def _pam_categories(categories: list[str]) -> str:
+    """GDAL's PAM sidecar (.aux.xml) with the band's category names (index = pixel value)."""
+    from xml.sax.saxutils import escape
+
+    items = "".join(f"      <Category>{escape(c)}</Category>\n" for c in categories)
+    return ('<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n' + items +
+            "    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
 
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
@@ -356,6 +401,14 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+_REPO = Path(__file__).resolve().parents[2]
+#: Where --help sends a reader: documents inside the repository.
+CLI_DOCS = f"""documentation:
+  {_REPO / 'README.md'} (Running the workflow yourself; Outputs)
+  {_REPO / 'config' / 'README.md'} and {_REPO / 'config' / 'schema.yaml'} (every config key)
+  {_REPO / 'docs' / 'science.md'} (equations, defaults, checks)"""
 
 
 def cli_args(doc: str, argv=None) -> SimpleNamespace:
@@ -370,7 +423,8 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     more than once (``--input carbon=2000.nc --input carbon=2001.nc``) is a
     list of files, as a rule's ``expand()`` input.
     """
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=CLI_DOCS)
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--output", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--params", metavar="YAML", help="YAML file with the rule's params")
@@ -403,7 +457,7 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
         resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows, "chunk": a.chunk}),
         input=_Named(pairs(a.input, repeat=True)),
         output=_Named(pairs(a.output, repeat=True)),
-        params=_Named(params),
+        params=_Params(params),
         wildcards=_Named(pairs(a.wildcard)),
         log=[a.log] if a.log else [],
         threads=a.threads,
@@ -418,6 +472,20 @@ class _Named(dict):
             return self[key]
         except KeyError:
             raise AttributeError(key) from None
+
+
+class _Params(_Named):
+    """The command line's params: a missing one is a one-line error saying how to give it."""
+
+    def __getitem__(self, key):
+        try:
+            return dict.__getitem__(self, key)
+        except KeyError:
+            raise NepflowError(f"missing param {key!r}: give it with --param {key}=YAML or in a --params YAML "
+                               "file (the rule's params: snakemake -n -p, or the job's log)") from None
+
+    def __getattr__(self, key):
+        return self[key]
 
 
 def all_paths(files) -> list[str]:

@@ -66,13 +66,18 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def attrs(rule: str, inputs=(), params=None) -> dict[str, str]:
-    """Global attributes recording how an output was made. The rule's code hash is left out of
-    the params (a rerun trigger, not a setting: a library edit that changes no number leaves the
-    file's checksum alone; the archive records the code itself)."""
+def attrs(rule: str, inputs=(), params=None, kind: str | None = None) -> dict[str, str]:
+    """Global attributes recording how an output was made (with CF's ``title``, ``history`` and
+    ``references`` of the file ``kind``, by default the rule's: :data:`nepflow.cf.TITLES`). The rule's
+    code hash is left out of the params (a rerun trigger, not a setting: a library edit that changes
+    no number leaves the file's checksum alone; the archive records the code itself)."""
+    from . import cf
+
     params = {k: v for k, v in dict(params or {}).items() if k != CODE_PARAM}
+    version = software_versions()["nepflow"]
     return {
-        "source": f"nepflow {software_versions()['nepflow']}, rule {rule}",
+        **cf.file_attrs(kind or rule, version),
+        "source": f"nepflow {version}, rule {rule}",
         "nepflow_rule": rule,
         "nepflow_inputs": canonical_json([str(p) for p in inputs]),
         "nepflow_params": canonical_json(params),

@@ -6,12 +6,17 @@ a block or a chunk, not the grid.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from . import forcing, io, variables
+from . import cf, forcing, io, variables
 from .errors import NepflowError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 #: The fewest years the statistics accept (a trend and a Hurst exponent need at least 3).
@@ -70,7 +75,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
                 forcing.check_grid_match(ref, c, str(cpath))
             forcing.check_grid_match(c, f, str(fpath))
     nx, ny, y = ref.sizes["x"], ref.sizes["y"], ref["y"]
-    nep_attrs = {**variables.attrs("nep"), "grid_mapping": "spatial_ref"}
+    nep_attrs = {**variables.attrs("nep"), "cell_methods": "year: mean", "grid_mapping": "spatial_ref"}
 
     def block(s):
         # every file is opened for the block and closed after it: 2 x n_years open files would each
@@ -79,7 +84,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
             with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
                 ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
-                ds["nep"] = c["nep"].isel(y=s).load()
+                ds["nep"] = c["nep"].isel(y=s).drop_vars("time", errors="ignore").load()
             per_year.append(ds.expand_dims(year=[year]))
         cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
         cube = cube[["nep", "pr", "tas", "sund"]]
@@ -89,7 +94,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         return cube.transpose("year", "y", "x").astype("float32")
 
     rows = io.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
-    return io.blocked(block, y, rows)
+    return cf.with_years(io.blocked(block, y, rows))
 
 
 def block_rows_of(ds: xr.Dataset) -> int | None:

@@ -188,7 +188,7 @@ def monthly_fluxes(forcing: xr.Dataset, params: dict | None = None) -> xr.Datase
         npp_comment = comments["npp"]
     ds = xr.Dataset({"gpp": gpp, "npp": npp, "rh": rh, "nep": npp - rh, "ts": ts, "ws": ws, "pet": pet})
     ds = ds.transpose(*f["tas"].dims, ...)  # a static (y, x) c4_frac must not reorder the dims
-    month = {"units": "g C m-2 month-1"}
+    month = {"units": "g m-2 month-1"}
     extra = {
         "gpp": {**month, "description": "Monthly total gross primary productivity.", "comment": comments["gpp"]},
         "npp": {**month, "description": "Monthly total net primary productivity.", "comment": npp_comment},

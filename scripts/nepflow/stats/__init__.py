@@ -215,9 +215,12 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     func = functools.partial(_trend_kernel, years=years, min_valid=mv, variant=MK_VARIANTS[mk_variant], zcrit=zcrit)
     names = K.TREND_OUT
     out = _map_pixels(func, [da], len(names))
-    method = {"method": f"OLS on calendar year; Mann-Kendall ({mk_variant}) with Theil-Sen slope",
-              "min_valid_years": mv}
-    ds = _dataset(dict(zip(names, out)), {n: method for n in names})
+    methods = {"ols": "ordinary least squares on the calendar year, two-sided t-test (df = n - 2)",
+               "sen": "Theil-Sen: median of all pairwise slopes",
+               "mk": f"Mann-Kendall test ({mk_variant} variance)",
+               "valid": "count of the years with a finite value"}
+    ds = _dataset(dict(zip(names, out)), {n: {"method": methods[n.split("_")[0]], "min_valid_years": mv}
+                                          for n in names})
     ds["mk_p"].attrs["mk_variant"] = mk_variant
     return ds
 
@@ -415,9 +418,10 @@ def stability(da: xr.DataArray, ddof: int = 1, min_valid=None) -> xr.Dataset:
     mv = min_valid_years(len(years), min_valid)
     func = functools.partial(_moments_kernel, min_valid=mv, ddof=int(ddof))
     mean, std, cv, count = _map_pixels(func, [da], 4)
-    meta = {"method": f"std (ddof={ddof}) / mean; NaN where mean <= 0", "ddof": int(ddof), "min_valid_years": mv}
+    methods = {"nep_mean": "mean of the valid years", "nep_std": f"standard deviation (ddof={ddof}) of the valid years",
+               "cv": f"std (ddof={ddof}) / mean; NaN where mean <= 0"}
     return _dataset({"nep_mean": mean, "nep_std": std, "cv": cv, "valid_years": count},
-                    {"nep_mean": meta, "nep_std": meta, "cv": meta})
+                    {n: {"method": m, "ddof": int(ddof), "min_valid_years": mv} for n, m in methods.items()})
 
 
 def count_nonpositive_mean(ds: xr.Dataset) -> int:
@@ -472,10 +476,13 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     for j, f in enumerate(names):
         data[f"r_{f}"], data[f"p_r_{f}"], data[f"pr_{f}"], data[f"p_pr_{f}"] = out[4 * j: 4 * j + 4]
     data["valid_years"] = out[-1]
-    meta = {"method": ("on series detrended by OLS on the year; " if detrended else "")
-            + "Pearson correlation; partial correlation controlling for the other factors "
-            f"(df = n - 2 - {k + int(detrended)})", "min_valid_years": mv, "detrended": int(detrended)}
-    return _dataset(data, {name: meta for name in data if name != "valid_years"})
+    prefix = "on series detrended by OLS on the year; " if detrended else ""
+    methods = {"r": prefix + f"Pearson correlation, two-sided t-test (df = n - 2 - {int(detrended)})",
+               "pr": prefix + "partial correlation controlling for the other factors, two-sided t-test "
+               f"(df = n - 2 - {k + int(detrended)})"}
+    return _dataset(data, {name: {"method": methods[name.removeprefix("p_").split("_")[0]], "min_valid_years": mv,
+                                  "detrended": int(detrended)}
+                           for name in data if name != "valid_years"})
 
 
 # ----------------------------------------------------------------- multiple testing
