@@ -35,7 +35,7 @@ def config_with(tmp_path, **changes):
 def test_carbon_parameter_reruns_carbon_and_downstream_only(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, carbon__cue=0.45))
     assert counts.get("carbon") == 21
-    assert "retrieve_demo" not in counts and "regrid" not in counts and "grid" not in counts
+    assert "retrieve_meteo_fpar_landcover_sunshine" not in counts and "regrid" not in counts and "grid" not in counts
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
 
@@ -48,12 +48,12 @@ def test_plotting_option_reruns_only_figures(run_copy, tmp_path):
 def test_analysis_option_reruns_only_that_statistic_and_after(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, analysis__cv_ddof=0))
     # every statistic reads the analysis section, but nothing per year reruns
-    assert not {"retrieve_demo", "regrid", "carbon", "series"} & set(counts)
+    assert not {"retrieve_meteo_fpar_landcover_sunshine", "regrid", "carbon", "series"} & set(counts)
     assert counts.get("stability") == 1 and counts.get("classes") == 1
 
 
 def test_adding_a_year_adds_its_chain_and_reruns_aggregates(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, years={"start": 2000, "end": 2021}))
-    assert counts.get("retrieve_demo") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
+    assert counts.get("retrieve_meteo_fpar_landcover_sunshine") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule

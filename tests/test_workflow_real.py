@@ -149,8 +149,7 @@ def test_dry_run_without_credentials_builds_the_dag(servers, tmp_path):
         n = len(servers["earthdata"].requests) + len(servers["cds"].requests)
         counts = scheduled_jobs(tmp_path, configfile=tmp_path / "real.yaml")
     assert mp is not None
-    for rule in ("retrieve_cds", "retrieve_earthdata_fpar", "retrieve_earthdata_landcover", "retrieve_stations",
-                 "regrid", "carbon"):
+    for rule in ("retrieve_meteo", "retrieve_fpar", "retrieve_landcover", "retrieve_sunshine", "regrid", "carbon"):
         assert counts[rule] == len(YEARS), (rule, counts)
     assert len(servers["earthdata"].requests) + len(servers["cds"].requests) == n  # planning contacted nobody
 

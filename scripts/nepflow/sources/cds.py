@@ -78,6 +78,10 @@ UNITS = {
     "ssr": {"J m**-2", "J m-2"},
     "str": {"J m**-2", "J m-2"},
 }
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+PRODUCTS = ("meteo",)
+SETTINGS = ("cds",)
+OPEN_SETTINGS = ()
 DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None}
 
 

@@ -76,6 +76,9 @@ PRODUCTS = {
     "landcover": {"short_name": "MCD12Q1", "version": "061"},
     "npp": {"short_name": "MOD17A3HGF", "version": "061"},
 }
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+SETTINGS = ("earthdata",)
+OPEN_SETTINGS = ("earthdata",)
 LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",)}
 FIRST_YEAR = {"MOD15A2H": 2000, "MCD12Q1": 2001, "MOD17A3HGF": 2001}
 FPAR_START = dt.date(2000, 2, 18)

@@ -47,6 +47,10 @@ from . import download
 
 log = logging.getLogger("nepflow.sources.stations")
 
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+PRODUCTS = ("sunshine",)
+SETTINGS = ("stations",)
+OPEN_SETTINGS = ("stations",)
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
 METHODS = ("thin_plate_spline", "linear", "nearest")
 DEFAULTS = {"file": None, "method": "thin_plate_spline", "smoothing": 0.0, "resolution": 0.05, "min_days": 0.8,
@@ -75,6 +79,13 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     s = settings(cfg)
     key = _key(s, cfg["bbox"])
     return {"data": f"{key}/{year}.csv", "manifest": f"{key}/{year}.json"}
+
+
+def inputs(product: str, year: int, cfg: dict) -> list[str]:
+    """The station CSV when it is a local file (a changed file reruns the years); none for a URL or
+    a missing file (the plan still builds; the job stops with one line naming the file)."""
+    f = str(((cfg or {}).get("stations") or {}).get("file") or "")
+    return [f] if f and not f.startswith(("http://", "https://")) and Path(f).exists() else []
 
 
 def read_csv(path) -> pd.DataFrame:
