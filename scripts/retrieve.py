@@ -20,7 +20,7 @@ def main(smk):
     mem_mb, rows = jobs.job_resources(smk)
     cfg["job"] = {"mem_mb": mem_mb, "block_rows": rows}  # block sizes of a generating source (a resource)
     mod = sources.module(params["source"])
-    products = params["products"]
+    products = params.get("products") or [params["product"]]  # one product, from the command line
     out = dict(smk.output)
     for product in products:  # one job may deliver several products: outputs <product>_<name>
         paths = out if len(products) == 1 else {k[len(product) + 1:]: v for k, v in out.items()

@@ -93,7 +93,7 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
             if stage == "regrid":
                 inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in PRODUCTS}
                 inputs["grid"] = str(src / "grid.nc")
-                params = {"sources": {p: "demo" for p in PRODUCTS}, "source_settings": {},
+                params = {"sources": {p: "demo" for p in PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
                           "land_max_missing": cfg["regrid"]["land_max_missing"], "methods": cfg["regrid"]["methods"],
                           "landcover": cfg["landcover"], "par_fraction": cfg["carbon"]["par_fraction"],
                           "strictness": cfg["checks"]["strictness"]}

@@ -111,8 +111,10 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
             method = params["methods"].get(name, "bilinear")
             log.info("%s %s: %s from %s", year, name, method, path)
             out[name] = (regrid_blocked(da, target, method, describe(path), rows), describe(path))
+        big = sum(v.nbytes for v in native.data_vars.values()) > 2**27
         native = da = None
-        gc.collect()
+        if big:  # a MODIS mosaic: freed now, before the next product is opened
+            gc.collect()
     return out
 
 

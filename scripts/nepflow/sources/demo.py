@@ -75,7 +75,7 @@ from ..errors import NepflowError
 PRODUCTS = ("meteo", "sunshine", "fpar", "landcover")
 #: The source contract (nepflow.sources): the config sections the generator reads; one job per year.
 SETTINGS = ("demo",)
-OPEN_SETTINGS = ()
+OPEN_SETTINGS = ("demo",)  # the stations' interpolation grid is the meteorology's
 ONE_JOB = True
 #: Delivered file per product (the real formats: see the module docstring).
 FILES = {"meteo": "meteo.zip", "fpar": "fpar.nc", "landcover": "landcover.tif", "sunshine": "sunshine.csv"}
@@ -529,6 +529,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None,
 
     if product == "meteo":
         return cds.open_year("meteo", year, path)
-    if product == "sunshine":
-        return stations.open_year("sunshine", year, path, cfg)
+    if product == "sunshine":  # interpolated onto the meteorology's grid, as the demo made it before
+        res = ((cfg or {}).get("demo") or {}).get("meteo_resolution")
+        return stations.open_year("sunshine", year, path, {"stations": {"resolution": res}} if res else {})
     return local.open_year(product, year, path, cfg, landcover_rules)
