@@ -359,22 +359,16 @@ def _attrs(year: int, cfg: dict) -> dict:
 BYTES_PER_PIXEL = 12 * 8 * 24
 
 
-def generate(year: int, cfg: dict, bounds, rows: int | None = None) -> dict[str, xr.Dataset]:
-    """The four demo products of ``year`` on their native grids.
+def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
+    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
+    delivered files hold; the tests check the planted signals on them).
 
     Parameters
     ----------
     year : calendar year (>= 1950).
     cfg : the config's ``demo`` section.
     bounds : [west, south, east, north] in degrees, the domain to cover.
-    rows : None: every product computed now, in memory; a number: each product
-        is dask-backed, made of blocks of ``rows`` rows computed when written
-        (:func:`nepflow.io.blocked`), so any resolution fits in bounded memory.
-        Every field is a function of the pixel centre alone, so blocks give
-        exactly the values of the whole grid.
     """
-    if rows is not None:
-        return {product: generate_product(product, year, cfg, bounds, rows) for product in PRODUCTS}
     attrs = _attrs(year, cfg)
     return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs)
             for product in PRODUCTS}
@@ -507,19 +501,6 @@ def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
         rows.to_csv(out, index=False)
     st_cfg = {**src_cfg, "bbox": bounds, "stations": {**(src_cfg.get("stations") or {}), "file": str(raw)}}
     stations.retrieve("sunshine", year, st_cfg, paths)
-
-
-def generate_product(product: str, year: int, cfg: dict, bounds, rows: int) -> xr.Dataset:
-    """One product of ``year`` in blocks of ``rows`` rows (dask-backed, see :func:`generate`)."""
-    from .. import io as nio
-
-    lon, lat = product_axes(product, cfg, bounds)
-    attrs = _attrs(year, cfg)
-
-    def block(s):
-        return _product(product, year, cfg, lon, lat[s], attrs)
-
-    return nio.blocked(block, lat, rows).rio.write_crs("EPSG:4326")
 
 
 def open_year(product: str, year: int, path, cfg: dict | None = None,
