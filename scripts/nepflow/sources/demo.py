@@ -439,21 +439,27 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
     job = src_cfg.get("job") or {}
     rows = io.block_rows(len(x), BYTES_PER_PIXEL, job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
 
-    def lonlat(s):  # pixel centres of a block of rows
-        return modis.sinusoidal_to_lonlat(*np.meshgrid(x, y[s]))
+    w, so, e, n = bounds
+
+    def lonlat(s):  # pixel centres of a block of rows inside the domain (the mosaic's corners are fill)
+        lon, lat = modis.sinusoidal_to_lonlat(*np.meshgrid(x, y[s]))
+        inside = (lon >= w) & (lon <= e) & (lat >= so) & (lat <= n)
+        return lon[inside][None], lat[inside][None], inside
 
     if product == "fpar":
         time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
 
         def block(s):
-            fpar = np.round(_land_fields(year, cfg, *lonlat(s))["fpar"] * 100) / 100  # as stored: counts of 0.01
+            lon, lat, inside = lonlat(s)
+            fpar = np.full((12,) + inside.shape, np.nan)
+            fpar[:, inside] = np.round(_land_fields(year, cfg, lon, lat)["fpar"][:, 0] * 100) / 100  # counts of 0.01
             return xr.DataArray(fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"),
                                 name="fpar").to_dataset()
 
         ds = io.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
         ds["fpar"].attrs = {"long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)", "units": "1",
                             "grid_mapping": "spatial_ref"}
-        enc = {"fpar": {"dtype": "uint8", "scale_factor": 0.01, "add_offset": 0.0, "_FillValue": 255, "zlib": True,
+        enc = {"fpar": {"dtype": "uint8", "scale_factor": np.float32(0.01), "add_offset": np.float32(0), "_FillValue": 255, "zlib": True,
                         "chunksizes": (12, min(rows, len(y)), len(x))}}
         with io.atomic_path(paths["data"], suffix=".nc") as out:
             ds.to_netcdf(out, engine="netcdf4", encoding=enc)
@@ -468,7 +474,10 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
                                crs=modis.SINUSOIDAL, nodata=255, compress="deflate", tiled=True,
                                transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px)) as dst:
                 for s in io.row_slices(len(y), rows):
-                    dst.write(land_cover(*lonlat(s)), 1, window=Window(0, s.start, len(x), s.stop - s.start))
+                    lon, lat, inside = lonlat(s)
+                    lc = np.full(inside.shape, 255, "uint8")
+                    lc[inside] = land_cover(lon, lat)[0]
+                    dst.write(lc, 1, window=Window(0, s.start, len(x), s.stop - s.start))
         kind = "geotiff"
     data = Path(paths["data"])
     download.write_manifest(paths["manifest"], {  # the local source's manifest of a user's file
