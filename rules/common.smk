@@ -1,10 +1,8 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
-import os
 
 from nepflow import codehash as nepflow_codehash
 from nepflow import sources as nepflow_sources
-from nepflow.sources import demo as nepflow_demo, download as nepflow_download, local as nepflow_local
 
 RUN = config["run_name"]
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
@@ -57,73 +55,65 @@ def bench_path(name):
 
 
 # ---------------------------------------------------------------- sources
-DEMO_KEY = nepflow_demo.key({k: config[k] for k in ("demo", "grid", "region")})
+# Every source module declares the source contract (scripts/nepflow/sources/__init__.py): the
+# products it delivers, the config sections it reads, the files one retrieve job writes, retrieve
+# and open_year. The retrieve rules (rules/retrieve.smk) and the regrid params are built from it.
 PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
     ["npp"] if config["carbon"].get("npp", "tec") == "mod17" else []
 ) + (["evap"] if config["sources"].get("evap") else [])
-
-
-def demo_file(product, year="{year}"):
-    """A product file of the demo source's cache (keyed by the demo settings)."""
-    return data_path("demo", f"{DEMO_KEY}/{year}/{product}.nc")
-
-
-# Real sources (sources.*: cds, earthdata, stations, proxy, local). Each module's outputs() names
-# the files one retrieve job writes, relative to data_path(source, ...); "{year}" stays a wildcard.
-REAL_PRODUCTS = {product: config["sources"][product] for product in PRODUCTS
-                 if config["sources"].get(product) not in (None, "demo")}
-SOURCE_CFG = nepflow_download.source_config(config) if REAL_PRODUCTS else {}
-#: What defines the data of each source: its retrieve params (a change reruns the retrieval).
-#: sources.download (tries, timeouts) is left out on purpose: retry settings must not re-download.
-SOURCE_KEYS = {"cds": ["cds"], "earthdata": ["earthdata"], "stations": ["stations"],
-               "proxy": ["proxy", "meteo"], "local": ["local"]}
-#: What each source's open_year reads from the config (regrid params).
-OPEN_KEYS = {"cds": [], "earthdata": ["earthdata"], "stations": ["stations"], "proxy": [],
-             "local": ["earthdata", "local", "stations"]}
+SOURCE_OF = {product: config["sources"][product] for product in PRODUCTS}
+SOURCE_CFG = nepflow_sources.source_config(config)
+#: The retrieve jobs of a year, [(source, products)]: one per product, or one for all the products a
+#: source generates together (its module's ONE_JOB, e.g. the demo: its products share the fields).
+RETRIEVE_JOBS = nepflow_sources.retrieve_jobs(SOURCE_OF)
 
 
 def source_params(source):
-    """The settings of one real source a retrieve job uses (keys sorted): the request box and its section."""
-    return sorted_config({"bbox": SOURCE_CFG["bbox"],
-                          **{k: SOURCE_CFG.get(k) for k in SOURCE_KEYS[source]}})
+    """The settings of one source a retrieve job uses (keys sorted): the request box and the sections
+    its module's SETTINGS name. sources.download (tries, timeouts) is left out on purpose: retry
+    settings must not re-download."""
+    keys = nepflow_sources.module(source).SETTINGS
+    return sorted_config({"bbox": SOURCE_CFG["bbox"], **{k: SOURCE_CFG.get(k) for k in keys}})
 
 
 def source_outputs(product, year="{year}"):
     """The files (name -> path) the retrieve job of (product, year) writes, by the configured source."""
-    source = config["sources"][product]
-    if source == "demo":
-        return {"data": demo_file(product, year)}
+    source = SOURCE_OF[product]
     rel = nepflow_sources.module(source).outputs(product, year, SOURCE_CFG)
     return {name: data_path(source, path) for name, path in rel.items()}
 
 
+def job_outputs(products):
+    """The outputs of one retrieve job: its product's files, or ``<product>_<name>`` of each product."""
+    if len(products) == 1:
+        return source_outputs(products[0])
+    return {f"{p}_{name}": path for p in products for name, path in source_outputs(p).items()}
+
+
 def retrieved(product, year):
-    """The file a retrieve job delivers for (product, year), by the configured source: the demo's
-    NetCDF, or the real source's manifest (its data files sit beside it; the proxy has only data)."""
-    out = source_outputs(product, year)
-    return out["manifest"] if "manifest" in out else out["data"]
+    """The file a retrieve job hands to regrid for (product, year): its manifest, else its data."""
+    return nepflow_sources.delivered(source_outputs(product, year))
 
 
-def local_inputs(product):
-    """Input function: the user's files a local retrieve job reads (a changed file reruns its year)."""
+def source_inputs(products):
+    """Input function: what the retrieve job of ``products`` reads (the module's NEEDS and inputs)."""
+    mod = nepflow_sources.module(SOURCE_OF[products[0]])
+
     def files(wildcards):
-        try:
-            return nepflow_local.inputs(product, int(wildcards.year), SOURCE_CFG)
-        except NepflowError:  # none there: the job itself stops with one line saying what it looked for
-            return []
+        out = {}
+        for name, other in getattr(mod, "NEEDS", {}).items():
+            if name in products:
+                out[other] = retrieved(other, wildcards.year)
+        if hasattr(mod, "inputs"):
+            found = []
+            for product in products:
+                try:
+                    found += mod.inputs(product, int(wildcards.year), SOURCE_CFG)
+                except NepflowError:  # none there: the job itself stops with one line saying what it looked for
+                    pass
+            out["files"] = found
+        return out
     return files
-
-
-def station_file():
-    """The station CSV when it is a local file (a changed file reruns the years); none for a URL, or
-    when it is missing (the plan still builds; the job stops with one line naming the file)."""
-    f = str((SOURCE_CFG.get("stations") or {}).get("file") or "")
-    return [f] if f and not f.startswith(("http://", "https://")) and os.path.exists(f) else []
-
-
-def proxy_meteo(wildcards):
-    """The year's meteorology (as delivered by sources.meteo) the sunshine proxy is computed from."""
-    return retrieved("meteo", wildcards.year)
 
 
 def retrieved_products(wildcards):
@@ -132,12 +122,9 @@ def retrieved_products(wildcards):
 
 
 def regrid_source_params():
-    """Settings the real sources need to open their files (regrid params); none for the demo, so
-    the demo's params, and so its outputs, stay as they were."""
-    if not REAL_PRODUCTS:
-        return {}
-    keys = sorted({k for source in REAL_PRODUCTS.values() for k in OPEN_KEYS[source]})
-    return {"source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
+    """What regrid needs to open each product: its source and the settings its open_year reads."""
+    keys = sorted({k for source in SOURCE_OF.values() for k in nepflow_sources.module(source).OPEN_SETTINGS})
+    return {"sources": SOURCE_OF, "source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
             "land_max_missing": config["regrid"]["land_max_missing"],
             "coast_fill_km": config["regrid"]["coast_fill_km"]}
 
@@ -148,10 +135,6 @@ def monthly_carbon_output():
         return {"monthly": run_path("carbon/monthly/{year}.nc")}
     return {}
 
-
-def product_sources():
-    """Which source and demo settings each product uses (a regrid param)."""
-    return {product: config["sources"][product] for product in PRODUCTS}
 
 
 # ---------------------------------------------------------------- aggregates

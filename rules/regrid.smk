@@ -31,7 +31,6 @@ rule regrid:
     output:
         forcing=run_path("forcing/{year}.nc"),
     params:
-        sources=product_sources(),
         **regrid_source_params(),
         methods=conf("regrid", "methods"),
         landcover=conf("landcover"),

@@ -1,63 +1,30 @@
-# Per-year retrieval: one job per (source, year). Local rules: cluster compute
-# nodes usually have no internet; a `downloads` resource throttles concurrency.
-
-localrules:
-    retrieve_demo,
-
-
-rule retrieve_demo:
-    """Generate one year of the offline demo's four products (as a real source would deliver them)."""
-    output:
-        meteo=demo_file("meteo"),
-        sunshine=demo_file("sunshine"),
-        fpar=demo_file("fpar"),
-        landcover=demo_file("landcover"),
-    params:
-        demo=conf("demo"),
-        grid=conf("grid"),
-        region=conf("region"),
-    log:
-        log_path("retrieve_demo/{year}"),
-    benchmark:
-        bench_path("retrieve_demo/{year}")
-    retries: 0  # deterministic: a rerun gives the same error
-    threads: 1
-    resources:
-        downloads=1,
-        mem_mb=per_year_mem_mb,
-        block_rows=block_rows,
-        runtime=per_year_runtime,
-    conda:
-        "../envs/retrieve.yaml"
-    script:
-        "../scripts/retrieve_demo.py"
-
-
-# ---------------------------------------------------------------- real sources (issue 5)
-# One per-year rule per real source and product it delivers: retrieve_cds (meteo),
-# retrieve_earthdata_{fpar,landcover,npp}, retrieve_stations, retrieve_proxy (sunshine),
-# retrieve_local_{product}. Only the sources the config uses get a rule. Outputs are the files
-# each source module's outputs() names (data and/or manifest) under data_path(source, ...);
-# the scripts take credentials from the environment or ~/.netrc / ~/.cdsapirc, never from
-# params, and check them only when the job runs (a dry run needs none). `localrule: True` is the
-# per-rule form of `localrules:` (compute nodes usually have no internet).
-for _product, _source in REAL_PRODUCTS.items():
+# Per-year retrieval: one rule per retrieve job of a year, retrieve_<product> (retrieve_<p1>_<p2>...
+# for the products a source generates in one job, e.g. the demo's), built from the configured
+# source's contract (scripts/nepflow/sources/__init__.py): its outputs are the files the source
+# module's outputs() names (data and/or manifest) under data_path(source, ...), its inputs
+# the files the module reads (the user's files, the station file, the meteorology of the sunshine
+# proxy). Every source, the demo included, runs the same script. Scripts take credentials from the
+# environment or ~/.netrc / ~/.cdsapirc, never from params, and check them only when the job runs
+# (a dry run needs none). `localrule: True`: compute nodes usually have no internet; a `downloads`
+# resource throttles concurrency.
+for _source, _products in RETRIEVE_JOBS:
+    _name = "retrieve_" + "_".join(_products)
 
     rule:
         name:
-            f"retrieve_{_source}" if _source in ("cds", "stations", "proxy") else f"retrieve_{_source}_{_product}"
+            _name
         input:
-            **({"meteo": proxy_meteo} if _source == "proxy" else {}),
-            **({"files": local_inputs(_product)} if _source == "local" else {}),
-            **({"stations": station_file()} if _source == "stations" else {}),
+            unpack(source_inputs(_products)),
         output:
-            **source_outputs(_product),
+            **job_outputs(_products),
         params:
             source=_source,
-            product=_product,
+            products=list(_products),
             settings=source_params(_source),
         log:
-            log_path(f"retrieve_{_source}_{_product}/{{year}}"),
+            log_path(f"{_name}/{{year}}"),
+        benchmark:
+            bench_path(f"{_name}/{{year}}")
         localrule: True
         # 0, also over a profile's retries: a transient failure is retried inside the job
         # (sources.download.tries); a permanent one (bad path, missing column) would only repeat
@@ -66,8 +33,9 @@ for _product, _source in REAL_PRODUCTS.items():
         resources:
             downloads=1,
             mem_mb=per_year_mem_mb,
+            block_rows=block_rows,
+            runtime=per_year_runtime,
         conda:
             "../envs/retrieve.yaml"
         script:
             "../scripts/retrieve.py"
-

@@ -1,11 +1,12 @@
-"""Retrieve one product-year from a real source (rules `retrieve_<source>[_<product>]`).
+"""Retrieve one product-year from its configured source (rules `retrieve_<product>`).
 
 Outputs: the files the source module's ``outputs()`` names (data and/or a manifest) in the
-shared cache, ``{data_dir}/<source>/...`` (scripts/nepflow/sources/__init__.py). Credentials
-come from the environment or ``~/.netrc`` / ``~/.cdsapirc`` and are checked here, when the job
-runs: a missing one stops the job with one line naming what to set, never the secret.
+shared cache, ``{data_dir}/<source>/...`` (the source contract: scripts/nepflow/sources/__init__.py).
+Credentials come from the environment or ``~/.netrc`` / ``~/.cdsapirc`` and are checked here, when
+the job runs: a missing one stops the job with one line naming what to set, never the secret.
+Imports only the source's module.
 """
-from nepflow import io, logs, sources
+from nepflow import jobs, logs, sources
 
 
 def main(smk):
@@ -16,13 +17,25 @@ def main(smk):
     # (and so re-download) finished years. From the command line they may come as a param.
     config = getattr(smk, "config", None) or {}
     cfg["download"] = (config.get("sources") or {}).get("download") or params.get("download") or {}
-    paths = dict(smk.output)
-    if "meteo" in smk.input.keys():
-        paths["meteo"] = smk.input["meteo"]
-    sources.module(params["source"]).retrieve(params["product"], year, cfg, paths)
+    mem_mb, rows = jobs.job_resources(smk)
+    cfg["job"] = {"mem_mb": mem_mb, "block_rows": rows}  # block sizes of a generating source (a resource)
+    mod = sources.module(params["source"])
+    products = params.get("products") or [params["product"]]  # one product, from the command line
+    out = dict(smk.output)
+    for product in products:  # one job may deliver several products: outputs <product>_<name>
+        paths = out if len(products) == 1 else {k[len(product) + 1:]: v for k, v in out.items()
+                                                 if k.startswith(product + "_")}
+        if product in getattr(mod, "NEEDS", {}):
+            paths[mod.NEEDS[product]] = smk.input[mod.NEEDS[product]]
+        mod.retrieve(product, year, cfg, paths)
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    if "snakemake" in globals():
+        smk = snakemake  # noqa: F821
+    else:
+        from nepflow import io
+
+        smk = io.cli_args(__doc__)
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -53,7 +53,21 @@ def _config():
     cfg["demo"].update(meteo_resolution=0.25, land_resolution=0.125)
     validate(cfg, str(ROOT / "config" / "schema.yaml"), set_default=True)
     cfg["analysis"]["hurst_surrogates"] = 200
+    from nepflow.sources import download
+
+    cfg["bbox"] = download.request_bbox(cfg)
     return _sorted(cfg)
+
+
+def _names(product):
+    return ["data"] if product == "meteo" else ["data", "manifest"]
+
+
+def _delivered(year, product, name):
+    """The file name of a demo product's delivery (its data in the real format, or its manifest)."""
+    from nepflow.sources import demo
+
+    return f"{year}_{product}" + (".json" if name == "manifest" else Path(demo.FILES[product]).suffix)
 
 
 def _job(rows=WHOLE, threads=1, **kw):
@@ -67,17 +81,20 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
     if stage == "grid":
         _entry("grid").main(_job(rows, params={"grid": cfg["grid"], "region": cfg["region"]},
                                  input={}, output={"grid": str(d / "grid.nc")}))
-    elif stage == "retrieve_demo":
+    elif stage == "retrieve":  # the demo source's retrieval (one job for its four products)
         for y in YEARS[:1] if rows != WHOLE else YEARS:
-            _entry("retrieve_demo").main(_job(
-                rows, wildcards=SimpleNamespace(year=str(y)),
-                params={"demo": cfg["demo"], "grid": cfg["grid"], "region": cfg["region"]},
-                output={p: str(d / f"{y}_{p}.nc") for p in PRODUCTS}))
+            _entry("retrieve").main(_job(
+                rows, wildcards=SimpleNamespace(year=str(y)), input={},
+                params={"source": "demo", "products": PRODUCTS,
+                        "settings": {"bbox": cfg["bbox"], "demo": cfg["demo"]}},
+                output={f"{p}_{name}": str(d / _delivered(y, p, name)) for p in PRODUCTS for name in _names(p)}))
     elif stage in ("regrid", "carbon"):
         for y in YEARS[:1] if rows != WHOLE else YEARS:
             if stage == "regrid":
-                inputs = {p: str(src / f"{y}_{p}.nc") for p in PRODUCTS} | {"grid": str(src / "grid.nc")}
-                params = {"sources": {p: "demo" for p in PRODUCTS}, "methods": cfg["regrid"]["methods"],
+                inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in PRODUCTS}
+                inputs["grid"] = str(src / "grid.nc")
+                params = {"sources": {p: "demo" for p in PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
+                          "land_max_missing": cfg["regrid"]["land_max_missing"], "methods": cfg["regrid"]["methods"],
                           "landcover": cfg["landcover"], "par_fraction": cfg["carbon"]["par_fraction"],
                           "strictness": cfg["checks"]["strictness"]}
                 out = {"forcing": str(d / f"forcing_{y}.nc")}
@@ -113,7 +130,7 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
                                                "summary": str(d / "summary.md")}))
 
 
-ORDER = ["grid", "retrieve_demo", "regrid", "carbon", "series", *STATS, "classes", "area_stats"]
+ORDER = ["grid", "retrieve", "regrid", "carbon", "series", *STATS, "classes", "area_stats"]
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +173,7 @@ def _compare(stage, d: Path, ref: Path):
         assert (ref / "summary.md").read_text() == (d / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("stage,rows", [*[(s, 7) for s in ("retrieve_demo", "regrid", "carbon", "series", "classes",
+@pytest.mark.parametrize("stage,rows", [*[(s, 7) for s in ("retrieve", "regrid", "carbon", "series", "classes",
                                                            "area_stats")],
                                         *[(s, 1) for s in ("regrid", "classes", "area_stats")]])
 def test_blocks_of_rows_give_the_whole_grid_outputs(whole, tmp_path, stage, rows):

@@ -35,7 +35,7 @@ def config_with(tmp_path, **changes):
 def test_carbon_parameter_reruns_carbon_and_downstream_only(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, carbon__cue=0.45))
     assert counts.get("carbon") == 21
-    assert "retrieve_demo" not in counts and "regrid" not in counts and "grid" not in counts
+    assert "retrieve_meteo_fpar_landcover_sunshine" not in counts and "regrid" not in counts and "grid" not in counts
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
 
@@ -48,13 +48,13 @@ def test_plotting_option_reruns_only_figures(run_copy, tmp_path):
 def test_analysis_option_reruns_only_that_statistic_and_after(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, analysis__cv_ddof=0))
     # every statistic reads the analysis section, but nothing per year reruns
-    assert not {"retrieve_demo", "regrid", "carbon", "series"} & set(counts)
+    assert not {"retrieve_meteo_fpar_landcover_sunshine", "regrid", "carbon", "series"} & set(counts)
     assert counts.get("stability") == 1 and counts.get("classes") == 1
 
 
 def test_adding_a_year_adds_its_chain_and_reruns_aggregates(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, years={"start": 2000, "end": 2021}))
-    assert counts.get("retrieve_demo") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
+    assert counts.get("retrieve_meteo_fpar_landcover_sunshine") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
 
@@ -87,7 +87,7 @@ def test_interrupted_series_is_rebuilt_by_the_next_run(run_copy):
     assert proc.returncode != 0
     assert not cube.exists()
     counts = scheduled_jobs(run_copy)
-    assert counts.get("series") == 1 and not {"retrieve_demo", "regrid", "carbon", "grid"} & set(counts), counts
+    assert counts.get("series") == 1 and not {"retrieve_meteo_fpar_landcover_sunshine", "regrid", "carbon", "grid"} & set(counts), counts
     from workflow import snakemake
 
     snakemake(run_copy, "--cores", "1")
@@ -132,7 +132,7 @@ def test_carbon_model_edit_reruns_carbon_and_downstream_only(run_copy, repo_copy
     edit(repo_copy, "carbon/tec.py")
     counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
     assert counts.get("carbon") == 21
-    assert not {"retrieve_demo", "grid", "regrid"} & set(counts)
+    assert not {"retrieve_meteo_fpar_landcover_sunshine", "grid", "regrid"} & set(counts)
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
     assert rerun_for_params(run_copy, repo_copy) == {"carbon"}  # the rest only because its input is new
@@ -141,7 +141,7 @@ def test_carbon_model_edit_reruns_carbon_and_downstream_only(run_copy, repo_copy
 def test_statistics_edit_reruns_the_statistics_and_downstream_only(run_copy, repo_copy):
     edit(repo_copy, "stats/__init__.py")
     counts = scheduled_jobs(run_copy, snakefile=repo_copy / "Snakefile")
-    assert not {"retrieve_demo", "grid", "regrid", "carbon", "series"} & set(counts)
+    assert not {"retrieve_meteo_fpar_landcover_sunshine", "grid", "regrid", "carbon", "series"} & set(counts)
     for rule in ("trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
         assert counts.get(rule) == 1, rule
     assert rerun_for_params(run_copy, repo_copy) == {"trend", "hurst", "stability", "correlation"}

@@ -19,10 +19,22 @@ RUN = "results/tiny"
 
 def test_dry_run_has_one_job_per_year_and_per_aggregate(tmp_path):
     counts = scheduled_jobs(tmp_path)
-    for rule in ("retrieve_demo", "regrid", "carbon"):
+    for rule in ("retrieve_meteo_fpar_landcover_sunshine", "regrid", "carbon"):
         assert counts[rule] == len(YEARS), rule
     for rule in ("grid", "series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
         assert counts[rule] == 1, rule
+
+
+def test_the_demo_is_a_source_like_any_other(tmp_path):
+    """The default config's dry run lists the rules every source gets from the source contract:
+    none of them, and no entry script, is the demo's own."""
+    counts = scheduled_jobs(tmp_path)
+    assert not [rule for rule in counts if "demo" in rule], counts
+    assert [rule for rule in counts if rule.startswith("retrieve")] == ["retrieve_meteo_fpar_landcover_sunshine"]
+    assert not (ROOT / "scripts" / "retrieve_demo.py").exists()
+    for path in [*ROOT.glob("rules/*.smk"), ROOT / "scripts" / "regrid.py", ROOT / "scripts" / "retrieve.py"]:
+        text = path.read_text()
+        assert '"demo"' not in text and "demo_file" not in text and "nepflow_demo" not in text, path
 
 
 def _open(wd, rel):
@@ -126,21 +138,18 @@ def test_changing_one_year_reruns_that_year_and_the_aggregates(tiny_run, tmp_pat
     Snakemake 9 compares the recorded checksum of a changed input, so a bare `touch` (same
     content) does not rerun anything; a changed file does.
     """
-    from nepflow import io
+    import zipfile
 
     wd = tmp_path / "copy"
     shutil.copytree(tiny_run, wd, symlinks=True)
-    meteo = next((wd / "data" / "demo").glob("*/2007/meteo.nc"))
-    ds = xr.open_dataset(meteo).load()
-    ds.close()
-    ds["pr"] = ds["pr"] * 1.01
-    ds.attrs["history"] = "reprocessed"
-    io.write_netcdf(ds, meteo)
+    meteo = next((wd / "data" / "demo").glob("*/2007/meteo.zip"))  # the ERA5-Land zip of the demo
+    with zipfile.ZipFile(meteo, "a") as z:
+        z.writestr("README.txt", "reprocessed")
     later = time.time() + 5
     os.utime(meteo, (later, later))
     counts = scheduled_jobs(wd)
     assert counts.get("regrid") == 1 and counts.get("carbon") == 1
-    assert "retrieve_demo" not in counts
+    assert "retrieve_meteo_fpar_landcover_sunshine" not in counts
     for rule in ("series", "trend", "hurst", "stability", "correlation", "classes", "area_stats", "figures"):
         assert counts.get(rule) == 1, rule
 

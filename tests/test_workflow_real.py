@@ -165,8 +165,8 @@ def test_dry_run_without_credentials_builds_the_dag(servers, tmp_path):
         n = len(servers["earthdata"].requests) + len(servers["cds"].requests)
         counts = scheduled_jobs(tmp_path, configfile=tmp_path / "real.yaml")
     assert mp is not None
-    for rule in ("retrieve_cds", "retrieve_earthdata_fpar", "retrieve_earthdata_landcover", "retrieve_stations",
-                 "retrieve_earthdata_evap", "regrid", "carbon"):
+    for rule in ("retrieve_meteo", "retrieve_fpar", "retrieve_landcover", "retrieve_sunshine", "retrieve_evap",
+                 "regrid", "carbon"):
         assert counts[rule] == len(YEARS), (rule, counts)
     assert len(servers["earthdata"].requests) + len(servers["cds"].requests) == n  # planning contacted nobody
 

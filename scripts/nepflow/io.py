@@ -22,6 +22,7 @@ import yaml
 
 from . import cf
 from .errors import NepflowError
+from .jobs import job_resources  # noqa: F401  (the entry scripts' nepflow.io.job_resources)
 
 #: NetCDF chunk edge (pixels) for y/x; the time axis is kept whole in a chunk.
 CHUNK = 256
@@ -213,21 +214,6 @@ def chunk_edge(n_years: int, mem_mb: float | None = None, threads: int = 1, chun
     if edge >= CHUNK:  # at most 2 stored chunks: a larger chunk outgrows the engine's slabs for nothing
         return min(edge // CHUNK, 2) * CHUNK
     return max(16, 1 << (max(1, edge).bit_length() - 1))
-
-
-def job_resources(smk) -> tuple[float | None, int | None]:
-    """(mem_mb, block_rows) of a Snakemake job (or the command line's object): what sizes its blocks.
-
-    ``block_rows`` is the job's ``block_rows`` resource (config ``resources.block_rows``; 0 or
-    missing: derive the rows from ``mem_mb``). Block sizes change no output value, so they are
-    resources, not params: changing them reruns nothing.
-    """
-    res = getattr(smk, "resources", None)
-    get = (res.get if isinstance(res, dict) else lambda k, d=None: getattr(res, k, d)) if res is not None \
-        else (lambda k, d=None: d)
-    mem = get("mem_mb", None)
-    rows = get("block_rows", 0)
-    return (float(mem) if mem else None), (int(rows) if rows else None)
 
 
 def job_chunk(smk) -> int | None:

@@ -14,21 +14,42 @@ npp        npp_mod17 (g C m-2 yr-1)                     earthdata, local  (only 
 evap       evap (mm month-1)                            earthdata  (optional: replaces meteo's evap)
 =========  ==========================================  =================================
 
-Every source module has the same small interface:
+The source contract. Every source module (listed in :data:`SOURCES`) declares, in one place:
 
+``PRODUCTS``
+    The products it delivers.
+``SETTINGS``
+    The config sections its retrieval reads (``sources.<name>`` or a top-level section such
+    as ``demo``); their defaults are in config/schema.yaml. They are the retrieve job's params,
+    so a change re-retrieves. ``OPEN_SETTINGS``: the sections ``open_year`` reads (the regrid
+    job's params).
+``ONE_JOB`` (optional, default False)
+    True: one retrieve job per year delivers every product the config takes from this source
+    (a generator whose products share their fields); else one job per product.
+``NEEDS`` (optional)
+    ``{product: other product}`` whose delivered file the retrieval reads (the sunshine proxy
+    reads the year's meteorology).
+``inputs(product, year, cfg) -> list[str]`` (optional)
+    The user's files a retrieve job reads (a changed file reruns its year).
 ``outputs(product, year, cfg) -> dict[str, str]``
     The files one retrieve job writes for (product, year), relative to the
-    source's cache folder. The retrieve rule declares them as outputs, so a
-    changed file reruns that year's chain.
+    source's cache folder ``{data_dir}/<source>/``: ``data`` and/or ``manifest``.
+    The retrieve rule declares them as outputs, so a changed file reruns that year's chain.
 ``retrieve(product, year, cfg, paths: dict[str, Path]) -> None``
-    Fetch (or generate) the files. Writes are atomic; a manifest JSON (granule
+    Fetch (or generate) the files (``paths``: the names of ``outputs``; ``cfg["job"]``: the
+    job's ``mem_mb`` and ``block_rows``, for sources that work in blocks). Writes are atomic; a manifest JSON (granule
     names, URLs, sizes, sha256, product versions) is written beside the data.
-``open_year(product, year, paths, cfg) -> xarray.Dataset``
+``open_year(product, year, path, cfg, landcover_rules) -> xarray.Dataset``
     Monthly (``time`` = 12) fields in CF units on the source's native grid,
-    with a rioxarray CRS. Per-dataset quirks (scale factors, fill values,
-    accumulation conventions) are handled here, not in the science.
+    with a rioxarray CRS; ``path`` is what :func:`delivered` names. Per-dataset quirks
+    (scale factors, fill values, accumulation conventions) are handled here, not in the science.
 
-``regrid.to_target`` then puts every product on the target grid.
+``cfg`` is the config's ``sources`` section with ``bbox`` (the request box,
+:func:`nepflow.sources.download.source_config`) and the top-level sections the source's
+``SETTINGS`` name. rules/retrieve.smk builds one rule per configured product,
+``retrieve_<product>`` (``retrieve_<p1>_<p2>…`` for a ``ONE_JOB`` source), from this contract; :func:`nepflow.regrid.forcing_year` then puts
+every product on the target grid. Adding a source: one module with the names above, its
+entry in :data:`SOURCES`, its settings in config/schema.yaml, and its tests.
 """
 from __future__ import annotations
 
@@ -45,37 +66,56 @@ PRODUCTS = {
     "evap": ("evap",),
 }
 
-SOURCES = {
-    "demo": {"meteo", "fpar", "landcover", "sunshine"},
-    "cds": {"meteo"},
-    "earthdata": {"fpar", "landcover", "npp", "evap"},
-    "stations": {"sunshine"},
-    "proxy": {"sunshine"},
-    "local": {"meteo", "fpar", "landcover", "sunshine", "npp"},
-}
-
-
-#: Sources the workflow's retrieve rules are wired for (rules/retrieve.smk). A library module
-#: alone does not make a source usable from config.
-WIRED = {"demo", "cds", "earthdata", "stations", "proxy", "local"}
+#: The source modules (``nepflow.sources.<name>``).
+SOURCES = ("demo", "cds", "earthdata", "stations", "proxy", "local")
 
 
 def module(source: str):
-    """The module implementing ``source`` (``nepflow.sources.<source>``)."""
+    """The module implementing ``source`` (``nepflow.sources.<source>``); only it is imported."""
     if source not in SOURCES:
         raise NepflowError(f"config key sources: unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     return importlib.import_module(f"{__name__}.{source}")
+
+
+def delivering(product: str) -> list[str]:
+    """The sources that deliver ``product``."""
+    return [s for s in SOURCES if product in module(s).PRODUCTS]
 
 
 def check_choice(product: str, source: str) -> None:
     """Raise a one-line error if ``source`` cannot deliver ``product``."""
     if source not in SOURCES:
         raise NepflowError(f"config key sources.{product}: unknown source {source!r}; expected one of "
-                           f"{', '.join(s for s, p in SOURCES.items() if product in p)}")
-    if product not in SOURCES[source]:
+                           f"{', '.join(delivering(product))}")
+    if product not in module(source).PRODUCTS:
         raise NepflowError(f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
-                           f"{', '.join(s for s, p in SOURCES.items() if product in p)}")
-    if source not in WIRED:
-        available = [s for s, p in SOURCES.items() if product in p and s in WIRED]
-        raise NepflowError(f"config key sources.{product}: source {source!r} is not available in this version of "
-                           f"nepflow; expected one of {', '.join(available)}")
+                           f"{', '.join(delivering(product))}")
+
+
+def source_config(config: dict) -> dict:
+    """What every source takes as ``cfg``: the config's ``sources`` section with ``bbox`` (the
+    request box) and ``meteo`` (:func:`nepflow.sources.download.source_config`), plus the demo's
+    own section ``demo``."""
+    from .download import source_config as sources_section
+
+    return {**sources_section(config), "demo": config.get("demo") or {}}
+
+
+def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The retrieve jobs of one year, [(source, products)], from ``{product: source}``."""
+    jobs, grouped = [], {}
+    for product, source in source_of.items():
+        if getattr(module(source), "ONE_JOB", False):
+            if source not in grouped:
+                grouped[source] = []
+                jobs.append((source, grouped[source]))
+            grouped[source].append(product)
+        else:
+            jobs.append((source, [product]))
+    return [(source, tuple(products)) for source, products in jobs]
+
+
+def delivered(outputs: dict) -> str:
+    """The file a retrieve job's outputs hand to ``open_year``: the manifest when there is one
+    (the data files sit beside it), else the data file."""
+    return outputs["manifest"] if "manifest" in outputs else outputs["data"]

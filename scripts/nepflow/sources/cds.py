@@ -90,6 +90,10 @@ UNITS = {
     "ssr": {"J m**-2", "J m-2"},
     "str": {"J m**-2", "J m-2"},
 }
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+PRODUCTS = ("meteo",)
+SETTINGS = ("cds",)
+OPEN_SETTINGS = ()
 DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None, "poll_interval": 60.0,
             "retry_max": 500}
 #: Where the personal access token of the current CDS is shown.

@@ -1,16 +1,25 @@
 """The embedded offline demo: a synthetic but physically plausible North China.
 
 Deterministic from ``demo.seed``: the same seed and year always give the same
-files, whatever period or other years a run asks for. One retrieve job per year
-writes the four products a real source would deliver, each on its own native
-grid (lon/lat, EPSG:4326):
+files, whatever period or other years a run asks for. A source like the others
+(the contract in ``nepflow.sources``): one retrieve job per year writes the four
+products as the real sources deliver them, over the request box (``sources.bbox``
+or the region padded; ``demo.bounds`` overrides), and opens them with the real
+sources' decoding, so every demo run exercises it:
 
-- ``meteo`` at ``demo.meteo_resolution`` (default 0.1°, as ERA5-Land): tas, pr,
-  ssrd, rn, evap in CF units;
-- ``sunshine`` on the same grid: sund;
-- ``fpar`` at ``demo.land_resolution`` (default 0.025°): monthly mean FPAR;
-- ``landcover`` at ``demo.land_resolution``: IGBP classes (``lc``), turned
-  into C4 fractions by the config rules when opened.
+- ``meteo``: ERA5-Land monthly means as the CDS delivers them (the zip of two
+  NetCDF streams, ``valid_time``, t2m in K, per-day accumulations in m and J m-2,
+  evaporation negative upward, ssr/str the net radiation with an albedo of 0.23)
+  at ``demo.meteo_resolution`` (default 0.1°), opened by ``nepflow.sources.cds``;
+- ``fpar``: monthly FPAR on the MODIS sinusoidal grid (pixels the multiple of
+  463.3 m nearest ``demo.land_resolution``) as MOD15A2H stores it (uint8 counts,
+  scale factor 0.01, fill 255), a NetCDF in the local source's layout, opened by
+  ``nepflow.sources.local``;
+- ``landcover``: IGBP classes (MCD12Q1 LC_Type1 values) as a sinusoidal GeoTIFF,
+  opened by ``nepflow.sources.local`` (C4 fractions by the config rules);
+- ``sunshine``: monthly station records (station_id, lon, lat, date, hours) at
+  synthetic stations every ``STATION_SPACING`` degrees (jittered), aggregated and
+  interpolated by ``nepflow.sources.stations``.
 
 How the fields are made (all documented, all from textbook relations):
 
@@ -67,6 +76,16 @@ from .. import io, landcover, variables
 from ..errors import NepflowError
 
 PRODUCTS = ("meteo", "sunshine", "fpar", "landcover")
+#: The source contract (nepflow.sources): the config sections the generator reads; one job per year.
+SETTINGS = ("demo",)
+OPEN_SETTINGS = ("demo",)  # the stations' interpolation grid is the meteorology's
+ONE_JOB = True
+#: Delivered file per product (the real formats: see the module docstring).
+FILES = {"meteo": "meteo.zip", "fpar": "fpar.nc", "landcover": "landcover.tif", "sunshine": "sunshine.csv"}
+#: Spacing (degrees) of the synthetic sunshine stations, about that of China's national stations.
+STATION_SPACING = 1.0
+ALBEDO = 0.23  # ssr = (1 - albedo) ssrd, as the demo's net radiation (FAO-56 eq. 38)
+MODIS_PIXEL = 463.312716528  # m, MOD15A2H / MCD12Q1
 
 #: Greening/decline hotspots: (lon, lat, sigma in degrees).
 HOTSPOTS = {
@@ -84,7 +103,7 @@ AR_START = 1950
 CLUSTER = 0.5  # degrees: edge of the cells with their own AR(1) realisation of the precipitation anomaly
 CLOUD_PR = 0.6  # share of the cloudiness anomaly that follows the precipitation anomaly (its correlation)
 #: Version of the generator: part of the cache key, so changed generator code regenerates the files.
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 P_SD = 0.08  # log-space standard deviation of annual precipitation in the west
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
@@ -95,9 +114,20 @@ def key(cfg: dict) -> str:
     return f"v{GENERATOR_VERSION}-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def domain(cfg: dict) -> list[float]:
+    """The generated domain [W, S, E, N] (degrees): ``demo.bounds``, else the request box."""
+    return [float(b) for b in ((cfg.get("demo") or {}).get("bounds") or cfg["bbox"])]
+
+
 def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
-    """Files one retrieve job writes (relative to the demo cache folder)."""
-    return {p: f"{year}/{p}.nc" for p in PRODUCTS}
+    """Files one retrieve job writes for ``product`` (relative to the demo cache folder)."""
+    if product not in PRODUCTS:
+        raise NepflowError(f"config key sources.{product}: the demo source has no product {product}")
+    folder = f"{key({'demo': cfg.get('demo') or {}, 'bounds': domain(cfg)})}/{year}"
+    out = {"data": f"{folder}/{FILES[product]}"}
+    if product != "meteo":  # the local and stations sources read their files through a manifest
+        out["manifest"] = f"{folder}/{product}.json"
+    return out
 
 
 # ---------------------------------------------------------------- geography
@@ -359,85 +389,167 @@ def _attrs(year: int, cfg: dict) -> dict:
 BYTES_PER_PIXEL = 12 * 8 * 24
 
 
-def generate(year: int, cfg: dict, bounds, rows: int | None = None) -> dict[str, xr.Dataset]:
-    """The four demo products of ``year`` on their native grids.
+def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
+    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
+    delivered files hold; the tests check the planted signals on them).
 
     Parameters
     ----------
     year : calendar year (>= 1950).
     cfg : the config's ``demo`` section.
     bounds : [west, south, east, north] in degrees, the domain to cover.
-    rows : None: every product computed now, in memory; a number: each product
-        is dask-backed, made of blocks of ``rows`` rows computed when written
-        (:func:`nepflow.io.blocked`), so any resolution fits in bounded memory.
-        Every field is a function of the pixel centre alone, so blocks give
-        exactly the values of the whole grid.
     """
-    if rows is not None:
-        return {product: generate_product(product, year, cfg, bounds, rows) for product in PRODUCTS}
     attrs = _attrs(year, cfg)
     return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs)
             for product in PRODUCTS}
 
 
-def retrieve(year: int, cfg: dict, bounds, paths: dict[str, Path], rows: int | None = None,
-             mem_mb: float | None = None) -> None:
-    """Generate and write the four products of ``year`` (atomic writes), block by block.
-
-    ``rows``: rows per block (None: derived from ``mem_mb``, see
-    :func:`nepflow.io.block_rows`).
-    """
-    from .. import io as nio
-
-    for product in PRODUCTS:
-        lon, lat = product_axes(product, cfg, bounds)
-        r = nio.block_rows(len(lon), BYTES_PER_PIXEL, mem_mb, rows=rows, ny=len(lat))
-        ds = generate_product(product, year, cfg, bounds, r)
-        nio.write_netcdf(ds, paths[product], chunk_rows=r)
+def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
+    """Generate and write one product of ``year`` in its real format (atomic writes)."""
+    demo_cfg, bounds = cfg["demo"], domain(cfg)
+    {"meteo": _write_meteo, "fpar": _write_land, "landcover": _write_land,
+     "sunshine": _write_sunshine}[product](product, int(year), demo_cfg, bounds, cfg, paths)
 
 
-def generate_product(product: str, year: int, cfg: dict, bounds, rows: int) -> xr.Dataset:
-    """One product of ``year`` in blocks of ``rows`` rows (dask-backed, see :func:`generate`)."""
-    from .. import io as nio
+def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
+    """ERA5-Land monthly means as the CDS zip delivers them (see the module docstring)."""
+    import tempfile
+    import zipfile
 
-    lon, lat = product_axes(product, cfg, bounds)
-    attrs = _attrs(year, cfg)
+    lon, lat = product_axes("meteo", cfg, bounds)
+    LON, LAT = np.meshgrid(lon, lat)
+    f = _meteo_fields(year, cfg, LON, LAT)
+    days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month, float)[:, None, None]
+    ssr = (1 - ALBEDO) * f["ssrd"]
+    native = {  # per-day means of the accumulations, as ERA5-Land's monthly means
+        "t2m": f["tas"] + 273.15, "tp": f["pr"] / days / 1000.0, "ssrd": f["ssrd"] * 1e6 / days,
+        "ssr": ssr * 1e6 / days, "str": (f["rn"] - ssr) * 1e6 / days, "e": -f["evap"] / days / 1000.0,
+    }
+    units = {"t2m": "K", "tp": "m", "ssrd": "J m**-2", "ssr": "J m**-2", "str": "J m**-2", "e": "m of water equivalent"}
+    time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
+    streams = {"avgua": ["t2m"], "avgad": ["tp", "ssrd", "ssr", "str", "e"]}
+    with tempfile.TemporaryDirectory() as tmp, io.atomic_path(paths["data"], suffix=".zip") as out:
+        with zipfile.ZipFile(out, "w") as z:
+            for step, names in streams.items():
+                ds = xr.Dataset({n: (("valid_time", "latitude", "longitude"), native[n].astype("float32"),
+                                     {"units": units[n], "GRIB_units": units[n], "GRIB_stepType": step})
+                                 for n in names},
+                                coords={"valid_time": time, "latitude": ("latitude", lat, {"units": "degrees_north"}),
+                                        "longitude": ("longitude", lon, {"units": "degrees_east"})})
+                ds.attrs = {"institution": "nepflow demo (synthetic), as ERA5-Land monthly means", "Conventions": "CF-1.7"}
+                name = f"data_stream-moda_stepType-{step}.nc"
+                enc = {"valid_time": {"units": "seconds since 1970-01-01", "dtype": "int64"}}
+                enc.update({n: {"zlib": True, "complevel": 1, "_FillValue": np.float32(np.nan)} for n in names})
+                ds.to_netcdf(Path(tmp) / name, engine="netcdf4", encoding=enc)
+                z.write(Path(tmp) / name, name)
 
-    def block(s):
-        return _product(product, year, cfg, lon, lat[s], attrs)
 
-    return nio.blocked(block, lat, rows).rio.write_crs("EPSG:4326")
+def sinusoidal_axes(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray, float]:
+    """(x, y, pixel) of the land products' sinusoidal grid: MODIS pixels coarsened to about
+    ``demo.land_resolution``, aligned with the MODIS tile grid, over ``bounds``."""
+    from . import modis
+
+    k = max(1, int(round(cfg["land_resolution"] * 111195.0 / MODIS_PIXEL)))
+    px = MODIS_PIXEL * k
+    w, s, e, n = modis.sinusoidal_bounds(bounds)
+    i0, i1 = np.floor((w - modis.X_ORIGIN) / px), np.ceil((e - modis.X_ORIGIN) / px)
+    j0, j1 = np.floor((modis.Y_ORIGIN - n) / px), np.ceil((modis.Y_ORIGIN - s) / px)
+    x = modis.X_ORIGIN + (np.arange(i0, i1) + 0.5) * px
+    y = modis.Y_ORIGIN - (np.arange(j0, j1) + 0.5) * px
+    return x, y, px
+
+
+def _write_land(product, year, cfg, bounds, src_cfg, paths):
+    """FPAR (MOD15A2H counts) as NetCDF or land cover (LC_Type1) as GeoTIFF on the sinusoidal grid,
+    with the local source's manifest (its decoding opens them)."""
+    from ..provenance import file_sha256
+    from . import download, modis
+
+    x, y, px = sinusoidal_axes(cfg, bounds)
+    job = src_cfg.get("job") or {}
+    rows = io.block_rows(len(x), BYTES_PER_PIXEL, job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
+
+    w, so, e, n = bounds
+
+    def lonlat(s):  # pixel centres of a block of rows inside the domain (the mosaic's corners are fill)
+        lon, lat = modis.sinusoidal_to_lonlat(*np.meshgrid(x, y[s]))
+        inside = (lon >= w) & (lon <= e) & (lat >= so) & (lat <= n)
+        return lon[inside][None], lat[inside][None], inside
+
+    if product == "fpar":
+        time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
+
+        def block(s):
+            lon, lat, inside = lonlat(s)
+            fpar = np.full((12,) + inside.shape, np.nan)
+            fpar[:, inside] = np.round(_land_fields(year, cfg, lon, lat)["fpar"][:, 0] * 100) / 100  # counts of 0.01
+            return xr.DataArray(fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"),
+                                name="fpar").to_dataset()
+
+        ds = io.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
+        ds["fpar"].attrs = {"long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)", "units": "1",
+                            "grid_mapping": "spatial_ref"}
+        enc = {"fpar": {"dtype": "uint8", "scale_factor": np.float32(0.01), "add_offset": np.float32(0), "_FillValue": 255, "zlib": True,
+                        "chunksizes": (12, min(rows, len(y)), len(x))}}
+        with io.atomic_path(paths["data"], suffix=".nc") as out:
+            ds.to_netcdf(out, engine="netcdf4", encoding=enc)
+        kind = "netcdf"
+    else:
+        import rasterio
+        from rasterio.transform import from_origin
+        from rasterio.windows import Window
+
+        with io.atomic_path(paths["data"], suffix=".tif") as out:
+            with rasterio.open(out, "w", driver="GTiff", width=len(x), height=len(y), count=1, dtype="uint8",
+                               crs=modis.SINUSOIDAL, nodata=255, compress="deflate", tiled=True,
+                               transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px)) as dst:
+                for s in io.row_slices(len(y), rows):
+                    lon, lat, inside = lonlat(s)
+                    lc = np.full(inside.shape, 255, "uint8")
+                    lc[inside] = land_cover(lon, lat)[0]
+                    dst.write(lc, 1, window=Window(0, s.start, len(x), s.stop - s.start))
+        kind = "geotiff"
+    data = Path(paths["data"])
+    download.write_manifest(paths["manifest"], {  # the local source's manifest of a user's file
+        "source": "local", "product": product, "year": int(year), "kind": kind, "bbox": [float(b) for b in bounds],
+        "files": [{"name": str(data.resolve()), "size": data.stat().st_size, "sha256": file_sha256(data)}]})
+
+
+def station_locations(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) of the synthetic sunshine stations: a lattice every STATION_SPACING degrees over
+    ``bounds``, each jittered by up to a third of the spacing (fixed by the seed, the same every year)."""
+    w, s, e, n = bounds
+    lon, lat = np.meshgrid(_axis(w, e, STATION_SPACING), _axis(s, n, STATION_SPACING))
+    rng = np.random.default_rng([cfg["seed"], 99])
+    jitter = rng.uniform(-STATION_SPACING / 3, STATION_SPACING / 3, (2,) + lon.shape)
+    return (lon + jitter[0]).ravel(), (lat + jitter[1]).ravel()
+
+
+def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
+    """Monthly station records of sunshine duration, aggregated by the stations source's retrieval."""
+    from . import stations
+
+    lon, lat = station_locations(cfg, bounds)
+    sund = _meteo_fields(year, cfg, lon[None], lat[None])["sund"][:, 0]  # (12, stations)
+    raw = Path(paths["data"]).with_name(f"stations-{year}.csv")
+    rows = pd.DataFrame({"station_id": np.repeat([f"D{i:04d}" for i in range(len(lon))], 12),
+                         "lon": np.repeat(np.round(lon, 4), 12), "lat": np.repeat(np.round(lat, 4), 12),
+                         "date": np.tile([f"{year}-{m:02d}" for m in range(1, 13)], len(lon)),
+                         "hours": np.round(sund.T.ravel(), 2)})
+    with io.atomic_path(raw, suffix=".csv") as out:
+        rows.to_csv(out, index=False)
+    st_cfg = {**src_cfg, "bbox": bounds, "stations": {**(src_cfg.get("stations") or {}), "file": str(raw)}}
+    stations.retrieve("sunshine", year, st_cfg, paths)
 
 
 def open_year(product: str, year: int, path, cfg: dict | None = None,
               landcover_rules: dict | None = None) -> xr.Dataset:
-    """Open one delivered demo product in CF units on its native grid.
+    """One delivered demo product in CF units on its native grid, by the real sources' decoding."""
+    from . import cds, local, stations
 
-    Lazily: values are read (and land cover turned into C4 fractions) only
-    for the parts a consumer selects, so a regrid job working in blocks of
-    rows reads one source window at a time.
-    """
-    names = {"meteo": ["tas", "pr", "ssrd", "rn", "evap"], "sunshine": ["sund"], "fpar": ["fpar"], "landcover": ["lc"]}
-    ds = io.open_dataset(path, names[product])
-    ds = ds[names[product]]
-    if product == "landcover":
-        ds = xr.Dataset({"c4_frac": _lazy_c4(ds["lc"], landcover_rules or {}, year)})
-        ds = ds.rio.write_crs("EPSG:4326")
-    return ds
-
-
-def _lazy_c4(lc: xr.DataArray, rules: dict, year: int) -> xr.DataArray:
-    """:func:`landcover.c4_fraction` as a dask array computed block by block (the same values)."""
-    import dask.array as dsa
-
-    attrs = landcover.c4_fraction(lc.isel(y=slice(0, 1), x=slice(0, 1)).load(), rules, year).attrs
-    codes = lc.chunk({"y": io.CHUNK, "x": -1}).data
-
-    def block(b):
-        y, x = np.arange(b.shape[0]), np.arange(b.shape[1])
-        return landcover.c4_fraction(xr.DataArray(b, coords={"y": y, "x": x}, dims=("y", "x")), rules, year).values
-
-    data = dsa.map_blocks(block, codes, new_axis=0, chunks=((12,),) + codes.chunks, dtype="float64")
-    time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
-    return xr.DataArray(data, coords={"time": time, "y": lc.y, "x": lc.x}, dims=("time", "y", "x"),
-                        name="c4_frac", attrs=attrs)
+    if product == "meteo":
+        return cds.open_year("meteo", year, path)
+    if product == "sunshine":  # interpolated onto the meteorology's grid, as the demo made it before
+        res = ((cfg or {}).get("demo") or {}).get("meteo_resolution")
+        return stations.open_year("sunshine", year, path, {"stations": {"resolution": res}} if res else {})
+    return local.open_year(product, year, path, cfg, landcover_rules)

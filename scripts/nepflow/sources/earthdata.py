@@ -92,6 +92,9 @@ PRODUCTS = {
     "npp": {"short_name": "MOD17A3HGF", "version": "061"},
     "evap": {"short_name": "MOD16A2GF", "version": "061"},
 }
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+SETTINGS = ("earthdata",)
+OPEN_SETTINGS = ("earthdata",)
 LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",), "evap": ("ET_500m",)}
 FIRST_YEAR = {"MOD15A2H": 2000, "MCD12Q1": 2001, "MOD17A3HGF": 2001, "MOD16A2GF": 2000}
 #: The least part of a month (days) the valid MOD16A2GF composites must cover for a monthly total.

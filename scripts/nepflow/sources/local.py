@@ -41,6 +41,9 @@ from ..errors import NepflowError
 from ..provenance import file_sha256
 from . import cds, download, earthdata, modis, stations
 
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+SETTINGS = ("local",)
+OPEN_SETTINGS = ("earthdata", "local", "stations")
 DEFAULTS = {"root": "local_data"}
 PRODUCTS = ("meteo", "fpar", "landcover", "sunshine", "npp")
 

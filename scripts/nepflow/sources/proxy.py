@@ -35,6 +35,11 @@ from .. import io, variables
 from ..errors import NepflowError
 from .stations import daylight_hours
 
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+PRODUCTS = ("sunshine",)
+SETTINGS = ("proxy", "meteo")  # meteo: which source delivers the meteorology it reads
+OPEN_SETTINGS = ()
+NEEDS = {"sunshine": "meteo"}
 DEFAULTS = {"a": 0.25, "b": 0.50}
 GSC = 0.0820  # solar constant, MJ m-2 min-1
 

@@ -67,6 +67,10 @@ from . import download
 
 log = logging.getLogger("nepflow.sources.stations")
 
+#: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+PRODUCTS = ("sunshine",)
+SETTINGS = ("stations",)
+OPEN_SETTINGS = ("stations",)
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
 METHODS = ("thin_plate_spline", "linear", "nearest")
 FORMATS = ("csv", "cma_daily")
@@ -124,6 +128,13 @@ def check_header(path, columns=None) -> None:
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise NepflowError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}")
+
+
+def inputs(product: str, year: int, cfg: dict) -> list[str]:
+    """The station CSV when it is a local file (a changed file reruns the years); none for a URL or
+    a missing file (the plan still builds; the job stops with one line naming the file)."""
+    f = str(((cfg or {}).get("stations") or {}).get("file") or "")
+    return [f] if f and not f.startswith(("http://", "https://")) and Path(f).exists() else []
 
 
 def read_csv(path) -> pd.DataFrame:

@@ -1,0 +1,195 @@
+"""One year's drivers on the target grid: the regrid job's road, the same for every source.
+
+Per product, in the order of the config: the source's ``open_year`` gives the year's native
+fields (CF units, the source's grid and CRS); each variable is regridded with its configured
+method (``regrid.methods``, recorded in ``regrid_method``) in blocks of target rows, each block
+from the source window it needs (:func:`nepflow.regrid.source_window`), into a float32 field of
+the whole grid, and the native year is freed before the next product is opened. Then block by
+block: the coverage checks, :func:`nepflow.forcing.assemble` and the contract checks; the blocks
+are written as they are computed. Memory: the largest native product, a block's regridding
+temporaries and the float32 drivers of the whole grid.
+
+Methods: ``conservative`` (lon/lat sources, accumulated meteorology) by
+:func:`nepflow.regrid.conservative`; projected sources (MODIS sinusoidal) month by month by
+:func:`nepflow.regrid.sinusoidal_to_target`; lon/lat sources otherwise by :func:`nepflow.regrid.to_target`.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import checks, forcing, io, regrid, sources
+from .errors import NepflowError
+
+log = logging.getLogger("nepflow.regrid")
+
+#: Land products may be undefined inside the region (MODIS FPAR has no value over water, cities,
+#: barren land): their coverage is checked as a fraction (``land_max_missing``), not per pixel.
+LAND_VARS = ("fpar", "c4_frac", "npp_mod17")
+
+
+def describe(path) -> str:
+    """The file behind a retrieve job's manifest when it lists one (for error messages), else ``path``."""
+    from .sources import download
+
+    p = Path(path)
+    if p.suffix == ".json":
+        files = (download.read_manifest(p) or {}).get("files") or []
+        if len(files) == 1:
+            name = Path(files[0]["name"])
+            return str(name if name.is_absolute() else p.parent / name)
+    return str(path)
+
+
+def regrid_variable(da: xr.DataArray, target: xr.Dataset, method: str, what: str) -> xr.DataArray:
+    """``da`` on the target grid (or a block of it) with ``method`` (see the module docstring)."""
+    crs = da.rio.crs
+    if crs is None:
+        raise NepflowError(f"{what}: variable {da.name} has no CRS; expected a georeferenced field")
+    if method == "conservative":
+        if not crs.is_geographic:
+            raise NepflowError(f"config key regrid.methods.{da.name}: conservative needs a lon/lat source grid, "
+                               f"{what} is projected; expected average, bilinear, nearest or mode")
+        return regrid.conservative(da, target)
+    if not crs.is_geographic:
+        return regrid.sinusoidal_to_target(da, target, method)
+    return regrid.to_target(da, target, method)
+
+
+def regrid_blocked(da: xr.DataArray, target: xr.Dataset, method: str, what: str, rows: int) -> xr.DataArray:
+    """:func:`regrid_variable` onto the whole target grid as float32, in blocks of ``rows`` target
+    rows, each regridded from the source window it needs."""
+    out, attrs = None, None
+    for s in io.row_slices(target.sizes["y"], rows):
+        t = target.isel(y=s)
+        part = regrid_variable(regrid.source_window(da, t), t, method, what)
+        if out is None:
+            lead = [d for d in part.dims if d not in ("y", "x")]
+            shape = tuple(part.sizes[d] for d in lead) + (target.sizes["y"], target.sizes["x"])
+            out = np.full(shape, np.nan, "float32")
+            coords = {d: part[d].values for d in lead}
+            attrs = part.attrs
+        out[..., s, :] = part.transpose(*lead, "y", "x").values
+        part = None
+    coords.update(y=target.y, x=target.x)
+    res = xr.DataArray(out, coords=coords, dims=(*lead, "y", "x"), name=da.name, attrs=attrs)
+    return res.rio.write_crs(target.rio.crs)
+
+
+def land_missing(da: xr.DataArray, inside: np.ndarray) -> tuple[int, int]:
+    """(NaN, all) counts of the region's pixel-months of ``da`` (a block or the whole grid)."""
+    vals = np.asarray(da.values)
+    vals = vals[None] if vals.ndim == 2 else vals
+    cells = vals[:, inside]
+    return int((~np.isfinite(cells)).sum()), int(cells.size)
+
+
+def check_land_coverage(name: str, missing: int, total: int, what: str, max_missing: float) -> None:
+    """One-line error if more than ``max_missing`` of the region's pixel-months of ``name`` are NaN."""
+    frac = missing / total if total else 0.0
+    if frac > max_missing:
+        raise NepflowError(f"{what}: variable {name} does not cover the region on the target grid "
+                           f"({frac:.1%} of region pixel-months missing); expected at most {max_missing:.0%} "
+                           f"(regrid.land_max_missing) and the source to cover sources.bbox")
+    if frac:
+        log.info("%s: %s undefined in %.2f%% of the region's pixel-months (no vegetation retrieval)",
+                 what, name, 100 * frac)
+
+
+def land_vars(params: dict) -> tuple[str, ...]:
+    """The variables checked as land products: evap too when it has its own source (MOD16A2GF has
+    no value over water or cities, like FPAR)."""
+    return LAND_VARS + (("evap",) if "evap" in params["sources"] else ())
+
+
+def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict, rows: int) -> dict:
+    """{variable: (float32 field on the whole grid, file it came from)} of every product.
+
+    Region pixels of a meteorological variable left without a value by the source's sea mask
+    (ERA5-Land has none where the land-sea mask is below 0.5, and the proxy sunshine follows it)
+    take the nearest value within ``coast_fill_km`` (:func:`nepflow.regrid.fill_coastal`).
+    """
+    out = {}
+    land = land_vars(params)
+    inside = target["region"].values > 0
+    for product, source in params["sources"].items():
+        path = inputs[product]
+        native = sources.module(source).open_year(product, year, path, params.get("source_settings") or {},
+                                                  params["landcover"].get("c4_fraction"))
+        if product == "meteo" and "evap" in params["sources"]:
+            native = native.drop_vars("evap")  # evap from its own source replaces the meteo source's
+        for name, da in native.data_vars.items():
+            method = params["methods"].get(name, "bilinear")
+            log.info("%s %s: %s from %s", year, name, method, path)
+            whole = regrid_blocked(da, target, method, describe(path), rows)
+            if name not in land:
+                whole, n = regrid.fill_coastal(whole, inside, params["coast_fill_km"], copy=False)
+                if n:
+                    log.info("%s %s: %d coastal region pixels filled from land within %g km "
+                             "(regrid.coast_fill_km)", year, name, n, params["coast_fill_km"])
+            out[name] = (whole, describe(path))
+        big = sum(v.nbytes for v in native.data_vars.values()) > 2**27
+        native = da = None
+        if big:  # a MODIS mosaic: freed now, before the next product is opened
+            gc.collect()
+    return out
+
+
+def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_mb: float | None = None,
+                 rows: int | None = None):
+    """The forcing of ``year`` as row blocks computed when written, and what to add once all are.
+
+    Parameters
+    ----------
+    inputs : {product: delivered file (data or manifest)} for every product of ``params["sources"]``.
+    target : the grid (``region``), loaded.
+    params : the regrid job's params: ``sources`` ({product: source}), ``source_settings``,
+        ``methods``, ``landcover``, ``par_fraction``, ``strictness``, ``land_max_missing``,
+        ``coast_fill_km``.
+    mem_mb, rows : the job's memory and the configured rows per block (None: from ``mem_mb``).
+
+    Returns
+    -------
+    (ds, rows, late_checks, warnings): the dask-backed forcing (:func:`nepflow.io.blocked`), its rows
+    per block, a function running the whole-year checks once every block is computed (returns
+    nothing, raises a one-line error), and the list the checks' warnings are collected into.
+    """
+    target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
+    rows = io.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
+    regridded = regridded_products(year, inputs, target, params, rows)
+    land_names = land_vars(params)
+    warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, file
+    what_forcing = f"forcing/{year}.nc"
+
+    def block(s):  # one block of target rows: every driver assembled and checked
+        t = target.isel(y=s)
+        inside = t["region"].values > 0
+        fields = {}
+        for name, (whole, what) in regridded.items():
+            part = whole.isel(y=s)
+            if name in land_names:
+                nan, cells = land_missing(part, inside)
+                counts = land.setdefault(name, [0, 0, what])
+                counts[0] += nan
+                counts[1] += cells
+            else:
+                regrid.check_coverage(part, inside, what)
+            fields[name] = part
+        ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
+        for name in ds.data_vars:
+            if name not in land_names:
+                regrid.check_coverage(ds[name], inside, f"forcing {year}")
+        ds, found = checks.check_forcing(ds, what_forcing, params["strictness"], valued=valued)
+        warnings.extend(w for w in found if w not in warnings)
+        return ds
+
+    def late_checks():  # every block is computed: the checks of the whole year
+        for name, (nan, cells, what) in land.items():
+            check_land_coverage(name, nan, cells, what, params["land_max_missing"])
+        checks.require_values(valued, what_forcing)
+
+    return io.blocked(block, target["y"], rows), rows, late_checks, warnings
