@@ -138,7 +138,7 @@ def main():
     c4 = cfg["properties"]["landcover"]["properties"]["c4_fraction"]["default"]
     params = {"sources": {"meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations"},
               "methods": METHODS, "landcover": {"c4_fraction": c4}, "par_fraction": 0.45, "strictness": "default",
-              "source_settings": {"earthdata": {}, "stations": {}}, "land_max_missing": 0.2}
+              "source_settings": {"earthdata": {}, "stations": {}}, "land_max_missing": 0.2, "coast_fill_km": 20.0}
     rparams = wd / "regrid.yaml"
     rparams.write_text(yaml.safe_dump(params))
     out = wd / "forcing" / f"{YEAR}.nc"

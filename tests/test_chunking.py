@@ -94,7 +94,8 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
                 inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in PRODUCTS}
                 inputs["grid"] = str(src / "grid.nc")
                 params = {"sources": {p: "demo" for p in PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
-                          "land_max_missing": cfg["regrid"]["land_max_missing"], "methods": cfg["regrid"]["methods"],
+                          "land_max_missing": cfg["regrid"]["land_max_missing"],
+                          "coast_fill_km": cfg["regrid"]["coast_fill_km"], "methods": cfg["regrid"]["methods"],
                           "landcover": cfg["landcover"], "par_fraction": cfg["carbon"]["par_fraction"],
                           "strictness": cfg["checks"]["strictness"]}
                 out = {"forcing": str(d / f"forcing_{y}.nc")}
