@@ -53,7 +53,7 @@ def bench_path(name):
 # ---------------------------------------------------------------- sources
 DEMO_KEY = nepflow_demo.key({k: config[k] for k in ("demo", "grid", "region")})
 PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
-    ["npp"] if config["carbon"].get("npp", "tec") == "mod17" else []
+    ["npp"] if "mod17" in [config["carbon"]["npp"], *config["carbon"]["models"]] else []
 )
 
 
@@ -140,6 +140,17 @@ def monthly_carbon_output():
     if config["carbon"]["monthly_output"]:
         return {"monthly": run_path("carbon/monthly/{year}.nc")}
     return {}
+
+
+def carbon_models():
+    """The NPP models the carbon jobs compute: carbon.npp (the primary one) first, then carbon.models."""
+    c = config["carbon"]
+    return [c["npp"]] + [m for m in c["models"] if m != c["npp"]]
+
+
+def landcover_class_param():
+    """The regrid jobs also write the dominant land-cover class when CASA (eps_max per class) is computed."""
+    return {"landcover_class": True} if "casa" in carbon_models() else {}
 
 
 def product_sources():

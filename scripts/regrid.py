@@ -13,7 +13,7 @@ import gc
 import logging
 from pathlib import Path
 
-from nepflow import checks, forcing, io, logs, provenance, regrid, sources
+from nepflow import checks, forcing, io, landcover, logs, provenance, regrid, sources
 from nepflow.errors import NepflowError
 from nepflow.sources import download
 
@@ -48,7 +48,7 @@ def regrid_variable(da, target, method, what):
 
 #: Land products may be undefined inside the region (MODIS FPAR has no value over water, cities,
 #: barren land): their coverage is checked as a fraction (``land_max_missing``), not per pixel.
-LAND_VARS = ("fpar", "c4_frac", "npp_mod17")
+LAND_VARS = ("fpar", "c4_frac", "npp_mod17", "landcover")
 
 
 def land_missing(da, inside) -> tuple[int, int]:
@@ -81,12 +81,21 @@ def main(smk):
     target = io.open_dataset(smk.input["grid"], ["region"]).load()
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
     natives, regridded = [], {}
+    methods = {**params["methods"], "landcover": "mode"}  # the dominant class, never a mean of codes
+    opened = []
     for product, source in params["sources"].items():
+        opened.append((product, source, params["landcover"].get("c4_fraction"), None))
+        if product == "landcover" and params.get("landcover_class"):
+            # CASA's eps_max is per class: the class map comes through the same reader, encoded as a
+            # "C4 fraction" (nepflow.landcover.class_code_rules), one month of it
+            opened.append((product, source, landcover.class_code_rules(), "landcover"))
+    for product, source, rules, rename in opened:
         path = smk.input[product]
-        native = sources.module(source).open_year(product, year, path, settings,
-                                                  params["landcover"].get("c4_fraction"))
+        native = sources.module(source).open_year(product, year, path, settings, rules)
+        if rename:
+            native = native[["c4_frac"]].isel(time=0, drop=True).rename({"c4_frac": rename})
         for name, da in native.data_vars.items():
-            method = params["methods"].get(name, "bilinear")
+            method = methods.get(name, "bilinear")
             log.info("%s %s: %s from %s", year, name, method, path)
             if source != "demo":
                 # a real product is read whole (MODIS mosaics, reanalysis): regridded onto the whole
@@ -104,7 +113,7 @@ def main(smk):
         fields = {}
         for source, path, native in natives:  # the demo keeps its float64 path (and so its checksums)
             for name, da in native.data_vars.items():
-                fields[name] = regrid_variable(regrid.source_window(da, t), t, params["methods"].get(name, "bilinear"),
+                fields[name] = regrid_variable(regrid.source_window(da, t), t, methods.get(name, "bilinear"),
                                                describe(path))
         for name, (whole, path) in regridded.items():
             out = whole.isel(y=rows)
@@ -116,6 +125,8 @@ def main(smk):
             else:
                 regrid.check_coverage(out, inside, describe(path))
             fields[name] = out
+        if "landcover" in fields:
+            fields["landcover"] = landcover.decode_classes(fields["landcover"])
         ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
         for name in ds.data_vars:
             if not (real and name in LAND_VARS):

@@ -67,8 +67,12 @@ def check_semantics(config: dict) -> None:
         source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)
-    if config["carbon"].get("npp", "tec") == "mod17" and not config["sources"].get("npp"):
-        raise NepflowError("config key sources.npp: carbon.npp is mod17 but no NPP source is set; expected earthdata or local")
+    from .carbon import annual as carbon_annual
+
+    models = carbon_annual.ensemble(carbon_annual.with_defaults(config["carbon"]))
+    if "mod17" in models and not config["sources"].get("npp"):
+        raise NepflowError("config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
+                           "expected earthdata or local")
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):
             check_inside(config[key], f"config key {key}")
