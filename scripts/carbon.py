@@ -32,7 +32,7 @@ def main(smk):
     per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
     rows = io.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
     ds = io.blocked(block, drivers["y"], rows)
-    annual = ds[["gpp", "npp", "rh", "nep"]]
+    annual = ds[[v for v in ds.data_vars if not v.startswith("monthly_")]]  # gpp, npp, rh, nep (+ the ensemble's)
     late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
     io.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
     if monthly:  # the blocks are computed again for this file (monthly output is optional)
