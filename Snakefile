@@ -38,6 +38,7 @@ include: "rules/regrid.smk"
 include: "rules/carbon.smk"
 include: "rules/analysis.smk"
 include: "rules/report.smk"
+include: "rules/ensemble.smk"
 
 
 rule all:

@@ -182,7 +182,16 @@ def all_outputs():
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
         + [run_path("analysis/classes.nc"), run_path("tables/area_stats.csv"),
            run_path("tables/summary.md"), run_path("figures")]
+        + extra_outputs()
     )
+
+
+def extra_outputs():
+    """Outputs beyond the study's, each when its config asks for it (carbon.models)."""
+    out = []
+    if len(carbon_models()) > 1:
+        out += [run_path("tables/ensemble.csv"), run_path("ensemble/models.png")]
+    return out
 
 
 # ---------------------------------------------------------------- resources

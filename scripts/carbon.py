@@ -14,6 +14,7 @@ def main(smk):
     crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
+    draws = dict(smk.params).get("uncertainty", {}).get("draws", 0)
     warnings = []
 
     def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes
@@ -22,6 +23,10 @@ def main(smk):
         d, found = checks.check_forcing(d, path, smk.params["strictness"])
         warnings.extend(w for w in found if w not in warnings)
         result = carbon.annual_fluxes(d, params, monthly=monthly)
+        if draws:  # the sums every uncertainty draw is evaluated from (the uncertainty rule)
+            terms = carbon.annual.uncertainty_terms(d, params)
+            result = (xr.merge([result[0], terms], combine_attrs="override"), result[1]) if monthly \
+                else xr.merge([result, terms], combine_attrs="override")
         if not monthly:
             return result.rio.write_crs(crs)
         annual, per_month = result

@@ -58,6 +58,13 @@ CONFIG_CASES = [
     ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
     ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
     ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
+    ("unknown NPP model", {"carbon": {"npp": "biome-bgc"}}, "config key carbon.npp"),
+    ("unknown model in the ensemble", {"carbon": {"models": ["tec", "biome-bgc"]}}, "config key carbon.models.1"),
+    ("empty ensemble", {"carbon": {"models": []}}, "config key carbon.models"),
+    ("unknown class in the eps_max table", {"carbon": {"casa": {"eps_max": {"99": 0.5}}}},
+     "config key carbon.casa.eps_max.99: not an IGBP class"),
+    ("zero eps_max", {"carbon": {"casa": {"eps_max": {"4": 0}}}}, "config key carbon.casa.eps_max.4"),
+    ("mod17 in the ensemble without an NPP source", {"carbon": {"models": ["tec", "mod17"]}}, "config key sources.npp"),
 ]
 
 

@@ -376,3 +376,32 @@ def _annual_in_blocks(forcing: xr.Dataset, p: dict, models) -> xr.Dataset:
         return sums(forcing)
     parts = [sums(forcing.isel(y=slice(i, i + rows))) for i in range(0, ny, rows)]
     return xr.concat(parts, dim="y", coords="minimal", compat="override", join="override")
+
+
+def uncertainty_terms(forcing: xr.Dataset, params: dict | None = None) -> xr.Dataset:
+    """The annual sums of :mod:`nepflow.carbon.uncertainty` (``unc_<term>``, y, x) of one year, float64.
+
+    From them the ``uncertainty`` job evaluates NEP for every draw of the constants
+    without recomputing the models; the primary model (``carbon.npp``) is the one drawn.
+    """
+    from . import uncertainty
+
+    p = with_defaults(params)
+
+    def one(fc):
+        f = _drivers(fc, [p["npp"]])
+        fixed = _mod17(fc) if p["npp"] == "mod17" else None
+        return xr.Dataset({f"unc_{k}": v for k, v in uncertainty.terms(f, p, fixed).items()})
+
+    ny, nx = forcing.sizes.get("y", 1), forcing.sizes.get("x", 1)
+    rows = max(1, BLOCK_PIXELS // max(nx, 1))
+    if "y" not in forcing.dims or ny <= rows:
+        out = one(forcing)
+    else:
+        out = xr.concat([one(forcing.isel(y=slice(i, i + rows))) for i in range(0, ny, rows)], dim="y",
+                        coords="minimal", compat="override", join="override")
+    for name in out.data_vars:
+        out[name].attrs = {"long_name": f"uncertainty term {name[4:]} (nepflow.carbon.uncertainty)",
+                           "units": "1", "comment": "an annual sum of the forcing from which NEP is evaluated "
+                                                    "for each draw of the constants (docs/science.md)"}
+    return out

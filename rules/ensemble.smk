@@ -1,0 +1,29 @@
+# Beyond the study: the NPP models of an ensemble run compared (carbon.models).
+
+
+rule ensemble:
+    """Each NPP model's regional mean NEP, total sink, trend with its p and trend-class shares."""
+    input:
+        carbon=expand(run_path("carbon/{year}.nc"), year=YEARS),
+        grid=run_path("grid.nc"),
+    output:
+        table=report(run_path("tables/ensemble.csv"), caption="../report/ensemble.rst", category="Tables",
+                     subcategory="NPP model ensemble"),
+        figure=report(run_path("ensemble/models.png"), caption="../report/ensemble.rst", category="Figures",
+                      subcategory="NPP model ensemble"),
+    params:
+        models=carbon_models(),
+        years=YEARS,
+        alpha=conf("classes", "trend", "alpha"),
+    log:
+        log_path("ensemble"),
+    benchmark:
+        bench_path("ensemble")
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../scripts/ensemble.py"
