@@ -39,6 +39,7 @@ include: "rules/carbon.smk"
 include: "rules/analysis.smk"
 include: "rules/report.smk"
 include: "rules/ensemble.smk"
+include: "rules/uncertainty.smk"
 
 
 rule all:

@@ -11,6 +11,7 @@ rule carbon:
     params:
         carbon=conf("carbon"),
         strictness=conf("checks", "strictness"),
+        **uncertainty_param(),
     log:
         log_path("carbon/{year}"),
     benchmark:

@@ -187,11 +187,18 @@ def all_outputs():
 
 
 def extra_outputs():
-    """Outputs beyond the study's, each when its config asks for it (carbon.models)."""
+    """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws)."""
     out = []
     if len(carbon_models()) > 1:
         out += [run_path("tables/ensemble.csv"), run_path("ensemble/models.png")]
+    if config["uncertainty"]["draws"] > 0:
+        out += [run_path("uncertainty/nep.nc"), run_path("tables/uncertainty.csv")]
     return out
+
+
+def uncertainty_param():
+    """With uncertainty draws the carbon jobs also write the sums the draws are evaluated from."""
+    return {"uncertainty": conf("uncertainty")} if config["uncertainty"]["draws"] > 0 else {}
 
 
 # ---------------------------------------------------------------- resources

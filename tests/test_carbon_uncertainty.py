@@ -63,3 +63,33 @@ def test_pixel_sd_is_the_sample_sd_of_the_draws():
     years = np.arange(2000, 2021)
     series = rng.normal(size=len(years))
     assert unc.ols_weights(years) @ series == pytest.approx(np.polyfit(years, series, 1)[0], rel=1e-10)
+
+
+def test_summary_equals_the_draws_evaluated_one_by_one():
+    rng = np.random.default_rng(1)
+    years = list(range(2001, 2009))
+    k, ny, nx = len(unc.TERMS), 4, 5
+    x = rng.uniform(1, 10, size=(len(years), k, ny, nx))
+    x[:, :, 0, 0] = np.nan  # a pixel outside the data
+    area = rng.uniform(1, 2, size=(ny, nx))
+    inside = np.ones((ny, nx), bool)
+    inside[3, 4] = False
+    acc = unc.Accumulator(years, area, inside)
+    for i in range(len(years)):
+        acc.add(i, x[i])
+    coef = rng.normal(size=(300, k))
+    maps, table = unc.summarise(acc, coef, coef[:1])
+    nep = np.einsum("dk,tk...->dt...", coef, x)  # (draw, year, y, x)
+    valid = inside & np.isfinite(x).all(axis=(0, 1))
+    mean_sd = nep.mean(axis=1).std(axis=0, ddof=1)
+    np.testing.assert_allclose(maps["nep_mean_sd"][valid], mean_sd[valid], rtol=1e-9)
+    assert np.isnan(maps["nep_mean_sd"][~valid]).all()
+    slopes = np.polyfit(years, nep[:, :, 2, 3].T, 1)[0]
+    assert maps["nep_trend_sd"][2, 3] == pytest.approx(slopes.std(ddof=1), rel=1e-9)
+    a = np.where(valid, area, 0.0)
+    regional = (np.nan_to_num(nep) * a).sum(axis=(2, 3)) / a.sum()  # (draw, year)
+    assert table["regional_mean_nep"]["p95"] == pytest.approx(np.percentile(regional.mean(axis=1), 95), rel=1e-9)
+    trend = np.polyfit(years, regional.T, 1)[0]
+    assert table["trend"]["p05"] == pytest.approx(np.percentile(trend, 5), rel=1e-9)
+    sink = (np.nan_to_num(nep.mean(axis=1)) * a).sum(axis=(1, 2)) * 1e-6
+    assert table["total_sink"]["central"] == pytest.approx(sink[0], rel=1e-9)

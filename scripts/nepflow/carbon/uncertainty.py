@@ -111,3 +111,68 @@ def pixel_sd(xbar: np.ndarray, coef: np.ndarray) -> np.ndarray:
     cov = np.atleast_2d(np.cov(coef, rowvar=False, ddof=1))
     var = np.einsum("k...,kl,l...->...", xbar, cov, xbar)
     return np.sqrt(np.clip(var, 0.0, None))
+
+
+def central(p: dict) -> dict[str, np.ndarray]:
+    """The configured constants as a single "draw" (the model run's own NEP)."""
+    return {"eps_c3": np.array([p["eps_c3"]]), "eps_c4": np.array([p["eps_c4"]]), "cue": np.array([p["cue"]]),
+            "casa_eps_max": np.array([1.0]), "rh_a": np.array([p["rh"]["a"]]), "rh_b": np.array([p["rh"]["b"]]),
+            "rh_c": np.array([p["rh"]["c"]])}
+
+
+class Accumulator:
+    """Year by year: the per-pixel means and OLS slopes of the terms, and their regional area-weighted means.
+
+    A pixel has SD maps where every year's terms are finite (the statistics' default
+    of requiring every year); a year's regional mean is over its finite pixels.
+    """
+
+    def __init__(self, years, pixel_area: np.ndarray, inside: np.ndarray):
+        self.years = list(years)
+        self.w = ols_weights(self.years)
+        self.area = np.where(inside, np.asarray(pixel_area, dtype="float64"), 0.0)
+        shape = (len(TERMS),) + self.area.shape
+        self.mean = np.zeros(shape)
+        self.slope = np.zeros(shape)
+        self.valid = inside.copy()
+        self.reg = []
+
+    def add(self, i: int, x: np.ndarray) -> None:
+        """Year ``i``'s terms (K, y, x)."""
+        ok = np.isfinite(x).all(axis=0)
+        self.valid &= ok
+        x = np.where(ok, x, 0.0)
+        self.mean += x / len(self.years)
+        self.slope += self.w[i] * x
+        a = np.where(ok, self.area, 0.0)
+        self.reg.append(np.tensordot(x, a, axes=2) / a.sum())
+
+    def regional(self) -> np.ndarray:
+        """(years, K) area-weighted regional means of the terms."""
+        return np.stack(self.reg)
+
+
+def summarise(acc: Accumulator, coef: np.ndarray, coef0: np.ndarray) -> tuple[dict, dict]:
+    """Per-pixel SD maps and the regional quantities' central value and 5/50/95 % quantiles over the draws.
+
+    Returns (maps, table): maps nep_mean_sd and nep_trend_sd (y, x; NaN outside the valid pixels);
+    table quantity -> {central, p05, p50, p95, units}.
+    """
+    nan = np.where(acc.valid, 1.0, np.nan)
+    maps = {"nep_mean_sd": pixel_sd(acc.mean, coef) * nan, "nep_trend_sd": pixel_sd(acc.slope, coef) * nan}
+    reg = acc.regional()  # (T, K)
+    a = np.where(acc.valid, acc.area, 0.0)
+    sink_terms = np.tensordot(acc.mean, a, axes=2) * 1e-6  # km2 x g C m-2 -> Tg C
+    table = {}
+    for c, key in ((coef, "draws"), (coef0, "central")):
+        series = c @ reg.T  # (N, T)
+        table[key] = {"regional_mean_nep": series.mean(axis=1), "total_sink": c @ sink_terms,
+                      "trend": series @ acc.w}
+    units = {"regional_mean_nep": "g C m-2 yr-1", "total_sink": "Tg C yr-1", "trend": "g C m-2 yr-2"}
+    out = {}
+    for q in units:
+        d = table["draws"][q]
+        out[q] = {"central": float(table["central"][q][0]), "p05": float(np.percentile(d, 5)),
+                  "p50": float(np.percentile(d, 50)), "p95": float(np.percentile(d, 95)),
+                  "sd": float(d.std(ddof=1)), "units": units[q]}
+    return maps, out
