@@ -40,6 +40,7 @@ include: "rules/analysis.smk"
 include: "rules/report.smk"
 include: "rules/ensemble.smk"
 include: "rules/uncertainty.smk"
+include: "rules/validation.smk"
 
 
 rule all:

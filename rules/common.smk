@@ -2,7 +2,7 @@
 import math
 import os
 
-from nepflow import grid as nepflow_grid, regions as nepflow_regions
+from nepflow import demo_sites as nepflow_demo_sites, grid as nepflow_grid, regions as nepflow_regions
 from nepflow import sources as nepflow_sources
 from nepflow.sources import demo as nepflow_demo, download as nepflow_download, local as nepflow_local
 
@@ -187,13 +187,28 @@ def all_outputs():
 
 
 def extra_outputs():
-    """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws)."""
+    """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws, validation)."""
     out = []
     if len(carbon_models()) > 1:
         out += [run_path("tables/ensemble.csv"), run_path("ensemble/models.png")]
     if config["uncertainty"]["draws"] > 0:
         out += [run_path("uncertainty/nep.nc"), run_path("tables/uncertainty.csv")]
+    if validation_sites():
+        out += [run_path("tables/validation.csv"), run_path("validation/validation.png")]
     return out
+
+
+def demo_site_files():
+    return [run_path(f"validation/sites/{s['id']}.csv") for s in nepflow_demo_sites.SITES]
+
+
+def validation_sites():
+    """The flux-tower sites to validate against: validation.sites, then the demo's synthetic ones if asked for."""
+    sites = [dict(s) for s in config["validation"]["sites"]]
+    if config["validation"]["demo_sites"]:
+        sites += [{"id": s["id"], "lon": s["lon"], "lat": s["lat"], "landcover": s["landcover"], "file": f}
+                  for s, f in zip(nepflow_demo_sites.SITES, demo_site_files())]
+    return sites
 
 
 def uncertainty_param():

@@ -7,7 +7,7 @@ work directory). Defaults are filled in by ``snakemake.utils.validate``.
 """
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import jsonschema
 import yaml
@@ -73,6 +73,18 @@ def check_semantics(config: dict) -> None:
     if "mod17" in models and not config["sources"].get("npp"):
         raise NepflowError("config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
                            "expected earthdata or local")
+    if config["validation"]["window"] % 2 == 0:
+        raise NepflowError(f"config key validation.window: {config['validation']['window']}; expected an odd number "
+                           "of pixels (the window is centred on the site)")
+    ids = [s["id"] for s in config["validation"]["sites"]]
+    for site in config["validation"]["sites"]:
+        if ids.count(site["id"]) > 1:
+            raise NepflowError(f"config key validation.sites: site id {site['id']!r} appears twice; expected unique ids")
+        if not config.get("allow_outside_paths"):
+            check_inside(site["file"], f"config key validation.sites ({site['id']}).file")
+        if not Path(site["file"]).is_file():
+            raise NepflowError(f"config key validation.sites ({site['id']}): {site['file']}: file not found; expected "
+                               "a FLUXNET2015-format CSV")
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):
             check_inside(config[key], f"config key {key}")
