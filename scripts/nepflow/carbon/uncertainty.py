@@ -170,9 +170,9 @@ def summarise(acc: Accumulator, coef: np.ndarray, coef0: np.ndarray) -> tuple[di
                       "trend": series @ acc.w}
     units = {"regional_mean_nep": "g C m-2 yr-1", "total_sink": "Tg C yr-1", "trend": "g C m-2 yr-2"}
     out = {}
-    for q in units:
+    for q, unit in units.items():
         d = table["draws"][q]
         out[q] = {"central": float(table["central"][q][0]), "p05": float(np.percentile(d, 5)),
                   "p50": float(np.percentile(d, 50)), "p95": float(np.percentile(d, 95)),
-                  "sd": float(d.std(ddof=1)), "units": units[q]}
+                  "sd": float(d.std(ddof=1)), "units": unit}
     return maps, out
