@@ -65,6 +65,13 @@ CONFIG_CASES = [
      "config key carbon.casa.eps_max.99: not an IGBP class"),
     ("zero eps_max", {"carbon": {"casa": {"eps_max": {"4": 0}}}}, "config key carbon.casa.eps_max.4"),
     ("mod17 in the ensemble without an NPP source", {"carbon": {"models": ["tec", "mod17"]}}, "config key sources.npp"),
+    ("negative draws", {"uncertainty": {"draws": -1}}, "config key uncertainty.draws"),
+    ("negative draw SD", {"uncertainty": {"sd": {"cue": -0.1}}}, "config key uncertainty.sd.cue"),
+    ("missing site file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0, "file": "no.csv"}]}},
+     "config key validation.sites (CN-X): no.csv: file not found"),
+    ("site without a file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0}]}},
+     "config key validation.sites.0"),
+    ("even validation window", {"validation": {"window": 2}}, "config key validation.window"),
 ]
 
 
