@@ -14,8 +14,9 @@ def main(smk):
     grid = io.open_dataset(smk.input["grid"], ["region"]).load()
     maps = [io.open_dataset(p, ["gpp", "nep"]).load() for p in smk.input["carbon"]]
     classes = None
-    if smk.input.get("forcing"):  # the grid's dominant class, where the forcing carries it (CASA runs)
-        with io.open_dataset(smk.input["forcing"][0]) as f:
+    forcing = dict(smk.input).get("forcing")
+    if forcing:  # the grid's dominant class, where the forcing carries it (CASA runs)
+        with io.open_dataset(str(forcing)) as f:
             classes = f["landcover"].load() if "landcover" in f else None
     rows = []
     for site in sites:
