@@ -13,11 +13,8 @@ def main(smk):
     sites, window, years = smk.params["sites"], smk.params["window"], smk.params["years"]
     grid = io.open_dataset(smk.input["grid"], ["region"]).load()
     maps = [io.open_dataset(p, ["gpp", "nep"]).load() for p in smk.input["carbon"]]
-    classes = None
-    forcing = dict(smk.input).get("forcing")
-    if forcing:  # the grid's dominant class, where the forcing carries it (CASA runs)
-        with io.open_dataset(str(forcing)) as f:
-            classes = f["landcover"].load() if "landcover" in f else None
+    with io.open_dataset(smk.input["forcing"]) as f:  # the grid's dominant class, where it is there (CASA runs)
+        classes = f["landcover"].load() if "landcover" in f else None
     rows = []
     for site in sites:
         obs = validation.read_site(site["file"], site["id"])
