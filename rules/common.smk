@@ -190,7 +190,8 @@ def extra_outputs():
     """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws, validation)."""
     out = []
     if len(carbon_models()) > 1:
-        out += [run_path("tables/ensemble.csv"), run_path("ensemble/models.png")]
+        out += [run_path("tables/ensemble.csv"), run_path("tables/ensemble_series.csv"),
+                run_path("ensemble/models.png")]
     if config["uncertainty"]["draws"] > 0:
         out += [run_path("uncertainty/nep.nc"), run_path("tables/uncertainty.csv")]
     if validation_sites():

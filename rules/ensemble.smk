@@ -9,8 +9,7 @@ rule ensemble:
     output:
         table=report(run_path("tables/ensemble.csv"), caption="../report/ensemble.rst", category="Tables",
                      subcategory="NPP model ensemble"),
-        figure=report(run_path("ensemble/models.png"), caption="../report/ensemble.rst", category="Figures",
-                      subcategory="NPP model ensemble"),
+        series=run_path("tables/ensemble_series.csv"),
     params:
         models=carbon_models(),
         years=YEARS,
@@ -27,3 +26,25 @@ rule ensemble:
         "../envs/stats.yaml"
     script:
         "../scripts/ensemble.py"
+
+
+rule ensemble_figure:
+    """The models' regional mean NEP series and trend-class shares."""
+    input:
+        table=run_path("tables/ensemble.csv"),
+        series=run_path("tables/ensemble_series.csv"),
+    output:
+        figure=report(run_path("ensemble/models.png"), caption="../report/ensemble.rst", category="Figures",
+                      subcategory="NPP model ensemble"),
+    log:
+        log_path("ensemble_figure"),
+    benchmark:
+        bench_path("ensemble_figure")
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/ensemble_figure.py"

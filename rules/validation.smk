@@ -50,6 +50,6 @@ rule validate:
         mem_mb=aggregate_mem_mb,
         runtime=aggregate_runtime,
     conda:
-        "../envs/geo.yaml"
+        "../envs/figures.yaml"
     script:
         "../scripts/validate.py"

@@ -1,8 +1,9 @@
 """The NPP models of an ensemble run compared (rule `ensemble`).
 
 Outputs: {run}/tables/ensemble.csv (per model: regional mean NEP, total sink, trend and p, trend-class
-area shares) and {run}/ensemble/models.png.
+area shares) and {run}/tables/ensemble_series.csv (per model and year: the regional mean NEP).
 """
+import pandas as pd
 import xarray as xr
 
 from nepflow import ensemble, io, logs
@@ -22,9 +23,11 @@ def main(smk):
     with io.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     inside = grid["region"].values > 0
-    series = {m: ensemble.regional_series(n, grid["pixel_area"], inside) for m, n in neps.items()}
-    with io.atomic_path(smk.output["figure"]) as tmp:
-        ensemble.figure(table, series, years, tmp)
+    series = pd.DataFrame([{"model": m, "year": y, "regional_mean_nep_g_m2_yr": v}
+                           for m, n in neps.items()
+                           for y, v in zip(years, ensemble.regional_series(n, grid["pixel_area"], inside))])
+    with io.atomic_path(smk.output["series"]) as tmp:
+        series.to_csv(tmp, index=False, float_format="%.6f")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import xarray as xr
 from scipy import stats as sps
 
 from . import classify
-from . import stats as nstats
 
 #: g C m-2 yr-1 × km2 -> Tg C yr-1.
 TG_PER_G_M2_KM2 = 1e6 / 1e12
@@ -38,6 +37,8 @@ def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.
     region : region codes (0 outside).
     alpha : significance level of the trend classes (``classes.trend.alpha``).
     """
+    from . import stats as nstats  # numba: the figure's environment imports this module without it
+
     inside = np.asarray(region.values) > 0
     area = np.where(inside, np.asarray(pixel_area.values, dtype="float64"), 0.0)
     years = np.asarray(next(iter(neps.values()))["year"].values, dtype="float64")
