@@ -27,8 +27,8 @@ def extras(tiny_run, tmp_path_factory):
                 "validation": {"demo_sites": True}, "years": {"start": 2000, "end": 2007}})  # 8 years: quicker
     path = wd / "extras.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    targets = ["results/tiny/tables/ensemble.csv", "results/tiny/tables/uncertainty.csv",
-               "results/tiny/tables/validation.csv"]
+    targets = ["results/tiny/tables/ensemble.csv", "results/tiny/ensemble/models.png",
+               "results/tiny/tables/uncertainty.csv", "results/tiny/tables/validation.csv"]
     snakemake(wd, "--cores", "2", *targets, configfile=path)
     return wd
 
