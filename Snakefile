@@ -48,6 +48,9 @@ include: "rules/regrid.smk"
 include: "rules/carbon.smk"
 include: "rules/analysis.smk"
 include: "rules/report.smk"
+include: "rules/ensemble.smk"
+include: "rules/uncertainty.smk"
+include: "rules/validation.smk"
 
 
 rule all:

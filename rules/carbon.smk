@@ -13,6 +13,7 @@ rule carbon:
         carbon=conf("carbon"),
         strictness=conf("checks", "strictness"),
         code=code_hash("carbon.py"),
+        **uncertainty_param(),
     log:
         log_path("carbon/{year}"),
     benchmark:

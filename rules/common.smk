@@ -1,7 +1,8 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
+import os
 
-from nepflow import codehash as nepflow_codehash
+from nepflow import codehash as nepflow_codehash, demo_sites as nepflow_demo_sites
 from nepflow import sources as nepflow_sources
 
 RUN = config["run_name"]
@@ -59,7 +60,7 @@ def bench_path(name):
 # products it delivers, the config sections it reads, the files one retrieve job writes, retrieve
 # and open_year. The retrieve rules (rules/retrieve.smk) and the regrid params are built from it.
 PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
-    ["npp"] if config["carbon"].get("npp", "tec") == "mod17" else []
+    ["npp"] if "mod17" in [config["carbon"]["npp"], *config["carbon"]["models"]] else []
 ) + (["evap"] if config["sources"].get("evap") else [])
 SOURCE_OF = {product: config["sources"][product] for product in PRODUCTS}
 SOURCE_CFG = nepflow_sources.source_config(config)
@@ -136,6 +137,17 @@ def monthly_carbon_output():
     return {}
 
 
+def carbon_models():
+    """The NPP models the carbon jobs compute: carbon.npp (the primary one) first, then carbon.models."""
+    c = config["carbon"]
+    return [c["npp"]] + [m for m in c["models"] if m != c["npp"]]
+
+
+def landcover_class_param():
+    """The regrid jobs also write the dominant land-cover class when CASA (eps_max per class) is computed."""
+    return {"landcover_class": True} if "casa" in carbon_models() else {}
+
+
 
 # ---------------------------------------------------------------- aggregates
 ANALYSIS_VARS = {
@@ -164,7 +176,39 @@ def all_outputs():
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
         + [run_path("analysis/classes.nc"), run_path("tables/area_stats.csv"),
            run_path("tables/summary.md"), run_path("figures")]
+        + extra_outputs()
     )
+
+
+def extra_outputs():
+    """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws, validation)."""
+    out = []
+    if len(carbon_models()) > 1:
+        out += [run_path("tables/ensemble.csv"), run_path("tables/ensemble_series.csv"),
+                run_path("ensemble/models.png")]
+    if config["uncertainty"]["draws"] > 0:
+        out += [run_path("uncertainty/nep.nc"), run_path("tables/uncertainty.csv")]
+    if validation_sites():
+        out += [run_path("tables/validation.csv"), run_path("validation/validation.png")]
+    return out
+
+
+def demo_site_files():
+    return [run_path(f"validation/sites/{s['id']}.csv") for s in nepflow_demo_sites.SITES]
+
+
+def validation_sites():
+    """The flux-tower sites to validate against: validation.sites, then the demo's synthetic ones if asked for."""
+    sites = [dict(s) for s in config["validation"]["sites"]]
+    if config["validation"]["demo_sites"]:
+        sites += [{"id": s["id"], "lon": s["lon"], "lat": s["lat"], "landcover": s["landcover"], "file": f}
+                  for s, f in zip(nepflow_demo_sites.SITES, demo_site_files())]
+    return sites
+
+
+def uncertainty_param():
+    """With uncertainty draws the carbon jobs also write the sums the draws are evaluated from."""
+    return {"uncertainty": conf("uncertainty")} if config["uncertainty"]["draws"] > 0 else {}
 
 
 # ---------------------------------------------------------------- resources

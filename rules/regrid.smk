@@ -34,6 +34,7 @@ rule regrid:
         **regrid_source_params(),
         methods=conf("regrid", "methods"),
         landcover=conf("landcover"),
+        **landcover_class_param(),
         par_fraction=conf("carbon", "par_fraction"),
         strictness=conf("checks", "strictness"),
         code=code_hash("regrid.py"),

@@ -17,6 +17,7 @@ def main(smk):
     crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
+    draws = dict(smk.params).get("uncertainty", {}).get("draws", 0)
     warnings = []
 
     def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes
@@ -25,6 +26,10 @@ def main(smk):
         d, found = checks.check_forcing(d, path, smk.params["strictness"])
         warnings.extend(w for w in found if w not in warnings)
         result = carbon.annual_fluxes(d, params, monthly=monthly)
+        if draws:  # the sums every uncertainty draw is evaluated from (the uncertainty rule)
+            terms = carbon.annual.uncertainty_terms(d, params)
+            result = (xr.merge([result[0], terms], combine_attrs="override"), result[1]) if monthly \
+                else xr.merge([result, terms], combine_attrs="override")
         if not monthly:
             return result.rio.write_crs(crs)
         annual, per_month = result
@@ -35,7 +40,8 @@ def main(smk):
     per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
     rows = io.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
     ds = io.blocked(block, drivers["y"], rows)
-    annual = cf.with_year(ds[["gpp", "npp", "rh", "nep"]], year_of(drivers, smk))
+    annual = cf.with_year(ds[[v for v in ds.data_vars if not v.startswith("monthly_")]],  # gpp, npp, rh, nep (+ the ensemble's)
+                          year_of(drivers, smk))
     late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
     io.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
     if monthly:  # the blocks are computed again for this file (monthly output is optional)

@@ -106,7 +106,6 @@ CONFIG_CASES = [
     ("demo persistence below -0.95", {"demo": {"persistence": {"east": -1}}}, "config key demo.persistence.east"),
     ("land_max_missing above 1", {"regrid": {"land_max_missing": 1.5}}, "config key regrid.land_max_missing"),
     ("C4 rule not a class", {"landcover": {"c4_fraction": {"crops": 0.5}}}, "config key landcover.c4_fraction"),
-    ("unknown npp model", {"carbon": {"npp": "casa"}}, "config key carbon.npp"),
     ("mod17 without a source", {"carbon": {"npp": "mod17"}}, "config key sources.npp: carbon.npp is mod17"),
     ("zero par fraction", {"carbon": {"par_fraction": 0}}, "config key carbon.par_fraction"),
     ("zero eps_c3", {"carbon": {"eps_c3": 0}}, "config key carbon.eps_c3"),
@@ -168,6 +167,21 @@ CONFIG_CASES = [
     ("bad detrend_correlation", {"analysis": {"detrend_correlation": "yes"}}, "config key analysis.detrend_correlation"),
     ("negative no_change_slope", {"classes": {"trend": {"no_change_slope": -1}}}, "config key classes.trend.no_change_slope"),
     ("bad random_band", {"classes": {"hurst": {"random_band": 0.7}}}, "config key classes.hurst.random_band"),
+    # CASA, the ensemble, uncertainty and validation
+    ("unknown NPP model", {"carbon": {"npp": "biome-bgc"}}, "config key carbon.npp"),
+    ("unknown model in the ensemble", {"carbon": {"models": ["tec", "biome-bgc"]}}, "config key carbon.models.1"),
+    ("empty ensemble", {"carbon": {"models": []}}, "config key carbon.models"),
+    ("unknown class in the eps_max table", {"carbon": {"casa": {"eps_max": {"99": 0.5}}}},
+     "config key carbon.casa.eps_max.99: not an IGBP class"),
+    ("zero eps_max", {"carbon": {"casa": {"eps_max": {"4": 0}}}}, "config key carbon.casa.eps_max.4"),
+    ("mod17 in the ensemble without an NPP source", {"carbon": {"models": ["tec", "mod17"]}}, "config key sources.npp"),
+    ("negative draws", {"uncertainty": {"draws": -1}}, "config key uncertainty.draws"),
+    ("negative draw SD", {"uncertainty": {"sd": {"cue": -0.1}}}, "config key uncertainty.sd.cue"),
+    ("missing site file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0, "file": "no.csv"}]}},
+     "config key validation.sites (CN-X): no.csv: file not found"),
+    ("site without a file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0}]}},
+     "config key validation.sites.0"),
+    ("even validation window", {"validation": {"window": 2}}, "config key validation.window"),
 ]
 
 

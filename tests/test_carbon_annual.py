@@ -149,7 +149,7 @@ def test_parameters_change_results_and_are_recorded():
 @pytest.mark.parametrize("params, key", [
     ({"cue": 1.5}, "carbon.cue"),
     ({"eps_c3": 0}, "carbon.eps_c3"),
-    ({"npp": "casa"}, "carbon.npp"),
+    ({"npp": "biome-bgc"}, "carbon.npp"),
     ({"rh": {"bee": 0.09}}, "carbon.rh.bee"),
     ({"temperature": {"c4": {"topt": 50}}}, "carbon.temperature.c4"),
     ({"water": {"gamma": "0.066"}}, "carbon.water.gamma"),

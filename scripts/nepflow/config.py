@@ -234,8 +234,24 @@ def check_semantics(config: dict) -> dict:
         source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)
-    if config["carbon"].get("npp", "tec") == "mod17" and not config["sources"].get("npp"):
-        raise NepflowError("config key sources.npp: carbon.npp is mod17 but no NPP source is set; expected earthdata or local")
+    from .carbon import annual as carbon_annual
+
+    models = carbon_annual.ensemble(carbon_annual.with_defaults(config["carbon"]))
+    if "mod17" in models and not config["sources"].get("npp"):
+        raise NepflowError("config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
+                           "expected earthdata or local")
+    if config["validation"]["window"] % 2 == 0:
+        raise NepflowError(f"config key validation.window: {config['validation']['window']}; expected an odd number "
+                           "of pixels (the window is centred on the site)")
+    ids = [s["id"] for s in config["validation"]["sites"]]
+    for site in config["validation"]["sites"]:
+        if ids.count(site["id"]) > 1:
+            raise NepflowError(f"config key validation.sites: site id {site['id']!r} appears twice; expected unique ids")
+        if not config.get("allow_outside_paths"):
+            check_inside(site["file"], f"config key validation.sites ({site['id']}).file")
+        if not Path(site["file"]).is_file():
+            raise NepflowError(f"config key validation.sites ({site['id']}): {site['file']}: file not found; expected "
+                               "a FLUXNET2015-format CSV")
     _check_sources(config)
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import checks, forcing, io, regrid, sources
+from . import checks, forcing, io, landcover, regrid, sources
 from .errors import NepflowError
 
 log = logging.getLogger("nepflow.regrid")
 
 #: Land products may be undefined inside the region (MODIS FPAR has no value over water, cities,
 #: barren land): their coverage is checked as a fraction (``land_max_missing``), not per pixel.
-LAND_VARS = ("fpar", "c4_frac", "npp_mod17")
+LAND_VARS = ("fpar", "c4_frac", "npp_mod17", "landcover")
 
 
 def describe(path) -> str:
@@ -116,14 +116,23 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
     out = {}
     land = land_vars(params)
     inside = target["region"].values > 0
+    methods = {**params["methods"], "landcover": "mode"}  # the dominant class, never a mean of codes
+    opened = []
     for product, source in params["sources"].items():
+        opened.append((product, source, params["landcover"].get("c4_fraction"), None))
+        if product == "landcover" and params.get("landcover_class"):
+            # CASA's eps_max is per class: the class map comes through the same reader, encoded as a
+            # "C4 fraction" (nepflow.landcover.class_code_rules), one month of it
+            opened.append((product, source, landcover.class_code_rules(), "landcover"))
+    for product, source, rules, rename in opened:
         path = inputs[product]
-        native = sources.module(source).open_year(product, year, path, params.get("source_settings") or {},
-                                                  params["landcover"].get("c4_fraction"))
+        native = sources.module(source).open_year(product, year, path, params.get("source_settings") or {}, rules)
+        if rename:
+            native = native[["c4_frac"]].isel(time=0, drop=True).rename({"c4_frac": rename})
         if product == "meteo" and "evap" in params["sources"]:
             native = native.drop_vars("evap")  # evap from its own source replaces the meteo source's
         for name, da in native.data_vars.items():
-            method = params["methods"].get(name, "bilinear")
+            method = methods.get(name, "bilinear")
             log.info("%s %s: %s from %s", year, name, method, path)
             whole = regrid_blocked(da, target, method, describe(path), rows)
             if name not in land:
@@ -179,6 +188,8 @@ def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_
             else:
                 regrid.check_coverage(part, inside, what)
             fields[name] = part
+        if "landcover" in fields:
+            fields["landcover"] = landcover.decode_classes(fields["landcover"])
         ds = forcing.assemble(fields, t["region"], year, params["par_fraction"])
         for name in ds.data_vars:
             if name not in land_names:

@@ -77,3 +77,32 @@ def c4_fraction(lc: xr.DataArray, rules: dict, year: int) -> xr.DataArray:
         "c4_frac", comment="C4 fraction per IGBP class and month from config landcover.c4_fraction"
     )
     return da
+
+
+#: Scale of the class-code encoding below: class k travels as the "fraction" k / CLASS_SCALE.
+CLASS_SCALE = 100.0
+
+
+def class_code_rules() -> dict:
+    """``c4_fraction`` rules that encode the IGBP class itself, k -> k / 100 (0 elsewhere).
+
+    Every land-cover source already turns its class map into a C4 fraction through
+    these rules (:func:`c4_fraction`), so the regrid step gets the class map on the
+    target grid from the same reader with these rules instead, without a reader of
+    its own per source; :func:`decode_classes` undoes the encoding.
+    """
+    return {**{str(k): k / CLASS_SCALE for k in IGBP}, "default": 0.0}
+
+
+def decode_classes(encoded: xr.DataArray) -> xr.DataArray:
+    """IGBP class codes (float, NaN for no data or no class) from :func:`class_code_rules`' fractions.
+
+    Regridded with ``mode`` (the dominant class of the target pixel) or
+    ``nearest``, the encoded values stay exact class codes / 100.
+    """
+    codes = np.rint(encoded * CLASS_SCALE)
+    codes = codes.where(codes > 0)
+    codes.name = "landcover"
+    codes.attrs = variables.attrs("landcover", comment="dominant IGBP class (MCD12Q1 LC_Type1 values) of the "
+                                                       "pixel, regridded with mode")
+    return codes

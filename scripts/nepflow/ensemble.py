@@ -1,0 +1,88 @@
+"""Comparing the NPP models of an ensemble run (``carbon.models``; rule `ensemble`).
+
+Per model, from its annual NEP maps (``nep_<model>`` of carbon/{year}.nc): the
+area-weighted regional mean NEP over the years, the total sink, the OLS trend of
+the regional mean series with its t-test p, and the area shares of the study's
+trend classes (per-pixel OLS trend and p, :func:`nepflow.classify.trend_classes`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats as sps
+
+from . import classify
+
+#: g C m-2 yr-1 × km2 -> Tg C yr-1.
+TG_PER_G_M2_KM2 = 1e6 / 1e12
+
+
+def regional_series(nep: xr.DataArray, pixel_area: xr.DataArray, inside: np.ndarray) -> np.ndarray:
+    """Area-weighted mean NEP (g C m-2 yr-1) of the region, per year of ``nep`` (year, y, x)."""
+    w = np.where(inside, np.asarray(pixel_area.values, dtype="float64"), 0.0)
+    v = np.asarray(nep.values, dtype="float64")
+    ok = np.isfinite(v) & (w > 0)
+    return np.where(ok, v, 0.0).reshape(len(v), -1) @ w.ravel() / (ok.reshape(len(v), -1) @ w.ravel())
+
+
+def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.DataArray,
+            alpha: float = 0.05) -> pd.DataFrame:
+    """One row per model: mean NEP, total sink, regional trend and p, trend-class area shares (%).
+
+    Parameters
+    ----------
+    neps : model -> NEP (year, y, x), g C m-2 yr-1, the first the primary model.
+    pixel_area : true pixel areas (km2).
+    region : region codes (0 outside).
+    alpha : significance level of the trend classes (``classes.trend.alpha``).
+    """
+    from . import stats as nstats  # numba: the figure's environment imports this module without it
+
+    inside = np.asarray(region.values) > 0
+    area = np.where(inside, np.asarray(pixel_area.values, dtype="float64"), 0.0)
+    years = np.asarray(next(iter(neps.values()))["year"].values, dtype="float64")
+    rows = []
+    for model, nep in neps.items():
+        series = regional_series(nep, pixel_area, inside)
+        fit = sps.linregress(years, series)
+        mean_map = np.asarray(nep.mean("year", skipna=False).values, dtype="float64")
+        ok = np.isfinite(mean_map) & inside
+        row = {"model": model, "mean_nep_g_m2_yr": float(series.mean()),
+               "total_sink_tg_c_yr": float((mean_map[ok] * area[ok]).sum() * TG_PER_G_M2_KM2),
+               "trend_g_m2_yr2": float(fit.slope), "trend_p": float(fit.pvalue),
+               "sink_area_pct": float(100 * area[ok & (mean_map > 0)].sum() / area[ok].sum())}
+        ols = nstats.linear_trend(nep)
+        classes = classify.trend_classes(ols["ols_slope"], ols["ols_p"], alpha).values
+        defined = inside & (classes > 0)
+        for code, name in enumerate(classify.TREND_CLASSES, start=1):
+            row[f"{name}_pct"] = float(100 * area[defined & (classes == code)].sum() / area[defined].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def figure(table: pd.DataFrame, series: dict[str, np.ndarray], years, path) -> None:
+    """The models' regional mean NEP series (left) and trend-class shares (right), PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    for model, s in series.items():
+        row = table.set_index("model").loc[model]
+        ax.plot(years, s, marker="o", ms=3,
+                label=f"{model}: {row.mean_nep_g_m2_yr:.0f}, {row.trend_g_m2_yr2:+.2f} yr-1 (p {row.trend_p:.2g})")
+    ax.set_xlabel("year")
+    ax.set_ylabel("regional mean NEP (g C m-2 yr-1)")
+    ax.legend(fontsize=8)
+    cols = [f"{c}_pct" for c in classify.TREND_CLASSES]
+    bottom = np.zeros(len(table))
+    colours = ["#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c"]
+    for col, colour in zip(cols, colours):
+        bx.bar(table["model"], table[col], bottom=bottom, color=colour, label=col[:-4].replace("_", " "))
+        bottom += table[col].to_numpy()
+    bx.set_ylabel("area share of NEP trend classes (%)")
+    bx.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
