@@ -14,6 +14,7 @@ rule ensemble:
         models=carbon_models(),
         years=YEARS,
         alpha=conf("classes", "trend", "alpha"),
+        code=code_hash("ensemble.py"),
     log:
         log_path("ensemble"),
     benchmark:
@@ -36,6 +37,8 @@ rule ensemble_figure:
     output:
         figure=report(run_path("ensemble/models.png"), caption="../report/ensemble.rst", category="Figures",
                       subcategory="NPP model ensemble"),
+    params:
+        code=code_hash("ensemble_figure.py"),
     log:
         log_path("ensemble_figure"),
     benchmark:

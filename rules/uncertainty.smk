@@ -14,6 +14,7 @@ rule uncertainty:
         uncertainty=conf("uncertainty"),
         carbon=conf("carbon"),
         years=YEARS,
+        code=code_hash("uncertainty.py"),
     log:
         log_path("uncertainty"),
     benchmark:

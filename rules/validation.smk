@@ -11,6 +11,7 @@ rule demo_sites:
     params:
         years=YEARS,
         seed=conf("demo", "seed"),
+        code=code_hash("demo_sites.py"),
     log:
         log_path("demo_sites"),
     benchmark:
@@ -41,6 +42,7 @@ rule validate:
         sites=validation_sites(),
         window=conf("validation", "window"),
         years=YEARS,
+        code=code_hash("validate.py"),
     log:
         log_path("validate"),
     benchmark:

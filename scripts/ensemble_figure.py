@@ -1,7 +1,7 @@
 """The NPP models of an ensemble run in one figure (rule `ensemble_figure`). Output: {run}/ensemble/models.png."""
 import pandas as pd
 
-from nepflow import ensemble, io, logs
+from nepflow import ensemble_plot, io, logs
 
 
 def main(smk):
@@ -11,7 +11,7 @@ def main(smk):
     by_model = {m: g.sort_values("year")["regional_mean_nep_g_m2_yr"].to_numpy()
                 for m, g in series.groupby("model", sort=False)}
     with io.atomic_path(smk.output["figure"]) as tmp:
-        ensemble.figure(table, by_model, years, tmp)
+        ensemble_plot.figure(table, by_model, years, tmp)
 
 
 if __name__ == "__main__":
