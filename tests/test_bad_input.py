@@ -106,7 +106,7 @@ CONFIG_CASES = [
     ("demo persistence below -0.95", {"demo": {"persistence": {"east": -1}}}, "config key demo.persistence.east"),
     ("land_max_missing above 1", {"regrid": {"land_max_missing": 1.5}}, "config key regrid.land_max_missing"),
     ("C4 rule not a class", {"landcover": {"c4_fraction": {"crops": 0.5}}}, "config key landcover.c4_fraction"),
-    ("mod17 without a source", {"carbon": {"npp": "mod17"}}, "config key sources.npp: carbon.npp is mod17"),
+    ("mod17 without a source", {"carbon": {"npp": "mod17"}}, "config key sources.npp: carbon.npp or carbon.models has mod17"),
     ("zero par fraction", {"carbon": {"par_fraction": 0}}, "config key carbon.par_fraction"),
     ("zero eps_c3", {"carbon": {"eps_c3": 0}}, "config key carbon.eps_c3"),
     ("negative eps_c4", {"carbon": {"eps_c4": -1}}, "config key carbon.eps_c4"),
@@ -167,6 +167,19 @@ CONFIG_CASES = [
     ("bad detrend_correlation", {"analysis": {"detrend_correlation": "yes"}}, "config key analysis.detrend_correlation"),
     ("negative no_change_slope", {"classes": {"trend": {"no_change_slope": -1}}}, "config key classes.trend.no_change_slope"),
     ("bad random_band", {"classes": {"hurst": {"random_band": 0.7}}}, "config key classes.hurst.random_band"),
+    # real sources' settings
+    ("unknown evap source", {"sources": {"evap": "cds"}}, "config key sources.evap"),
+    ("zero CDS poll interval", {"sources": {"cds": {"poll_interval": 0}}}, "config key sources.cds.poll_interval"),
+    ("zero CDS client retries", {"sources": {"cds": {"retry_max": 0}}}, "config key sources.cds.retry_max"),
+    ("unknown station format", {"sources": {"stations": {"format": "wmo"}}}, "config key sources.stations.format"),
+    ("negative coastal fill", {"regrid": {"coast_fill_km": -1}}, "config key regrid.coast_fill_km"),
+    ("negative uncertainty seed", {"uncertainty": {"seed": -1}}, "config key uncertainty.seed"),
+    ("negative eps_c3 SD", {"uncertainty": {"sd": {"eps_c3": -0.1}}}, "config key uncertainty.sd.eps_c3"),
+    ("negative eps_c4 SD", {"uncertainty": {"sd": {"eps_c4": -0.1}}}, "config key uncertainty.sd.eps_c4"),
+    ("negative CASA eps_max SD", {"uncertainty": {"sd": {"casa_eps_max": -0.1}}}, "config key uncertainty.sd.casa_eps_max"),
+    ("negative Rh a SD", {"uncertainty": {"sd": {"rh_a": -0.1}}}, "config key uncertainty.sd.rh_a"),
+    ("negative Rh b SD", {"uncertainty": {"sd": {"rh_b": -0.1}}}, "config key uncertainty.sd.rh_b"),
+    ("negative Rh c SD", {"uncertainty": {"sd": {"rh_c": -0.1}}}, "config key uncertainty.sd.rh_c"),
     # CASA, the ensemble, uncertainty and validation
     ("unknown NPP model", {"carbon": {"npp": "biome-bgc"}}, "config key carbon.npp"),
     ("unknown model in the ensemble", {"carbon": {"models": ["tec", "biome-bgc"]}}, "config key carbon.models.1"),
@@ -619,7 +632,8 @@ def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
     ds.to_netcdf(root / "meteo" / "2001.nc")
     cfg = yaml.safe_load(TINY.read_text())
     cfg.update(run_name="badmeteo", years={"start": 2001, "end": 2003},
-               sources={"meteo": "local", "local": {"root": "mine_bad_meteo"}})
+               sources={"meteo": "local", "local": {"root": "mine_bad_meteo"}},
+               data_dir="data_badmeteo")  # its own cache: a demo job of other products may rewrite shared files
     path = tmp_path / "badmeteo.yaml"
     path.write_text(yaml.safe_dump(cfg))
     before = tree_state(wd)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from workflow import scheduled_jobs, snakemake
+from workflow import ROOT, scheduled_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 YEARS = list(range(2000, 2021))
