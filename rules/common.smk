@@ -65,7 +65,8 @@ PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
 SOURCE_OF = {product: config["sources"][product] for product in PRODUCTS}
 SOURCE_CFG = nepflow_sources.source_config(config)
 #: The retrieve jobs of a year, [(source, products)]: one per product, or one for all the products a
-#: source generates together (its module's ONE_JOB, e.g. the demo: its products share the fields).
+#: source generates together (its module's ONE_JOB, e.g. the demo: its products share the fields; the
+#: job makes all of them whichever the config takes, so runs sharing the cache share the job).
 RETRIEVE_JOBS = nepflow_sources.retrieve_jobs(SOURCE_OF)
 
 
@@ -77,18 +78,19 @@ def source_params(source):
     return sorted_config({"bbox": SOURCE_CFG["bbox"], **{k: SOURCE_CFG.get(k) for k in keys}})
 
 
-def source_outputs(product, year="{year}"):
-    """The files (name -> path) the retrieve job of (product, year) writes, by the configured source."""
-    source = SOURCE_OF[product]
+def source_outputs(product, year="{year}", source=None):
+    """The files (name -> path) the retrieve job of (product, year) writes, by ``source`` (default:
+    the configured one)."""
+    source = source or SOURCE_OF[product]
     rel = nepflow_sources.module(source).outputs(product, year, SOURCE_CFG)
     return {name: data_path(source, path) for name, path in rel.items()}
 
 
-def job_outputs(products):
+def job_outputs(source, products):
     """The outputs of one retrieve job: its product's files, or ``<product>_<name>`` of each product."""
     if len(products) == 1:
-        return source_outputs(products[0])
-    return {f"{p}_{name}": path for p in products for name, path in source_outputs(p).items()}
+        return source_outputs(products[0], source=source)
+    return {f"{p}_{name}": path for p in products for name, path in source_outputs(p, source=source).items()}
 
 
 def retrieved(product, year):
@@ -96,9 +98,9 @@ def retrieved(product, year):
     return nepflow_sources.delivered(source_outputs(product, year))
 
 
-def source_inputs(products):
+def source_inputs(source, products):
     """Input function: what the retrieve job of ``products`` reads (the module's NEEDS and inputs)."""
-    mod = nepflow_sources.module(SOURCE_OF[products[0]])
+    mod = nepflow_sources.module(source)
 
     def files(wildcards):
         out = {}

@@ -14,9 +14,9 @@ for _source, _products in RETRIEVE_JOBS:
         name:
             _name
         input:
-            unpack(source_inputs(_products)),
+            unpack(source_inputs(_source, _products)),
         output:
-            **job_outputs(_products),
+            **job_outputs(_source, _products),
         params:
             source=_source,
             products=list(_products),

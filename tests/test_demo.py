@@ -159,3 +159,32 @@ def test_drivers_are_not_collinear_and_a_planted_partial_correlation_is_recovere
     assert np.mean((ds.pr_pr.values > 0) & (ds.p_pr_pr.values < 0.05)) > 0.8
     assert np.mean((ds.pr_sund.values < 0) & (ds.p_pr_sund.values < 0.05)) > 0.8
     assert np.mean(ds.p_pr_tas.values < 0.05) < 0.15
+
+
+def test_the_demo_job_is_the_same_whatever_products_a_run_takes_from_it():
+    """The demo generates its products in one job per year: that job (its name, products, outputs)
+    is the same whether a run takes four products from it or three, so runs sharing the cache share
+    the job and neither reruns it nor rewrites files the other has read."""
+    from nepflow import sources
+
+    everything = {"meteo": "demo", "fpar": "demo", "landcover": "demo", "sunshine": "demo"}
+    local_meteo = {**everything, "meteo": "local"}
+    full = ("demo", ("meteo", "fpar", "landcover", "sunshine"))
+    assert sources.retrieve_jobs(everything) == [full]
+    assert sources.retrieve_jobs(local_meteo) == [("local", ("meteo",)), full]
+    assert sources.retrieve_jobs({**everything, "evap": "earthdata"})[-1] == ("earthdata", ("evap",))
+
+
+def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
+    """A moved or archived cache still opens: the land products' manifests name the file beside them."""
+    import json
+    import shutil
+
+    cfg = {"bbox": [113.0, 37.0, 114.0, 38.0], "demo": CFG}
+    a = tmp_path / "a"
+    paths = {"data": a / "fpar.nc", "manifest": a / "fpar.json"}
+    demo.retrieve("fpar", 2005, cfg, paths)
+    assert json.loads(paths["manifest"].read_text())["files"][0]["name"] == "fpar.nc"
+    shutil.move(a, tmp_path / "b")
+    ds = demo.open_year("fpar", 2005, tmp_path / "b" / "fpar.json", cfg)
+    assert ds["fpar"].notnull().any()

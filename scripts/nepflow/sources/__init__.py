@@ -102,17 +102,21 @@ def source_config(config: dict) -> dict:
 
 
 def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
-    """The retrieve jobs of one year, [(source, products)], from ``{product: source}``."""
-    jobs, grouped = [], {}
+    """The retrieve jobs of one year, [(source, products)], from ``{product: source}``.
+
+    A ``ONE_JOB`` source's job delivers every product the source has (in the order of
+    :data:`PRODUCTS`), whichever of them the config takes from it: the job, its outputs and its
+    params are then the same for every run sharing the cache, so a run that takes one product
+    elsewhere neither reruns the job nor rewrites files another run has read."""
+    jobs, seen = [], set()
     for product, source in source_of.items():
         if getattr(module(source), "ONE_JOB", False):
-            if source not in grouped:
-                grouped[source] = []
-                jobs.append((source, grouped[source]))
-            grouped[source].append(product)
+            if source not in seen:
+                seen.add(source)
+                jobs.append((source, tuple(p for p in PRODUCTS if p in module(source).PRODUCTS)))
         else:
-            jobs.append((source, [product]))
-    return [(source, tuple(products)) for source, products in jobs]
+            jobs.append((source, (product,)))
+    return jobs
 
 
 def delivered(outputs: dict) -> str:

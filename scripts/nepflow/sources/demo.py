@@ -510,9 +510,12 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
                     dst.write(lc, 1, window=Window(0, s.start, len(x), s.stop - s.start))
         kind = "geotiff"
     data = Path(paths["data"])
-    download.write_manifest(paths["manifest"], {  # the local source's manifest of a user's file
+    # The local source's manifest of a user's file; the name is relative to the manifest's folder
+    # (the file sits beside it), so the cache reads the same wherever the project folder is moved
+    # and a rerun of the job writes the same bytes.
+    download.write_manifest(paths["manifest"], {
         "source": "local", "product": product, "year": int(year), "kind": kind, "bbox": [float(b) for b in bounds],
-        "files": [{"name": str(data.resolve()), "size": data.stat().st_size, "sha256": file_sha256(data)}]})
+        "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}]})
 
 
 def station_locations(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray]:

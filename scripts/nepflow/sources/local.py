@@ -126,7 +126,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
     m = download.read_manifest(path)
     if not m or m.get("source") != "local":
         raise NepflowError(f"{path}: not a local-source manifest; expected the JSON written by the retrieve job")
-    kind, files = m["kind"], [Path(f["name"]) for f in m["files"]]
+    kind, files = m["kind"], [Path(path).parent / f["name"] for f in m["files"]]  # names relative to the manifest
     year = int(year)
     what = str(files[0])
     if product == "meteo":
