@@ -202,7 +202,7 @@ def write_series_cube(path: Path, n_pix: int, chunk: int) -> tuple[int, int]:
     ds = xr.Dataset({k: (("year", "y", "x"), v.reshape(len(YEARS), ny, nx)) for k, v in
                      (("nep", x), ("pr", pr), ("tas", tas), ("sund", sund))}, coords=coords)
     ds = ds.rio.write_crs("EPSG:32650")
-    for v in ds.data_vars.values():  # as io.write_netcdf: the grid mapping as an attribute
+    for v in ds.data_vars.values():  # as netcdf.write_netcdf: the grid mapping as an attribute
         v.attrs["grid_mapping"] = "spatial_ref"
         v.encoding.pop("grid_mapping", None)
     enc = {k: {"chunksizes": (len(YEARS), min(chunk, ny), min(chunk, nx)), "zlib": False} for k in ds.data_vars}
@@ -226,9 +226,9 @@ def peak_rss_mb() -> float:
 
 def workflow_chunk(threads: int) -> int:
     """The dask chunk edge the workflow's statistics use (``analysis.chunk``, derived from memory when null)."""
-    from nepflow import io
+    from nepflow import blocks
 
-    return io.chunk_edge(len(YEARS), threads=threads, chunk=analysis_defaults()["chunk"])
+    return blocks.chunk_edge(len(YEARS), threads=threads, chunk=analysis_defaults()["chunk"])
 
 
 def aggregate_child(name: str, cube_path: str, outdir: str, threads: int) -> None:

@@ -202,7 +202,7 @@ def aggregates(args) -> None:
     import xarray as xr
     import yaml
 
-    from nepflow import io
+    from nepflow import blocks, netcdf
 
     cfg = yaml.safe_load(Path(args.config).read_text())
     res = cfg["grid"]["resolution"]
@@ -229,7 +229,7 @@ def aggregates(args) -> None:
                             coords={"year": years, "y": y[sl], "x": x})
             return ds.rio.write_crs("EPSG:4326")
 
-        io.write_netcdf(io.blocked(block, xr.DataArray(y, dims="y"), rows), cube_path, chunk_rows=rows)
+        netcdf.write_netcdf(blocks.blocked(block, xr.DataArray(y, dims="y"), rows), cube_path, chunk_rows=rows)
     mem_mb = args.mem_mb
     results = {"grid": [ny, nx], "pixels": nx * ny, "years": len(years), "mem_mb": mem_mb, "jobs": {}}
     if (wd / "aggregates.json").exists():  # earlier measurements of other statistics are kept

@@ -215,7 +215,7 @@ def uncertainty_param():
 
 # ---------------------------------------------------------------- resources
 # Every job works in blocks of rows (per-year jobs, series, classes, area tables) or dask chunks
-# (statistics) sized from its mem_mb (nepflow.io.block_rows; config resources.block_rows and
+# (statistics) sized from its mem_mb (nepflow.blocks.block_rows; config resources.block_rows and
 # analysis.chunk override), so mem_mb grows with the grid only by the whole-grid 2-D maps a job holds.
 GRID_PIXELS = PLAN["grid_pixels"]  # from the Snakefile's validation (nepflow.config.check_semantics)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from nepflow import archive, io, logs
+from nepflow import archive, files, jobs, logs
 
 
 def make_report(snakefile, config, out):
@@ -28,7 +28,7 @@ def main(smk):
     p = smk.params
     run_dir = Path(smk.output["archive"]).parent.parent  # results/{run}/archive/… -> results/{run}
     report = run_dir / "report.zip"
-    with io.atomic_path(report, suffix=".zip") as tmp:
+    with files.atomic_path(report, suffix=".zip") as tmp:
         make_report(Path(p["code_root"]) / "Snakefile", p["config"], tmp)
     archive.build(
         workdir=Path("."), code_root=Path(p["code_root"]), run=p["run"], run_dir=run_dir,
@@ -39,6 +39,6 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

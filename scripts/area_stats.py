@@ -4,7 +4,7 @@ Outputs: {run}/tables/area_stats.csv (docs/architecture.md) and {run}/tables/sum
 """
 import xarray as xr
 
-from nepflow import areastats, io, logs, summary
+from nepflow import areastats, blocks, files, jobs, logs, netcdf, summary
 
 
 #: Bytes per pixel of one block of the area table: the class maps and the masks.
@@ -13,19 +13,19 @@ BYTES_PER_PIXEL = 16 * 4 + 64
 
 def main(smk):
     classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False, decode_coords="all")  # lazy, int8
-    stability = io.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
-    grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
-    mem_mb, rows = io.job_resources(smk)
-    rows = io.block_rows(classes.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=classes.sizes["y"])
+    stability = netcdf.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
+    grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
+    mem_mb, rows = jobs.job_resources(smk)
+    rows = blocks.block_rows(classes.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=classes.sizes["y"])
     table = areastats.area_table(classes, grid["pixel_area"], grid["region"], rows=rows)
-    with io.atomic_path(smk.output["table"]) as tmp:
+    with files.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     text = summary.summary_table(table, stability["nep_mean"], grid["pixel_area"], grid["region"],
                                  years=smk.params["years"])
-    io.write_text(text, smk.output["summary"])
+    files.write_text(text, smk.output["summary"])
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

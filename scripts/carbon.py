@@ -3,14 +3,14 @@ import logging
 
 import xarray as xr
 
-from nepflow import carbon, cf, checks, forcing, io, logs, provenance
+from nepflow import blocks, carbon, cf, checks, forcing, jobs, logs, netcdf, provenance
 
 log = logging.getLogger("nepflow.carbon")
 
 
 def main(smk):
     path = smk.input["forcing"]
-    drivers = io.open_dataset(path, list(forcing.FORCING_VARS))  # lazy: each block reads its rows
+    drivers = netcdf.open_dataset(path, list(forcing.FORCING_VARS))  # lazy: each block reads its rows
     if "grid" in smk.input.keys():  # a file on another grid is named here, not later on carbon/{year}.nc
         with xr.open_dataset(smk.input["grid"]) as grid:
             forcing.check_grid_match(drivers, grid, path)
@@ -36,18 +36,18 @@ def main(smk):
         return xr.merge([annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})],
                         combine_attrs="drop_conflicts").rio.write_crs(crs)
 
-    mem_mb, rows = io.job_resources(smk)
+    mem_mb, rows = jobs.job_resources(smk)
     per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
-    rows = io.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
-    ds = io.blocked(block, drivers["y"], rows)
+    rows = blocks.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
+    ds = blocks.blocked(block, drivers["y"], rows)
     annual = cf.with_year(ds[[v for v in ds.data_vars if not v.startswith("monthly_")]],  # gpp, npp, rh, nep (+ the ensemble's)
                           year_of(drivers, smk))
     late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
-    io.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
+    netcdf.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
     if monthly:  # the blocks are computed again for this file (monthly output is optional)
         per_month = ds[[v for v in ds.data_vars if v.startswith("monthly_")]]
         per_month = per_month.rename({v: v[len("monthly_"):] for v in per_month.data_vars})
-        io.write_netcdf(cf.with_months(per_month), smk.output["monthly"], chunk_rows=rows,
+        netcdf.write_netcdf(cf.with_months(per_month), smk.output["monthly"], chunk_rows=rows,
                         late_attrs=lambda: provenance.attrs("carbon", [path], params, kind="carbon_monthly"))
     for w in warnings:
         log.warning("%s", w)
@@ -61,6 +61,6 @@ def year_of(drivers, smk) -> int:
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from nepflow import cf, classify, io, logs, provenance
+from nepflow import blocks, cf, classify, cog, jobs, logs, netcdf, provenance
 
 
 #: Bytes per pixel of one block: the analysis variables (float32 and float64 copies) and the class maps.
@@ -14,7 +14,7 @@ BYTES_PER_PIXEL = 40 * 12 + 16 * 8
 
 
 def main(smk):
-    ds = {k: io.open_dataset(smk.input[k]) for k in ("trend", "hurst", "stability", "correlation")}  # lazy
+    ds = {k: netcdf.open_dataset(smk.input[k]) for k in ("trend", "hurst", "stability", "correlation")}  # lazy
     crs = ds["trend"].rio.crs
 
     def block(rows):  # classes are per pixel: a block of rows at a time
@@ -26,22 +26,22 @@ def main(smk):
             classes[name].attrs["grid_mapping"] = "spatial_ref"
         return classes
 
-    mem_mb, rows = io.job_resources(smk)
+    mem_mb, rows = jobs.job_resources(smk)
     t = ds["trend"]
-    rows = io.block_rows(t.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=t.sizes["y"])
-    classes = cf.copy_time(t, io.blocked(block, t["y"], rows))  # the period of the statistics
-    provenance.attach(classes, "classes", io.all_paths(smk.input), dict(smk.params))
-    io.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)
+    rows = blocks.block_rows(t.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=t.sizes["y"])
+    classes = cf.copy_time(t, blocks.blocked(block, t["y"], rows))  # the period of the statistics
+    provenance.attach(classes, "classes", jobs.all_paths(smk.input), dict(smk.params))
+    netcdf.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)
     tif_dir = Path(smk.output["classes"]).parent / "tif"
     # int8 maps, small even for the whole grid; undecoded, so they stay int8 with missing_value -1
     with xr.open_dataset(smk.output["classes"], mask_and_scale=False, decode_coords="all") as written:
         for name in written.data_vars:
             da = written[name].load().rio.write_crs(crs)
             n = len(da.attrs["flag_meanings"].split())
-            io.write_cog(da, tif_dir / f"{name}.tif", colours=classify.colours(name, n))
+            cog.write_cog(da, tif_dir / f"{name}.tif", colours=classify.colours(name, n))
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -1,13 +1,13 @@
 """Every map and time-series figure, PNG and PDF (rule `figures`). Output: {run}/figures/."""
-from nepflow import figures, io, logs, regions, series
+from nepflow import figures, jobs, logs, netcdf, regions, series
 
 
 def main(smk):
     """Draw every figure; returns figure name -> what was drawn (data, colour limits, labels), for tests."""
     # lazily (dask, nothing cached): each map reads its variable when drawn, one at a time
-    analysis = {k: io.open_dataset(smk.input[k], chunks={}) for k in ("trend", "hurst", "stability", "correlation")}
-    classes = io.open_dataset(smk.input["classes"], chunks={})
-    grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
+    analysis = {k: netcdf.open_dataset(smk.input[k], chunks={}) for k in ("trend", "hurst", "stability", "correlation")}
+    classes = netcdf.open_dataset(smk.input["classes"], chunks={})
+    grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     names = grid["region"].attrs["flag_meanings"].split()
     outlines = regions.province_shapes([n.replace("_", " ") for n in names]) if names != ["region"] else {}
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
@@ -21,6 +21,6 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -1,5 +1,5 @@
 """The target grid with region codes and pixel areas (rule `grid`). Output: {run}/grid.nc."""
-from nepflow import grid, io, logs, provenance, regions
+from nepflow import grid, jobs, logs, netcdf, provenance, regions
 
 
 def main(smk):
@@ -8,10 +8,10 @@ def main(smk):
     target = grid.target_grid(g["crs"], g["resolution"], g.get("bounds"), shapes)
     ds = grid.grid_dataset(target, shapes)
     provenance.attach(ds, "grid", [], dict(smk.params))
-    io.write_netcdf(ds, smk.output["grid"])
+    netcdf.write_netcdf(ds, smk.output["grid"])
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

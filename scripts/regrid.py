@@ -6,7 +6,7 @@ and written block by block.
 """
 import logging
 
-from nepflow import drivers, io, logs, provenance
+from nepflow import drivers, jobs, logs, netcdf, provenance
 
 log = logging.getLogger("nepflow.regrid")
 
@@ -14,21 +14,21 @@ log = logging.getLogger("nepflow.regrid")
 def main(smk):
     year = int(smk.wildcards.year)
     params = dict(smk.params)
-    target = io.open_dataset(smk.input["grid"], ["region"]).load()
+    target = netcdf.open_dataset(smk.input["grid"], ["region"]).load()
     inputs = {product: smk.input[product] for product in params["sources"]}
-    mem_mb, rows = io.job_resources(smk)
+    mem_mb, rows = jobs.job_resources(smk)
     ds, rows, late_checks, warnings = drivers.year_forcing(year, inputs, target, params, mem_mb, rows)
 
     def provenance_after_checks():
         late_checks()
-        return provenance.attrs("regrid", io.all_paths(smk.input), {**params, "check_warnings": warnings})
+        return provenance.attrs("regrid", jobs.all_paths(smk.input), {**params, "check_warnings": warnings})
 
-    io.write_netcdf(ds, smk.output["forcing"], chunk_rows=rows, late_attrs=provenance_after_checks)
+    netcdf.write_netcdf(ds, smk.output["forcing"], chunk_rows=rows, late_attrs=provenance_after_checks)
     for w in warnings:
         log.warning("%s", w)
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

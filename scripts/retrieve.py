@@ -34,8 +34,8 @@ if __name__ == "__main__":
     if "snakemake" in globals():
         smk = snakemake  # noqa: F821
     else:
-        from nepflow import io
+        from nepflow import jobs
 
-        smk = io.cli_args(__doc__)
+        smk = jobs.cli_args(__doc__)
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -3,16 +3,16 @@
 Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (docs/architecture.md).
 The statistic is the rule's `statistic` param.
 """
-from nepflow import analysis, cf, checks, io, logs, provenance, series
+from nepflow import analysis, blocks, cf, checks, jobs, logs, netcdf, provenance, series
 
 
 def main(smk):
     name, a = smk.params["statistic"], smk.params["analysis"]
-    mem_mb, _ = io.job_resources(smk)
+    mem_mb, _ = jobs.job_resources(smk)
     with logs.phase("open"):
-        with io.open_dataset(smk.input["series"], ["nep"]) as probe:
+        with netcdf.open_dataset(smk.input["series"], ["nep"]) as probe:
             n_years = probe.sizes["year"]
-        chunk = io.chunk_edge(n_years, mem_mb, smk.threads, io.job_chunk(smk))  # a resource: changes no value
+        chunk = blocks.chunk_edge(n_years, mem_mb, smk.threads, jobs.job_chunk(smk))  # a resource: changes no value
         cube = series.open_cube(smk.input["series"], chunk)
     with logs.phase("statistic"):  # reads the cube slab by slab: its time includes the reading
         ds = analysis.compute(name, cube, a, threads=smk.threads)
@@ -25,6 +25,6 @@ def main(smk):
         analysis.write(ds, smk.output["analysis"], smk.output["tifs"], cube.rio.crs, threads=smk.threads)
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

@@ -7,18 +7,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nepflow import carbon, io, logs, provenance, variables
+from nepflow import carbon, files, jobs, logs, netcdf, provenance, variables
 from nepflow.carbon import uncertainty as unc
 
 
 def main(smk):
     u, p = smk.params["uncertainty"], carbon.with_defaults(smk.params["carbon"])
-    grid = io.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
+    grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     inside = grid["region"].values > 0
     acc = unc.Accumulator(smk.params["years"], grid["pixel_area"].values, inside)
     names = [f"unc_{k}" for k in unc.TERMS]
     for i, path in enumerate(smk.input["carbon"]):
-        with io.open_dataset(path, names) as ds:
+        with netcdf.open_dataset(path, names) as ds:
             acc.add(i, np.stack([ds[n].values.astype("float64") for n in names]))
     draws = unc.draw_parameters(u["draws"], u["seed"], u["sd"], p)
     maps, table = unc.summarise(acc, unc.coefficients(draws, p), unc.coefficients(unc.central(p), p))
@@ -34,14 +34,14 @@ def main(smk):
                                                            "the draws", comment=comment)),
     }).rio.write_crs(grid.rio.crs)
     provenance.attach(out, "uncertainty", list(smk.input["carbon"]), dict(smk.params))
-    io.write_netcdf(out, smk.output["maps"])
+    netcdf.write_netcdf(out, smk.output["maps"])
     rows = [{"quantity": q, **v, "draws": u["draws"], "seed": u["seed"], "primary_model": p["npp"]}
             for q, v in table.items()]
-    with io.atomic_path(smk.output["table"]) as tmp:
+    with files.atomic_path(smk.output["table"]) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

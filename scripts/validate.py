@@ -6,14 +6,14 @@ r, n) and {run}/validation/validation.png.
 import numpy as np
 import pandas as pd
 
-from nepflow import io, logs, validation
+from nepflow import files, jobs, logs, netcdf, validation
 
 
 def main(smk):
     sites, window, years = smk.params["sites"], smk.params["window"], smk.params["years"]
-    grid = io.open_dataset(smk.input["grid"], ["region"]).load()
-    maps = [io.open_dataset(p, ["gpp", "nep"]).load() for p in smk.input["carbon"]]
-    with io.open_dataset(smk.input["forcing"]) as f:  # the grid's dominant class, where it is there (CASA runs)
+    grid = netcdf.open_dataset(smk.input["grid"], ["region"]).load()
+    maps = [netcdf.open_dataset(p, ["gpp", "nep"]).load() for p in smk.input["carbon"]]
+    with netcdf.open_dataset(smk.input["forcing"]) as f:  # the grid's dominant class, where it is there (CASA runs)
         classes = f["landcover"].load() if "landcover" in f else None
     rows = []
     for site in sites:
@@ -29,13 +29,13 @@ def main(smk):
                          "nep_obs": np.nan if o is None else -o["NEE_VUT_REF"],
                          "nep_mod": validation.extract(ds["nep"], row, col, window)})
     pairs = pd.DataFrame(rows)
-    with io.atomic_path(smk.output["table"]) as tmp:
+    with files.atomic_path(smk.output["table"]) as tmp:
         validation.table(pairs).to_csv(tmp, index=False, float_format="%.6f")
-    with io.atomic_path(smk.output["figure"]) as tmp:
+    with files.atomic_path(smk.output["figure"]) as tmp:
         validation.figure(pairs, tmp)
 
 
 if __name__ == "__main__":
-    smk = snakemake if "snakemake" in globals() else io.cli_args(__doc__)  # noqa: F821
+    smk = snakemake if "snakemake" in globals() else jobs.cli_args(__doc__)  # noqa: F821
     logs.to_file(smk.log[0] if smk.log else None)
     logs.run(main, smk)

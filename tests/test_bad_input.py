@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from nepflow import io, provenance
+from nepflow import netcdf, provenance
 from workflow import ROOT, TINY, env, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -330,7 +330,7 @@ def rewrite(path, fn):
     ds = xr.open_dataset(path, decode_coords="all").load()
     ds.close()
     ds = fn(ds)
-    io.write_netcdf(ds, path)
+    netcdf.write_netcdf(ds, path)
 
 
 def set_value(var, value, month=6):
@@ -423,7 +423,7 @@ def test_year_with_a_different_grid(done, tmp_path):
     run = done / "results/tiny"
     odd = tmp_path / "2001.nc"
     ds = xr.open_dataset(run / "carbon/2001.nc").load()
-    io.write_netcdf(ds.isel(x=slice(1, None)), odd)
+    netcdf.write_netcdf(ds.isel(x=slice(1, None)), odd)
     carbon = [run / "carbon/2000.nc", odd]
     forcing = [run / "forcing/2000.nc", run / "forcing/2001.nc"]
     with pytest.raises(Exception, match="2001.nc: grid differs"):
@@ -466,7 +466,7 @@ def test_fewer_valid_years_than_the_configured_minimum(done, tmp_path):
     nep = ds["nep"].values.copy()
     nep[::2] = np.nan  # 10 of 21 years left in every pixel
     ds["nep"].values = nep
-    io.write_netcdf(ds, series_file)
+    netcdf.write_netcdf(ds, series_file)
     proc, out = statistic_job(series_file, tmp_path, 15)
     assert proc.returncode != 0
     line = error_line(proc.stderr)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nepflow import carbon, io, variables
+from nepflow import carbon, netcdf, variables
 from nepflow.carbon import tec
 from nepflow.errors import NepflowError
 
@@ -127,7 +127,7 @@ def test_units_and_attributes():
 
 def test_written_file_keeps_float32_and_attributes(tmp_path):
     annual = carbon.annual_fluxes(make_forcing(), {})
-    path = io.write_netcdf(annual, tmp_path / "carbon.nc")
+    path = netcdf.write_netcdf(annual, tmp_path / "carbon.nc")
     with xr.open_dataset(path) as back:
         for v in FLUXES:
             assert back[v].dtype == np.float32

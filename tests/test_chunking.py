@@ -191,13 +191,13 @@ def test_dask_chunks_give_the_whole_grid_statistics(whole, tmp_path, stage, chun
 
 
 def test_block_rows_from_memory():
-    from nepflow import io
+    from nepflow import blocks
 
-    assert io.block_rows(1300, 1000, mem_mb=1000) == 256  # 400 MB / 1.3 MB per row: whole NetCDF chunks
-    assert io.block_rows(1300, 1000, mem_mb=100) == 16
-    assert io.block_rows(1300, 1000, mem_mb=1, ny=10) == 1
-    assert io.block_rows(1300, 1000, mem_mb=1000, rows=7) == 7
-    assert io.block_rows(1300, 1000, mem_mb=10**6, ny=900) == 900
-    assert io.chunk_edge(21, 1000, 2) == 256 and io.chunk_edge(21, 1000, 2, chunk=5) == 5
-    assert io.chunk_edge(21, 200, 2) == 128 and io.chunk_edge(21, 10, 1) == 32  # divisors of the stored 256
-    assert io.chunk_edge(21, 10**5, 2) == 512  # at most two stored chunks
+    assert blocks.block_rows(1300, 1000, mem_mb=1000) == 256  # 400 MB / 1.3 MB per row: whole NetCDF chunks
+    assert blocks.block_rows(1300, 1000, mem_mb=100) == 16
+    assert blocks.block_rows(1300, 1000, mem_mb=1, ny=10) == 1
+    assert blocks.block_rows(1300, 1000, mem_mb=1000, rows=7) == 7
+    assert blocks.block_rows(1300, 1000, mem_mb=10**6, ny=900) == 900
+    assert blocks.chunk_edge(21, 1000, 2) == 256 and blocks.chunk_edge(21, 1000, 2, chunk=5) == 5
+    assert blocks.chunk_edge(21, 200, 2) == 128 and blocks.chunk_edge(21, 10, 1) == 32  # divisors of the stored 256
+    assert blocks.chunk_edge(21, 10**5, 2) == 512  # at most two stored chunks

@@ -52,10 +52,10 @@ def test_help_points_to_documents_inside_the_repository(script):
 
 
 def test_a_missing_param_is_one_line():
-    from nepflow import io
+    from nepflow import jobs
     from nepflow.errors import NepflowError
 
-    smk = io.cli_args("doc", ["--input", "forcing=f.nc", "--param", "strictness=default"])
+    smk = jobs.cli_args("doc", ["--input", "forcing=f.nc", "--param", "strictness=default"])
     assert smk.params["strictness"] == "default"
     with pytest.raises(NepflowError) as err:
         smk.params["carbon"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nepflow import io, provenance, variables
+from nepflow import cog, files, jobs, netcdf, provenance, variables
 from nepflow.errors import NepflowError
 
 
@@ -16,8 +16,8 @@ def small():
 
 
 def test_write_and_read_back(tmp_path):
-    p = io.write_netcdf(small(), tmp_path / "a.nc")
-    back = io.open_dataset(p, ["nep"])
+    p = netcdf.write_netcdf(small(), tmp_path / "a.nc")
+    back = netcdf.open_dataset(p, ["nep"])
     assert back["nep"].dtype == np.float32
     assert back["nep"].attrs["units"] == "g m-2 yr-1"
     assert back.attrs["Conventions"] == "CF-1.8"
@@ -26,10 +26,10 @@ def test_write_and_read_back(tmp_path):
 
 def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path):
     target = tmp_path / "a.nc"
-    io.write_netcdf(small(), target)
+    netcdf.write_netcdf(small(), target)
     before = target.read_bytes()
     with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_bytes(b"partial")
             raise RuntimeError("killed")
     assert target.read_bytes() == before
@@ -87,20 +87,20 @@ def test_unwritable_folder_is_one_line_error(tmp_path):
     # a file where the output folder should be: mkdir fails for root too
     (tmp_path / "results").write_text("not a folder")
     with pytest.raises(NepflowError, match="cannot write .*results/a.nc"):
-        io.write_netcdf(small(), tmp_path / "results" / "a.nc")
+        netcdf.write_netcdf(small(), tmp_path / "results" / "a.nc")
     assert (tmp_path / "results").read_text() == "not a folder"
 
 
 def test_read_errors_name_the_file(tmp_path):
     with pytest.raises(NepflowError, match="missing.nc: file not found"):
-        io.open_dataset(tmp_path / "missing.nc")
+        netcdf.open_dataset(tmp_path / "missing.nc")
     bad = tmp_path / "truncated.nc"
-    good = io.write_netcdf(small(), tmp_path / "good.nc")
+    good = netcdf.write_netcdf(small(), tmp_path / "good.nc")
     bad.write_bytes(good.read_bytes()[:200])
     with pytest.raises(NepflowError, match="truncated.nc: not a readable NetCDF file"):
-        io.open_dataset(bad)
+        netcdf.open_dataset(bad)
     with pytest.raises(NepflowError, match="missing variable"):
-        io.open_dataset(good, ["nep", "gpp"])
+        netcdf.open_dataset(good, ["nep", "gpp"])
 
 
 def test_provenance_is_deterministic_and_complete(tmp_path):
@@ -109,18 +109,18 @@ def test_provenance_is_deterministic_and_complete(tmp_path):
     assert a.attrs == b.attrs
     assert "numpy" in a.attrs["nepflow_software"]
     assert a.attrs["nepflow_params"] == '{"cue":0.5}'
-    io.write_netcdf(a, tmp_path / "1.nc")
-    io.write_netcdf(b, tmp_path / "2.nc")
+    netcdf.write_netcdf(a, tmp_path / "1.nc")
+    netcdf.write_netcdf(b, tmp_path / "2.nc")
     assert provenance.data_checksum(tmp_path / "1.nc") == provenance.data_checksum(tmp_path / "2.nc")
     c = provenance.attach(small(), "carbon", ["forcing/2000.nc"], {"cue": 0.55})
-    io.write_netcdf(c, tmp_path / "3.nc")
+    netcdf.write_netcdf(c, tmp_path / "3.nc")
     assert provenance.data_checksum(tmp_path / "3.nc") != provenance.data_checksum(tmp_path / "1.nc")
 
 
 def test_cog_roundtrip(tmp_path):
     import rasterio
 
-    p = io.write_cog(small()["nep"], tmp_path / "nep.tif")
+    p = cog.write_cog(small()["nep"], tmp_path / "nep.tif")
     with rasterio.open(p) as src:
         assert src.crs.to_epsg() == 4326
         np.testing.assert_array_equal(src.read(1), np.arange(6).reshape(2, 3))
@@ -137,8 +137,8 @@ def test_variables_table_covers_contracts():
 
 
 def test_command_line_job_object():
-    job = io.cli_args("doc", ["--input", "carbon=a.nc", "--input", "carbon=b.nc", "--input", "grid=g.nc",
+    job = jobs.cli_args("doc", ["--input", "carbon=a.nc", "--input", "carbon=b.nc", "--input", "grid=g.nc",
                               "--output", "figures=out", "--param", "years=[2000, 2001]", "--threads", "2"])
     assert job.input["carbon"] == ["a.nc", "b.nc"] and job.input.grid == "g.nc"
     assert job.output["figures"] == "out" and job.params["years"] == [2000, 2001] and job.threads == 2
-    assert io.all_paths(job.input) == ["a.nc", "b.nc", "g.nc"]
+    assert jobs.all_paths(job.input) == ["a.nc", "b.nc", "g.nc"]

@@ -55,9 +55,9 @@ def _cube(path: Path, n: int) -> Path:
     climate = {v: ("year", np.ones(len(YEARS), "float32")) for v in ("pr", "tas", "sund")}  # unread by stability
     ds = xr.Dataset({"nep": (("year", "y", "x"), nep), **climate},
                     coords={"year": YEARS, "y": y, "x": x}).rio.write_crs("EPSG:4326")
-    from nepflow import io
+    from nepflow import netcdf
 
-    io.write_netcdf(ds, path)
+    netcdf.write_netcdf(ds, path)
     return path
 
 
@@ -82,7 +82,7 @@ def cubes(tmp_path_factory):
 
 def test_aggregate_peak_rss_bounded_by_the_chunk(cubes):
     tmp, tiny, mid = cubes
-    base, chunked = _peak_rss(tmp, tiny, mid, 0)  # chunk edge from mem_mb=1000, 1 thread (io.chunk_edge)
+    base, chunked = _peak_rss(tmp, tiny, mid, 0)  # chunk edge from mem_mb=1000, 1 thread (blocks.chunk_edge)
     base_whole, whole = _peak_rss(tmp, tiny, mid, 1000)  # one chunk: the whole cube in memory
     assert chunked - base < BOUND_MB, (base, chunked, base_whole, whole)
     assert whole - base_whole > BOUND_MB, (base, chunked, base_whole, whole)

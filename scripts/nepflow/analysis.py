@@ -17,7 +17,7 @@ import numba
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from . import io, stats
+from . import cog, files, netcdf, stats
 
 STATISTICS = ("trend", "hurst", "stability", "correlation")
 
@@ -70,7 +70,7 @@ def write(ds: xr.Dataset, nc_path, tif_paths, crs, threads: int = 1) -> None:
 
     The NetCDF and the GeoTIFFs are written concurrently on ``threads`` threads
     (netCDF4 and GDAL compress without the GIL). The files appear together or,
-    on any failure, not at all (:func:`nepflow.io.staged`).
+    on any failure, not at all (:func:`nepflow.files.staged`).
     """
     ds = ds.rio.write_crs(crs)
     for name in ds.data_vars:
@@ -81,8 +81,8 @@ def write(ds: xr.Dataset, nc_path, tif_paths, crs, threads: int = 1) -> None:
     if missing:
         raise KeyError(f"analysis lacks variables {missing} declared as outputs")
     paths = [nc_path, *by_stem.values()]
-    with io.staged(paths) as stage, ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
-        futures = [pool.submit(io.write_netcdf, ds, stage[0])]
-        futures += [pool.submit(io.write_cog, ds[name], tmp) for name, tmp in zip(by_stem, stage[1:])]
+    with files.staged(paths) as stage, ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        futures = [pool.submit(netcdf.write_netcdf, ds, stage[0])]
+        futures += [pool.submit(cog.write_cog, ds[name], tmp) for name, tmp in zip(by_stem, stage[1:])]
         for f in futures:
             f.result()  # the first failure propagates: no file of the set is moved into place

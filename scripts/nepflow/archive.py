@@ -26,7 +26,7 @@ Secrets never enter: credentials are read from the environment or ~/.netrc /
 """
 from __future__ import annotations
 
-import io as _io
+import io
 import json
 import os
 import subprocess
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-from . import io, provenance
+from . import files, provenance
 from .errors import NepflowError
 
 CODE = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report", "requirements.txt",
@@ -79,12 +79,12 @@ def output_files(run_dir: Path, exclude=("forcing", "archive")) -> list[Path]:
                   and f.relative_to(run_dir).as_posix() != "logs/archive.log")
 
 
-def provenance_records(files, workdir: Path) -> dict:
+def provenance_records(paths, workdir: Path) -> dict:
     """Per NetCDF output: rule, inputs with sha256, params, software (from its attributes)."""
     import xarray as xr
 
     records = {}
-    for f in files:
+    for f in paths:
         if f.suffix != ".nc":
             continue
         with xr.open_dataset(f, decode_cf=False) as ds:
@@ -183,15 +183,15 @@ def build(workdir: Path, code_root: Path, run: str, run_dir: Path, config: dict,
     blobs["MANIFEST.tsv"] = manifest.encode()
     scan_for_secrets(blobs)
 
-    with io.atomic_path(out_tar, suffix=".tar.gz") as tmp:
+    with files.atomic_path(out_tar, suffix=".tar.gz") as tmp:
         with tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
             for name, data in sorted(blobs.items()):
                 info = tarfile.TarInfo(f"{prefix}/{name}")
                 info.size = len(data)
                 info.mode = 0o644
                 info.mtime = 0  # no timestamps: the same run gives the same archive members
-                tar.addfile(info, _io.BytesIO(data))
-    io.write_text(f"{provenance.file_sha256(out_tar)}  {out_tar.name}\n", out_sums)
+                tar.addfile(info, io.BytesIO(data))
+    files.write_text(f"{provenance.file_sha256(out_tar)}  {out_tar.name}\n", out_sums)
 
 
 def verify(tar_path: Path, sums_path: Path) -> None:

@@ -1,7 +1,7 @@
 """CF-1.8 metadata of nepflow's NetCDF files: coordinates, time axes with bounds, file-level attributes.
 
 Every NetCDF nepflow writes passes the IOOS compliance checker's ``cf:1.8`` test with no error
-(tests/test_cf_compliance.py). :func:`conform` is applied by :func:`nepflow.io.write_netcdf` to every
+(tests/test_cf_compliance.py). :func:`conform` is applied by :func:`nepflow.netcdf.write_netcdf` to every
 file: x/y coordinate attributes from the grid's CRS, an int32 ``spatial_ref`` grid mapping, time
 coordinates with their standard name, int32 day counts and bounds. The producers add the time axis
 the file covers: the months of a year (:func:`with_months`), one year (:func:`with_year`), every year
@@ -95,7 +95,7 @@ def coord_attrs(ds: xr.Dataset, crs) -> None:
 
 
 def time_encoding() -> dict:
-    """How :func:`nepflow.io.write_netcdf` stores a datetime variable."""
+    """How :func:`nepflow.netcdf.write_netcdf` stores a datetime variable."""
     return {"units": TIME_UNITS, "calendar": CALENDAR, "dtype": "int32", "_FillValue": None}
 
 

@@ -62,11 +62,11 @@ def planted(site: dict) -> dict[str, float]:
 
 def write(sites, years, carbon_maps, grid, seed: int, paths) -> None:
     """Write each site's CSV from the annual GPP/NEP maps (``carbon_maps``: list of datasets, one per year)."""
-    from . import io
+    from . import files
 
     for site, path in zip(sites, paths):
         row, col = validation.site_pixel(site, grid.x.values, grid.y.values, grid.rio.crs)
         gpp = np.array([validation.extract(ds["gpp"], row, col) for ds in carbon_maps])
         nep = np.array([validation.extract(ds["nep"], row, col) for ds in carbon_maps])
-        with io.atomic_path(path) as tmp:
+        with files.atomic_path(path) as tmp:
             record(site, years, gpp, nep, seed).to_csv(tmp, index=False, float_format="%.6f")

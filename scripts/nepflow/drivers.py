@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import checks, forcing, io, landcover, regrid, sources
+from . import blocks, checks, forcing, landcover, regrid, sources
 from .errors import NepflowError
 
 log = logging.getLogger("nepflow.regrid")
@@ -64,7 +64,7 @@ def regrid_blocked(da: xr.DataArray, target: xr.Dataset, method: str, what: str,
     """:func:`regrid_variable` onto the whole target grid as float32, in blocks of ``rows`` target
     rows, each regridded from the source window it needs."""
     out, attrs = None, None
-    for s in io.row_slices(target.sizes["y"], rows):
+    for s in blocks.row_slices(target.sizes["y"], rows):
         t = target.isel(y=s)
         part = regrid_variable(regrid.source_window(da, t), t, method, what)
         if out is None:
@@ -163,12 +163,12 @@ def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_
 
     Returns
     -------
-    (ds, rows, late_checks, warnings): the dask-backed forcing (:func:`nepflow.io.blocked`), its rows
+    (ds, rows, late_checks, warnings): the dask-backed forcing (:func:`nepflow.blocks.blocked`), its rows
     per block, a function running the whole-year checks once every block is computed (returns
     nothing, raises a one-line error), and the list the checks' warnings are collected into.
     """
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
-    rows = io.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
+    rows = blocks.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
     regridded = regridded_products(year, inputs, target, params, rows)
     land_names = land_vars(params)
     warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, file
@@ -203,4 +203,4 @@ def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_
             check_land_coverage(name, nan, cells, what, params["land_max_missing"])
         checks.require_values(valued, what_forcing)
 
-    return io.blocked(block, target["y"], rows), rows, late_checks, warnings
+    return blocks.blocked(block, target["y"], rows), rows, late_checks, warnings

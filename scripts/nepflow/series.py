@@ -12,7 +12,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from . import cf, forcing, io, variables
+from . import blocks, cf, forcing, netcdf, variables
 from .errors import NepflowError
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
     """Stack annual NEP (g C m-2 yr-1), pr (mm yr-1), tas (degC), sund (h yr-1) over ``years``.
 
     The cube is dask-backed, in blocks of ``rows`` rows of the grid (None:
-    derived from ``mem_mb``, :func:`nepflow.io.block_rows`): writing it
-    (:func:`nepflow.io.write_netcdf`) reads, for one block at a time, the
+    derived from ``mem_mb``, :func:`nepflow.blocks.block_rows`): writing it
+    (:func:`nepflow.netcdf.write_netcdf`) reads, for one block at a time, the
     rows of every year's files, so memory is bounded by the block, not the
     grid or the number of years.
 
@@ -67,7 +67,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         raise NepflowError("series: expected one carbon and one forcing file per year")
     ref = None  # the first year's grid: every file must share it
     for cpath, fpath in zip(carbon_paths, forcing_paths):
-        with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+        with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
             if ref is None:
                 ref = xr.Dataset(coords={"y": c["y"].load(), "x": c["x"].load()})
                 crs = c.rio.crs
@@ -82,7 +82,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         # keep a netCDF chunk cache (tens of MB), more than the block itself
         per_year = []
         for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
-            with io.open_dataset(cpath, ["nep"]) as c, io.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+            with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
                 ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
                 ds["nep"] = c["nep"].isel(y=s).drop_vars("time", errors="ignore").load()
             per_year.append(ds.expand_dims(year=[year]))
@@ -93,12 +93,12 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         cube = cube.rio.write_crs(crs)
         return cube.transpose("year", "y", "x").astype("float32")
 
-    rows = io.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
-    return cf.with_years(io.blocked(block, y, rows))
+    rows = blocks.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
+    return cf.with_years(blocks.blocked(block, y, rows))
 
 
 def block_rows_of(ds: xr.Dataset) -> int | None:
-    """Rows per block of a dataset from :func:`nepflow.io.blocked` (None: in memory, one block)."""
+    """Rows per block of a dataset from :func:`nepflow.blocks.blocked` (None: in memory, one block)."""
     for var in ds.data_vars.values():
         if var.chunks and "y" in var.dims:
             return int(var.chunks[var.dims.index("y")][0])
@@ -107,7 +107,7 @@ def block_rows_of(ds: xr.Dataset) -> int | None:
 
 def open_cube(path, chunk: int = 512) -> xr.Dataset:
     """Open ``series/annual.nc`` chunked on y/x with the year axis whole."""
-    ds = io.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
+    ds = netcdf.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
     check_year_count(ds.sizes["year"], str(path))
     years = ds["year"].values
     if len(np.unique(years)) != len(years):
@@ -130,7 +130,7 @@ def regional_means(carbon_paths, years, grid: xr.Dataset) -> "pd.DataFrame":
     groups = {"all": codes > 0, **{n.replace("_", " "): codes == k + 1 for k, n in enumerate(names)}}
     rows = []
     for year, path in zip(years, carbon_paths):
-        with io.open_dataset(path, ["gpp", "npp", "rh", "nep"]) as ds:
+        with netcdf.open_dataset(path, ["gpp", "npp", "rh", "nep"]) as ds:
             fields = {v: ds[v].values.astype("float64") for v in ("gpp", "npp", "rh", "nep")}
         for region, mask in groups.items():
             row = {"year": int(year), "region": region}

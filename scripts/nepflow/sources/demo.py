@@ -72,7 +72,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import io, landcover, variables
+from .. import blocks, files, landcover, variables
 from ..errors import NepflowError
 
 PRODUCTS = ("meteo", "sunshine", "fpar", "landcover")
@@ -428,7 +428,7 @@ def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
     units = {"t2m": "K", "tp": "m", "ssrd": "J m**-2", "ssr": "J m**-2", "str": "J m**-2", "e": "m of water equivalent"}
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     streams = {"avgua": ["t2m"], "avgad": ["tp", "ssrd", "ssr", "str", "e"]}
-    with tempfile.TemporaryDirectory() as tmp, io.atomic_path(paths["data"], suffix=".zip") as out:
+    with tempfile.TemporaryDirectory() as tmp, files.atomic_path(paths["data"], suffix=".zip") as out:
         with zipfile.ZipFile(out, "w") as z:
             for step, names in streams.items():
                 ds = xr.Dataset({n: (("valid_time", "latitude", "longitude"), native[n].astype("float32"),
@@ -467,7 +467,7 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
 
     x, y, px = sinusoidal_axes(cfg, bounds)
     job = src_cfg.get("job") or {}
-    rows = io.block_rows(len(x), BYTES_PER_PIXEL, job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
+    rows = blocks.block_rows(len(x), BYTES_PER_PIXEL, job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
 
     w, so, e, n = bounds
 
@@ -486,12 +486,12 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
             return xr.DataArray(fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"),
                                 name="fpar").to_dataset()
 
-        ds = io.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
+        ds = blocks.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
         ds["fpar"].attrs = {"long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)", "units": "1",
                             "grid_mapping": "spatial_ref"}
         enc = {"fpar": {"dtype": "uint8", "scale_factor": np.float32(0.01), "add_offset": np.float32(0), "_FillValue": 255, "zlib": True,
                         "chunksizes": (12, min(rows, len(y)), len(x))}}
-        with io.atomic_path(paths["data"], suffix=".nc") as out:
+        with files.atomic_path(paths["data"], suffix=".nc") as out:
             ds.to_netcdf(out, engine="netcdf4", encoding=enc)
         kind = "netcdf"
     else:
@@ -499,11 +499,11 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
         from rasterio.transform import from_origin
         from rasterio.windows import Window
 
-        with io.atomic_path(paths["data"], suffix=".tif") as out:
+        with files.atomic_path(paths["data"], suffix=".tif") as out:
             with rasterio.open(out, "w", driver="GTiff", width=len(x), height=len(y), count=1, dtype="uint8",
                                crs=modis.SINUSOIDAL, nodata=255, compress="deflate", tiled=True,
                                transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px)) as dst:
-                for s in io.row_slices(len(y), rows):
+                for s in blocks.row_slices(len(y), rows):
                     lon, lat, inside = lonlat(s)
                     lc = np.full(inside.shape, 255, "uint8")
                     lc[inside] = land_cover(lon, lat)[0]
@@ -539,7 +539,7 @@ def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
                          "lon": np.repeat(np.round(lon, 4), 12), "lat": np.repeat(np.round(lat, 4), 12),
                          "date": np.tile([f"{year}-{m:02d}" for m in range(1, 13)], len(lon)),
                          "hours": np.round(sund.T.ravel(), 2)})
-    with io.atomic_path(raw, suffix=".csv") as out:
+    with files.atomic_path(raw, suffix=".csv") as out:
         rows.to_csv(out, index=False)
     st_cfg = {**src_cfg, "bbox": bounds, "stations": {**(src_cfg.get("stations") or {}), "file": str(raw)}}
     stations.retrieve("sunshine", year, st_cfg, paths)

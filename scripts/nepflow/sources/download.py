@@ -44,7 +44,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .. import io
+from .. import files
 from ..errors import NepflowError
 
 log = logging.getLogger("nepflow.download")
@@ -245,7 +245,7 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
     try:
         # other jobs' temporary files of the same name are left alone: two jobs may fetch the same shared
         # granule at once (e.g. the 2000 land-cover job and the 2001 one); the last complete copy wins
-        with io.atomic_path(dest, suffix=".part", clean_stale=False) as tmp:
+        with files.atomic_path(dest, suffix=".part", clean_stale=False) as tmp:
             try:
                 resp = sess.get(url, stream=True, timeout=retry.timeout, headers=headers or {}, allow_redirects=True)
             except requests.RequestException as exc:  # connection refused/reset, timeouts, bad redirects
@@ -390,7 +390,7 @@ def write_manifest(path, manifest: dict) -> Path:
     text = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     if redact(text) != text:
         raise NepflowError(f"{path}: refusing to write a manifest that contains a credential")
-    return io.write_text(text, path)
+    return files.write_text(text, path)
 
 
 def read_manifest(path) -> dict | None:

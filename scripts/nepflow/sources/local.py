@@ -36,7 +36,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import io, landcover, variables
+from .. import landcover, netcdf, variables
 from ..errors import NepflowError
 from ..provenance import file_sha256
 from . import cds, download, earthdata, modis, stations
@@ -132,11 +132,11 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
     if product == "meteo":
         if kind == "zip" or _is_era5(files[0]):
             return cds.open_year("meteo", year, files[0])
-        ds = _lonlat(io.open_dataset(files[0], ["tas", "pr", "ssrd", "rn", "evap"]).load())
+        ds = _lonlat(netcdf.open_dataset(files[0], ["tas", "pr", "ssrd", "rn", "evap"]).load())
         return _months(ds[["tas", "pr", "ssrd", "rn", "evap"]], year, what)
     if product == "fpar":
         if kind == "netcdf":
-            return _months(_lonlat(io.open_dataset(files[0], ["fpar"]).load())[["fpar"]], year, what)
+            return _months(_lonlat(netcdf.open_dataset(files[0], ["fpar"]).load())[["fpar"]], year, what)
         return _fpar_tiles(files, year, cfg, m.get("bbox"))
     if product == "landcover":
         if kind == "hdf":
@@ -146,7 +146,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
             lc = _tif(files[0])
             check_extent(lc, m.get("bbox"), files[0])
         else:
-            ds = _lonlat(io.open_dataset(files[0]).load())
+            ds = _lonlat(netcdf.open_dataset(files[0]).load())
             name = next((v for v in ("lc", "LC_Type1", "landcover") if v in ds.data_vars), None)
             if name is None:
                 raise NepflowError(f"{what}: no land-cover variable; expected lc or LC_Type1")
@@ -155,7 +155,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
         return c4.to_dataset().rio.write_crs(lc.rio.crs, inplace=True)
     if product == "sunshine":
         if kind == "netcdf":
-            return _months(_lonlat(io.open_dataset(files[0], ["sund"]).load())[["sund"]], year, what)
+            return _months(_lonlat(netcdf.open_dataset(files[0], ["sund"]).load())[["sund"]], year, what)
         return _stations(files[0], year, cfg, m)
     if product == "npp":
         if kind == "hdf":
@@ -165,7 +165,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
             npp = _tif(files[0]).astype("float64")
             check_extent(npp, m.get("bbox"), files[0])
         else:
-            npp = _lonlat(io.open_dataset(files[0], ["npp_mod17"]).load())["npp_mod17"]
+            npp = _lonlat(netcdf.open_dataset(files[0], ["npp_mod17"]).load())["npp_mod17"]
         crs = npp.rio.crs
         npp.name = "npp_mod17"
         npp.attrs = variables.attrs("npp_mod17", source=f"local file {what}")

@@ -31,7 +31,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import io, variables
+from .. import netcdf, variables
 from ..errors import NepflowError
 from .stations import daylight_hours
 
@@ -106,7 +106,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
 
         ds = module(cfg["meteo"]).open_year("meteo", int(year), meteo, cfg)
     else:
-        ds = io.open_dataset(meteo, ["ssrd"]).load()
+        ds = netcdf.open_dataset(meteo, ["ssrd"]).load()
     if ds.rio.crs is not None and not ds.rio.crs.is_geographic:
         raise NepflowError(f"{meteo}: the sunshine proxy needs meteorology on a lon/lat grid")
     ssrd = ds["ssrd"]
@@ -127,9 +127,9 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     out = da.to_dataset().rio.write_crs("EPSG:4326")
     out.attrs = {"source": "nepflow sunshine proxy from reanalysis radiation (nepflow.sources.proxy)",
                  "references": "Allen et al. (1998) FAO Irrigation and Drainage Paper 56, eqs. 21-25, 34, 35"}
-    io.write_netcdf(out, paths["data"])
+    netcdf.write_netcdf(out, paths["data"])
 
 
 def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_rules=None) -> xr.Dataset:
     """The proxy sunshine of one year (h month-1) on the meteorology's grid."""
-    return io.open_dataset(path, ["sund"]).load()
+    return netcdf.open_dataset(path, ["sund"]).load()

@@ -61,7 +61,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import io, variables
+from .. import files, variables
 from ..errors import NepflowError
 from . import download
 
@@ -289,7 +289,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     if short:
         raise NepflowError(f"{src_path}: year {year} has fewer than {s['min_stations']} stations with a complete "
                            f"record in month(s) {short}; expected at least {s['min_stations']} (sources.stations.min_stations)")
-    with io.atomic_path(data, suffix=".csv") as tmp:
+    with files.atomic_path(data, suffix=".csv") as tmp:
         totals.to_csv(tmp, index=False, float_format="%.6g")
     from ..provenance import file_sha256
 

@@ -83,7 +83,7 @@ def _slabs(chunks):
     """Slices over the spatial dims covering the grid with whole chunks, grouped into slabs of at most
     SLAB_PIXELS pixels: full-width bands of chunk rows where a band fits, else runs of chunks along
     the last dim. Whole chunks keep every stored (HDF5) chunk decompressed once when the dask chunks
-    are aligned with them (:func:`nepflow.io.chunk_edge`)."""
+    are aligned with them (:func:`nepflow.blocks.chunk_edge`)."""
     if not chunks:
         yield ()
         return
