@@ -59,10 +59,10 @@ def bench_path(name):
 # Every source module declares the source contract (scripts/nepflow/sources/__init__.py): the
 # products it delivers, the config sections it reads, the files one retrieve job writes, retrieve
 # and open_year. The retrieve rules (rules/retrieve.smk) and the regrid params are built from it.
-PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
+RUN_PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
     ["npp"] if "mod17" in [config["carbon"]["npp"], *config["carbon"]["models"]] else []
 ) + (["evap"] if config["sources"].get("evap") else [])
-SOURCE_OF = {product: config["sources"][product] for product in PRODUCTS}
+SOURCE_OF = {product: config["sources"][product] for product in RUN_PRODUCTS}
 SOURCE_CFG = nepflow_sources.source_config(config)
 #: The retrieve jobs of a year, [(source, products)]: one per product, or one for all the products a
 #: source generates together (its module's ONE_JOB, e.g. the demo: its products share the fields; the
@@ -121,7 +121,7 @@ def source_inputs(source, products):
 
 def retrieved_products(wildcards):
     """Every product regrid needs for one year, by name."""
-    return {product: retrieved(product, wildcards.year) for product in PRODUCTS}
+    return {product: retrieved(product, wildcards.year) for product in RUN_PRODUCTS}
 
 
 def regrid_source_params():

@@ -21,7 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 YEARS = list(range(2000, 2004))
-PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"]
+DEMO_PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"]
 STATS = {
     "trend": ["ols_slope", "ols_intercept", "ols_p", "ols_q", "sen_slope", "sen_intercept",
               "mk_s", "mk_z", "mk_p", "mk_q", "mk_tau", "valid_years"],
@@ -85,15 +85,15 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
         for y in YEARS[:1] if rows != WHOLE else YEARS:
             _entry("retrieve").main(_job(
                 rows, wildcards=SimpleNamespace(year=str(y)), input={},
-                params={"source": "demo", "products": PRODUCTS,
+                params={"source": "demo", "products": DEMO_PRODUCTS,
                         "settings": {"bbox": cfg["bbox"], "demo": cfg["demo"]}},
-                output={f"{p}_{name}": str(d / _delivered(y, p, name)) for p in PRODUCTS for name in _names(p)}))
+                output={f"{p}_{name}": str(d / _delivered(y, p, name)) for p in DEMO_PRODUCTS for name in _names(p)}))
     elif stage in ("regrid", "carbon"):
         for y in YEARS[:1] if rows != WHOLE else YEARS:
             if stage == "regrid":
-                inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in PRODUCTS}
+                inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in DEMO_PRODUCTS}
                 inputs["grid"] = str(src / "grid.nc")
-                params = {"sources": {p: "demo" for p in PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
+                params = {"sources": {p: "demo" for p in DEMO_PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
                           "land_max_missing": cfg["regrid"]["land_max_missing"],
                           "coast_fill_km": cfg["regrid"]["coast_fill_km"], "methods": cfg["regrid"]["methods"],
                           "landcover": cfg["landcover"], "par_fraction": cfg["carbon"]["par_fraction"],

@@ -230,7 +230,7 @@ def check_semantics(config: dict) -> dict:
     from . import landcover
 
     landcover.monthly_rules(config["landcover"]["c4_fraction"])
-    for product in sources.PRODUCTS:  # sources.* also holds settings (bbox, download, cds, ...)
+    for product in sources.PRODUCT_VARIABLES:  # sources.* also holds settings (bbox, download, cds, ...)
         source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)

@@ -637,16 +637,3 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     unknown = set(done) - set(FIGURES)
     assert not unknown, f"figures missing from figure_index.FIGURES: {sorted(unknown)}"
     return done
-
-
-def thumbnail(src, dst, width: int = 900) -> Path:
-    """A small copy of a figure PNG (``width`` pixels wide), e.g. for the README's docs/img/."""
-    from PIL import Image
-
-    with Image.open(src) as im:
-        im = im.convert("RGB")
-        height = round(im.height * width / im.width)
-        dst = Path(dst)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        im.resize((width, height), Image.LANCZOS).save(dst, optimize=True)
-    return dst

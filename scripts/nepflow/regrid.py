@@ -65,7 +65,7 @@ def check_coverage(da: xr.DataArray, inside: np.ndarray, what: str) -> None:
         )
 
 
-# ---------------------------------------------------------------- real-data additions (issue 5)
+# ---------------------------------------------------------------- projected sources and conservative remapping
 def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
     """MODIS fields on the sinusoidal tile grid (or any projected grid) onto the target grid.
 
@@ -266,7 +266,7 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
     return res.rio.write_crs(tcrs)
 
 
-# ---------------------------------------------------------------- blocks of target rows (issue 9)
+# ---------------------------------------------------------------- blocks of target rows
 #: Bytes per target pixel that regridding one block of a year holds (every driver, 12 months, float64,
 #: the assembled float32 forcing and the checks' copies).
 BYTES_PER_PIXEL = 12 * 8 * 8 * 3
@@ -293,17 +293,6 @@ def source_window(da: xr.DataArray, target: xr.Dataset, pad: int = 3) -> xr.Data
             keep = np.arange(max(0, i - pad), min(c.size, i + pad + 1))
         out[dim] = slice(int(keep[0]), int(keep[-1]) + 1)
     return da.isel(out)
-
-
-def to_target_block(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.DataArray:
-    """:func:`to_target` of the source window around ``target`` (a block of rows of the target grid).
-
-    Memory and time scale with the block, not with the source grid. The
-    result equals :func:`to_target` onto the whole grid restricted to the
-    block, to float rounding of GDAL's coordinate transforms (the tests
-    compare at 1e-6 relative).
-    """
-    return to_target(source_window(da, target), target, method)
 
 
 # ---------------------------------------------------------------- coastal pixels

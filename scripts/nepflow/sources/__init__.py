@@ -16,8 +16,8 @@ evap       evap (mm month-1)                            earthdata  (optional: re
 
 The source contract. Every source module (listed in :data:`SOURCES`) declares, in one place:
 
-``PRODUCTS``
-    The products it delivers.
+``DELIVERS``
+    The products it delivers (names of :data:`PRODUCT_VARIABLES`).
 ``SETTINGS``
     The config sections its retrieval reads (``sources.<name>`` or a top-level section such
     as ``demo``); their defaults are in config/schema.yaml. They are the retrieve job's params,
@@ -57,7 +57,8 @@ import importlib
 
 from ..errors import NepflowError
 
-PRODUCTS = {
+#: The products and the variables each delivers (CF names after ``open_year``), in retrieval order.
+PRODUCT_VARIABLES = {
     "meteo": ("tas", "pr", "ssrd", "rn", "evap"),
     "fpar": ("fpar",),
     "landcover": ("c4_frac",),
@@ -79,7 +80,7 @@ def module(source: str):
 
 def delivering(product: str) -> list[str]:
     """The sources that deliver ``product``."""
-    return [s for s in SOURCES if product in module(s).PRODUCTS]
+    return [s for s in SOURCES if product in module(s).DELIVERS]
 
 
 def check_choice(product: str, source: str) -> None:
@@ -87,7 +88,7 @@ def check_choice(product: str, source: str) -> None:
     if source not in SOURCES:
         raise NepflowError(f"config key sources.{product}: unknown source {source!r}; expected one of "
                            f"{', '.join(delivering(product))}")
-    if product not in module(source).PRODUCTS:
+    if product not in module(source).DELIVERS:
         raise NepflowError(f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
                            f"{', '.join(delivering(product))}")
 
@@ -105,7 +106,7 @@ def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]
     """The retrieve jobs of one year, [(source, products)], from ``{product: source}``.
 
     A ``ONE_JOB`` source's job delivers every product the source has (in the order of
-    :data:`PRODUCTS`), whichever of them the config takes from it: the job, its outputs and its
+    :data:`PRODUCT_VARIABLES`), whichever of them the config takes from it: the job, its outputs and its
     params are then the same for every run sharing the cache, so a run that takes one product
     elsewhere neither reruns the job nor rewrites files another run has read."""
     jobs, seen = [], set()
@@ -113,7 +114,7 @@ def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]
         if getattr(module(source), "ONE_JOB", False):
             if source not in seen:
                 seen.add(source)
-                jobs.append((source, tuple(p for p in PRODUCTS if p in module(source).PRODUCTS)))
+                jobs.append((source, tuple(p for p in PRODUCT_VARIABLES if p in module(source).DELIVERS)))
         else:
             jobs.append((source, (product,)))
     return jobs

@@ -91,7 +91,7 @@ UNITS = {
     "str": {"J m**-2", "J m-2"},
 }
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
-PRODUCTS = ("meteo",)
+DELIVERS = ("meteo",)
 SETTINGS = ("cds",)
 OPEN_SETTINGS = ()
 DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None, "poll_interval": 60.0,
@@ -242,7 +242,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
 
 
 def _transient(exc):
-    again, after = download.classify(exc)
+    again, after = download.retry_advice(exc)
     resp = getattr(exc, "response", None)
     if resp is not None and getattr(resp, "status_code", None) in (401, 403):
         raise NepflowError("CDS request refused (HTTP %d): check CDSAPI_KEY / ~/.cdsapirc and that the dataset "

@@ -75,7 +75,7 @@ import xarray as xr
 from .. import blocks, files, landcover, variables
 from ..errors import NepflowError
 
-PRODUCTS = ("meteo", "sunshine", "fpar", "landcover")
+DELIVERS = ("meteo", "sunshine", "fpar", "landcover")
 #: The source contract (nepflow.sources): the config sections the generator reads; one job per year.
 SETTINGS = ("demo",)
 OPEN_SETTINGS = ("demo",)  # the stations' interpolation grid is the meteorology's
@@ -121,7 +121,7 @@ def domain(cfg: dict) -> list[float]:
 
 def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     """Files one retrieve job writes for ``product`` (relative to the demo cache folder)."""
-    if product not in PRODUCTS:
+    if product not in DELIVERS:
         raise NepflowError(f"config key sources.{product}: the demo source has no product {product}")
     folder = f"{key({'demo': cfg.get('demo') or {}, 'bounds': domain(cfg)})}/{year}"
     out = {"data": f"{folder}/{FILES[product]}"}
@@ -135,13 +135,6 @@ def _axis(lo: float, hi: float, res: float, descending=False) -> np.ndarray:
     n = int(round((hi - lo) / res))
     v = lo + (np.arange(n) + 0.5) * res
     return np.round(v[::-1] if descending else v, 10)
-
-
-def _mesh(bounds, res):
-    w, s, e, n = bounds
-    lon = _axis(w, e, res)
-    lat = _axis(s, n, res, descending=True)
-    return lon, lat, *np.meshgrid(lon, lat)
 
 
 def gradient(lon, lat):
@@ -401,7 +394,7 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     """
     attrs = _attrs(year, cfg)
     return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs)
-            for product in PRODUCTS}
+            for product in DELIVERS}
 
 
 def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:

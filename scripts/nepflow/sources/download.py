@@ -346,7 +346,7 @@ def call(fn, what: str, retry: Retry | None = None, sleep=time.sleep, transient=
     the last failure, becomes one NepflowError line starting with ``what``.
     """
     retry = retry or Retry()
-    transient = transient or classify
+    transient = transient or retry_advice
     for attempt in range(1, retry.tries + 1):
         try:
             return fn()
@@ -363,7 +363,7 @@ def call(fn, what: str, retry: Retry | None = None, sleep=time.sleep, transient=
     raise AssertionError("unreachable")
 
 
-def classify(exc: BaseException) -> tuple[bool, float | None]:
+def retry_advice(exc: BaseException) -> tuple[bool, float | None]:
     """(transient?, Retry-After seconds) of an exception from an HTTP client."""
     import requests
 

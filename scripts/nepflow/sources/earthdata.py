@@ -86,13 +86,15 @@ from . import download, modis
 
 log = logging.getLogger("nepflow.sources.earthdata")
 
-PRODUCTS = {
+#: The NASA collection of each product the source delivers (config sources.earthdata.products overrides).
+COLLECTIONS = {
     "fpar": {"short_name": "MOD15A2H", "version": "061"},
     "landcover": {"short_name": "MCD12Q1", "version": "061"},
     "npp": {"short_name": "MOD17A3HGF", "version": "061"},
     "evap": {"short_name": "MOD16A2GF", "version": "061"},
 }
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
+DELIVERS = tuple(COLLECTIONS)
 SETTINGS = ("earthdata",)
 OPEN_SETTINGS = ("earthdata",)
 LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",), "evap": ("ET_500m",)}
@@ -105,7 +107,7 @@ NONVEG_CODES = (250, 252, 253, 254)
 DEFAULTS = {
     "cmr_url": "https://cmr.earthdata.nasa.gov/search/",
     "edl_host": "urs.earthdata.nasa.gov",
-    "products": PRODUCTS,
+    "products": COLLECTIONS,
     "tiles": None,
     "transfer": "nepflow",
     "fpar_qc": "main",
@@ -118,7 +120,7 @@ def settings(cfg: dict | None) -> dict:
     """``sources.earthdata`` with defaults (products merged per product)."""
     user = dict(((cfg or {}).get("earthdata")) or {})
     s = {**DEFAULTS, **user}
-    s["products"] = {p: {**PRODUCTS[p], **((user.get("products") or {}).get(p) or {})} for p in PRODUCTS}
+    s["products"] = {p: {**COLLECTIONS[p], **((user.get("products") or {}).get(p) or {})} for p in DELIVERS}
     if s["fpar_qc"] not in ("main", "any"):
         raise NepflowError(f"config key sources.earthdata.fpar_qc: {s['fpar_qc']!r}; expected main or any")
     if s["fpar_nonveg"] not in ("nan", "zero"):
@@ -129,7 +131,7 @@ def settings(cfg: dict | None) -> dict:
 
 
 def _product(product: str, s: dict) -> dict:
-    if product not in PRODUCTS:
+    if product not in DELIVERS:
         raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover, npp and evap")
     return s["products"][product]
 
@@ -276,7 +278,7 @@ def search(ea, short: str, version: str, start: str, end: str, bbox, tile_names,
     def transient(exc):
         if (code := _refused(exc)) is not None:
             raise NepflowError(f"{what}: CMR refused the credentials (HTTP {code}); {REFUSED}") from None
-        return (True, None) if isinstance(exc, RuntimeError) else download.classify(exc)
+        return (True, None) if isinstance(exc, RuntimeError) else download.retry_advice(exc)
 
     granules = download.call(
         lambda: ea.search_data(short_name=short, version=version, temporal=(start, end),
@@ -369,7 +371,7 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
                                f"{REFUSED}") from None
         if isinstance(exc, download.Transient) or any(f"Status code: {c}" in text for c in (408, 429, 500, 502, 503, 504)):
             return True, None
-        return download.classify(exc)
+        return download.retry_advice(exc)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     return download.call(once, f"download of {dest.name}", retry, transient=transient)

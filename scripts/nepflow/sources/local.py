@@ -45,7 +45,7 @@ from . import cds, download, earthdata, modis, stations
 SETTINGS = ("local",)
 OPEN_SETTINGS = ("earthdata", "local", "stations")
 DEFAULTS = {"root": "local_data"}
-PRODUCTS = ("meteo", "fpar", "landcover", "sunshine", "npp")
+DELIVERS = ("meteo", "fpar", "landcover", "sunshine", "npp")
 
 
 def settings(cfg: dict) -> dict:

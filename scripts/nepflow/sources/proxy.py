@@ -36,7 +36,7 @@ from ..errors import NepflowError
 from .stations import daylight_hours
 
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
-PRODUCTS = ("sunshine",)
+DELIVERS = ("sunshine",)
 SETTINGS = ("proxy", "meteo")  # meteo: which source delivers the meteorology it reads
 OPEN_SETTINGS = ()
 NEEDS = {"sunshine": "meteo"}

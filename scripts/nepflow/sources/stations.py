@@ -68,7 +68,7 @@ from . import download
 log = logging.getLogger("nepflow.sources.stations")
 
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
-PRODUCTS = ("sunshine",)
+DELIVERS = ("sunshine",)
 SETTINGS = ("stations",)
 OPEN_SETTINGS = ("stations",)
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
