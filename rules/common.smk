@@ -218,6 +218,9 @@ def uncertainty_param():
 # (statistics) sized from its mem_mb (nepflow.blocks.block_rows; config resources.block_rows and
 # analysis.chunk override), so mem_mb grows with the grid only by the whole-grid 2-D maps a job holds.
 GRID_PIXELS = PLAN["grid_pixels"]  # from the Snakefile's validation (nepflow.config.check_semantics)
+#: The years resources.runtime_min_per_mpixel is stated for (the study's 2000-2020): an aggregate's
+#: runtime scales with the years it reads.
+RUNTIME_REFERENCE_YEARS = 21
 
 
 def _mem(per_mpixel, attempt):
@@ -244,9 +247,11 @@ def aggregate_mem_mb(wildcards=None, attempt=1):
 
 
 def aggregate_runtime(wildcards=None, attempt=1):
-    """Minutes of an aggregate job: resources.runtime_min_per_mpixel per million pixels and 21 years."""
+    """Minutes of an aggregate job: resources.runtime_min_per_mpixel per million pixels and
+    RUNTIME_REFERENCE_YEARS years."""
     r = config["resources"]
-    return int(max(5, math.ceil(r["runtime_min_per_mpixel"] * GRID_PIXELS / 1e6 * len(YEARS) / 21)) * attempt)
+    years = len(YEARS) / RUNTIME_REFERENCE_YEARS
+    return int(max(5, math.ceil(r["runtime_min_per_mpixel"] * GRID_PIXELS / 1e6 * years)) * attempt)
 
 
 def block_rows(wildcards=None):

@@ -7,16 +7,12 @@ import xarray as xr
 from nepflow import areastats, blocks, files, jobs, logs, netcdf, summary
 
 
-#: Bytes per pixel of one block of the area table: the class maps and the masks.
-BYTES_PER_PIXEL = 16 * 4 + 64
-
-
 def main(smk):
     classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False, decode_coords="all")  # lazy, int8
     stability = netcdf.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
     grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     mem_mb, rows = jobs.job_resources(smk)
-    rows = blocks.block_rows(classes.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=classes.sizes["y"])
+    rows = blocks.block_rows(classes.sizes["x"], blocks.stage_bytes("area_stats"), mem_mb, rows=rows, ny=classes.sizes["y"])
     table = areastats.area_table(classes, grid["pixel_area"], grid["region"], rows=rows)
     with files.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")

@@ -37,7 +37,7 @@ def main(smk):
                         combine_attrs="drop_conflicts").rio.write_crs(crs)
 
     mem_mb, rows = jobs.job_resources(smk)
-    per_pixel = carbon.annual.BYTES_PER_PIXEL * (3 if monthly else 1)
+    per_pixel = blocks.stage_bytes("carbon_monthly" if monthly else "carbon")
     rows = blocks.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
     ds = blocks.blocked(block, drivers["y"], rows)
     annual = cf.with_year(ds[[v for v in ds.data_vars if not v.startswith("monthly_")]],  # gpp, npp, rh, nep (+ the ensemble's)

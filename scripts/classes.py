@@ -9,10 +9,6 @@ import xarray as xr
 from nepflow import blocks, cf, classify, cog, jobs, logs, netcdf, provenance
 
 
-#: Bytes per pixel of one block: the analysis variables (float32 and float64 copies) and the class maps.
-BYTES_PER_PIXEL = 40 * 12 + 16 * 8
-
-
 def main(smk):
     ds = {k: netcdf.open_dataset(smk.input[k]) for k in ("trend", "hurst", "stability", "correlation")}  # lazy
     crs = ds["trend"].rio.crs
@@ -28,7 +24,7 @@ def main(smk):
 
     mem_mb, rows = jobs.job_resources(smk)
     t = ds["trend"]
-    rows = blocks.block_rows(t.sizes["x"], BYTES_PER_PIXEL, mem_mb, rows=rows, ny=t.sizes["y"])
+    rows = blocks.block_rows(t.sizes["x"], blocks.stage_bytes("classes"), mem_mb, rows=rows, ny=t.sizes["y"])
     classes = cf.copy_time(t, blocks.blocked(block, t["y"], rows))  # the period of the statistics
     provenance.attach(classes, "classes", jobs.all_paths(smk.input), dict(smk.params))
     netcdf.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)

@@ -234,13 +234,13 @@ def test_defaults_give_plausible_north_china_fluxes(e_over_pet, c4_summer):
 
 
 def test_blocks_of_rows_give_the_same_answer(monkeypatch):
-    from nepflow.carbon import annual as annual_module
+    from nepflow import blocks
 
     f = make_forcing(n=7, seed=4)
     f = f.where(~((f.x == 3) & (f.y == 5)))
     f["npp_mod17"] = (("y", "x"), np.linspace(200, 500, 49).reshape(7, 7))
     whole, _ = carbon.annual_fluxes(f, {"npp": "mod17"}, monthly=True)
-    monkeypatch.setattr(annual_module, "BLOCK_PIXELS", 10)  # one row (7 pixels) per block
+    monkeypatch.setitem(blocks.INNER_PIXELS, "carbon_models", 10)  # one row (7 pixels) per block
     blocked = carbon.annual_fluxes(f, {"npp": "mod17"})
     for v in FLUXES:
         np.testing.assert_array_equal(blocked[v].values, whole[v].values)

@@ -190,6 +190,29 @@ def test_dask_chunks_give_the_whole_grid_statistics(whole, tmp_path, stage, chun
     _compare(stage, tmp_path, ref)
 
 
+def test_memory_table_counts_what_the_stages_hold(whole):
+    """The counts behind nepflow.blocks' bytes per pixel are at least what the stages hold."""
+    from nepflow import blocks, forcing
+
+    _, d = whole
+    assert blocks.FORCING_VARIABLES == len(forcing.FORCING_VARS)
+    with xr.open_dataset(d / "forcing_2000.nc") as f:
+        assert len(f.data_vars) == blocks.FORCING_VARIABLES
+    maps = 0
+    for stage in STATS:
+        with xr.open_dataset(d / f"{stage}.nc") as ds:
+            maps += len(ds.data_vars)
+    assert maps <= blocks.ANALYSIS_MAPS
+    with xr.open_dataset(d / "classes.nc") as ds:
+        assert len(ds.data_vars) <= blocks.CLASS_MAPS
+    # every stage that sizes blocks from memory has its row; a year-holding stage grows with the years
+    for stage in ("regrid", "carbon", "carbon_monthly", "series", "classes", "area_stats", "demo_land"):
+        assert blocks.stage_bytes(stage) > 0
+    assert blocks.stage_bytes("series", 21) > blocks.stage_bytes("series", 4)
+    with pytest.raises(KeyError, match="no memory row"):
+        blocks.stage_bytes("figures")
+
+
 def test_block_rows_from_memory():
     from nepflow import blocks
 
@@ -201,3 +224,6 @@ def test_block_rows_from_memory():
     assert blocks.chunk_edge(21, 1000, 2) == 256 and blocks.chunk_edge(21, 1000, 2, chunk=5) == 5
     assert blocks.chunk_edge(21, 200, 2) == 128 and blocks.chunk_edge(21, 10, 1) == 32  # divisors of the stored 256
     assert blocks.chunk_edge(21, 10**5, 2) == 512  # at most two stored chunks
+    assert blocks.row_slices(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    assert blocks.row_slices(10, None) == [slice(0, 10)]
+    assert blocks.rows_for_pixels(7, 10) == 1 and blocks.rows_for_pixels(7, 3) == 1 and blocks.rows_for_pixels(5, 20) == 4

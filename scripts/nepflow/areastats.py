@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import blocks
 
 #: The class of the area table's row for the pixels of a region without a class.
 UNDEFINED = "undefined"
@@ -46,7 +47,7 @@ def area_table(classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArr
         to float rounding, about 1e-15 relative).
     """
     ny = classes.sizes["y"]
-    slices = [slice(0, ny)] if rows is None else [slice(i, min(i + rows, ny)) for i in range(0, ny, rows)]
+    slices = blocks.row_slices(ny, rows)  # rows None: one block
     meta = {name: (np.atleast_1d(da.attrs["flag_values"]), da.attrs["flag_meanings"].split())
             for name, da in classes.data_vars.items()}
     names = list(region_masks(region.isel(y=slice(0, 1))))

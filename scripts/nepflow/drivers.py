@@ -168,7 +168,7 @@ def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_
     nothing, raises a one-line error), and the list the checks' warnings are collected into.
     """
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
-    rows = blocks.block_rows(target.sizes["x"], regrid.BYTES_PER_PIXEL, mem_mb, rows=rows, ny=target.sizes["y"])
+    rows = blocks.block_rows(target.sizes["x"], blocks.stage_bytes("regrid"), mem_mb, rows=rows, ny=target.sizes["y"])
     regridded = regridded_products(year, inputs, target, params, rows)
     land_names = land_vars(params)
     warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, file

@@ -12,11 +12,9 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import cf
+from .blocks import CHUNK  # y/x chunk edge; the time axis is kept whole in a chunk
 from .errors import NepflowError
 from .files import atomic_path
-
-#: NetCDF chunk edge (pixels) for y/x; the time axis is kept whole in a chunk.
-CHUNK = 256
 
 
 def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:

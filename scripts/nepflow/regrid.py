@@ -20,6 +20,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.enums import Resampling
 
+from . import blocks
 from .errors import NepflowError
 
 METHODS = {
@@ -220,10 +221,10 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
         pa = pixel_area(target).values / k**2  # true area of each sub-cell: the pixel's area split evenly
         # Built in blocks of target rows, so memory stays bounded by a block of sub-cells
         # (about 2 million), not by the grid's pixels x subdivisions² (1e8 at 1 km over North China).
-        step = max(1, int(2_000_000 // max(1, nxt * k * k)))
-        blocks = []
-        for r0 in range(0, nyt, step):
-            r1 = min(nyt, r0 + step)
+        step = blocks.rows_for_pixels(nxt * k * k, blocks.INNER_PIXELS["conservative_subcells"])
+        weights = []
+        for s in blocks.row_slices(nyt, step):
+            r0, r1 = s.start, s.stop
             py = (ty[r0:r1, None] + np.outer(np.diff(ty)[r0:r1], fx)).ravel()  # ((r1-r0)*k)
             xx, yy = np.meshgrid(px, py)
             lon, lat = to_src.transform(xx, yy)
@@ -241,9 +242,9 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
             trow = (rows[:, None] * nxt + cols[None, :])[inside]
             area = pa[rows[:, None], cols[None, :]][inside]
             src = (iy * nsx + ix)[inside]
-            blocks.append(sparse.coo_matrix((area, (trow, src)), shape=(nyt * nxt, nsy * nsx)).tocsr())
-        m = blocks[0]
-        for b in blocks[1:]:
+            weights.append(sparse.coo_matrix((area, (trow, src)), shape=(nyt * nxt, nsy * nsx)).tocsr())
+        m = weights[0]
+        for b in weights[1:]:
             m = m + b
         full = pa.reshape(nyt, nxt) * k**2
 
@@ -267,11 +268,6 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
 
 
 # ---------------------------------------------------------------- blocks of target rows
-#: Bytes per target pixel that regridding one block of a year holds (every driver, 12 months, float64,
-#: the assembled float32 forcing and the checks' copies).
-BYTES_PER_PIXEL = 12 * 8 * 8 * 3
-
-
 def source_window(da: xr.DataArray, target: xr.Dataset, pad: int = 3) -> xr.DataArray:
     """The part of ``da`` (…, y, x, with a CRS) that covers ``target`` (a block of the target grid).
 

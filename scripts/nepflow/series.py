@@ -42,12 +42,6 @@ def min_valid_years(n: int, min_valid) -> int:
     return int(min_valid)
 
 
-#: Bytes per pixel a series job holds for one block of rows: 4 annual variables of every year
-#: (21 years, float32, with the stacking copy) and one year's monthly drivers.
-def bytes_per_pixel(n_years: int) -> int:
-    return n_years * 4 * 4 * 2 + 3 * 12 * 4 * 2
-
-
 def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: float | None = None) -> xr.Dataset:
     """Stack annual NEP (g C m-2 yr-1), pr (mm yr-1), tas (degC), sund (h yr-1) over ``years``.
 
@@ -93,7 +87,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         cube = cube.rio.write_crs(crs)
         return cube.transpose("year", "y", "x").astype("float32")
 
-    rows = blocks.block_rows(nx, bytes_per_pixel(len(years)), mem_mb, rows=rows, ny=ny)
+    rows = blocks.block_rows(nx, blocks.stage_bytes("series", len(years)), mem_mb, rows=rows, ny=ny)
     return cf.with_years(blocks.blocked(block, y, rows))
 
 

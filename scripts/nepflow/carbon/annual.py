@@ -11,7 +11,7 @@ import copy
 
 import xarray as xr
 
-from .. import landcover, variables
+from .. import blocks, landcover, variables
 from ..errors import NepflowError
 from . import casa, tec
 from . import rh as rh_model
@@ -40,12 +40,6 @@ TEC_REF = ("Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TE
 RH_REF = "Pei Z. et al. (2009) Journal of Integrative Plant Biology 51(5): 521-526"
 CASA_REF = ("Potter C.S. et al. (1993) Global Biogeochemical Cycles 7(4): 811-841 (CASA); eps_max per IGBP class "
             "from config carbon.casa.eps_max (defaults: Zhu W. et al. (2006) Chinese Science Bulletin 51(4): 457-463)")
-#: Pixels per block of :func:`annual_fluxes` (bounds its memory: ~0.25 GB of temporaries).
-BLOCK_PIXELS = 2**17
-#: Bytes per pixel a carbon job holds for one block of rows it reads and writes: the 8 monthly
-#: float32 drivers, the checks' copies and the annual results (the float64 model temporaries are
-#: bounded separately by :data:`BLOCK_PIXELS`).
-BYTES_PER_PIXEL = 12 * 8 * 4 * 3
 #: Forcing variables the models read (the forcing contract, docs/architecture.md).
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 
@@ -363,18 +357,24 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
 
 def _annual_in_blocks(forcing: xr.Dataset, p: dict, models) -> xr.Dataset:
     """Annual sums computed over blocks of rows, so the monthly float64 temporaries
-    stay bounded by :data:`BLOCK_PIXELS` pixels instead of the whole grid."""
+    stay bounded by ``nepflow.blocks.INNER_PIXELS["carbon_models"]`` pixels instead of the whole grid."""
     keep = ["gpp", "rh"] + [f"npp_{m}" for m in models if m != "mod17"]
 
     def sums(f):
         core = _monthly_core(f, p, [m for m in models if m != "mod17"])
         return xr.Dataset({k: core[k] for k in keep}).sum("time", skipna=False)
 
+    return _in_row_blocks(sums, forcing)
+
+
+def _in_row_blocks(func, forcing: xr.Dataset) -> xr.Dataset:
+    """``func(forcing)`` computed over blocks of rows of ``INNER_PIXELS["carbon_models"]`` pixels at most,
+    joined along y (one call where the grid fits in one block or has no rows)."""
     ny, nx = forcing.sizes.get("y", 1), forcing.sizes.get("x", 1)
-    rows = max(1, BLOCK_PIXELS // max(nx, 1))
+    rows = blocks.rows_for_pixels(nx, blocks.INNER_PIXELS["carbon_models"])
     if "y" not in forcing.dims or ny <= rows:
-        return sums(forcing)
-    parts = [sums(forcing.isel(y=slice(i, i + rows))) for i in range(0, ny, rows)]
+        return func(forcing)
+    parts = [func(forcing.isel(y=s)) for s in blocks.row_slices(ny, rows)]
     return xr.concat(parts, dim="y", coords="minimal", compat="override", join="override")
 
 
@@ -393,13 +393,7 @@ def uncertainty_terms(forcing: xr.Dataset, params: dict | None = None) -> xr.Dat
         fixed = _mod17(fc) if p["npp"] == "mod17" else None
         return xr.Dataset({f"unc_{k}": v for k, v in uncertainty.terms(f, p, fixed).items()})
 
-    ny, nx = forcing.sizes.get("y", 1), forcing.sizes.get("x", 1)
-    rows = max(1, BLOCK_PIXELS // max(nx, 1))
-    if "y" not in forcing.dims or ny <= rows:
-        out = one(forcing)
-    else:
-        out = xr.concat([one(forcing.isel(y=slice(i, i + rows))) for i in range(0, ny, rows)], dim="y",
-                        coords="minimal", compat="override", join="override")
+    out = _in_row_blocks(one, forcing)
     for name in out.data_vars:
         out[name].attrs = {"long_name": f"uncertainty term {name[4:]} (nepflow.carbon.uncertainty)",
                            "units": "1", "comment": "an annual sum of the forcing from which NEP is evaluated "

@@ -378,9 +378,6 @@ def _attrs(year: int, cfg: dict) -> dict:
     }
 
 
-#: Bytes per native pixel that generating one block holds (float64 monthly temporaries).
-BYTES_PER_PIXEL = 12 * 8 * 24
-
 
 def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
@@ -460,7 +457,7 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
 
     x, y, px = sinusoidal_axes(cfg, bounds)
     job = src_cfg.get("job") or {}
-    rows = blocks.block_rows(len(x), BYTES_PER_PIXEL, job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
+    rows = blocks.block_rows(len(x), blocks.stage_bytes("demo_land"), job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
 
     w, so, e, n = bounds
 

@@ -80,7 +80,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import landcover, variables
+from .. import blocks, landcover, variables
 from ..errors import NepflowError
 from . import download, modis
 
@@ -524,8 +524,8 @@ def _interp_months(a: np.ndarray, block: int = 64) -> tuple[np.ndarray, int]:
     """
     n = 0
     idx = np.arange(12, dtype=np.int8)[:, None, None]
-    for r0 in range(0, a.shape[1], block):
-        b = a[:, r0:r0 + block]
+    for s in blocks.row_slices(a.shape[1], block):
+        b = a[:, s]
         valid = np.isfinite(b)
         holes = ~valid & valid.any(axis=0)[None]
         k = int(holes.sum())
