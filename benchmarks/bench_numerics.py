@@ -164,10 +164,10 @@ def main(argv=None):
     null = np.full((22, 1), np.nan)
     out1 = np.empty(m)
     x32 = xt.astype("float32")
-    _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3)
+    _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3, 0, (m + 127) // 128)
     _hurst.hurst_rows(np.ascontiguousarray(x32.T, dtype=np.float64), 21, est, nvals, expected, out1)
     assert np.array_equal(out3[_hurst.H], out1)
-    print(f"R/S Hurst of {m} pixels: SIMD block path {best(lambda: _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3)):.3f}, "
+    print(f"R/S Hurst of {m} pixels: SIMD block path {best(lambda: _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3, 0, (m + 127) // 128)):.3f}, "
           f"pixel by pixel {best(lambda: _hurst.hurst_rows(x, 21, est, nvals, expected, out1)):.3f}")
 
 

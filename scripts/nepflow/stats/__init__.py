@@ -27,8 +27,8 @@ How the work is done (benchmarks/bench_stats.py measures it):
 - the numba kernels read the (year, pixels) layout as stored — float32 or float64,
   no transposed or upcast copy of the cube — and transpose one block of pixels at a
   time into float64 scratch; every statistic, p-values included, is computed in
-  float64 inside the kernels, in parallel over pixel blocks (``numba.set_num_threads``
-  sets the thread count);
+  float64 inside the kernels; ranges of pixel blocks run on ``numba.get_num_threads()``
+  threads (``_slabs.over_blocks``; ``numba.set_num_threads`` sets the count);
 - a numpy-backed cube is one kernel call; a dask-backed cube is read slab by slab
   (``_slabs``), so memory is bounded by the slabs plus the output maps.
 - the statistics' modules are imported on first use (``nepflow.stats.trend`` imports

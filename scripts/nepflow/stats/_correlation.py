@@ -16,7 +16,7 @@ import xarray as xr
 from .. import variables
 from ..series import min_valid_years
 from ._numerics import BLOCK, NAN, _p_from_r, detrend, lbeta_half_table
-from ._slabs import dataset, map_pixels, rows, years_of
+from ._slabs import dataset, map_pixels, over_blocks, rows, years_of
 
 #: the climate factors of the workflow, in the order of the variables table
 FACTORS = tuple(variables.FACTORS)
@@ -82,8 +82,8 @@ def _invert(a, inv, dim):
     return det
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def correlation_kernel(y, f, min_valid, out, dof_lost=0):
+@numba.njit(cache=True, nogil=True)
+def correlation_kernel(y, f, min_valid, out, dof_lost, b0, b1):
     """Pearson r of y with each factor, the partial r controlling for the other factors, and their p.
 
     y: (n, m); f: tuple of q factors, each (n, m), same dtype. A year counts when y
@@ -105,9 +105,8 @@ def correlation_kernel(y, f, min_valid, out, dof_lost=0):
     q = len(f)
     d = q + 1
     npair = d * (d + 1) // 2
-    nblocks = (m + BLOCK - 1) // BLOCK
     lb = lbeta_half_table(n)
-    for blk in numba.prange(nblocks):
+    for blk in range(b0, b1):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
         ok = np.empty((n, BLOCK), dtype=np.bool_)
@@ -195,14 +194,14 @@ def _corr_blocks(blocks, min_valid, years=None):
     y, *factors = blocks
     out = np.empty((N_PER_FACTOR * len(factors) + 1, y.shape[1]))  # the rows of correlation_names(factors)
     if years is None:
-        correlation_kernel(y, tuple(factors), min_valid, out)
+        over_blocks(correlation_kernel, y.shape[1], BLOCK, y, tuple(factors), min_valid, out, 0)
         return out
     # detrended: each series' OLS residuals on the years where NEP and every factor are finite
     ok = np.isfinite(y)
     for f in factors:
         ok &= np.isfinite(f)
     y, *factors = [detrend(np.where(ok, b, np.nan), years) for b in blocks]
-    correlation_kernel(y, tuple(factors), min_valid, out, 1)
+    over_blocks(correlation_kernel, y.shape[1], BLOCK, y, tuple(factors), min_valid, out, 1)
     return out
 
 

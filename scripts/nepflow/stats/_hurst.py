@@ -15,7 +15,7 @@ import xarray as xr
 from ..errors import NepflowError
 from ..series import min_valid_years
 from ._numerics import BLOCK, NAN, _compact, _load, detrend
-from ._slabs import dataset, map_pixels, rows, years_of
+from ._slabs import dataset, map_pixels, over_blocks, rows, years_of
 
 HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
 RS_PREFIX, RS_AVG = HURST_ESTIMATORS["rs"], HURST_ESTIMATORS["rs_avg"]
@@ -189,8 +189,8 @@ def _hurst_prefix_block(xb, nb, ok, logtau, ly, hout):
             hout[j] = sxy[j] / sxx[j] if cnt[j] >= MIN_FIT_POINTS else NAN
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def hurst_kernel(x, min_valid, estimator, nvals, expected, null, kmin, out):
+@numba.njit(cache=True, nogil=True)
+def hurst_kernel(x, min_valid, estimator, nvals, expected, null, kmin, out, b0, b1):
     """Hurst exponent, white-noise p and valid count per pixel; rows of ``out`` as ``HURST_OUT``.
 
     ``estimator`` (``HURST_ESTIMATORS``) RS_PREFIX: R/S on growing prefixes, RS_AVG: averaged windows (nolds).
@@ -204,12 +204,11 @@ def hurst_kernel(x, min_valid, estimator, nvals, expected, null, kmin, out):
     """
     n, m = x.shape
     nsur = null.shape[1]
-    nblocks = (m + BLOCK - 1) // BLOCK
     t = np.arange(n).astype(np.float64)
     logtau = np.empty(n + 1)
     for tau in range(1, n + 1):
         logtau[tau] = math.log(tau)
-    for blk in numba.prange(nblocks):
+    for blk in range(b0, b1):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
         buf = np.empty((BLOCK, n))
@@ -327,7 +326,7 @@ def hurst_numpy(x: np.ndarray, estimator: str = "rs", min_valid: int | None = No
     """Hurst exponent of each row of ``x`` (m, n), numpy in and out (the white-noise null's surrogates).
 
     Serial, row by row (``hurst_rows``): the same numbers as :func:`hurst`'s kernel, without
-    compiling that parallel kernel a second time for float64 when the cube is float32."""
+    compiling that kernel a second time for float64 when the cube is float32."""
     m, n = x.shape
     est, nvals, expected = _hurst_args(n, estimator)
     out = np.empty(m)
@@ -368,7 +367,7 @@ def _hurst_blocks(blocks, estimator, min_valid, null, kmin, years, series):
     x = hurst_input(blocks[0], years, series)
     est, nvals, expected = _hurst_args(x.shape[0], estimator)
     out = np.empty((len(HURST_OUT), x.shape[1]))
-    hurst_kernel(x, min_valid, est, nvals, expected, null, kmin, out)
+    over_blocks(hurst_kernel, x.shape[1], BLOCK, x, min_valid, est, nvals, expected, null, kmin, out)
     return out
 
 

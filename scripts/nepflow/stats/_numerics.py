@@ -4,7 +4,7 @@
 - the two-sided Student-t p (OLS slope of ``_trend``, Pearson and partial r of ``_correlation``);
 - exact selection and medians (Theil-Sen slope and intercept of ``_trend``).
 
-Why these are hand-written: the kernels are numba ``nopython`` functions run in parallel
+Why these are hand-written: the kernels are numba ``nopython`` functions run on threads
 over pixel blocks, and numba cannot call scipy there (``scipy.special.stdtr``,
 ``scipy.stats.*``); numpy's ``np.median`` is available in numba but copies and
 partitions the whole array. What each costs against the library path is measured in
@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 NAN = np.nan
-#: pixels per parallel task: a (BLOCK, n) float64 scratch block stays in L1/L2
+#: pixels per block (the unit of work of a thread): a (BLOCK, n) float64 scratch block stays in L1/L2
 BLOCK = 128
 
 # ----------------------------------------------------------------- constants of the Student-t p

@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dask
+import numba
 import numpy as np
 import xarray as xr
 
@@ -32,6 +33,31 @@ log = logging.getLogger(__name__)
 #: pixels per kernel call when reading a dask-backed cube: whole chunks are grouped into slabs of at
 #: most this many pixels (a single chunk larger than this is a slab of its own)
 SLAB_PIXELS = 1 << 18
+
+
+#: pixel-block ranges per thread in :func:`over_blocks`: more than one, so that a thread whose blocks are
+#: quick (missing or constant pixels) takes another range while the others finish
+TASKS_PER_THREAD = 4
+
+
+def over_blocks(kernel, m: int, block: int, *args) -> None:
+    """Run ``kernel(*args, b0, b1)`` (a serial, GIL-free numba kernel over its pixel blocks b0 … b1 − 1
+    of ``block`` pixels) over all ``m`` pixels, on ``numba.get_num_threads()`` threads.
+
+    The kernels are compiled serial (``nogil=True``, no ``parallel=True``) and run on Python threads:
+    the same numbers and speed as a ``prange`` over the blocks, but a fresh job compiles each kernel
+    in about 60 % of the CPU time, as numba's parallel-loop compilation is skipped
+    (benchmarks/bench_compile.py). Pixels are independent, so the split changes no number.
+    """
+    nblocks = (m + block - 1) // block
+    threads = max(1, min(numba.get_num_threads(), nblocks))
+    if threads == 1:
+        kernel(*args, 0, nblocks)
+        return
+    cuts = np.unique(np.linspace(0, nblocks, threads * TASKS_PER_THREAD + 1).round().astype(int)).tolist()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for done in [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]:
+            done.result()
 
 
 def rows(names: tuple[str, ...]) -> dict[str, int]:

@@ -14,7 +14,7 @@ import xarray as xr
 
 from ..series import min_valid_years
 from ._numerics import BLOCK, NAN
-from ._slabs import dataset, map_pixels, rows, years_of
+from ._slabs import dataset, map_pixels, over_blocks, rows, years_of
 
 #: the maps :func:`stability` computes, in the order of its kernel's rows
 STABILITY_OUT = ("nep_mean", "nep_std", "cv", "valid_years")
@@ -22,16 +22,15 @@ _S = rows(STABILITY_OUT)
 MEAN, STD, CV, S_VALID = _S["nep_mean"], _S["nep_std"], _S["cv"], _S["valid_years"]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def moments_kernel(x, min_valid, ddof, out):
+@numba.njit(cache=True, nogil=True)
+def moments_kernel(x, min_valid, ddof, out, b0, b1):
     """Mean, standard deviation (``ddof``), CV = std/mean (NaN where mean ≤ 0) and valid count per pixel.
 
     Reads the (years, pixels) layout directly: the inner loops run over contiguous
     pixels of one year. Rows of ``out`` as ``STABILITY_OUT``.
     """
     n, m = x.shape
-    nblocks = (m + BLOCK - 1) // BLOCK
-    for blk in numba.prange(nblocks):
+    for blk in range(b0, b1):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
         acc = np.zeros(BLOCK)
@@ -72,7 +71,7 @@ def moments_kernel(x, min_valid, ddof, out):
 def _moments_blocks(blocks, min_valid, ddof):
     x = blocks[0]
     out = np.empty((len(STABILITY_OUT), x.shape[1]))
-    moments_kernel(x, min_valid, ddof, out)
+    over_blocks(moments_kernel, x.shape[1], BLOCK, x, min_valid, ddof, out)
     return out
 
 

@@ -18,7 +18,7 @@ from ..errors import NepflowError
 from ..series import min_valid_years
 from ._numerics import (BLOCK, NAN, _compact, _load, _median_bracketed, _median_inplace, _p_from_t,
                         lbeta_half_table)
-from ._slabs import dataset, map_pixels, rows, years_of
+from ._slabs import dataset, map_pixels, over_blocks, rows, years_of
 
 MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
 MK_ORIGINAL, MK_HAMED_RAO, MK_YUE_WANG, MK_TFPW, MK_PW = (MK_VARIANTS[v] for v in
@@ -267,8 +267,8 @@ def _ols_fit(xs, ts, k, t0, lb):
 
 
 # ----------------------------------------------------------------- kernels
-@numba.njit(parallel=True, cache=True, nogil=True)
-def trend_kernel(x, t, min_valid, variant, zcrit, out):
+@numba.njit(cache=True, nogil=True)
+def trend_kernel(x, t, min_valid, variant, zcrit, out, b0, b1):
     """OLS, Mann–Kendall and Theil–Sen per pixel; rows of ``out`` as ``TREND_OUT``.
 
     OLS of value on time: slope, intercept at t[0], and the two-sided p of the t
@@ -296,8 +296,7 @@ def trend_kernel(x, t, min_valid, variant, zcrit, out):
     for i in range(n):
         tfull[i] = t[i] - t[0]
     tmed_full = _median_inplace(tfull, n)
-    nblocks = (m + TBLOCK - 1) // TBLOCK
-    for blk in numba.prange(nblocks):
+    for blk in range(b0, b1):
         p0 = blk * TBLOCK
         nb = min(TBLOCK, m - p0)
         buf = np.empty((TBLOCK, n))
@@ -394,8 +393,8 @@ def trend_kernel(x, t, min_valid, variant, zcrit, out):
             out[MK_TAU, p] = fs / (0.5 * kk * (kk - 1)) if kk >= 2 else NAN
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def ols_kernel(x, t, min_valid, out):
+@numba.njit(cache=True, nogil=True)
+def ols_kernel(x, t, min_valid, out, b0, b1):
     """The OLS part of :func:`trend_kernel` alone (what CDO's ``trend`` computes, plus p); rows as ``OLS_OUT``.
 
     The same operations in the same order (``_ols_fit``), so the numbers are identical;
@@ -403,8 +402,7 @@ def ols_kernel(x, t, min_valid, out):
     """
     n, m = x.shape
     lb = lbeta_half_table(n)
-    nblocks = (m + BLOCK - 1) // BLOCK
-    for blk in numba.prange(nblocks):
+    for blk in range(b0, b1):
         p0 = blk * BLOCK
         nb = min(BLOCK, m - p0)
         buf = np.empty((BLOCK, n))
@@ -427,7 +425,7 @@ def ols_kernel(x, t, min_valid, out):
 def _trend_blocks(blocks, years, min_valid, variant, zcrit):
     x = blocks[0]
     out = np.empty((N_TREND, x.shape[1]))
-    trend_kernel(x, years, min_valid, variant, zcrit, out)
+    over_blocks(trend_kernel, x.shape[1], TBLOCK, x, years, min_valid, variant, zcrit, out)
     return out
 
 
@@ -489,7 +487,7 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
 def _ols_blocks(blocks, years, min_valid):
     x = blocks[0]
     out = np.empty((len(OLS_OUT), x.shape[1]))
-    ols_kernel(x, years, min_valid, out)
+    over_blocks(ols_kernel, x.shape[1], BLOCK, x, years, min_valid, out)
     return out
 
 
