@@ -13,6 +13,11 @@ replace it (best of 3, time.process_time, numba on 1 thread, after a warm-up cal
   scipy.stats.false_discovery_control and vs the same arithmetic on numba's ``np.argsort``;
 - Mann–Kendall pairs of ``--pixels`` complete pixels: ``_trend._pairs`` on blocks of TBLOCK pixels vs pixel by pixel;
 - R/S Hurst of ``--pixels`` complete pixels: ``hurst_kernel``'s SIMD block path vs ``hurst_rows`` (pixel by pixel).
+
+Result (2026-12-07, 2 AMD EPYC cores at load average 24, ``--pixels 100000``), CPU s:
+Student-t p 0.034 vs stdtr 0.240; Sen median 0.046 vs np.median 0.277 (quickselect 0.121);
+BH q 0.024 vs scipy 0.164 (numba argsort 0.162); Mann-Kendall pairs 0.021 in blocks vs 0.082
+pixel by pixel; R/S Hurst 0.027 SIMD block vs 0.063 pixel by pixel.
 """
 from __future__ import annotations
 

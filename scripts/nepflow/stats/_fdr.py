@@ -41,9 +41,9 @@ def bh_qvalues(p):
     whatever their order.
 
     Hand-written because the q maps of a job are sorted concurrently on threads
-    (``add_qvalues``), which needs a sort that releases the GIL, and a numba sort
-    beside scipy: benchmarks/bench_numerics.py (1,000,000 p: BH_CPU s here,
-    SCIPY_CPU s scipy.stats.false_discovery_control, NUMBA_ARGSORT_CPU s with numba's np.argsort).
+    (``add_qvalues``), which needs a sort that releases the GIL, and because it is 7×
+    faster than the library: benchmarks/bench_numerics.py (1,000,000 p, CPU-s: 0.024 here,
+    0.164 scipy.stats.false_discovery_control, 0.162 the same arithmetic on numba's np.argsort).
     """
     m = p.shape[0]
     nb = 1 << RADIX_BITS

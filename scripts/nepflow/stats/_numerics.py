@@ -7,8 +7,14 @@
 Why these are hand-written: the kernels are numba ``nopython`` functions run on threads
 over pixel blocks, and numba cannot call scipy there (``scipy.special.stdtr``,
 ``scipy.stats.*``); numpy's ``np.median`` is available in numba but copies and
-partitions the whole array. What each costs against the library path is measured in
-benchmarks/bench_numerics.py (numbers in its docstring and beside each function).
+partitions the whole array. What each costs against the library path (benchmarks/bench_numerics.py,
+CPU seconds on one thread):
+
+- Student-t p of 1,000,000 t values (ν = 19): 0.034 here, 0.240 scipy.special.stdtr (outside
+  the kernel, on the t maps, after a 0.8 s import of scipy per job); and the finite series is
+  closer to exact near t = 0 than scipy's (tests/test_stats_kernels.py);
+- Sen median of the 210 pairwise slopes of 100,000 pixels: 0.046 ``_median_bracketed``,
+  0.121 ``_median_inplace`` (quickselect alone), 0.277 numba's ``np.median``.
 
 Student-t p: the two-sided p is the regularized incomplete beta I_x(ν/2, 1/2) with
 x = ν/(ν + t²) (Abramowitz & Stegun 26.7.1, 26.5.27). For x ≥ min(1/2, 10^(−12/ν))

@@ -67,7 +67,8 @@ def _pairs(xb, k, nb, t, s, less, eq, slopes_t):
     slopes_t[pair, j] the pairwise slopes (x_i' − x_i)/(t_i' − t_i), pairs i < i' in
     order (i, then i'). Complete pixels of a block go through here together
     (nb = TBLOCK), a pixel with missing years or a pre-whitened series alone (nb = 1):
-    the same operations either way. Columns ≥ nb and series with NaN get garbage,
+    the same operations either way. (The block pass is what makes it fast: 100,000
+    complete pixels take 0.021 CPU-s in blocks of 64, 0.082 one by one; benchmarks/bench_numerics.py.) Columns ≥ nb and series with NaN get garbage,
     which the caller does not use. Returns the number of pairs.
     """
     for i in range(k):
