@@ -7,7 +7,8 @@ import xarray as xr
 from scipy import special, stats as sstats
 
 from nepflow import stats
-from nepflow.stats import _kernels as K
+from nepflow.stats import _fdr, _slabs
+from nepflow.stats import _numerics as K
 
 YEARS = np.arange(2000, 2021)
 N = len(YEARS)
@@ -52,7 +53,7 @@ def test_bh_with_ties_zeros_and_ones():
     rng = np.random.default_rng(1)
     p = np.concatenate([rng.uniform(size=5000) ** 4, np.zeros(20), np.ones(30), np.full(40, 0.25), [5e-324, 1e-300]])
     rng.shuffle(p)
-    np.testing.assert_allclose(K.bh_qvalues(p), sstats.false_discovery_control(p), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(_fdr.bh_qvalues(p), sstats.false_discovery_control(p), rtol=1e-15, atol=0)
 
 
 def test_float32_cube_equals_its_float64_values():
@@ -89,8 +90,8 @@ def test_many_slabs_equal_one_call(monkeypatch):
     da = xr.DataArray(x, dims=("year", "y", "x"), coords={"year": YEARS, "y": np.arange(17.0), "x": np.arange(13.0)})
     f = {k: da * 0.3 + rng.normal(size=da.shape) for k in ("pr", "tas", "sund")}
     ref = [stats.trend(da), stats.hurst(da, n_surrogates=50), stats.stability(da), stats.correlation(da, f)]
-    monkeypatch.setattr(stats, "SLAB_PIXELS", 30)
-    slabs = list(stats._slabs(da.chunk({"y": 3, "x": 4}).chunks[1:]))
+    monkeypatch.setattr(_slabs, "SLAB_PIXELS", 30)
+    slabs = list(_slabs.slabs(da.chunk({"y": 3, "x": 4}).chunks[1:]))
     assert len(slabs) > 4
     chunked = da.chunk({"y": 3, "x": 4})
     fc = {k: v.chunk({"y": 5, "x": 2}) for k, v in f.items()}  # unified with nep's chunks
