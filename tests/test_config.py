@@ -139,3 +139,17 @@ def test_grid_size_error_names_the_size_and_the_key():
     shapes = regions.shapes_from_config(cfg["region"])
     built = grid.target_grid(cfg["grid"]["crs"], 0.01, None, shapes)
     assert plan["grid_pixels"] == built.sizes["x"] * built.sizes["y"] == 1250 * 825
+
+
+def test_cma_daily_station_file_passes_the_plan(tmp_path):
+    """The CMA daily layout has no header: the plan checks that the file is there, the job reads it."""
+    from test_sources_stations import CMA_STATIONS, cma_lines
+
+    path = tmp_path / "SURF_CLI_CHN_MUL_DAY-SSD-14032-2001.TXT"
+    path.write_text(cma_lines(CMA_STATIONS))
+    cfg = default()
+    cfg["sources"].update(sunshine="stations", stations={"file": str(path), "format": "cma_daily"})
+    nconfig.validate(cfg, SCHEMA)
+    cfg["sources"]["stations"]["file"] = str(tmp_path / "none.TXT")
+    with pytest.raises(NepflowError, match="config key sources.stations.file: .*none.TXT not found"):
+        nconfig.validate(cfg, SCHEMA)

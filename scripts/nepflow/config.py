@@ -176,20 +176,14 @@ def check_grid_size(config: dict, pixels: int, shape) -> None:
             "or raise resources.max_mem_mb")
 
 
-def planned_grid(config: dict, shapes) -> tuple[int, tuple[int, int]]:
-    """(pixels, (nx, ny)) of the run's grid (as nepflow.grid.target_grid builds it), without building it."""
+def planned_grid(config: dict, shapes) -> tuple[tuple, tuple[int, int]]:
+    """(bounds, (nx, ny)) of the run's grid, by the functions nepflow.grid.target_grid builds it with,
+    without building it."""
     from . import grid
 
     g = config["grid"]
-    crs = grid.parse_crs(g["crs"])
-    res = g["resolution"]
-    bounds = g["bounds"] if g["bounds"] is not None else grid.snapped_bounds(shapes, crs, res)
-    w, s, e, n = bounds
-    if g["bounds"] is None and not (e > w and n > s):
-        raise NepflowError(f"config key region: the region's outline has no area (bounding box {list(bounds)}); "
-                           "expected polygons")
-    nx, ny = max(1, round((e - w) / res)), max(1, round((n - s) / res))
-    return nx * ny, (nx, ny)
+    bounds = grid.grid_bounds(grid.parse_crs(g["crs"]), g["resolution"], g["bounds"], shapes)
+    return bounds, grid.grid_shape(bounds, g["resolution"])
 
 
 def check_semantics(config: dict) -> dict:
@@ -256,13 +250,32 @@ def check_semantics(config: dict) -> dict:
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):
             check_inside(config[key], f"config key {key}")
-    # the outline is needed for the grid's size only without grid.bounds; a vector file is always read
-    # (its errors are the user's to see now, not in the grid job)
-    need = config["grid"]["bounds"] is None or region.get("vector_file")
-    shapes = regions.shapes_from_config(region) if need else None
-    pixels, shape = planned_grid(config, shapes)
-    check_grid_size(config, pixels, shape)
+    # the region's outline: the grid's default bounds, and what the grid must cover (a vector file's
+    # errors are the user's to see now, not in the grid job)
+    shapes = regions.shapes_from_config(region)
+    bounds, shape = planned_grid(config, shapes)
+    pixels = shape[0] * shape[1]
+    check_grid_size(config, pixels, shape)  # before the axes: a grid of petabytes has axes of gigabytes
+    g = config["grid"]
+    crs = grid.parse_crs(g["crs"])
+    x, y = grid.grid_axes(crs, g["resolution"], g["bounds"], shapes)
+    grid.check_covers(x, y, g["resolution"], crs, shapes)
+    _check_sites(config, x, y, crs)
     return {"shapes": shapes, "grid_pixels": pixels}
+
+
+def _check_sites(config: dict, x, y, crs) -> None:
+    """The validate job's one requirement of a site's place: a pixel of the grid (validation.site_pixel)."""
+    v = config["validation"]
+    if not v["sites"] and not v["demo_sites"]:
+        return
+    from . import demo_sites, validation
+
+    for site in v["sites"]:
+        validation.site_pixel(site, x, y, crs)
+    if v["demo_sites"]:
+        for site in demo_sites.SITES:
+            validation.site_pixel(site, x, y, crs, key="validation.demo_sites")
 
 
 def _check_sources(config: dict) -> None:
@@ -284,7 +297,13 @@ def _check_sources(config: dict) -> None:
         f = (src.get("stations") or {}).get("file")
         if not f:
             stations.settings(src)  # its one line: no station file set
-        elif not str(f).startswith(("http://", "https://")):  # a URL is read by the job (no network at plan time)
+        elif str(f).startswith(("http://", "https://")):  # a URL is read by the job (no network at plan time)
+            pass
+        elif (src.get("stations") or {}).get("format") == "cma_daily":  # no header; the job reads every line
+            if not Path(f).is_file():
+                raise NepflowError(f"config key sources.stations.file: {f} not found; expected the CMA daily "
+                                   "sunshine file (sources.stations.format: cma_daily)")
+        else:
             stations.check_header(f)
 
 

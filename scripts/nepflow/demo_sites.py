@@ -65,7 +65,7 @@ def write(sites, years, carbon_maps, grid, seed: int, paths) -> None:
     from . import files
 
     for site, path in zip(sites, paths):
-        row, col = validation.site_pixel(site, grid.x.values, grid.y.values, grid.rio.crs)
+        row, col = validation.site_pixel(site, grid.x.values, grid.y.values, grid.rio.crs, key="validation.demo_sites")
         gpp = np.array([validation.extract(ds["gpp"], row, col) for ds in carbon_maps])
         nep = np.array([validation.extract(ds["nep"], row, col) for ds in carbon_maps])
         with files.atomic_path(path) as tmp:

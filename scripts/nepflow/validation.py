@@ -58,15 +58,16 @@ def read_site(path, site: str) -> pd.DataFrame:
     return out
 
 
-def site_pixel(site: dict, x: np.ndarray, y: np.ndarray, crs) -> tuple[int, int]:
-    """Row and column of the pixel holding the site (lon/lat); NepflowError if it lies outside the grid."""
+def site_pixel(site: dict, x: np.ndarray, y: np.ndarray, crs, key: str = "validation.sites") -> tuple[int, int]:
+    """Row and column of the pixel holding the site (lon/lat); NepflowError naming config ``key`` if it lies
+    outside the grid."""
     from pyproj import Transformer
 
     px, py = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(site["lon"], site["lat"])
     dx, dy = abs(x[1] - x[0]) if len(x) > 1 else 0.0, abs(y[1] - y[0]) if len(y) > 1 else 0.0
     inside = (min(x) - dx / 2 <= px <= max(x) + dx / 2) and (min(y) - dy / 2 <= py <= max(y) + dy / 2)
     if not inside:
-        raise NepflowError(f"config key validation.sites ({site['id']}): lon {site['lon']}, lat {site['lat']} is "
+        raise NepflowError(f"config key {key} ({site['id']}): lon {site['lon']}, lat {site['lat']} is "
                            "outside the grid; expected a site inside the run's region grid")
     return int(np.abs(y - py).argmin()), int(np.abs(x - px).argmin())
 
