@@ -69,6 +69,12 @@ CONFIG_CASES = [
      "config key analysis.min_valid_years: 100; expected 3 to the number of years (21)"),
     ("grid bounds west > east", {"grid": {"bounds": [123, 34, 110, 43]}}, "config key grid.bounds: expected west < east"),
     ("grid bounds of 3 numbers", {"grid": {"bounds": [110, 34, 123]}}, "config key grid.bounds"),
+    ("resolution above the bounds", {"grid": {"bounds": [110, 34, 111, 35], "resolution": 5}},
+     "config key grid.resolution: 5 is larger than the bounds"),
+    ("grid beside the region", {"grid": {"bounds": [0, 0, 10, 10]}},
+     "config key grid: the grid does not cover the region (no pixel centre inside it)"),
+    ("grid coarser than the region", {"region": {"provinces": ["Beijing"]}, "grid": {"resolution": 2}},
+     "config key grid: the grid does not cover the region"),
     ("grid of petabytes", {"grid": {"resolution": 0.000001}}, "config key resources.max_mem_mb: the grid of"),
     ("degrees for a CRS in metres", {"grid": {"crs": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m",
                                               "resolution": 0.05}}, "raise resources.max_mem_mb"),
@@ -152,6 +158,9 @@ CONFIG_CASES = [
      "config key sources.stations.file: nowhere.csv not found"),
     ("station file without hours", {"sources": {"sunshine": "stations", "stations": {"file": "no_hours.csv"}}},
      "no_hours.csv: missing column(s) hours; expected header station_id,lon,lat,date,hours"),
+    ("CMA daily file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.txt",
+                                                                               "format": "cma_daily"}}},
+     "config key sources.stations.file: nowhere.txt not found; expected the CMA daily sunshine file"),
     # the region's vector file: named, with the geometry problem
     ("vector file missing", {"region": {"vector_file": "nowhere.gpkg"}}, "config key region.vector_file: nowhere.gpkg not found"),
     ("vector file of a point", {"region": {"vector_file": "point.geojson"}},
@@ -195,6 +204,10 @@ CONFIG_CASES = [
     ("site without a file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0}]}},
      "config key validation.sites.0"),
     ("even validation window", {"validation": {"window": 2}}, "config key validation.window"),
+    ("site outside the grid", {"validation": {"sites": [{"id": "CN-X", "lon": 0.0, "lat": 0.0, "file": "no_hours.csv"}]}},
+     "config key validation.sites (CN-X): lon 0.0, lat 0.0 is outside the grid"),
+    ("demo sites outside the region", {"region": {"provinces": ["Beijing"]}, "validation": {"demo_sites": True}},
+     "config key validation.demo_sites (DEMO-CRO): lon 116.57, lat 36.83 is outside the grid"),
 ]
 
 
@@ -248,7 +261,8 @@ def test_bad_config_stops_the_plan(case_files, name, change, expected):
 #: Cases run through the real `snakemake` on a finished run: the error comes before any job
 #: (no log written, every file byte-identical). Each of these once cost a finished result.
 WORKFLOW_CASES = ["min_valid_years above the years", "C3 temperatures reversed", "carbon fraction in percent",
-                  "grid bounds west > east", "one year", "grid of petabytes", "Hurst thresholds reversed"]
+                  "grid bounds west > east", "one year", "grid of petabytes", "Hurst thresholds reversed",
+                  "grid beside the region"]
 
 
 @pytest.mark.parametrize("name", WORKFLOW_CASES)

@@ -63,3 +63,36 @@ def test_grid_outside_region_is_an_error():
     g = grid.target_grid("EPSG:4326", 0.1, [0, 0, 1, 1])
     with pytest.raises(NepflowError, match="does not cover the region"):
         grid.region_raster(g, shapes)
+
+
+@pytest.mark.parametrize("provinces, crs, res, bounds", [
+    (["Beijing"], "EPSG:4326", 2.0, None),       # one 2° pixel, its centre south-east of Beijing
+    (["Beijing"], "EPSG:4326", 1.0, None),
+    (["Tianjin"], "EPSG:4326", 0.7, None),
+    (["Beijing"], "EPSG:4326", 0.1, [0, 0, 1, 1]),  # bounds beside the region
+    (["Beijing"], "EPSG:4326", 0.25, [116.0, 39.9, 116.5, 40.4]),  # inside, 2 x 2 pixels
+    (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 150e3, None),
+    (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 5000, None),
+])
+def test_plan_coverage_check_agrees_with_the_region_raster(provinces, crs, res, bounds):
+    """The plan-time check (no raster of the grid) says what the grid job's region raster says."""
+    shapes = regions.province_shapes(provinces)
+    g = grid.target_grid(crs, res, bounds, shapes)
+    x, y = grid.grid_axes(grid.parse_crs(crs), res, bounds, shapes)
+    assert np.array_equal(x, g.x.values) and np.array_equal(y, g.y.values)
+    try:
+        grid.region_raster(g, shapes)
+        covered = True
+    except NepflowError as exc:
+        assert str(exc) == grid.NOT_COVERED
+        covered = False
+    if covered:
+        grid.check_covers(x, y, res, grid.parse_crs(crs), shapes)
+    else:
+        with pytest.raises(NepflowError, match="does not cover the region"):
+            grid.check_covers(x, y, res, grid.parse_crs(crs), shapes)
+
+
+def test_resolution_above_the_extent_is_one_line():
+    with pytest.raises(NepflowError, match=r"config key grid.resolution: 5 is larger than the bounds"):
+        grid.target_grid("EPSG:4326", 5, [110, 34, 111, 35])

@@ -59,6 +59,16 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     shapes : region outlines (lon/lat), used when ``bounds`` is None.
     """
     crs = parse_crs(crs_text)
+    x, y = grid_axes(crs, resolution, bounds, shapes)
+    ds = xr.Dataset(coords={"y": ("y", y), "x": ("x", x)})
+    ds = ds.rio.write_crs(crs.to_wkt())
+    _coord_attrs(ds, crs)
+    return ds
+
+
+def grid_bounds(crs: CRS, resolution: float, bounds=None, shapes=None) -> tuple[float, float, float, float]:
+    """[west, south, east, north] of the grid: ``bounds`` (checked), or the region's bounding box
+    snapped outward to ``resolution``; one-line errors naming the key."""
     if not resolution or resolution <= 0:
         raise NepflowError(f"config key grid.resolution: expected a positive number, got {resolution!r}")
     if bounds is None:
@@ -69,16 +79,26 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     if not (e > w and n > s):  # a region outline without area (e.g. a point)
         raise NepflowError(f"config key region: the region's outline has no area (bounding box {[w, s, e, n]}); "
                            "expected polygons")
-    nx = int(round((e - w) / resolution))
-    ny = int(round((n - s) / resolution))
+    return w, s, e, n
+
+
+def grid_shape(bounds, resolution: float) -> tuple[int, int]:
+    """(nx, ny) of a grid of ``resolution`` over ``bounds``; one-line error if it has no pixel."""
+    w, s, e, n = bounds
+    nx, ny = int(round((e - w) / resolution)), int(round((n - s) / resolution))
     if nx < 1 or ny < 1:
-        raise NepflowError(f"config key grid.resolution: {resolution} is larger than the bounds {[w, s, e, n]}")
-    x = w + (np.arange(nx) + 0.5) * resolution
-    y = n - (np.arange(ny) + 0.5) * resolution
-    ds = xr.Dataset(coords={"y": ("y", np.round(y, 10)), "x": ("x", np.round(x, 10))})
-    ds = ds.rio.write_crs(crs.to_wkt())
-    _coord_attrs(ds, crs)
-    return ds
+        raise NepflowError(f"config key grid.resolution: {resolution} is larger than the bounds {[w, s, e, n]}; "
+                           "expected a resolution below the grid's width and height")
+    return nx, ny
+
+
+def grid_axes(crs: CRS, resolution: float, bounds=None, shapes=None) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel centres (x ascending, y descending) of the target grid, as :func:`target_grid` has them;
+    cheap (two 1-D arrays): the plan-time checks use them without building the grid."""
+    w, s, e, n = grid_bounds(crs, resolution, bounds, shapes)
+    nx, ny = grid_shape((w, s, e, n), resolution)
+    return (np.round(w + (np.arange(nx) + 0.5) * resolution, 10),
+            np.round(n - (np.arange(ny) + 0.5) * resolution, 10))
 
 
 def check_bounds(bounds, key: str = "grid.bounds") -> None:
@@ -111,15 +131,9 @@ def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
     rule); where shapes overlap, the later one wins. Attributes ``flag_values``
     and ``flag_meanings`` (names with spaces as underscores) name the codes.
     """
-    import shapely
     from rasterio import features
 
-    t = Transformer.from_crs("EPSG:4326", grid.rio.crs, always_xy=True)
-
-    def to_grid(xy):
-        return np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-
-    geoms = [(shapely.transform(g, to_grid), k + 1) for k, g in enumerate(shapes.values())]
+    geoms = [(g, k + 1) for k, g in enumerate(shapes_on_grid(shapes, grid.rio.crs))]
     codes = features.rasterize(
         geoms, out_shape=(grid.sizes["y"], grid.sizes["x"]), transform=grid.rio.transform(),
         fill=0, dtype="int16",
@@ -132,8 +146,53 @@ def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
         "comment": "0 outside the region; a pixel is inside when its centre is inside the outline",
     }
     if not (codes > 0).any():
-        raise NepflowError("config key grid: the grid does not cover the region (no pixel centre inside it)")
+        raise NepflowError(NOT_COVERED)
     return da
+
+
+#: The region raster's one requirement of the grid: a pixel centre inside the region (GDAL's rule).
+NOT_COVERED = ("config key grid: the grid does not cover the region (no pixel centre inside it); expected "
+               "grid.bounds around the region (or null: the region's bounding box) and a grid.resolution finer "
+               "than the region")
+
+
+def shapes_on_grid(shapes: dict, crs) -> list:
+    """The region outlines (lon/lat) in the grid's CRS, in dict order."""
+    import shapely
+
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+    def to_grid(xy):
+        return np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+
+    return [shapely.transform(g, to_grid) for g in shapes.values()]
+
+
+def check_covers(x: np.ndarray, y: np.ndarray, resolution: float, crs, shapes: dict) -> None:
+    """:data:`NOT_COVERED` unless a pixel centre of the grid (``x`` ascending, ``y`` descending, as
+    :func:`grid_axes`) lies inside the region, by the rule of :func:`region_raster`, without rasterising
+    the whole grid: each outline only over the pixels of its bounding box, stopping at the first hit."""
+    import shapely
+    from rasterio import features
+    from rasterio.transform import from_origin
+
+    for geom in shapes_on_grid(shapes, crs):
+        if geom.is_empty:
+            continue
+        p = geom.representative_point()  # its nearest pixel centre is often inside: no raster needed
+        if shapely.contains_xy(geom, x[np.abs(x - p.x).argmin()], y[np.abs(y - p.y).argmin()]):
+            return
+        w, s, e, n = geom.bounds
+        cols = np.flatnonzero((x >= w) & (x <= e))
+        rows = np.flatnonzero((y >= s) & (y <= n))
+        if not len(cols) or not len(rows):
+            continue
+        window = from_origin(x[cols[0]] - resolution / 2, y[rows[0]] + resolution / 2, resolution, resolution)
+        codes = features.rasterize([(geom, 1)], out_shape=(len(rows), len(cols)), transform=window, fill=0,
+                                   dtype="uint8")
+        if codes.any():
+            return
+    raise NepflowError(NOT_COVERED)
 
 
 def pixel_area(grid: xr.Dataset) -> xr.DataArray:
