@@ -245,9 +245,29 @@ def case_files(case_folder, monkeypatch):
     return case_folder
 
 
+def troubleshooting_patterns() -> list:
+    """The messages of the README's Troubleshooting table as patterns: `…` and a placeholder (X, Y, N, M) stand for
+    any text; a message matches a row when it starts with one of the row's messages."""
+    import re
+
+    text = (ROOT / "README.md").read_text().split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for row in text.splitlines():
+        if not row.startswith("| `"):
+            continue
+        first = row.split(" | ")[0]
+        for msg in re.findall(r"`([^`]+)`", first):
+            parts = re.split(r"( ?… ?|\b[XYNM]\b)", msg)
+            out.append(re.compile("".join(".*?" if p.strip() in ("…", "X", "Y", "N", "M") else re.escape(p)
+                                          for p in parts)))
+    assert not any(p.match("ERROR: config key zzz: qqq") for p in out)  # no row matches any message
+    return out
+
+
 @pytest.mark.parametrize("name, change, expected", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
 def test_bad_config_stops_the_plan(case_files, name, change, expected):
-    """Every case stops the Snakefile's validation (the one function it calls), with one line."""
+    """Every case stops the Snakefile's validation (the one function it calls), with one line, and the
+    README's Troubleshooting table lists the message."""
     from nepflow import config as nconfig
     from nepflow.errors import NepflowError
 
@@ -256,6 +276,7 @@ def test_bad_config_stops_the_plan(case_files, name, change, expected):
         nconfig.validate(merged(cfg, change), ROOT / "config" / "schema.yaml")
     line = f"ERROR: {err.value}"
     assert "\n" not in line and expected in line, line
+    assert any(p.match(line) for p in troubleshooting_patterns()), f"not in README's Troubleshooting: {line}"
 
 
 #: Cases run through the real `snakemake` on a finished run: the error comes before any job
