@@ -53,6 +53,8 @@ def test_every_schema_property_has_a_description():
         ({"sources": {"meteo": "ftp"}}, "config key sources.meteo"),
         ({"analysis": {"mk_variant": "magic"}}, "config key analysis.mk_variant"),
         ({"demo": {"sed": 1}}, "config key demo.sed: unknown key"),
+        ({"grid": {"resolution:0.1": None}}, "config key grid.resolution:0.1: unknown key; expected one of crs, "
+         "resolution, bounds; a key: value pair needs a space after the colon (--config 'grid={resolution: 0.1}')"),
     ],
 )
 def test_schema_errors_name_the_key(change, key):

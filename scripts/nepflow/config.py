@@ -35,7 +35,10 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             allowed = ", ".join(err.schema.get("properties", {}))
             for name in extra:
-                lines.append(f"config key {_key([*err.path, name])}: unknown key; expected one of {allowed}")
+                hint = ""
+                if ":" in str(name):  # --config 'grid={resolution:0.1}': YAML reads one key without the space
+                    hint = "; a key: value pair needs a space after the colon (--config 'grid={resolution: 0.1}')"
+                lines.append(f"config key {_key([*err.path, name])}: unknown key; expected one of {allowed}{hint}")
             continue
         msg = err.message
         if err.validator == "enum":
