@@ -59,9 +59,7 @@ def bench_path(name):
 # Every source module declares the source contract (scripts/nepflow/sources/__init__.py): the
 # products it delivers, the config sections it reads, the files one retrieve job writes, retrieve
 # and open_year. The retrieve rules (rules/retrieve.smk) and the regrid params are built from it.
-RUN_PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"] + (
-    ["npp"] if "mod17" in [config["carbon"]["npp"], *config["carbon"]["models"]] else []
-) + (["evap"] if config["sources"].get("evap") else [])
+RUN_PRODUCTS = nepflow_config.products(config)
 SOURCE_OF = {product: config["sources"][product] for product in RUN_PRODUCTS}
 SOURCE_CFG = nepflow_sources.source_config(config)
 #: The retrieve jobs of a year, [(source, products)]: one per product, or one for all the products a

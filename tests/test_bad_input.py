@@ -153,6 +153,10 @@ CONFIG_CASES = [
     ("NPP before MOD17A3HGF", {"carbon": {"npp": "mod17"}, "sources": {"npp": "earthdata"}},
      ("config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
       "2001 (or carbon.npp: tec)")),
+    ("NPP of the ensemble before MOD17A3HGF", {"carbon": {"models": ["tec", "mod17"]}, "sources": {"npp": "earthdata"}},
+     "config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000"),
+    ("ET before MOD16A2GF", {"sources": {"evap": "earthdata"}, "years": {"start": 1999, "end": 2005}},
+     "config key years.start: MOD16A2GF (sources.evap) starts in 2000, the run asks for 1999"),
     ("no station file", {"sources": {"sunshine": "stations"}}, "config key sources.stations.file: no station file set"),
     ("station file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.csv"}}},
      "config key sources.stations.file: nowhere.csv not found"),

@@ -281,12 +281,18 @@ def _check_sites(config: dict, x, y, crs) -> None:
             validation.site_pixel(site, x, y, crs, key="validation.demo_sites")
 
 
+def products(config: dict) -> list[str]:
+    """The products a run retrieves: the four drivers, NPP when a model is mod17 (carbon.npp or
+    carbon.models), and evapotranspiration when sources.evap is set (rules/common.smk's PRODUCTS)."""
+    models = [config["carbon"]["npp"], *config["carbon"]["models"]]
+    return (["meteo", "fpar", "landcover", "sunshine"] + (["npp"] if "mod17" in models else [])
+            + (["evap"] if config["sources"].get("evap") else []))
+
+
 def _check_sources(config: dict) -> None:
     """What the real sources' jobs would reject: a year before a product starts, a station file."""
     src = config["sources"]
-    used = {p: src.get(p) for p in ("meteo", "fpar", "landcover", "sunshine")}
-    if config["carbon"].get("npp", "tec") == "mod17":
-        used["npp"] = src.get("npp")
+    used = {p: src.get(p) for p in products(config)}
     if "earthdata" in used.values():
         from .sources import earthdata
 
