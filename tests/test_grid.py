@@ -78,7 +78,7 @@ def test_plan_coverage_check_agrees_with_the_region_raster(provinces, crs, res, 
     """The plan-time check (no raster of the grid) says what the grid job's region raster says."""
     shapes = regions.province_shapes(provinces)
     g = grid.target_grid(crs, res, bounds, shapes)
-    x, y = grid.grid_axes(grid.parse_crs(crs), res, bounds, shapes)
+    x, y = grid.grid_axes(grid.grid_bounds(grid.parse_crs(crs), res, bounds, shapes), res)
     assert np.array_equal(x, g.x.values) and np.array_equal(y, g.y.values)
     try:
         grid.region_raster(g, shapes)

@@ -261,7 +261,7 @@ def check_semantics(config: dict) -> dict:
     check_grid_size(config, pixels, shape)  # before the axes: a grid of petabytes has axes of gigabytes
     g = config["grid"]
     crs = grid.parse_crs(g["crs"])
-    x, y = grid.grid_axes(crs, g["resolution"], g["bounds"], shapes)
+    x, y = grid.grid_axes(bounds, g["resolution"])
     grid.check_covers(x, y, g["resolution"], crs, shapes)
     _check_sites(config, x, y, crs)
     return {"shapes": shapes, "grid_pixels": pixels}

@@ -32,11 +32,10 @@ def parse_crs(text: str, key: str = "grid.crs") -> CRS:
 
 def region_bounds(shapes: dict, crs: CRS) -> tuple[float, float, float, float]:
     """Bounding box of the region outlines (lon/lat) in ``crs``."""
-    from shapely.ops import unary_union
-
     if not shapes:
         raise NepflowError("config key region: the region is empty (no provinces and no vector file)")
-    w, s, e, n = unary_union(list(shapes.values())).bounds
+    b = np.array([g.bounds for g in shapes.values()], dtype=float)  # the union's box, without the union
+    w, s, e, n = np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])
     t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     return t.transform_bounds(w, s, e, n, densify_pts=21)
 
@@ -59,7 +58,7 @@ def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> x
     shapes : region outlines (lon/lat), used when ``bounds`` is None.
     """
     crs = parse_crs(crs_text)
-    x, y = grid_axes(crs, resolution, bounds, shapes)
+    x, y = grid_axes(grid_bounds(crs, resolution, bounds, shapes), resolution)
     ds = xr.Dataset(coords={"y": ("y", y), "x": ("x", x)})
     ds = ds.rio.write_crs(crs.to_wkt())
     _coord_attrs(ds, crs)
@@ -92,11 +91,11 @@ def grid_shape(bounds, resolution: float) -> tuple[int, int]:
     return nx, ny
 
 
-def grid_axes(crs: CRS, resolution: float, bounds=None, shapes=None) -> tuple[np.ndarray, np.ndarray]:
-    """The pixel centres (x ascending, y descending) of the target grid, as :func:`target_grid` has them;
-    cheap (two 1-D arrays): the plan-time checks use them without building the grid."""
-    w, s, e, n = grid_bounds(crs, resolution, bounds, shapes)
-    nx, ny = grid_shape((w, s, e, n), resolution)
+def grid_axes(bounds, resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel centres (x ascending, y descending) of the grid over ``bounds`` (:func:`grid_bounds`), as
+    :func:`target_grid` has them; cheap (two 1-D arrays): the plan-time checks use them without building the grid."""
+    w, s, e, n = bounds
+    nx, ny = grid_shape(bounds, resolution)
     return (np.round(w + (np.arange(nx) + 0.5) * resolution, 10),
             np.round(n - (np.arange(ny) + 0.5) * resolution, 10))
 
