@@ -105,6 +105,8 @@ CONFIG_CASES = [
     ("zero min_stations", {"sources": {"stations": {"min_stations": 0}}}, "config key sources.stations.min_stations"),
     ("proxy a above 1", {"sources": {"proxy": {"a": 2}}}, "config key sources.proxy.a"),
     ("negative proxy b", {"sources": {"proxy": {"b": -0.1}}}, "config key sources.proxy.b"),
+    ("proxy a + b above 1", {"sources": {"sunshine": "proxy", "proxy": {"a": 0.6, "b": 0.6}}},
+     "config key sources.proxy: a=0.6, b=0.6; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1"),
     ("zero demo meteo resolution", {"demo": {"meteo_resolution": 0}}, "config key demo.meteo_resolution"),
     ("negative demo land resolution", {"demo": {"land_resolution": -1}}, "config key demo.land_resolution"),
     ("demo bounds south > north", {"demo": {"bounds": [110, 43, 123, 34]}}, "config key demo.bounds: expected west < east"),

@@ -290,9 +290,15 @@ def products(config: dict) -> list[str]:
 
 
 def _check_sources(config: dict) -> None:
-    """What the real sources' jobs would reject: a year before a product starts, a station file."""
+    """What the sources' jobs would reject: their settings, a year before a product starts, a station file."""
+    from . import sources
+
     src = config["sources"]
     used = {p: src.get(p) for p in products(config)}
+    for source in sorted(set(used.values())):  # each source's own check of its settings (e.g. proxy a + b <= 1)
+        check = getattr(sources.module(source), "settings", None)
+        if check is not None:
+            check(src)
     if "earthdata" in used.values():
         from .sources import earthdata
 
