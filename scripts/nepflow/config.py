@@ -299,6 +299,9 @@ def _check_sources(config: dict) -> None:
         check = getattr(sources.module(source), "settings", None)
         if check is not None:
             check(src)
+    cfg = sources.source_config(config)
+    for product, source in used.items():  # what rules/common.smk asks each source while it builds the rules
+        sources.module(source).outputs(product, "{year}", cfg)
     if "earthdata" in used.values():
         from .sources import earthdata
 
