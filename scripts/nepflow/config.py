@@ -283,7 +283,7 @@ def _check_sites(config: dict, x, y, crs) -> None:
 
 def products(config: dict) -> list[str]:
     """The products a run retrieves: the four drivers, NPP when a model is mod17 (carbon.npp or
-    carbon.models), and evapotranspiration when sources.evap is set (rules/common.smk's PRODUCTS)."""
+    carbon.models), and evapotranspiration when sources.evap is set (rules/common.smk's RUN_PRODUCTS)."""
     models = [config["carbon"]["npp"], *config["carbon"]["models"]]
     return (["meteo", "fpar", "landcover", "sunshine"] + (["npp"] if "mod17" in models else [])
             + (["evap"] if config["sources"].get("evap") else []))
