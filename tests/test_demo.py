@@ -188,3 +188,51 @@ def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
     shutil.move(a, tmp_path / "b")
     ds = demo.open_year("fpar", 2005, tmp_path / "b" / "fpar.json", cfg)
     assert ds["fpar"].notnull().any()
+
+
+def test_the_demo_delivers_the_real_formats(tmp_path):
+    """What one demo retrieve job writes is what the real services deliver, and its source opens it with
+    the real decoding: ERA5-Land monthly means as the CDS zip (two GRIB step-type streams, valid_time,
+    per-day accumulations, evaporation negative), FPAR as MOD15A2H counts and land cover as MCD12Q1 classes
+    on the MODIS sinusoidal grid, sunshine as station records."""
+    import zipfile
+
+    import pandas as pd
+    import rasterio
+    import xarray as xr
+
+
+    cfg = {"bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}
+    paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.PRODUCTS}
+    for product in demo.PRODUCTS:
+        demo.retrieve(product, 2005, cfg, paths[product])
+
+    with zipfile.ZipFile(paths["meteo"]["data"]) as z:
+        assert sorted(z.namelist()) == ["data_stream-moda_stepType-avgad.nc", "data_stream-moda_stepType-avgua.nc"]
+        z.extractall(tmp_path / "zip")
+    ua = xr.open_dataset(tmp_path / "zip" / "data_stream-moda_stepType-avgua.nc")
+    ad = xr.open_dataset(tmp_path / "zip" / "data_stream-moda_stepType-avgad.nc")
+    assert list(ua.data_vars) == ["t2m"] and set(ad.data_vars) == {"tp", "ssrd", "ssr", "str", "e"}
+    assert ua["t2m"].dims == ("valid_time", "latitude", "longitude") and ua["t2m"].attrs["units"] == "K"
+    assert float(ad["e"].max()) < 0 and ad["tp"].attrs["units"] == "m"  # evaporation is negative (downward flux)
+    meteo = demo.open_year("meteo", 2005, paths["meteo"]["data"], cfg)
+    days = pd.to_datetime(ad["valid_time"].values).days_in_month.values[:, None, None]
+    np.testing.assert_allclose(meteo["pr"].values, ad["tp"].values * days * 1000, rtol=1e-5)  # m per day
+    np.testing.assert_allclose(meteo["evap"].values, -ad["e"].values * days * 1000, rtol=1e-5)
+
+    raw = xr.open_dataset(paths["fpar"]["data"], mask_and_scale=False, decode_coords="all")
+    assert raw["fpar"].dtype == np.uint8 and raw["fpar"].attrs["_FillValue"] == 255
+    assert float(raw["fpar"].attrs["scale_factor"]) == pytest.approx(0.01)
+    assert int(raw["fpar"].max()) == 255 and int(raw["fpar"].where(raw["fpar"] < 255).max()) <= 100  # counts, fill
+    pixel = abs(float(raw["x"][1] - raw["x"][0]))
+    assert pixel / demo.MODIS_PIXEL == pytest.approx(round(pixel / demo.MODIS_PIXEL))
+    with rasterio.open(paths["landcover"]["data"]) as lc:
+        assert lc.crs.to_proj4().startswith("+proj=sinu") and lc.nodata == 255 and lc.dtypes[0] == "uint8"
+        classes = set(np.unique(lc.read(1))) - {255}
+        assert classes and classes <= set(range(1, 18))
+
+    records = pd.read_csv(paths["sunshine"]["data"].with_name("stations-2005.csv"))
+    assert list(records.columns) == ["station_id", "lon", "lat", "date", "hours"]
+    assert records["date"].str.fullmatch(r"2005-\d\d").all() and len(records) % 12 == 0
+    sund = demo.open_year("sunshine", 2005, paths["sunshine"]["manifest"], cfg)["sund"]
+    assert sund.attrs["interpolation"] == "thin_plate_spline" and sund.attrs["units"] == "h month-1"

@@ -52,6 +52,23 @@ def test_plane_reproduced(tmp_path, method, tol):
         assert err.max() < tol
 
 
+@pytest.mark.parametrize("method", stations.METHODS)
+def test_months_with_the_same_stations_are_interpolated_together(method):
+    """monthly_surfaces gives each month what one call per month gives, also where one month has a
+    station fewer (a second group) and the months' values differ."""
+    rows = [(f"S{i:03d}", lo, la, m, plane(lo, la, m) + 3 * np.sin(i + m))
+            for i, (lo, la) in enumerate(zip(LON, LAT)) for m in range(1, 13) if not (i == 5 and m == 7)]
+    totals = pd.DataFrame(rows, columns=["station_id", "lon", "lat", "month", "hours"])
+    glon, glat = np.meshgrid(np.arange(114.0, 118.0, 0.25), np.arange(41.0, 37.0, -0.25))
+    got = stations.monthly_surfaces(totals, glon, glat, method)
+    assert got.shape == (12,) + glon.shape
+    for m in range(1, 13):
+        t = totals[totals["month"] == m]
+        one = stations.interpolate(t["lon"], t["lat"], t["hours"], glon, glat, method)
+        np.testing.assert_allclose(got[m - 1], one, rtol=1e-9, atol=1e-9, err_msg=f"month {m}")
+    assert not np.allclose(got[6], got[5])
+
+
 def test_daily_records_and_completeness(tmp_path):
     rows = []
     for i, (lo, la) in enumerate(zip(LON[:5], LAT[:5])):

@@ -335,16 +335,16 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool
     ``copy=False`` fills ``da``'s own array (a caller that owns it saves a copy
     of the field).
     """
-    from pyproj import Transformer
-    from scipy import ndimage
-    from scipy.spatial import cKDTree
-
     # contiguous, so ``flat`` and its rows are views of it
     vals = np.array(da.values, order="C") if copy else np.ascontiguousarray(da.values)
     flat = vals.reshape((-1,) + vals.shape[-2:])
     inside = np.asarray(inside, bool)
     filled = np.zeros(inside.shape, bool)
     if max_km > 0 and (inside[None] & ~np.isfinite(flat)).any():
+        from pyproj import Transformer  # only where there is something to fill (scipy's import is ~0.3 CPU-s)
+        from scipy import ndimage
+        from scipy.spatial import cKDTree
+
         x, y = np.asarray(da["x"].values, float), np.asarray(da["y"].values, float)
         crs = da.rio.crs
         to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) \

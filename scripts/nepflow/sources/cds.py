@@ -15,8 +15,9 @@ API's ``file:size``, sha256, the ``sources.download`` retries with Retry-After)
 and recorded in a manifest beside it. The file is kept as delivered: today the
 CDS sends a zip of one NetCDF per GRIB step type when a request mixes
 instantaneous (t2m) and accumulated variables, or a single NetCDF; both are
-opened here, whatever their name (the cache names the delivery ``<year>.nc``
-either way; :func:`open_raw` looks at the content, not the suffix).
+opened here (the cache names the delivery ``<year>.zip`` or ``<year>.nc`` as the
+CDS sent it, and the manifest names the file; :func:`open_raw` looks at the
+content, not the suffix).
 
 Credentials: ``CDSAPI_URL``/``CDSAPI_KEY`` or ``~/.cdsapirc`` (path in
 ``CDSAPI_RC``), as cdsapi reads them; ``sources.cds.url`` overrides the URL

@@ -63,6 +63,7 @@ Planted signals (what the analyses must recover):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -214,8 +215,12 @@ def extraterrestrial(lat_deg, month):
 
 
 # ---------------------------------------------------------------- anomalies
+@functools.lru_cache(maxsize=1 << 16)
 def _ar1(seed: int, tag: int, phi: float, year: int, cell: tuple = ()) -> float:
-    """Value at ``year`` of a unit-variance AR(1) series started in 1950 from the seed (one per ``cell``)."""
+    """Value at ``year`` of a unit-variance AR(1) series started in 1950 from the seed (one per ``cell``).
+
+    Cached: a retrieve job asks for the same cells' values for every product and field (meteorology,
+    cloudiness, FPAR, stations), each a new generator and a loop over the years otherwise."""
     if year < AR_START:
         raise NepflowError(f"config key years: the demo source starts in {AR_START}, got {year}")
     rng = np.random.default_rng([seed, tag, *cell])

@@ -252,14 +252,12 @@ def _stations(path: Path, year: int, cfg, m) -> xr.Dataset:
     lon = stations._axis(w, e, res)
     lat = stations._axis(so, n, res, descending=True)
     glon, glat = np.meshgrid(lon, lat)
-    out = np.empty((12,) + glon.shape)
     for month in range(1, 13):
-        t = totals[totals["month"] == month]
-        if len(t) < s["min_stations"]:
-            raise NepflowError(f"{path}: month {year}-{month:02d} has {len(t)} stations with a complete record; "
+        n = int((totals["month"] == month).sum())
+        if n < s["min_stations"]:
+            raise NepflowError(f"{path}: month {year}-{month:02d} has {n} stations with a complete record; "
                                f"expected at least {s['min_stations']}")
-        out[month - 1] = stations.interpolate(t["lon"], t["lat"], t["hours"], glon, glat, s["method"],
-                                              float(s["smoothing"]))
+    out = stations.monthly_surfaces(totals, glon, glat, s["method"], float(s["smoothing"]))
     out = np.clip(out, 0, stations.daylight_hours(glat, year))
     da = xr.DataArray(out, coords={"time": pd.date_range(f"{year}-01-01", periods=12, freq="MS"), "y": lat, "x": lon},
                       dims=("time", "y", "x"), name="sund")

@@ -316,7 +316,10 @@ def daylight_hours(lat_deg, year: int) -> np.ndarray:
 
 def interpolate(lon, lat, values, grid_lon, grid_lat, method: str = "thin_plate_spline",
                 smoothing: float = 0.0) -> np.ndarray:
-    """Interpolate station values to a lon/lat mesh (2-D arrays) with a scipy method (module docstring)."""
+    """Interpolate station values to a lon/lat mesh (2-D arrays) with a scipy method (module docstring).
+
+    ``values``: (stations,) or (stations, k), k fields at the same stations (e.g. months) interpolated
+    in one call; the result is the mesh's shape, followed by k."""
     from pyproj import Transformer
     from scipy.interpolate import RBFInterpolator, griddata
 
@@ -337,7 +340,30 @@ def interpolate(lon, lat, values, grid_lon, grid_lat, method: str = "thin_plate_
         out = griddata(pts, values, q, method="nearest")
     else:
         raise NepflowError(f"config key sources.stations.method: {method!r}; expected one of {', '.join(METHODS)}")
-    return out.reshape(np.shape(grid_lon))
+    return out.reshape(np.shape(grid_lon) + values.shape[1:])
+
+
+def monthly_surfaces(totals: pd.DataFrame, grid_lon, grid_lat, method: str = "thin_plate_spline",
+                     smoothing: float = 0.0) -> np.ndarray:
+    """(12, …mesh) surfaces of station-month totals (columns station_id, lon, lat, month, hours).
+
+    Each month is interpolated from its own stations (:func:`interpolate`); months with the same
+    stations are interpolated in one call, a column per month, so the costly part (the thin-plate
+    spline's evaluation matrix at every grid point, or the triangulation) is built once per station
+    set, not once per month. The values are those of one call per month."""
+    groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
+    for month in range(1, 13):
+        t = totals[totals["month"] == month]
+        key = tuple(zip(t["station_id"], t["lon"].astype(float), t["lat"].astype(float)))
+        groups.setdefault(key, []).append((month, t["hours"].to_numpy(float)))
+    out = np.empty((12,) + np.shape(grid_lon))
+    for key, months in groups.items():
+        lon, lat = [k[1] for k in key], [k[2] for k in key]
+        surfaces = interpolate(lon, lat, np.column_stack([v for _, v in months]), grid_lon, grid_lat, method,
+                               smoothing)
+        for i, (month, _) in enumerate(months):
+            out[month - 1] = surfaces[..., i]
+    return out
 
 
 def _axis(lo, hi, res, descending=False):
@@ -365,11 +391,7 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
     lat = _axis(so, n, res, descending=True)
     glon, glat = np.meshgrid(lon, lat)
     maxh = daylight_hours(glat, int(year))
-    out = np.empty((12,) + glon.shape)
-    for month in range(1, 13):
-        t = totals[totals["month"] == month]
-        out[month - 1] = interpolate(t["lon"], t["lat"], t["hours"], glon, glat, s["method"], float(s["smoothing"]))
-    out = np.clip(out, 0, maxh)
+    out = np.clip(monthly_surfaces(totals, glon, glat, s["method"], float(s["smoothing"])), 0, maxh)
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     da = xr.DataArray(out, coords={"time": time, "y": lat, "x": lon}, dims=("time", "y", "x"), name="sund")
     da.attrs = variables.attrs(

@@ -1,0 +1,45 @@
+"""The source contract (nepflow.sources): every source module declares it, in one place, and its
+defaults are the schema's (config/schema.yaml is the one documented source of the defaults)."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nepflow import sources
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+
+
+def schema_defaults(node: dict) -> dict:
+    """{key: default} of an object node of the schema; an object without a default of its own
+    gives its properties' defaults."""
+    out = {}
+    for key, prop in (node.get("properties") or {}).items():
+        if "default" in prop and prop["default"] != {}:
+            out[key] = prop["default"]
+        elif "properties" in prop:
+            out[key] = schema_defaults(prop)
+        elif "default" in prop:
+            out[key] = prop["default"]
+    return out
+
+
+@pytest.mark.parametrize("name", sources.SOURCES)
+def test_every_source_declares_the_contract(name):
+    mod = sources.module(name)
+    assert mod.PRODUCTS and set(mod.PRODUCTS) <= set(sources.PRODUCTS), name
+    for attr in ("SETTINGS", "OPEN_SETTINGS"):
+        assert isinstance(getattr(mod, attr), (tuple, list)), (name, attr)
+    for fn in ("outputs", "retrieve", "open_year"):
+        assert callable(getattr(mod, fn)), (name, fn)
+    for product in mod.PRODUCTS:
+        assert name in sources.delivering(product)
+
+
+@pytest.mark.parametrize("name", [s for s in sources.SOURCES if hasattr(sources.module(s), "DEFAULTS")])
+def test_a_sources_defaults_are_the_schemas(name):
+    """A module's DEFAULTS (what its functions fall back on when called without a validated config)
+    equal the defaults of its schema section, key for key, so the two cannot drift apart."""
+    section = SCHEMA["properties"]["sources"]["properties"][name]
+    assert sources.module(name).DEFAULTS == schema_defaults(section)
