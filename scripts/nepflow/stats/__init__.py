@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
 HURST_ESTIMATORS = {"rs": 0, "rs_avg": 1}
 HURST_SERIES = ("levels", "differences", "detrended")
-FACTORS = ("pr", "tas", "sund")
+FACTORS = tuple(variables.FACTORS)
 
 
 # ----------------------------------------------------------------- plumbing
