@@ -50,7 +50,7 @@ from scipy import stats as sstats  # noqa: E402
 
 UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour map here has it)
 OUTSIDE_COLOUR = "white"
-from . import variables  # noqa: E402
+from .variables import shown_units  # noqa: E402
 from .grid import cell_edges  # noqa: E402
 #: Class colours: the class maps' GeoTIFF colour tables carry the same (nepflow.classify).
 from .classify import CLASS_COLOURS, NEUTRAL, PALETTES  # noqa: E402,F401
@@ -466,16 +466,6 @@ def _ols(years, values):
 
 LABELS = {"nep": "NEP", "npp": "NPP", "rh": "Rh", "gpp": "GPP"}
 SERIES_COLOURS = {"nep": "#1b7837", "npp": "#2166ac", "rh": "#b2182b", "gpp": "#762a83"}
-
-
-def shown_units(name: str) -> str:
-    """Units of variable ``name`` from the variables table, as figures show them: a carbon mass as
-    ``g C`` (the table keeps carbon in the standard name, where "g C" would read as gram coulomb)."""
-    units = variables.units(name)
-    carbon = name in ("gpp", "npp", "rh", "nep", "nep_mean", "nep_std") or name.startswith(("ols_", "sen_"))
-    return units.replace("g ", "g C ", 1) if carbon and units.startswith("g ") else units
-
-
 FLUX_UNITS = shown_units("nep")
 TREND_UNITS = shown_units("ols_slope")
 

@@ -60,6 +60,16 @@ def units(name: str) -> str:
     return table()[name]["units"]
 
 
+def shown_units(name: str) -> str:
+    """Units of variable ``name`` as figures and tables show them: a carbon mass as ``g C`` (the
+    table keeps carbon in the standard name: in units, "g C" would read as gram coulomb). Carbon:
+    a standard name of carbon, or NEP's statistics (``nep_*``, OLS and Theil-Sen)."""
+    u, attrs = units(name), table()[name]
+    carbon = "carbon" in attrs.get("standard_name", "") or \
+        name.startswith(("nep_", "ols_", "sen_"))
+    return u.replace("g ", "g C ", 1) if carbon and u.startswith("g ") else u
+
+
 def annotate(ds, **extra_per_var):
     """Set table attributes on every data variable of ``ds`` (in place), return it.
 
