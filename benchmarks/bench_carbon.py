@@ -32,8 +32,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 def carbon_job(forcing, params: dict, out: Path) -> tuple[float, float]:
     """(wall s, CPU s) of one carbon job in a fresh process."""
+    from nepflow import config as nconfig
+
     p = out.with_suffix(".yaml")
-    p.write_text(yaml.safe_dump({"strictness": "default", **params}))
+    full = {k: nconfig.defaults(k, v) for k, v in params.items()}  # the rule's params: whole config sections
+    p.write_text(yaml.safe_dump({"strictness": "default", **full}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "scripts" / "carbon.py"), "--input", f"forcing={forcing}",
@@ -56,10 +59,10 @@ def compare(forcing, cases: dict[str, dict], repeat: int) -> dict:
 
 def draw_cost(ny=900, nx=1300, years=21, repeat=3) -> dict:
     """Seconds of the uncertainty job's draw evaluation at 1 km for 100 and 100,000 draws (terms given)."""
-    from nepflow import carbon
+    from nepflow import config as nconfig
     from nepflow.carbon import uncertainty as unc
 
-    p = carbon.with_defaults({})
+    p = nconfig.defaults("carbon")
     sd = {"eps_c3": 0.33, "eps_c4": 0.21, "cue": 0.03, "casa_eps_max": 0.15, "rh_a": 0.022, "rh_b": 0.00456,
           "rh_c": 0.0157}
     rng = np.random.default_rng(0)

@@ -44,7 +44,7 @@ METHODS = {"tas": "bilinear", "pr": "conservative", "ssrd": "conservative", "rn"
 
 def build(wd: Path, n: int) -> dict:
     from fakeservers import era5_land_netcdf, modis_name, write_modis_tile
-    from nepflow import provenance
+    from nepflow import config as nconfig, provenance
     from nepflow.sources import cds, download, stations
 
     data = wd / "data"
@@ -101,7 +101,7 @@ def build(wd: Path, n: int) -> dict:
         for m in range(1, 13):
             lines.append(f"S{i:03d},{lon[i]:.3f},{lat[i]:.3f},{YEAR}-{m:02d},{180 + 60 * np.sin(np.pi * (m - 2) / 8):.1f}")
     csv.write_text("\n".join(lines) + "\n")
-    scfg = {"bbox": BBOX, "stations": {"file": str(csv)}}
+    scfg = nconfig.defaults("sources", {"bbox": BBOX, "stations": {"file": str(csv)}})
     out = {k: data / "stations" / v for k, v in stations.outputs("sunshine", YEAR, scfg).items()}
     stations.retrieve("sunshine", YEAR, scfg, out)
     inputs["sunshine"] = out["manifest"]
@@ -134,11 +134,14 @@ def main():
     gparams.write_text(yaml.safe_dump({"grid": {"crs": "EPSG:4326", "resolution": a.resolution, "bounds": None},
                                        "region": {"provinces": ["Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"]}}))
     run([py, ROOT / "scripts" / "grid.py", "--params", gparams, "--output", f"grid={wd / 'grid.nc'}"], wd / "grid.time")
-    cfg = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
-    c4 = cfg["properties"]["landcover"]["properties"]["c4_fraction"]["default"]
+    from nepflow import config as nconfig
+
+    src = nconfig.defaults("sources")
     params = {"sources": {"meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations"},
-              "methods": METHODS, "landcover": {"c4_fraction": c4}, "par_fraction": 0.45, "strictness": "default",
-              "source_settings": {"earthdata": {}, "stations": {}}, "land_max_missing": 0.2, "coast_fill_km": 20.0}
+              "methods": METHODS, "landcover": nconfig.defaults("landcover"),
+              "par_fraction": nconfig.defaults("carbon")["par_fraction"], "strictness": "default",
+              "source_settings": {"earthdata": src["earthdata"], "stations": src["stations"]},
+              "land_max_missing": 0.2, "coast_fill_km": 20.0}
     rparams = wd / "regrid.yaml"
     rparams.write_text(yaml.safe_dump(params))
     out = wd / "forcing" / f"{YEAR}.nc"

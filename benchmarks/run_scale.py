@@ -154,7 +154,7 @@ def engine_times(series_path: Path, threads: int = 2, repeat: int = 2) -> dict:
     inside = nep.notnull().any("year")
     out = {"pixels": int(nep.sizes["y"] * nep.sizes["x"]), "region_pixels": int(inside.sum()),
            "loadavg_before": os.getloadavg()}
-    factors = {f: cube[f] for f in ("pr", "tas", "sund")}
+    factors = {f: cube[f] for f in stats.FACTORS}
     calls = {
         "trend": lambda: stats.add_qvalues(stats.trend(nep)),
         "hurst": lambda: stats.add_qvalues(stats.hurst(nep)),

@@ -1,4 +1,4 @@
-# Aggregates: the annual series, one rule per statistic, classes and area tables.
+# Aggregates: the annual series, the four statistics (one rule each, one definition), classes and area tables.
 
 
 rule series:
@@ -26,108 +26,38 @@ rule series:
         "../scripts/series.py"
 
 
-rule trend:
-    """OLS and Theil–Sen trends of NEP with the Mann–Kendall test."""
-    input:
-        series=run_path("series/annual.nc"),
-    output:
-        analysis=run_path("analysis/trend.nc"),
-        tifs=analysis_tifs("trend"),
-    params:
-        statistic="trend",
-        analysis=analysis_params(),
-        code=code_hash("statistic.py"),
-    log:
-        log_path("trend"),
-    benchmark:
-        bench_path("trend")
-    threads: 2
-    resources:
-        mem_mb=aggregate_mem_mb,
-        chunk=analysis_chunk,
-        runtime=aggregate_runtime,
-    conda:
-        "../envs/stats.yaml"
-    script:
-        "../scripts/statistic.py"
+# One definition, one rule per statistic (trend, hurst, stability, correlation): rule names, jobs,
+# logs, benchmarks and outputs are the statistic's. Not a {statistic} wildcard: each statistic
+# writes its own set of tifs (analysis/tif/{variable}.tif), and Snakemake takes output files
+# only as patterns, never from a function of the wildcards.
+for statistic in STATISTICS:
 
-
-rule hurst:
-    """Hurst exponent of NEP (rescaled range) with its white-noise p-value."""
-    input:
-        series=run_path("series/annual.nc"),
-    output:
-        analysis=run_path("analysis/hurst.nc"),
-        tifs=analysis_tifs("hurst"),
-    params:
-        statistic="hurst",
-        analysis=analysis_params(),
-        code=code_hash("statistic.py"),
-    log:
-        log_path("hurst"),
-    benchmark:
-        bench_path("hurst")
-    threads: 2
-    resources:
-        mem_mb=aggregate_mem_mb,
-        chunk=analysis_chunk,
-        runtime=aggregate_runtime,
-    conda:
-        "../envs/stats.yaml"
-    script:
-        "../scripts/statistic.py"
-
-
-rule stability:
-    """Mean, standard deviation and coefficient of variation of annual NEP."""
-    input:
-        series=run_path("series/annual.nc"),
-    output:
-        analysis=run_path("analysis/stability.nc"),
-        tifs=analysis_tifs("stability"),
-    params:
-        statistic="stability",
-        analysis=analysis_params(),
-        code=code_hash("statistic.py"),
-    log:
-        log_path("stability"),
-    benchmark:
-        bench_path("stability")
-    threads: 2
-    resources:
-        mem_mb=aggregate_mem_mb,
-        chunk=analysis_chunk,
-        runtime=aggregate_runtime,
-    conda:
-        "../envs/stats.yaml"
-    script:
-        "../scripts/statistic.py"
-
-
-rule correlation:
-    """Pearson and second-order partial correlation of NEP with precipitation, temperature, sunshine."""
-    input:
-        series=run_path("series/annual.nc"),
-    output:
-        analysis=run_path("analysis/correlation.nc"),
-        tifs=analysis_tifs("correlation"),
-    params:
-        statistic="correlation",
-        analysis=analysis_params(),
-        code=code_hash("statistic.py"),
-    log:
-        log_path("correlation"),
-    benchmark:
-        bench_path("correlation")
-    threads: 2
-    resources:
-        mem_mb=aggregate_mem_mb,
-        chunk=analysis_chunk,
-        runtime=aggregate_runtime,
-    conda:
-        "../envs/stats.yaml"
-    script:
-        "../scripts/statistic.py"
+    rule:
+        f"""{STATISTICS[statistic]}"""
+        name:
+            statistic
+        input:
+            series=run_path("series/annual.nc"),
+        output:
+            analysis=run_path(f"analysis/{statistic}.nc"),
+            tifs=analysis_tifs(statistic),
+        params:
+            statistic=statistic,
+            analysis=analysis_params(),
+            code=code_hash("statistic.py"),
+        log:
+            log_path(statistic),
+        benchmark:
+            bench_path(statistic)
+        threads: 2
+        resources:
+            mem_mb=aggregate_mem_mb,
+            chunk=analysis_chunk,
+            runtime=aggregate_runtime,
+        conda:
+            "../envs/stats.yaml"
+        script:
+            "../scripts/statistic.py"
 
 
 rule classes:

@@ -3,11 +3,11 @@ import math
 import os
 
 from nepflow import codehash as nepflow_codehash, demo_sites as nepflow_demo_sites
-from nepflow import sources as nepflow_sources
+from nepflow import sources as nepflow_sources, variables as nepflow_variables
 
 RUN = config["run_name"]
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
-FACTORS = ["pr", "tas", "sund"]
+FACTORS = list(nepflow_variables.FACTORS)  # the variables table's factors of the correlations
 
 wildcard_constraints:
     year=r"\d{4}",
@@ -158,6 +158,18 @@ ANALYSIS_VARS = {
     "correlation": [f"{kind}_{f}" for f in FACTORS
                     for kind in ("r", "p_r", "q_r", "pr", "p_pr", "q_pr")],
 }
+
+
+#: The statistics: one rule each (rules/analysis.smk), named as they are -> what the rule computes.
+STATISTICS = {
+    "trend": "OLS and Theil–Sen trends of NEP with the Mann–Kendall test.",
+    "hurst": "Hurst exponent of NEP (rescaled range) with its white-noise p-value.",
+    "stability": "Mean, standard deviation and coefficient of variation of annual NEP.",
+    "correlation": "Pearson and second-order partial correlation of NEP with "
+    + ", ".join(nepflow_variables.FACTORS.values())
+    + ".",
+}
+assert set(STATISTICS) == set(ANALYSIS_VARS)
 
 
 def analysis_tifs(name):

@@ -17,7 +17,7 @@ def main(smk):
     crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
-    draws = dict(smk.params).get("uncertainty", {}).get("draws", 0)
+    draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (uncertainty_param())
     warnings = []
 
     def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes

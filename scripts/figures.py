@@ -1,5 +1,5 @@
 """Every map and time-series figure, PNG and PDF (rule `figures`). Output: {run}/figures/."""
-from nepflow import figures, jobs, logs, netcdf, regions, series
+from nepflow import figures, grid as nepgrid, jobs, logs, netcdf, regions, series
 
 
 def main(smk):
@@ -8,8 +8,8 @@ def main(smk):
     analysis = {k: netcdf.open_dataset(smk.input[k], chunks={}) for k in ("trend", "hurst", "stability", "correlation")}
     classes = netcdf.open_dataset(smk.input["classes"], chunks={})
     grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
-    names = grid["region"].attrs["flag_meanings"].split()
-    outlines = regions.province_shapes([n.replace("_", " ") for n in names]) if names != ["region"] else {}
+    names = nepgrid.region_names(grid["region"])
+    outlines = regions.province_shapes(names) if names != ["region"] else {}
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
     try:
         return figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],

@@ -6,7 +6,7 @@ Credentials come from the environment or ``~/.netrc`` / ``~/.cdsapirc`` and are 
 the job runs: a missing one stops the job with one line naming what to set, never the secret.
 Imports only the source's module.
 """
-from nepflow import jobs, logs, sources
+from nepflow import jobs, logs, schema, sources
 
 
 def main(smk):
@@ -14,9 +14,11 @@ def main(smk):
     params = smk.params
     cfg = dict(params["settings"])
     # Retry/timeout settings are read from the config, not params: changing them must not rerun
-    # (and so re-download) finished years. From the command line they may come as a param.
-    config = getattr(smk, "config", None) or {}
-    cfg["download"] = (config.get("sources") or {}).get("download") or params.get("download") or {}
+    # (and so re-download) finished years. From the command line they may come as a param (the
+    # schema's defaults fill what it leaves out).
+    config = getattr(smk, "config", None)
+    cfg["download"] = config["sources"]["download"] if config else schema.defaults("sources.download",
+                                                                                  params.get("download") or {})
     mem_mb, rows = jobs.job_resources(smk)
     cfg["job"] = {"mem_mb": mem_mb, "block_rows": rows}  # block sizes of a generating source (a resource)
     mod = sources.module(params["source"])

@@ -12,7 +12,8 @@ from nepflow.carbon import uncertainty as unc
 
 
 def main(smk):
-    u, p = smk.params["uncertainty"], carbon.with_defaults(smk.params["carbon"])
+    u, p = smk.params["uncertainty"], dict(smk.params["carbon"])
+    carbon.validate(p)
     grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     inside = grid["region"].values > 0
     acc = unc.Accumulator(smk.params["years"], grid["pixel_area"].values, inside)

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from nepflow import netcdf, provenance
+from nepflow import config as nconfig, netcdf, provenance
 from workflow import ROOT, TINY, env, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -363,7 +363,7 @@ def forcing_file(done, tmp_path):
 def carbon_job(forcing, out, params=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     p = out.parent / "params.yaml"
-    p.write_text(yaml.safe_dump({"carbon": (params or {}), "strictness": "default"}))
+    p.write_text(yaml.safe_dump({"carbon": nconfig.defaults("carbon", params or {}), "strictness": "default"}))
     return run_script("carbon.py", "--input", f"forcing={forcing}", "--output", f"carbon={out}", "--params", str(p))
 
 
@@ -433,7 +433,8 @@ def test_forcing_on_another_grid_is_named_by_carbon(done, forcing_file, tmp_path
     rewrite(forcing_file, lambda ds: ds.isel(x=slice(1, None)))
     out = tmp_path / "out" / "carbon.nc"
     out.parent.mkdir()
-    (out.parent / "params.yaml").write_text(yaml.safe_dump({"carbon": {}, "strictness": "default"}))
+    (out.parent / "params.yaml").write_text(yaml.safe_dump({"carbon": nconfig.defaults("carbon"),
+                                                            "strictness": "default"}))
     proc = run_script("carbon.py", "--input", f"forcing={forcing_file}", "--input",
                       f"grid={done / 'results/tiny/grid.nc'}", "--output", f"carbon={out}",
                       "--params", str(out.parent / "params.yaml"))
@@ -544,7 +545,7 @@ def local_manifest(tmp_path, root, product, year=2001):
     """Run the local source's retrieval (it records the user's files) and return its manifest."""
     from nepflow.sources import local
 
-    cfg = {"local": {"root": str(root)}, "bbox": BBOX}
+    cfg = nconfig.defaults("sources", {"local": {"root": str(root)}, "bbox": BBOX})
     manifest = tmp_path / "data" / "local" / local.outputs(product, year, cfg)["manifest"]
     local.retrieve(product, year, cfg, {"manifest": manifest})
     return cfg, manifest
@@ -638,9 +639,10 @@ def test_missing_credentials(tmp_path, source, product, expected):
     """One line naming what to set; a half-set secret (a password without its user) never printed;
     no request sent (nothing listens on port 9) and nothing written but the log."""
     decoy = "decoy-secret-8f7e6d5c"
-    settings = {"bbox": BBOX, "earthdata": {"cmr_url": "https://127.0.0.1:9/search/", "edl_host": "127.0.0.1:9",
-                                            "tiles": ["h26v04"]},
-                "cds": {"url": "http://127.0.0.1:9/api"}}
+    settings = nconfig.defaults("sources", {
+        "bbox": BBOX, "earthdata": {"cmr_url": "https://127.0.0.1:9/search/", "edl_host": "127.0.0.1:9",
+                                    "tiles": ["h26v04"]},
+        "cds": {"url": "http://127.0.0.1:9/api"}})
     data = tmp_path / "data"
     outputs = {"manifest": data / "x" / "2001.json"}
     proc = retrieve_job(tmp_path, source, product, settings, outputs, {"EARTHDATA_PASSWORD": decoy})

@@ -6,7 +6,7 @@ import pytest
 
 from nepflow import carbon
 from nepflow.carbon import uncertainty as unc
-from test_carbon_annual import make_forcing
+from test_carbon_annual import P, make_forcing
 from test_carbon_casa import casa_forcing
 
 SD = {"eps_c3": 0.33, "eps_c4": 0.21, "cue": 0.03, "casa_eps_max": 0.15, "rh_a": 0.022, "rh_b": 0.00456,
@@ -23,7 +23,7 @@ def recomputed(f, p, d, i):
 @pytest.mark.parametrize("npp", ["tec", "casa"])
 def test_every_draw_matches_the_recomputed_model(npp):
     f = casa_forcing(2) if npp == "casa" else make_forcing(3)
-    p = carbon.with_defaults({"npp": npp})
+    p = P({"npp": npp})
     t = carbon.annual.uncertainty_terms(f, p)
     x = np.stack([t[f"unc_{k}"].values for k in unc.TERMS])
     d = unc.draw_parameters(20, 7, SD, p)
@@ -43,7 +43,7 @@ def test_every_draw_matches_the_recomputed_model(npp):
 
 
 def test_draws_are_seeded_and_nested():
-    p = carbon.with_defaults({})
+    p = P()
     a, b = unc.draw_parameters(50, 3, SD, p), unc.draw_parameters(50, 3, SD, p)
     c = unc.draw_parameters(10, 3, SD, p)
     for k in unc.DRAWN:

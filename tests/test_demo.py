@@ -203,8 +203,8 @@ def test_the_demo_delivers_the_real_formats(tmp_path):
 
 
     cfg = {"bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}
-    paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.PRODUCTS}
-    for product in demo.PRODUCTS:
+    paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.DELIVERS}
+    for product in demo.DELIVERS:
         demo.retrieve(product, 2005, cfg, paths[product])
 
     with zipfile.ZipFile(paths["meteo"]["data"]) as z:

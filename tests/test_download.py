@@ -1,4 +1,5 @@
 """Shared download machinery: atomic, verified, bounded retries; manifests; secrets kept out."""
+import dataclasses
 import hashlib
 import io as stdio
 import json
@@ -8,6 +9,7 @@ import pytest
 import requests
 
 from fakeservers import NetGuard, Server
+from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 from nepflow.sources import download
 
@@ -105,7 +107,7 @@ def test_timeout_then_success_and_timeout_always(server, tmp_path):
     server.faults["/files/b.hdf"].extend([{"stall": 5}] * 2)
     with pytest.raises(NepflowError, match="after 2 tries"):
         download.fetch(f"{server.base}/files/b.hdf", tmp_path / "b.hdf",
-                       retry=download.Retry(tries=2, backoff=0, read_timeout=0.3), sleep=Sleeps())
+                       retry=dataclasses.replace(FAST, tries=2, backoff=0, read_timeout=0.3), sleep=Sleeps())
     assert not (tmp_path / "b.hdf").exists() and leftovers(tmp_path) == []
 
 
@@ -133,7 +135,7 @@ def test_connection_refused_is_transient(tmp_path):
     s.close()  # nothing listens there now
     sleeps = Sleeps()
     with pytest.raises(NepflowError, match="after 2 tries"):
-        download.fetch(f"http://127.0.0.1:{port}/x", tmp_path / "x", retry=download.Retry(tries=2, backoff=0.01),
+        download.fetch(f"http://127.0.0.1:{port}/x", tmp_path / "x", retry=dataclasses.replace(FAST, tries=2, backoff=0.01),
                        sleep=sleeps)
     assert len(sleeps) == 1
 
@@ -205,12 +207,12 @@ def test_netguard_refuses_other_addresses():
 
 
 def test_retry_config():
-    r = download.Retry.from_config({"tries": 2, "backoff": 1, "verify": "size"})
+    r = download.Retry.from_config(nconfig.defaults("sources.download", {"tries": 2, "backoff": 1, "verify": "size"}))
     assert r.tries == 2 and r.timeout == (20.0, 120.0)
     with pytest.raises(NepflowError, match="sources.download"):
-        download.Retry.from_config({"tries": 0})
+        download.Retry.from_config(nconfig.defaults("sources.download", {"tries": 0}))
     with pytest.raises(NepflowError, match="unknown key"):
-        download.Retry.from_config({"retries": 3})
+        download.Retry.from_config(nconfig.defaults("sources.download", {"retries": 3}))
 
 
 def test_other_jobs_temporary_files_are_left_alone(server, tmp_path):
@@ -223,7 +225,8 @@ def test_other_jobs_temporary_files_are_left_alone(server, tmp_path):
 def test_outputs_accept_the_year_wildcard():
     from nepflow.sources import cds, earthdata, proxy, stations
 
-    cfg = {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]}, "stations": {"file": "s.csv"}}
+    cfg = nconfig.defaults("sources", {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]},
+                                       "stations": {"file": "s.csv"}})
     assert cds.outputs("meteo", "{year}", cfg)["manifest"].endswith("/{year}.json")
     assert earthdata.outputs("fpar", "{year}", cfg)["manifest"] == "MOD15A2H.061/{year}/fpar-h26v04.json"
     assert stations.outputs("sunshine", "{year}", cfg)["manifest"].endswith("/{year}.json")

@@ -58,12 +58,25 @@ def test_env_files_equal_the_lock():
             assert pins.get(key) == version, f"{path.name}: {spec} differs from the lock ({pins.get(key)})"
 
 
+def rule_blocks():
+    """(name, text) of every rule definition in rules/*.smk, the statistics' one (defined in a loop,
+    ``rule:`` with a ``name:``) included."""
+    text = "".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
+    out = []
+    for block in re.split(r"^\s*rule\b", text, flags=re.M)[1:]:
+        name = block.split(":")[0].strip()
+        if not name:
+            m = re.search(r"^\s*name:\s*(\S+)", block, flags=re.M)
+            name = f"{m.group(1)} (loop)" if m else "(anonymous)"
+        out.append((name, block))
+    return out
+
+
 def test_every_rule_has_a_conda_env_and_log():
-    text = "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
-    rules = re.findall(r"^rule (\w+):", text, flags=re.M)
-    assert len(rules) >= 12
-    for block in re.split(r"^rule ", text, flags=re.M)[1:]:
-        name = block.split(":")[0]
+    blocks = rule_blocks()
+    assert len(blocks) >= 12
+    assert "statistic (loop)" in dict(blocks), "the statistics' rule definition is not seen"
+    for name, block in blocks:
         assert "conda:" in block, f"rule {name} has no conda env"
         assert "log:" in block, f"rule {name} has no log"
         assert "resources:" in block, f"rule {name} has no resources"
@@ -100,13 +113,12 @@ def _installed_closure(names):
 
 def rule_scripts_and_envs():
     """(rule, entry script, env file) of every rule with a script."""
-    text = "".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
     out = []
-    for block in re.split(r"^\s*rule\b", text, flags=re.M)[1:]:
+    for name, block in rule_blocks():
         script = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', block)
         env = re.search(r'conda:\s*"\.\./(envs/[\w.]+)"', block)
         if script:
-            out.append((block.split(":")[0].strip() or "(loop)", script.group(1), env and env.group(1)))
+            out.append((name, script.group(1), env and env.group(1)))
     return out
 
 
@@ -119,6 +131,10 @@ def test_every_rule_env_holds_what_its_script_imports():
     dists = metadata.packages_distributions()  # import name -> distributions
     checked = rule_scripts_and_envs()
     assert len(checked) >= 12
+    covered = {rule: (script, env) for rule, script, env in checked}
+    # the statistics (one definition in a loop) and the archive (snakemake, rocrate) are among the checked
+    assert covered["statistic (loop)"] == ("statistic.py", "envs/stats.yaml")
+    assert covered["archive"] == ("archive.py", "envs/archive.yaml")
     missing = []
     for rule, script, env_file in checked:
         env = yaml.safe_load((ROOT / env_file).read_text())

@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from nepflow import classify, figures, regions
+from nepflow import config as nconfig
 
 
 def field(values, name="nep_mean"):
@@ -96,7 +97,7 @@ def drawn(tiny_run, tmp_path_factory):
     inputs.update(grid=str(run / "grid.nc"), carbon=[str(run / "carbon" / f"{y}.nc") for y in years])
     out = tmp_path_factory.mktemp("figs")
     smk = SimpleNamespace(input=inputs, output={"figures": str(out)}, log=[],
-                          params={"figures": {"dpi": 40}, "classes": {}, "years": years})
+                          params={"figures": {"dpi": 40}, "classes": nconfig.defaults("classes"), "years": years})
     return run, entry.main(smk)
 
 
@@ -186,6 +187,12 @@ def test_timeseries_show_area_weighted_means_and_their_trends(drawn):
 def test_units_and_p_text():
     assert figures.units_label("g C m-2 yr-1") == "g C m$^{−2}$ yr$^{−1}$"
     assert figures.units_label("km2") == "km$^{2}$"
+    # shown units come from the variables table; carbon masses read "g C"
+    assert (figures.FLUX_UNITS, figures.TREND_UNITS) == ("g C m-2 yr-1", "g C m-2 yr-2")
+    from nepflow import variables
+
+    assert [variables.shown_units(n) for n in ("rh", "nep_std", "hurst", "r_tas", "pr_annual")] == \
+        ["g C m-2 yr-1", "g C m-2 yr-1", "1", "1", "mm yr-1"]
     assert figures.p_text(0.0004) == "p < 0.001" and figures.p_text(0.0123) == "p = 0.012"
 
 

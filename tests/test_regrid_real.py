@@ -183,9 +183,9 @@ def test_conservative_float32_coordinates_of_older_cds_files():
     ref = regrid.conservative(src("float64"), target)
     out = regrid.conservative(src("float32"), target)
     np.testing.assert_allclose(out.values, ref.values, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(regrid._edges(lat.astype("float32"))[:3], [41.05, 40.95, 40.85], atol=1e-12)
+    np.testing.assert_allclose(grid.cell_edges(lat.astype("float32"))[:3], [41.05, 40.95, 40.85], atol=1e-12)
     with pytest.raises(Exception, match="needs a regular grid"):  # truly irregular float32 axes still stop
-        regrid._edges(np.array([40.0, 39.9, 39.7, 39.6], "float32"))
+        grid.cell_edges(np.array([40.0, 39.9, 39.7, 39.6], "float32"))
 
 
 def test_fill_coastal_copy_false_fills_the_callers_array():

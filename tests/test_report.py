@@ -47,7 +47,7 @@ def test_grouped_by_category(report):
     for name in report["figures"]:
         assert filed[name] == figure_index.FIGURES[name[:-4]], name
     assert filed["area_stats.csv"][0] == filed["summary.md"][0] == "Tables"
-    assert set(cats["Drivers"]) == {"Precipitation", "Temperature", "Sunshine duration"}
+    assert set(cats["Drivers"]) == {"Precipitation", "Air temperature", "Sunshine duration"}
     assert set(cats["Carbon"]) == {"Maps", "Time series"}
     assert any(n.endswith("/nep_mean.png") for n in report["names"])
 

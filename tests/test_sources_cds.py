@@ -8,12 +8,18 @@ import pytest
 import xarray as xr
 
 from fakeservers import FakeCDS, NetGuard, cds_delivery, env_without_credentials, scan_for
+from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 from nepflow.provenance import file_sha256
 from nepflow.sources import cds, download
 
 KEY = "0f1e2d3c-fake-cds-key-4b5a69788796"
 BBOX = [115.0, 38.0, 116.0, 39.0]
+
+
+def S(cfg: dict) -> dict:
+    """A ``sources`` section as a validated config holds it: ``cfg`` over the schema's defaults."""
+    return nconfig.defaults("sources", cfg)
 
 
 @pytest.fixture
@@ -24,8 +30,8 @@ def env(monkeypatch, tmp_path):
 
 
 def make_cfg(srv, **download_cfg):
-    return {"bbox": BBOX, "cds": {"url": srv.url, "poll_interval": 0.01},
-            "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5, **download_cfg}}
+    return S({"bbox": BBOX, "cds": {"url": srv.url, "poll_interval": 0.01},
+              "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5, **download_cfg}})
 
 
 def paths_for(tmp_path, cfg, year=2001):
@@ -46,14 +52,14 @@ def cds_server(env):
 
 
 def test_request_is_what_the_cds_expects():
-    req = cds.request(2003, [110, 34, 123, 43])
+    req = cds.request(2003, [110, 34, 123, 43], S({}))
     assert req["area"] == [43.0, 110.0, 34.0, 123.0]  # N, W, S, E
     assert req["product_type"] == ["monthly_averaged_reanalysis"] and req["year"] == ["2003"]
     assert req["month"] == [f"{m:02d}" for m in range(1, 13)] and req["data_format"] == "netcdf"
     assert set(req["variable"]) == {"2m_temperature", "total_precipitation", "surface_solar_radiation_downwards",
                                     "surface_net_solar_radiation", "surface_net_thermal_radiation",
                                     "total_evaporation"}
-    out = cds.outputs("meteo", 2003, {"bbox": [110, 34, 123, 43]})
+    out = cds.outputs("meteo", 2003, S({"bbox": [110, 34, 123, 43]}))
     assert list(out) == ["manifest"]  # the delivered file's name follows its content
     assert out["manifest"].startswith("reanalysis-era5-land-monthly-means/110_34_123_43-")
     assert out["manifest"].endswith("/2003.json")
@@ -65,13 +71,13 @@ def test_retrieve_open_and_skip(cds_server, env, caplog):
     paths = paths_for(env, cfg)
     cds.retrieve("meteo", 2001, cfg, paths)
     posted = [json.loads(r["body"])["inputs"] for r in cds_server.requests if r["method"] == "POST"]
-    assert posted == [cds.request(2001, BBOX)]
+    assert posted == [cds.request(2001, BBOX, cfg)]
     m = json.loads(paths["manifest"].read_text())
     rec = m["files"][0]
     paths["data"] = delivered(paths)
     assert rec["name"] == "2001.zip" and rec["size"] == paths["data"].stat().st_size  # a zip is named .zip
     assert rec["sha256"] == file_sha256(paths["data"])
-    assert m["request"] == cds.request(2001, BBOX) and m["versions"]["dataset"] == cds.DATASET
+    assert m["request"] == cds.request(2001, BBOX, cfg) and m["versions"]["dataset"] == "reanalysis-era5-land-monthly-means"
     assert "time" not in json.dumps(m).replace('"time": ["00:00"]', "")  # no retrieval time recorded
 
     ds = cds.open_year("meteo", 2001, paths["manifest"])
@@ -176,7 +182,7 @@ def test_credentials_of_the_retired_cds_are_one_line(env, monkeypatch, where):
     """A key '<UID>:<API key>' or an /api/v2 URL: the retired CDS; one line on the personal access token."""
     old_key, old_url = "123456:0f1e2d3c-aaaa-bbbb-cccc-4b5a69788796", "https://cds.climate.copernicus.eu/api/v2"
     rc = env / "home" / ".cdsapirc"
-    cfg = {"bbox": BBOX, "cds": {}}
+    cfg = S({"bbox": BBOX})
     if where == "env_key":
         monkeypatch.setenv("CDSAPI_KEY", old_key)
     elif where == "rc_key":
@@ -209,7 +215,7 @@ def test_a_failed_poll_is_repeated_by_the_client_not_resubmitted(env, monkeypatc
     monkeypatch.setattr(time_module, "sleep", lambda s: slept.append(s))
     with NetGuard(), FakeCDS(KEY, cds_delivery(), polls_before_success=12, poll_faults=[500, 502]) as srv:
         cfg = make_cfg(srv)
-        del cfg["cds"]["poll_interval"]  # the default
+        cfg["cds"]["poll_interval"] = nconfig.defaults("sources.cds")["poll_interval"]  # the default
         paths = paths_for(env, cfg)
         cds.retrieve("meteo", 2001, cfg, paths)
         calls = [r["method"] + " " + r["path"].split("/")[4] for r in srv.requests if r["path"].startswith("/api/retrieve")]
@@ -226,7 +232,7 @@ def test_cdsapirc_file(env, monkeypatch):
     with NetGuard(), FakeCDS(KEY, cds_delivery()) as srv:
         (env / "home" / ".cdsapirc").write_text(f"url: {srv.url}\nkey: {KEY}\n")
         cfg = make_cfg(srv)
-        cfg["cds"] = {}  # the URL comes from the rc file too
+        cfg["cds"] = nconfig.defaults("sources.cds")  # the URL comes from the rc file too
         cds.retrieve("meteo", 2001, cfg, paths_for(env, cfg))
         assert srv.requests
 
@@ -308,16 +314,16 @@ def test_local_source_meteo_layout(tmp_path):
     root = tmp_path / "mine"
     (root / "meteo").mkdir(parents=True)
     raw_dataset(2001).to_netcdf(root / "meteo" / "2001.nc")
-    cfg = {"local": {"root": str(root)}, "bbox": BBOX}
+    cfg = S({"local": {"root": str(root)}, "bbox": BBOX})
     with pytest.raises(NepflowError, match="local meteo 2002: none of .*2002.nc"):
         local.inputs("meteo", 2002, cfg)
     manifest = tmp_path / "data" / "local" / local.outputs("meteo", 2001, cfg)["manifest"]
     local.retrieve("meteo", 2001, cfg, {"manifest": manifest})
     assert json.loads(manifest.read_text())["kind"] == "netcdf"
-    ds = local.open_year("meteo", 2001, manifest)
+    ds = local.open_year("meteo", 2001, manifest, cfg)
     assert ds["pr"].values[1, 0, 0] == pytest.approx(28.0) and ds["tas"].attrs["units"] == "degC"
     cf = ds.copy()
     cf.to_netcdf(root / "meteo" / "2001.nc")  # a CF file of the user's own
     local.retrieve("meteo", 2001, cfg, {"manifest": manifest})
-    again = local.open_year("meteo", 2001, manifest)
+    again = local.open_year("meteo", 2001, manifest, cfg)
     np.testing.assert_allclose(again["evap"].values, ds["evap"].values)

@@ -1,5 +1,5 @@
-"""The source contract (nepflow.sources): every source module declares it, in one place, and its
-defaults are the schema's (config/schema.yaml is the one documented source of the defaults)."""
+"""The source contract (nepflow.sources): every source module declares it, in one place (its defaults
+are the schema's alone: tests/test_defaults.py)."""
 from pathlib import Path
 
 import pytest
@@ -28,18 +28,10 @@ def schema_defaults(node: dict) -> dict:
 @pytest.mark.parametrize("name", sources.SOURCES)
 def test_every_source_declares_the_contract(name):
     mod = sources.module(name)
-    assert mod.PRODUCTS and set(mod.PRODUCTS) <= set(sources.PRODUCTS), name
+    assert mod.DELIVERS and set(mod.DELIVERS) <= set(sources.PRODUCT_VARIABLES), name
     for attr in ("SETTINGS", "OPEN_SETTINGS"):
         assert isinstance(getattr(mod, attr), (tuple, list)), (name, attr)
     for fn in ("outputs", "retrieve", "open_year"):
         assert callable(getattr(mod, fn)), (name, fn)
-    for product in mod.PRODUCTS:
+    for product in mod.DELIVERS:
         assert name in sources.delivering(product)
-
-
-@pytest.mark.parametrize("name", [s for s in sources.SOURCES if hasattr(sources.module(s), "DEFAULTS")])
-def test_a_sources_defaults_are_the_schemas(name):
-    """A module's DEFAULTS (what its functions fall back on when called without a validated config)
-    equal the defaults of its schema section, key for key, so the two cannot drift apart."""
-    section = SCHEMA["properties"]["sources"]["properties"][name]
-    assert sources.module(name).DEFAULTS == schema_defaults(section)

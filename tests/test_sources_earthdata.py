@@ -8,11 +8,17 @@ import pytest
 
 from fakeservers import (AWS_METADATA_PROBE, FakeEarthdata, NetGuard, env_without_credentials, modis_name, scan_for,
                          tile_lonlat_bbox, write_modis_tile)
+from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 from nepflow.sources import download, earthdata, modis
 
 N = 6  # pixels per tile edge in these tests (real 500 m tiles have 2400)
 BBOX = [114.0, 38.0, 116.0, 41.0]
+
+
+def S(cfg: dict) -> dict:
+    """A ``sources`` section as a validated config holds it: ``cfg`` over the schema's defaults."""
+    return nconfig.defaults("sources", cfg)
 
 
 @pytest.fixture
@@ -33,9 +39,9 @@ def server(env, monkeypatch):
 
 
 def make_cfg(srv, tiles=("h26v04", "h26v05"), **extra):
-    return {"bbox": BBOX,
-            "earthdata": {"cmr_url": srv.cmr_url, "edl_host": srv.host, "tiles": list(tiles), **extra},
-            "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5}}
+    return S({"bbox": BBOX,
+              "earthdata": {"cmr_url": srv.cmr_url, "edl_host": srv.host, "tiles": list(tiles), **extra},
+              "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5}})
 
 
 def paths_for(root, product, year, cfg):
@@ -348,13 +354,13 @@ def test_no_granules_and_missing_tile(server, env):
 
 
 def test_outputs_and_tiles():
-    cfg = {"bbox": [110.2, 34.3, 122.8, 42.7], "earthdata": {"tiles": ["h27v05", "h26v04"]}}
+    cfg = S({"bbox": [110.2, 34.3, 122.8, 42.7], "earthdata": {"tiles": ["h27v05", "h26v04"]}})
     assert earthdata.outputs("fpar", 2003, cfg) == {"manifest": "MOD15A2H.061/2003/fpar-h26v04_h27v05.json"}
-    assert "h28v05" in earthdata.tiles({"bbox": [110.2, 34.3, 122.8, 42.7]})
+    assert "h28v05" in earthdata.tiles(S({"bbox": [110.2, 34.3, 122.8, 42.7]}))
     with pytest.raises(NepflowError, match="sources.earthdata.tiles"):
-        earthdata.tiles({"bbox": [0, 0, 1, 1], "earthdata": {"tiles": ["26-4"]}})
+        earthdata.tiles(S({"bbox": [0, 0, 1, 1], "earthdata": {"tiles": ["26-4"]}}))
     with pytest.raises(NepflowError, match="fpar_qc"):
-        earthdata.settings({"earthdata": {"fpar_qc": "best"}})
+        earthdata.settings(S({"earthdata": {"fpar_qc": "best"}}))
     assert modis.tiles_for_bbox(BBOX) == [(26, 4), (26, 5), (27, 5)]  # 116 E, 38 N is in h27v05
 
 
@@ -372,7 +378,7 @@ def test_local_source_tiles_and_geotiff(tmp_path):
                       coords={"y": [39.875, 39.625, 39.375, 39.125], "x": 115 + 0.25 * np.arange(5) + 0.125})
     (root / "landcover").mkdir(parents=True)
     lc.rio.write_crs("EPSG:4326").rio.to_raster(root / "landcover" / "2003.tif")
-    cfg = {"local": {"root": str(root)}, "bbox": BBOX}
+    cfg = S({"local": {"root": str(root)}, "bbox": BBOX})
     out = {}
     for product in ("fpar", "landcover"):
         manifest = tmp_path / "data" / local.outputs(product, 2003, cfg)["manifest"]
@@ -390,5 +396,5 @@ def test_evap_source_choice():
     sources.check_choice("evap", "earthdata")
     with pytest.raises(NepflowError, match="config key sources.evap: source 'cds' does not provide evap"):
         sources.check_choice("evap", "cds")
-    assert earthdata.outputs("evap", 2003, {"bbox": BBOX, "earthdata": {"tiles": ["h26v04"]}}) == \
+    assert earthdata.outputs("evap", 2003, S({"bbox": BBOX, "earthdata": {"tiles": ["h26v04"]}})) == \
         {"manifest": "MOD16A2GF.061/2003/evap-h26v04.json"}

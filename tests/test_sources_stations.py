@@ -7,10 +7,16 @@ import pytest
 import xarray as xr
 
 from fakeservers import NetGuard, Server
+from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 from nepflow.sources import download, proxy, stations
 
 BBOX = [114.0, 37.0, 118.0, 41.0]
+
+
+def S(cfg: dict) -> dict:
+    """A ``sources`` section as a validated config holds it: ``cfg`` over the schema's defaults."""
+    return nconfig.defaults("sources", cfg)
 RNG = np.random.default_rng(7)
 LON = RNG.uniform(113.5, 118.5, 40)
 LAT = RNG.uniform(36.5, 41.5, 40)
@@ -28,7 +34,7 @@ def monthly_csv(path, year=2001, lon=LON, lat=LAT):
 
 
 def cfg_for(path, **kw):
-    return {"bbox": BBOX, "stations": {"file": str(path), **kw}}
+    return S({"bbox": BBOX, "stations": {"file": str(path), **kw}})
 
 
 def run(tmp_path, cfg, year=2001):
@@ -133,7 +139,7 @@ def test_station_file_from_a_url(tmp_path):
     with NetGuard() as guard, CsvServer() as srv:
         srv.faults["/sun.csv"].append({"status": 503})
         cfg = cfg_for(f"{srv.base}/sun.csv")
-        cfg["download"] = {"backoff": 0.01}
+        cfg["download"]["backoff"] = 0.01
         paths = run(tmp_path, cfg)
     assert guard.blocked == [] and download.is_complete(paths["manifest"])
 
@@ -160,7 +166,7 @@ def test_proxy_retrieve_from_meteo(tmp_path):
     meteo = xr.Dataset({"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})},
                        coords={"time": time, "y": lat, "x": lon}).rio.write_crs("EPSG:4326")
     meteo.to_netcdf(tmp_path / "meteo.nc")
-    cfg = {"meteo": "demo", "proxy": {"a": 0.25, "b": 0.5}}
+    cfg = S({"meteo": "demo", "proxy": {"a": 0.25, "b": 0.5}})
     out = {k: tmp_path / v for k, v in proxy.outputs("sunshine", 2001, cfg).items()}
     proxy.retrieve("sunshine", 2001, cfg, {**out, "meteo": tmp_path / "meteo.nc"})
     ds = proxy.open_year("sunshine", 2001, out["data"])
@@ -183,7 +189,7 @@ def test_proxy_keeps_the_sea_mask_for_the_coastal_fill(tmp_path):
                        coords={"time": pd.date_range("2001-01-01", periods=12, freq="MS"), "y": target.y.values,
                                "x": target.x.values}).rio.write_crs("EPSG:4326")
     meteo.to_netcdf(tmp_path / "meteo.nc")
-    cfg = {"meteo": "demo"}
+    cfg = S({"meteo": "demo"})
     out = {k: tmp_path / v for k, v in proxy.outputs("sunshine", 2001, cfg).items()}
     proxy.retrieve("sunshine", 2001, cfg, {**out, "meteo": tmp_path / "meteo.nc"})
     sund = proxy.open_year("sunshine", 2001, out["data"])["sund"]
@@ -199,7 +205,7 @@ def test_local_source_station_csv(tmp_path):
     root = tmp_path / "mine"
     (root / "sunshine").mkdir(parents=True)
     monthly_csv(root / "sunshine" / "stations.csv")
-    cfg = {"local": {"root": str(root)}, "bbox": BBOX, "stations": {"method": "linear", "resolution": 0.1}}
+    cfg = S({"local": {"root": str(root)}, "bbox": BBOX, "stations": {"method": "linear", "resolution": 0.1}})
     manifest = tmp_path / local.outputs("sunshine", 2001, cfg)["manifest"]
     local.retrieve("sunshine", 2001, cfg, {"manifest": manifest})
     sund = local.open_year("sunshine", 2001, manifest, cfg)["sund"]

@@ -120,7 +120,7 @@ def recomputed(tiny_run):
         m["decrease turning to increase (%)"] = pct("future_class", "decrease_turning_to_increase")
         m["future trend undetermined (%)"] = pct("future_class", "undetermined")
         for kind, how in (("corr", "correlated"), ("pcorr", "partially correlated")):
-            for f, label in (("pr", "precipitation"), ("tas", "temperature"), ("sund", "sunshine")):
+            for f, label in (("pr", "precipitation"), ("tas", "air temperature"), ("sund", "sunshine duration")):
                 c = f"{kind}_{f}_class"
                 m[f"positively {how} with {label} (%)"] = pct(c, "significant_positive", "non_significant_positive")
                 m[f"significantly positively {how} with {label} (%)"] = pct(c, "significant_positive")

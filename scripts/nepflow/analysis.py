@@ -39,7 +39,7 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
         elif name == "stability":
             ds = stats.stability(nep, ddof=a["cv_ddof"], min_valid=a["min_valid_years"])
         elif name == "correlation":
-            factors = {f: cube[f] for f in ("pr", "tas", "sund")}
+            factors = {f: cube[f] for f in stats.FACTORS}
             ds = stats.correlation(nep, factors, min_valid=a["min_valid_years"], detrended=a["detrend_correlation"])
         else:
             raise ValueError(f"unknown statistic {name!r}; expected one of {STATISTICS}")

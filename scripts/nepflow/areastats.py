@@ -13,21 +13,12 @@ import pandas as pd
 import xarray as xr
 
 from . import blocks
+from .grid import region_masks
+
 
 #: The class of the area table's row for the pixels of a region without a class.
 UNDEFINED = "undefined"
 COLUMNS = ["classification", "class", "region", "area_km2", "percent", "percent_of_region"]
-
-
-def region_masks(region: xr.DataArray) -> dict[str, np.ndarray]:
-    """``all`` plus one boolean mask per province code of ``region`` (flag_meanings)."""
-    codes = np.asarray(region.values)
-    names = region.attrs.get("flag_meanings", "").split()
-    values = np.atleast_1d(region.attrs.get("flag_values", np.arange(1, len(names) + 1)))
-    masks = {"all": codes > 0}
-    for code, name in zip(values, names):
-        masks[name.replace("_", " ")] = codes == int(code)
-    return masks
 
 
 def area_table(classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArray,

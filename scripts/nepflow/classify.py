@@ -7,23 +7,13 @@ written in each map's ``comment``.
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import xarray as xr
 
+from . import variables
 from .errors import NepflowError
 
 MISSING = -1
-
-#: Defaults of the config's ``classes`` section.
-DEFAULTS = {
-    "trend": {"basis": "ols", "p": "p", "alpha": 0.05, "no_change_slope": 0.0},
-    "cv_scheme": "default",
-    "hurst": {"thresholds": [0.35, 0.5, 0.65], "random_band": 0.0, "require_significance": False, "p": "p",
-              "alpha": 0.05},
-    "correlation": {"p": "p", "alpha": 0.05},
-}
 
 #: The two named CV schemes: upper bounds of classes 1–4 (class 5 above).
 CV_SCHEMES = {"default": [0.10, 0.20, 0.30, 0.40], "fine": [0.05, 0.10, 0.15, 0.20]}
@@ -39,6 +29,18 @@ FUTURE_SIG_CLASSES = ["persistent_significant_increase", "persistent_significant
                       "not_significant_or_not_persistent"]
 CORR_CLASSES = ["significant_positive", "non_significant_positive", "non_significant_negative",
                 "significant_negative"]
+
+
+def class_names(classification: str) -> list[str]:
+    """The class names of class map ``classification`` (e.g. ``trend_class``, ``corr_pr_class``), in flag order."""
+    fixed = {"trend_class": TREND_CLASSES, "cv_class": CV_CLASSES, "hurst_class": HURST_CLASSES,
+             "future_class": FUTURE_CLASSES, "future_sig_class": FUTURE_SIG_CLASSES}
+    if classification in fixed:
+        return fixed[classification]
+    kind, _, factor = classification.removesuffix("_class").partition("_")
+    if kind in ("corr", "pcorr") and factor in variables.FACTORS:
+        return CORR_CLASSES
+    raise KeyError(f"no class map {classification!r}")
 
 
 #: Colour-blind-safe discrete palettes (ColorBrewer schemes marked colour-blind safe: BrBG, PuOr, RdYlBu, RdBu),
@@ -63,17 +65,6 @@ def colours(name: str, n: int) -> list[str] | None:
     """The colours (hex, in flag order) of class map ``name`` with ``n`` classes; None: no palette."""
     c = PALETTES.get(name) or CLASS_COLOURS.get(n)
     return list(c[:n]) if c and len(c) >= n else None
-
-
-def with_defaults(cfg: dict | None) -> dict:
-    out = copy.deepcopy(DEFAULTS)
-    for key, value in (cfg or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key].update(value)
-        else:
-            out[key] = value
-    validate(out)
-    return out
 
 
 def validate(c: dict) -> None:
@@ -217,9 +208,11 @@ def corr_classes(r: xr.DataArray, p: xr.DataArray, alpha: float = 0.05, name: st
 
 
 def all_classes(trend: xr.Dataset, hurst: xr.Dataset, stability: xr.Dataset, correlation: xr.Dataset,
-                cfg: dict | None = None) -> xr.Dataset:
-    """Every class map of the run (``classes.nc``) from the four analysis datasets and the config's ``classes``."""
-    c = with_defaults(cfg)
+                cfg: dict) -> xr.Dataset:
+    """Every class map of the run (``classes.nc``) from the four analysis datasets and the validated config's
+    ``classes`` section (every key; ``nepflow.config.defaults("classes")``)."""
+    c = cfg
+    validate(c)
     t = c["trend"]
     if t["basis"] == "ols":
         slope, p = trend["ols_slope"], trend[f"ols_{t['p']}"]
@@ -241,7 +234,7 @@ def all_classes(trend: xr.Dataset, hurst: xr.Dataset, stability: xr.Dataset, cor
                                                        hc["require_significance"], hc["alpha"], hc["random_band"]),
     }
     cc = c["correlation"]
-    for f in ("pr", "tas", "sund"):
+    for f in variables.FACTORS:
         if f"r_{f}" in correlation:
             pname = f"p_r_{f}" if cc["p"] == "p" else f"q_r_{f}"
             out[f"corr_{f}_class"] = corr_classes(correlation[f"r_{f}"], correlation[pname], cc["alpha"],

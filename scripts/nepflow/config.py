@@ -6,19 +6,20 @@ constraint a job would enforce, checked by the very function the job calls
 (carbon parameters, class thresholds, grid bounds and size, the years the
 statistics need, the vector and station files, the years a product covers),
 so a config error never costs a finished result (Snakemake deletes a job's old
-outputs before running it). Defaults are filled in by ``snakemake.utils.validate``.
+outputs before running it). The schema is the one place of every default: :func:`fill`
+puts them in (jsonschema validates the config once per process, in :func:`check`), and
+:func:`defaults` gives them to code that runs without a config (tests, benchmarks).
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 from pathlib import Path, PurePath
 
-import jsonschema
 import yaml
 
 from .errors import NepflowError
+from .schema import SCHEMA, defaults, fill, load_schema  # noqa: F401  (nepflow.config.defaults for tests)
 
 
 def _key(path) -> str:
@@ -27,6 +28,8 @@ def _key(path) -> str:
 
 def schema_errors(config: dict, schema: dict) -> list[str]:
     """One line per schema violation, most relevant first."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(map(str, e.path))))
     lines = []
@@ -47,14 +50,6 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
             msg = f"expected {err.validator_value}, got {err.instance!r}"
         lines.append(f"config key {_key(err.path)}: {msg}")
     return [" ".join(line.split()) for line in lines]
-
-
-@functools.lru_cache(maxsize=4)
-def load_schema(schema_path) -> dict:
-    """config/schema.yaml, parsed once per process (libyaml's parser where installed: planning is timed)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(schema_path, encoding="utf-8") as f:
-        return yaml.load(f, Loader=loader)
 
 
 def check(config: dict, schema_path) -> None:
@@ -222,8 +217,8 @@ def check_semantics(config: dict) -> dict:
                         ("demo.bounds", config["demo"]["bounds"])):
         if bounds is not None:
             grid.check_bounds(bounds, key)
-    annual.with_defaults(config["carbon"])
-    classify.validate(classify.with_defaults(config["classes"]))
+    annual.validate(config["carbon"])
+    classify.validate(config["classes"])
     from . import landcover
 
     landcover.monthly_rules(config["landcover"]["c4_fraction"])
@@ -231,9 +226,7 @@ def check_semantics(config: dict) -> dict:
         source = config["sources"].get(product)
         if source is not None:
             sources.check_choice(product, source)
-    from .carbon import annual as carbon_annual
-
-    models = carbon_annual.ensemble(carbon_annual.with_defaults(config["carbon"]))
+    models = annual.ensemble(config["carbon"])
     if "mod17" in models and not config["sources"].get("npp"):
         raise NepflowError("config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
                            "expected earthdata or local")
@@ -312,7 +305,7 @@ def _check_sources(config: dict) -> None:
     if used["sunshine"] == "stations":
         from .sources import stations
 
-        f = (src.get("stations") or {}).get("file")
+        f = src["stations"]["file"]
         if not f:
             stations.settings(src)  # its one line: no station file set
         elif str(f).startswith(("http://", "https://")):  # a URL is read by the job (no network at plan time)
@@ -327,12 +320,11 @@ def _check_sources(config: dict) -> None:
 
 def validate(config: dict, schema_path, overrides: dict | None = None) -> dict:
     """The Snakefile's validation, in order: ``--config`` overrides typed by the schema, the schema
-    (one line naming the key), the defaults filled in, :func:`check_semantics`. Returns its plan."""
-    from snakemake.utils import validate as fill_defaults
-
+    (one line naming the key; the one jsonschema pass), the defaults filled in (:func:`fill`),
+    :func:`check_semantics`. Returns its plan."""
     apply_overrides(config, overrides or {}, schema_path)
     check(config, schema_path)
-    fill_defaults(config, str(schema_path), set_default=True)
+    fill(config, load_schema(str(schema_path)))
     return check_semantics(config)
 
 

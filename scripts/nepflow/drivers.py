@@ -119,14 +119,14 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
     methods = {**params["methods"], "landcover": "mode"}  # the dominant class, never a mean of codes
     opened = []
     for product, source in params["sources"].items():
-        opened.append((product, source, params["landcover"].get("c4_fraction"), None))
+        opened.append((product, source, params["landcover"]["c4_fraction"], None))
         if product == "landcover" and params.get("landcover_class"):
             # CASA's eps_max is per class: the class map comes through the same reader, encoded as a
             # "C4 fraction" (nepflow.landcover.class_code_rules), one month of it
             opened.append((product, source, landcover.class_code_rules(), "landcover"))
     for product, source, rules, rename in opened:
         path = inputs[product]
-        native = sources.module(source).open_year(product, year, path, params.get("source_settings") or {}, rules)
+        native = sources.module(source).open_year(product, year, path, params["source_settings"], rules)
         if rename:
             native = native[["c4_frac"]].isel(time=0, drop=True).rename({"c4_frac": rename})
         if product == "meteo" and "evap" in params["sources"]:

@@ -8,7 +8,7 @@ the same names.
 """
 from __future__ import annotations
 
-FACTOR_LABELS = {"pr": "precipitation", "tas": "temperature", "sund": "sunshine duration"}
+from .variables import FACTORS
 
 #: figure name -> (category, subcategory)
 FIGURES: dict[str, tuple[str, str]] = {
@@ -24,7 +24,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "future_sig_class": ("Persistence", "Class maps"),
     "cv": ("Stability", "Maps"),
     "cv_class": ("Stability", "Class maps"),
-    **{f"{kind}_{f}": ("Drivers", label.capitalize()) for f, label in FACTOR_LABELS.items()
+    **{f"{kind}_{f}": ("Drivers", label.capitalize()) for f, label in FACTORS.items()
        for kind in ("corr", "pcorr")},
 }
 

@@ -50,6 +50,8 @@ from scipy import stats as sstats  # noqa: E402
 
 UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour map here has it)
 OUTSIDE_COLOUR = "white"
+from .variables import shown_units  # noqa: E402
+from .grid import cell_edges  # noqa: E402
 #: Class colours: the class maps' GeoTIFF colour tables carry the same (nepflow.classify).
 from .classify import CLASS_COLOURS, NEUTRAL, PALETTES  # noqa: E402,F401
 LONLAT = "EPSG:4326"
@@ -71,15 +73,6 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _edges(c: np.ndarray) -> np.ndarray:
-    """Cell edges from cell centres (regular or not)."""
-    c = np.asarray(c, dtype="float64")
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = (c[1:] + c[:-1]) / 2
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
 def _crs(da):
     try:
         crs = da.rio.crs
@@ -95,7 +88,7 @@ class MapFrame:
         from pyproj import CRS, Transformer
 
         native = CRS.from_user_input(_crs(da) or LONLAT)  # rasterio CRS -> pyproj CRS
-        xe, ye = _edges(da.x.values), _edges(da.y.values)
+        xe, ye = cell_edges(da.x.values, regular=False), cell_edges(da.y.values, regular=False)
         if native.is_geographic:
             lat0, lat1 = float(np.min(ye)), float(np.max(ye))
             span = lat1 - lat0
@@ -473,8 +466,8 @@ def _ols(years, values):
 
 LABELS = {"nep": "NEP", "npp": "NPP", "rh": "Rh", "gpp": "GPP"}
 SERIES_COLOURS = {"nep": "#1b7837", "npp": "#2166ac", "rh": "#b2182b", "gpp": "#762a83"}
-FLUX_UNITS = "g C m-2 yr-1"
-TREND_UNITS = "g C m-2 yr-2"
+FLUX_UNITS = shown_units("nep")
+TREND_UNITS = shown_units("ols_slope")
 
 
 def _year_axis(ax, years=None):
@@ -546,36 +539,33 @@ def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str
     return {"files": files, "fits": fits}
 
 
-def class_descriptions(cfg: dict | None) -> dict[str, dict[str, str]]:
-    """Legend texts (thresholds) per class map and class name, from the config's ``classes`` section."""
+def class_descriptions(c: dict) -> dict[str, dict[str, str]]:
+    """Legend texts (thresholds) per class map and class name, from the validated config's ``classes``."""
     from . import classify
 
-    c = classify.with_defaults(cfg)
     a, pn = c["trend"]["alpha"], c["trend"]["p"]
-    b = classify.CV_SCHEMES.get(c["cv_scheme"], classify.CV_SCHEMES["default"])
+    b = classify.CV_SCHEMES[c["cv_scheme"]]
     t0, t1, t2 = c["hurst"]["thresholds"]
-    return {
-        "trend_class": {"significant_increase": f"slope > 0, {pn} < {a}",
-                        "non_significant_increase": f"slope > 0, {pn} ≥ {a}",
-                        "no_change": "slope = 0", "non_significant_decrease": f"slope < 0, {pn} ≥ {a}",
-                        "significant_decrease": f"slope < 0, {pn} < {a}"},
-        "cv_class": {"highest_stability": f"CV ≤ {b[0]}", "higher_stability": f"{b[0]} < CV ≤ {b[1]}",
-                     "medium_stability": f"{b[1]} < CV ≤ {b[2]}", "lower_stability": f"{b[2]} < CV ≤ {b[3]}",
-                     "lowest_stability": f"CV > {b[3]}"},
-        "hurst_class": {"strong_anti_persistence": f"H ≤ {t0}", "weak_anti_persistence": f"{t0} < H < {t1}",
-                        "random": f"H = {t1}" + (", or not significant" if c["hurst"]["require_significance"] else ""),
-                        "weak_persistence": f"{t1} < H ≤ {t2}", "strong_persistence": f"H > {t2}"},
-        "future_class": {"persistent_increase": f"slope > 0, H > {t1}", "persistent_decrease": f"slope < 0, H > {t1}",
-                         "increase_turning_to_decrease": f"slope > 0, H < {t1}",
-                         "decrease_turning_to_increase": f"slope < 0, H < {t1}",
-                         "undetermined": f"H = {t1} or slope = 0"},
-        "future_sig_class": {"persistent_significant_increase": f"slope > 0, {pn} < {a}, H > {t1}",
-                             "persistent_significant_decrease": f"slope < 0, {pn} < {a}, H > {t1}"},
+    texts = {  # in the order of each map's classes (classify.*_CLASSES); the last future_sig class has none
+        "trend_class": (classify.TREND_CLASSES, [f"slope > 0, {pn} < {a}", f"slope > 0, {pn} ≥ {a}", "slope = 0",
+                                                 f"slope < 0, {pn} ≥ {a}", f"slope < 0, {pn} < {a}"]),
+        "cv_class": (classify.CV_CLASSES, [f"CV ≤ {b[0]}", f"{b[0]} < CV ≤ {b[1]}", f"{b[1]} < CV ≤ {b[2]}",
+                                           f"{b[2]} < CV ≤ {b[3]}", f"CV > {b[3]}"]),
+        "hurst_class": (classify.HURST_CLASSES, [
+            f"H ≤ {t0}", f"{t0} < H < {t1}",
+            f"H = {t1}" + (", or not significant" if c["hurst"]["require_significance"] else ""),
+            f"{t1} < H ≤ {t2}", f"H > {t2}"]),
+        "future_class": (classify.FUTURE_CLASSES, [f"slope > 0, H > {t1}", f"slope < 0, H > {t1}",
+                                                   f"slope > 0, H < {t1}", f"slope < 0, H < {t1}",
+                                                   f"H = {t1} or slope = 0"]),
+        "future_sig_class": (classify.FUTURE_SIG_CLASSES[:2], [f"slope > 0, {pn} < {a}, H > {t1}",
+                                                               f"slope < 0, {pn} < {a}, H > {t1}"]),
     }
+    return {name: dict(zip(classes, text, strict=True)) for name, (classes, text) in texts.items()}
 
 
 def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
-             dpi: int = 300, inside=None, classes_cfg: dict | None = None, pixel_area=None) -> dict[str, dict]:
+             *, classes_cfg: dict, dpi: int = 300, inside=None, pixel_area=None) -> dict[str, dict]:
     """The full figure set of a run into ``outdir``.
 
     Returns figure name -> what its plotting function returned (files, plotted
@@ -586,14 +576,14 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     job holds one full-resolution map at a time plus what was drawn (bounded by
     the figure size, see ``display_factor``).
     """
-    from . import classify
-    from .figure_index import FACTOR_LABELS, FIGURES
+    from .figure_index import FIGURES
+    from .variables import FACTORS
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     when = f"{min(years)}–{max(years)}"
     t, h, s, c = analysis["trend"], analysis["hurst"], analysis["stability"], analysis["correlation"]
-    cfg = classify.with_defaults(classes_cfg)
+    cfg = classes_cfg
     ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
     ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
     desc = class_descriptions(classes_cfg)
@@ -603,15 +593,15 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     def cont(name, da, title, units, **kw):
         done[name] = map_continuous(da, outdir / name, title, units, **common, **kw)
 
-    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", FLUX_UNITS, label="NEP (> 0: carbon sink)",
+    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", shown_units("nep_mean"), label="NEP (> 0: carbon sink)",
          cmap="BrBG", centred=True)
-    cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", TREND_UNITS, label="OLS slope",
+    cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", shown_units("ols_slope"), label="OLS slope",
          cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
-    cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", TREND_UNITS, label="Sen slope",
+    cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", shown_units("sen_slope"), label="Sen slope",
          cmap="BrBG", diverging=True, stipple=t[f"mk_{tp}"] < ta, stipple_label=f"Mann–Kendall {tp} < {ta}")
-    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", "1", label="Hurst exponent H", cmap="PuOr",
+    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", shown_units("hurst"), label="Hurst exponent H", cmap="PuOr",
          vmin=0.0, vmax=1.0)
-    cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", "1", label="CV = σ / μ", cmap="viridis",
+    cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", shown_units("cv"), label="CV = σ / μ", cmap="viridis",
          vmin=0.0, undefined_label="no value (mean NEP ≤ 0)")
     for name, title in [("trend_class", "Trend of NEP"), ("cv_class", "Stability of NEP (CV classes)"),
                         ("hurst_class", "Persistence of NEP (Hurst classes)"),
@@ -620,14 +610,14 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
         if name in classes:
             done[name] = map_classes(classes[name], outdir / name, f"{title}, {when}", descriptions=desc.get(name),
                                      pixel_area=pixel_area, **common)
-    for f, label in FACTOR_LABELS.items():
+    for f, label in FACTORS.items():
         if f"r_{f}" in c:
-            cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", "1", label="Pearson r",
-                 cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
+            cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", shown_units(f"r_{f}"),
+                 label="Pearson r", cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
                  stipple_label=f"{cp} < {ca}")
-            others = " and ".join(v for k, v in FACTOR_LABELS.items() if k != f)
+            others = " and ".join(v for k, v in FACTORS.items() if k != f)
             cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
-                 f"controlling for {others}", "1", label="partial r", cmap="RdBu", vmin=-1, vmax=1,
+                 f"controlling for {others}", shown_units(f"pr_{f}"), label="partial r", cmap="RdBu", vmin=-1, vmax=1,
                  stipple=c[f"{cp}_pr_{f}"] < ca, stipple_label=f"{cp} < {ca}")
     done["timeseries"] = timeseries(series_df, outdir / "timeseries",
                                     f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)

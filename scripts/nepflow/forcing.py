@@ -90,7 +90,7 @@ def annual_climate(forcing: xr.Dataset) -> xr.Dataset:
         "tas": forcing["tas"].mean("time", skipna=False),
         "sund": forcing["sund"].sum("time", skipna=False),
     })
-    for name in ("pr", "tas", "sund"):
+    for name in out.data_vars:
         out[name].attrs = {**variables.attrs(f"{name}_annual"), "grid_mapping": "spatial_ref"}
     return out
 

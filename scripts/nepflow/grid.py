@@ -194,6 +194,57 @@ def check_covers(x: np.ndarray, y: np.ndarray, resolution: float, crs, shapes: d
     raise NepflowError(NOT_COVERED)
 
 
+def cell_edges(c: np.ndarray, step: float | None = None, regular: bool = True) -> np.ndarray:
+    """Cell edges of an axis of cell centres (ascending or descending).
+
+    ``regular`` (what conservative regridding needs): the axis must be regular, within float32
+    rounding of its coordinates, else a one-line error; ``regular=False`` (a figure of any axis):
+    edges half-way between centres, the outer ones mirrored. ``step``: the signed cell size, for an
+    axis of one cell (a block of one row of the target grid; its transform knows the size);
+    without it, one cell is 1 unit wide when ``regular`` is False.
+    """
+    raw = np.asarray(c)
+    c = np.asarray(c, float)
+    if len(c) == 1 and (step or not regular):
+        half = step / 2 if step else 0.5
+        return np.array([c[0] - half, c[0] + half])
+    d = np.diff(c)
+    if len(c) >= 2 and not regular:
+        mid = (c[1:] + c[:-1]) / 2
+        return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+    if len(c) >= 2 and np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
+        return np.concatenate([c[:1] - d[0] / 2, c[:-1] + d / 2, c[-1:] + d[-1] / 2])
+    if len(c) >= 2 and raw.dtype == np.float32:
+        # older CDS NetCDF files store latitude/longitude as float32: 0.1 becomes 0.09999847 or 0.10000229,
+        # up to half a float32 unit of the largest coordinate either way. The grid is regular at the step
+        # rounded to 6 decimals (1e-6 deg, 0.1 m) if every centre lies within float32 rounding of it.
+        first, mean = np.round(c[0], 6), np.round((c[-1] - c[0]) / (len(c) - 1), 6)
+        ideal = first + np.arange(len(c)) * mean
+        if mean != 0 and np.abs(c - ideal).max() <= 4 * np.finfo(np.float32).eps * max(1.0, np.abs(c).max()):
+            return first + (np.arange(len(c) + 1) - 0.5) * mean
+    raise NepflowError("conservative regridding needs a regular grid with at least 2 cells per axis")
+
+
+def region_names(region: xr.DataArray) -> list[str]:
+    """The names of the codes of a region raster (:func:`region_raster`), in code order, with spaces."""
+    return [n.replace("_", " ") for n in region.attrs.get("flag_meanings", "").split()]
+
+
+def region_masks(region: xr.DataArray) -> dict[str, np.ndarray]:
+    """``all`` (every code > 0) plus one boolean mask per named code of a region raster, by its
+    ``flag_values`` / ``flag_meanings`` (:func:`region_raster`)."""
+    codes = np.asarray(region.values)
+    names = region_names(region)
+    values = np.atleast_1d(region.attrs.get("flag_values", np.arange(1, len(names) + 1)))
+    if len(values) != len(names):
+        raise NepflowError(f"region: {len(values)} flag_values but {len(names)} flag_meanings; expected one name "
+                           "per code")
+    masks = {"all": codes > 0}
+    for code, name in zip(values, names):
+        masks[name] = codes == int(code)
+    return masks
+
+
 def pixel_area(grid: xr.Dataset) -> xr.DataArray:
     """True area of every pixel (km2).
 

@@ -22,6 +22,7 @@ from rasterio.enums import Resampling
 
 from . import blocks
 from .errors import NepflowError
+from .grid import cell_edges
 
 METHODS = {
     "bilinear": Resampling.bilinear,
@@ -116,30 +117,6 @@ def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
     return res
 
 
-def _edges(c: np.ndarray, step: float | None = None) -> np.ndarray:
-    """Cell edges of a regular axis of cell centres (ascending or descending).
-
-    ``step``: the signed cell size, for an axis of one cell (a block of one row of
-    the target grid; its transform knows the size).
-    """
-    raw = np.asarray(c)
-    c = np.asarray(c, float)
-    if len(c) == 1 and step:
-        return np.array([c[0] - step / 2, c[0] + step / 2])
-    d = np.diff(c)
-    if len(c) >= 2 and np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
-        return np.concatenate([c[:1] - d[0] / 2, c[:-1] + d / 2, c[-1:] + d[-1] / 2])
-    if len(c) >= 2 and raw.dtype == np.float32:
-        # older CDS NetCDF files store latitude/longitude as float32: 0.1 becomes 0.09999847 or 0.10000229,
-        # up to half a float32 unit of the largest coordinate either way. The grid is regular at the step
-        # rounded to 6 decimals (1e-6 deg, 0.1 m) if every centre lies within float32 rounding of it.
-        first, mean = np.round(c[0], 6), np.round((c[-1] - c[0]) / (len(c) - 1), 6)
-        ideal = first + np.arange(len(c)) * mean
-        if mean != 0 and np.abs(c - ideal).max() <= 4 * np.finfo(np.float32).eps * max(1.0, np.abs(c).max()):
-            return first + (np.arange(len(c) + 1) - 0.5) * mean
-    raise NepflowError("conservative regridding needs a regular grid with at least 2 cells per axis")
-
-
 def _overlap(a_edges: np.ndarray, b_edges: np.ndarray):
     """Sparse matrix (len(a)-1, len(b)-1) of the overlap lengths of two sets of 1-D cells."""
     from scipy import sparse
@@ -188,13 +165,13 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
     crs = da.rio.crs
     if crs is None or not crs.is_geographic:
         raise NepflowError(f"variable {da.name}: conservative regridding needs a lon/lat source grid")
-    sx, sy = _edges(da.x.values), _edges(da.y.values)
+    sx, sy = cell_edges(da.x.values), cell_edges(da.y.values)
     lead = [d for d in da.dims if d not in ("y", "x")]
     vals = da.transpose(*lead, "y", "x").values.astype("float64")
     flat = vals.reshape((-1,) + vals.shape[-2:])
     tcrs = target.rio.crs
     rx, ry = target.rio.resolution()
-    tx_edges, ty_edges = _edges(target.x.values, rx), _edges(target.y.values, ry)
+    tx_edges, ty_edges = cell_edges(target.x.values, rx), cell_edges(target.y.values, ry)
     if tcrs.is_geographic:
         wx = _overlap(tx_edges, sx)  # degrees of longitude
         wy = _overlap(np.sin(np.deg2rad(ty_edges)), np.sin(np.deg2rad(sy)))

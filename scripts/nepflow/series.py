@@ -61,7 +61,7 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         raise NepflowError("series: expected one carbon and one forcing file per year")
     ref = None  # the first year's grid: every file must share it
     for cpath, fpath in zip(carbon_paths, forcing_paths):
-        with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
+        with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, list(variables.FACTORS)) as f:
             if ref is None:
                 ref = xr.Dataset(coords={"y": c["y"].load(), "x": c["x"].load()})
                 crs = c.rio.crs
@@ -76,12 +76,12 @@ def build(carbon_paths, forcing_paths, years, rows: int | None = None, mem_mb: f
         # keep a netCDF chunk cache (tens of MB), more than the block itself
         per_year = []
         for year, cpath, fpath in zip(years, carbon_paths, forcing_paths):
-            with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, ["pr", "tas", "sund"]) as f:
-                ds = forcing.annual_climate(f[["pr", "tas", "sund"]].isel(y=s).load())
+            with netcdf.open_dataset(cpath, ["nep"]) as c, netcdf.open_dataset(fpath, list(variables.FACTORS)) as f:
+                ds = forcing.annual_climate(f.isel(y=s).load())
                 ds["nep"] = c["nep"].isel(y=s).drop_vars("time", errors="ignore").load()
             per_year.append(ds.expand_dims(year=[year]))
         cube = xr.concat(per_year, dim="year", coords="minimal", compat="override", join="override")
-        cube = cube[["nep", "pr", "tas", "sund"]]
+        cube = cube[["nep", *variables.FACTORS]]
         cube["nep"].attrs = nep_attrs
         cube["year"].attrs = {"long_name": "calendar year", "units": "1"}
         cube = cube.rio.write_crs(crs)
@@ -101,7 +101,7 @@ def block_rows_of(ds: xr.Dataset) -> int | None:
 
 def open_cube(path, chunk: int = 512) -> xr.Dataset:
     """Open ``series/annual.nc`` chunked on y/x with the year axis whole."""
-    ds = netcdf.open_dataset(path, ["nep", "pr", "tas", "sund"], chunks={"year": -1, "y": chunk, "x": chunk})
+    ds = netcdf.open_dataset(path, ["nep", *variables.FACTORS], chunks={"year": -1, "y": chunk, "x": chunk})
     check_year_count(ds.sizes["year"], str(path))
     years = ds["year"].values
     if len(np.unique(years)) != len(years):
@@ -118,10 +118,10 @@ def regional_means(carbon_paths, years, grid: xr.Dataset) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    codes = grid["region"].values
+    from .grid import region_masks
+
     area = grid["pixel_area"].values
-    names = grid["region"].attrs.get("flag_meanings", "").split()
-    groups = {"all": codes > 0, **{n.replace("_", " "): codes == k + 1 for k, n in enumerate(names)}}
+    groups = region_masks(grid["region"])
     rows = []
     for year, path in zip(years, carbon_paths):
         with netcdf.open_dataset(path, ["gpp", "npp", "rh", "nep"]) as ds:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .areastats import region_masks
+from . import areastats, classify
+from .grid import region_masks
+from .variables import FACTORS
 
 #: The study's published values (its abstract), for comparison only, beside the row of the same definition.
 PUBLISHED = {
@@ -43,6 +45,9 @@ NOTES = {
 
 
 def _pct(table: pd.DataFrame, classification: str, classes, region: str, column: str = "percent") -> float:
+    unknown = set(classes) - {*classify.class_names(classification), areastats.UNDEFINED}
+    if unknown:  # a misspelt class would count as 0 %
+        raise KeyError(f"{classification} has no class {', '.join(sorted(unknown))}")
     sel = table[(table.classification == classification) & (table.region == region) & table["class"].isin(classes)]
     return float(sel[column].sum()) if len(sel) else float("nan")
 
@@ -64,11 +69,10 @@ def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArr
         m["significantly increasing (%)"] = _pct(table, "trend_class", ["significant_increase"], rname)
         m["decreasing (%)"] = _pct(table, "trend_class", ["significant_decrease", "non_significant_decrease"], rname)
         m["significantly decreasing (%)"] = _pct(table, "trend_class", ["significant_decrease"], rname)
-        for cls in ("highest_stability", "higher_stability", "medium_stability", "lower_stability",
-                    "lowest_stability"):
+        for cls in classify.CV_CLASSES:
             m[f"{cls.replace('_', ' ')} (%)"] = _pct(table, "cv_class", [cls], rname)
         m["higher + highest stability (%)"] = _pct(table, "cv_class", ["highest_stability", "higher_stability"], rname)
-        m["no CV class (mean NEP <= 0), % of the region"] = _pct(table, "cv_class", ["undefined"], rname,
+        m["no CV class (mean NEP <= 0), % of the region"] = _pct(table, "cv_class", [areastats.UNDEFINED], rname,
                                                                 "percent_of_region")
         m["persistent, H > 0.5 (%)"] = _pct(table, "hurst_class", ["weak_persistence", "strong_persistence"], rname)
         m["strongly persistent (%)"] = _pct(table, "hurst_class", ["strong_persistence"], rname)
@@ -85,7 +89,7 @@ def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArr
         m["decrease turning to increase (%)"] = _pct(table, "future_class", ["decrease_turning_to_increase"], rname)
         m["future trend undetermined (%)"] = _pct(table, "future_class", ["undetermined"], rname)
         for kind, how in (("corr", "correlated"), ("pcorr", "partially correlated")):
-            for f, label in (("pr", "precipitation"), ("tas", "temperature"), ("sund", "sunshine")):
+            for f, label in FACTORS.items():
                 c = f"{kind}_{f}_class"
                 m[f"positively {how} with {label} (%)"] = _pct(
                     table, c, ["significant_positive", "non_significant_positive"], rname)

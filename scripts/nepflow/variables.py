@@ -1,7 +1,8 @@
 """The variables table: canonical name -> CF attributes (units, long_name, ...).
 
-The table lives in ``variables.yml`` beside this module. Templated entries such as
-``r_{f}`` expand for the meteorological factors ``pr``, ``tas`` and ``sund``.
+The table lives in ``variables.yml`` beside this module, with the meteorological factors NEP is
+correlated with (:data:`FACTORS`: name -> label); templated entries such as ``r_{f}`` expand
+for each factor.
 """
 from __future__ import annotations
 
@@ -12,15 +13,24 @@ import yaml
 
 from .errors import NepflowError
 
-FACTORS = {"pr": "precipitation", "tas": "air temperature", "sund": "sunshine duration"}
+
+
+@functools.lru_cache(maxsize=1)
+def _raw() -> dict:
+    return yaml.safe_load((Path(__file__).with_name("variables.yml")).read_text())
+
+
+#: The factors of the correlations, in order: name -> label (variables.yml ``factors``).
+FACTORS: dict[str, str] = dict(_raw()["factors"])
 
 
 @functools.lru_cache(maxsize=1)
 def table() -> dict[str, dict[str, str]]:
     """Return the expanded variables table (name -> attribute dict)."""
-    raw = yaml.safe_load((Path(__file__).with_name("variables.yml")).read_text())
     out: dict[str, dict[str, str]] = {}
-    for name, attrs in raw.items():
+    for name, attrs in _raw().items():
+        if name == "factors":
+            continue
         if "{f}" in name:
             for f, factor in FACTORS.items():
                 out[name.format(f=f)] = {
@@ -48,6 +58,16 @@ def attrs(name: str, **extra) -> dict[str, str]:
 def units(name: str) -> str:
     """Canonical units of variable ``name``."""
     return table()[name]["units"]
+
+
+def shown_units(name: str) -> str:
+    """Units of variable ``name`` as figures and tables show them: a carbon mass as ``g C`` (the
+    table keeps carbon in the standard name: in units, "g C" would read as gram coulomb). Carbon:
+    a standard name of carbon, or NEP's statistics (``nep_*``, OLS and Theil-Sen)."""
+    u, attrs = units(name), table()[name]
+    carbon = "carbon" in attrs.get("standard_name", "") or \
+        name.startswith(("nep_", "ols_", "sen_"))
+    return u.replace("g ", "g C ", 1) if carbon and u.startswith("g ") else u
 
 
 def annotate(ds, **extra_per_var):

@@ -2,12 +2,10 @@
 
 :func:`annual_fluxes` is what the ``carbon`` rule calls; :func:`monthly_fluxes`
 gives the 12 monthly values it sums. Parameters come from the config's
-``carbon`` section (:data:`DEFAULTS`, documented in config/schema.yaml and
-docs/science.md); every parameter used is written into the outputs' attributes.
+``carbon`` section as validated (config/schema.yaml states every default;
+docs/science.md the science); every parameter used is written into the outputs' attributes.
 """
 from __future__ import annotations
-
-import copy
 
 import xarray as xr
 
@@ -16,22 +14,6 @@ from ..errors import NepflowError
 from . import casa, tec
 from . import rh as rh_model
 
-#: Defaults of the config's ``carbon`` section (config/schema.yaml documents each).
-DEFAULTS = {
-    "npp": "tec",
-    "models": ["tec"],
-    "par_fraction": 0.45,
-    "eps_c3": tec.EPS_C3,
-    "eps_c4": tec.EPS_C4,
-    "temperature": {"c3": dict(zip(("tmin", "topt", "tmax"), tec.C3_TEMPERATURES)),
-                    "c4": dict(zip(("tmin", "topt", "tmax"), tec.C4_TEMPERATURES))},
-    "water": {"pt_alpha": 1.26, "gamma": 0.066, "lambda": 2.45},
-    "cue": 0.5,
-    "rh": {"a": rh_model.A, "b": rh_model.B, "c": rh_model.C, "days_per_month": rh_model.DAYS,
-           "carbon_fraction": rh_model.CARBON_FRACTION},
-    "casa": {"eps_max": dict(casa.EPS_MAX)},
-    "monthly_output": False,
-}
 #: The NPP models: tec (CUE x TEC GPP), casa (Potter et al. 1993), mod17 (MODIS MOD17A3HGF).
 MODELS = ("tec", "casa", "mod17")
 
@@ -44,35 +26,9 @@ CASA_REF = ("Potter C.S. et al. (1993) Global Biogeochemical Cycles 7(4): 811-84
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 
 
-def with_defaults(params: dict | None) -> dict:
-    """The carbon parameters with every missing key filled from :data:`DEFAULTS`, validated.
-
-    Raises NepflowError naming the config key (``carbon.…``) of an unknown key
-    or an invalid value.
-    """
-    out = copy.deepcopy(DEFAULTS)
-    _merge(out, params or {}, "carbon")
-    validate(out)
-    return out
-
-
-def _merge(into: dict, new: dict, where: str) -> None:
-    if not isinstance(new, dict):
-        raise NepflowError(f"config key {where}: expected a mapping, got {new!r}")
-    for key, value in new.items():
-        if key == "eps_max":
-            into[key] = value
-            continue
-        if key not in into:
-            raise NepflowError(f"config key {where}.{key}: unknown; expected one of {', '.join(into)}")
-        if isinstance(into[key], dict):
-            _merge(into[key], value, f"{where}.{key}")
-        else:
-            into[key] = value
-
-
 def validate(p: dict) -> None:
-    """Check a complete carbon parameter dict; NepflowError naming the config key if invalid."""
+    """Check a complete carbon parameter dict (the validated config's ``carbon`` section) beyond the
+    schema; NepflowError naming the config key if invalid."""
     if p["npp"] not in MODELS:
         raise NepflowError(f"config key carbon.npp: {p['npp']!r}; expected one of {', '.join(MODELS)}")
     models = p["models"]
@@ -222,7 +178,7 @@ def _monthly_core(forcing: xr.Dataset, p: dict, models) -> dict[str, xr.DataArra
     return out
 
 
-def monthly_fluxes(forcing: xr.Dataset, params: dict | None = None) -> xr.Dataset:
+def monthly_fluxes(forcing: xr.Dataset, params: dict) -> xr.Dataset:
     """Monthly GPP, NPP, Rh, NEP (g C m-2 month-1) and the scalars Ts, Ws and PET.
 
     NPP is the primary model's (``carbon.npp``): CUE × GPP (``tec``), CASA's
@@ -237,13 +193,14 @@ def monthly_fluxes(forcing: xr.Dataset, params: dict | None = None) -> xr.Datase
     ----------
     forcing : the forcing contract (time=12, y, x): fpar, par, tas, pr, rn, evap,
         c4_frac; npp_mod17 (y, x) with ``npp: mod17``; landcover (y, x) with ``casa``.
-    params : the config's ``carbon`` section (defaults: :data:`DEFAULTS`).
+    params : the validated config's ``carbon`` section (every key; ``nepflow.config.defaults("carbon")``).
 
     Returns
     -------
     Dataset (time, y, x), float64, with CF attributes (fluxes in g C m-2 month-1).
     """
-    p = with_defaults(params)
+    p = params
+    validate(p)
     core = _monthly_core(forcing, p, [p["npp"]])
     gpp, rh, ts, ws, pet = (core[k] for k in ("gpp", "rh", "ts", "ws", "pet"))
     npp = core[f"npp_{p['npp']}"]
@@ -281,7 +238,7 @@ def _mod17(forcing: xr.Dataset) -> xr.DataArray:
     return npp.astype("float64")
 
 
-def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool = False):
+def annual_fluxes(forcing: xr.Dataset, params: dict, monthly: bool = False):
     """Annual GPP, NPP, Rh and NEP (g C m-2 yr-1) of one year: sums of the 12 months.
 
     GPP (TEC):  Σ PAR × FPAR × [f_C4 ε_C4 Ts_C4 + (1 − f_C4) ε_C3 Ts_C3] × Ws
@@ -302,7 +259,7 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
     Parameters
     ----------
     forcing : the forcing contract of one year (time=12, y, x), see docs/architecture.md.
-    params : the config's ``carbon`` section; missing keys take :data:`DEFAULTS`.
+    params : the validated config's ``carbon`` section (every key; ``nepflow.config.defaults("carbon")``).
     monthly : also return the monthly dataset (:func:`monthly_fluxes`).
 
     Returns
@@ -318,7 +275,8 @@ def annual_fluxes(forcing: xr.Dataset, params: dict | None = None, monthly: bool
         forcing variable, not 12 months, ``mod17`` without ``npp_mod17`` or
         ``casa`` without ``landcover``.
     """
-    p = with_defaults(params)
+    p = params
+    validate(p)
     models = ensemble(p)
     annual = _annual_in_blocks(forcing, p, models)
     if "mod17" in models:
@@ -378,7 +336,7 @@ def _in_row_blocks(func, forcing: xr.Dataset) -> xr.Dataset:
     return xr.concat(parts, dim="y", coords="minimal", compat="override", join="override")
 
 
-def uncertainty_terms(forcing: xr.Dataset, params: dict | None = None) -> xr.Dataset:
+def uncertainty_terms(forcing: xr.Dataset, params: dict) -> xr.Dataset:
     """The annual sums of :mod:`nepflow.carbon.uncertainty` (``unc_<term>``, y, x) of one year, float64.
 
     From them the ``uncertainty`` job evaluates NEP for every draw of the constants
@@ -386,7 +344,8 @@ def uncertainty_terms(forcing: xr.Dataset, params: dict | None = None) -> xr.Dat
     """
     from . import uncertainty
 
-    p = with_defaults(params)
+    p = params
+    validate(p)
 
     def one(fc):
         f = _drivers(fc, [p["npp"]])

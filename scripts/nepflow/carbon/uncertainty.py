@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .. import variables
 from . import casa, tec
 
 #: Names of the annual sums in carbon/{year}.nc (prefix ``unc_``), in coefficient order.
@@ -168,7 +169,8 @@ def summarise(acc: Accumulator, coef: np.ndarray, coef0: np.ndarray) -> tuple[di
         series = c @ reg.T  # (N, T)
         table[key] = {"regional_mean_nep": series.mean(axis=1), "total_sink": c @ sink_terms,
                       "trend": series @ acc.w}
-    units = {"regional_mean_nep": "g C m-2 yr-1", "total_sink": "Tg C yr-1", "trend": "g C m-2 yr-2"}
+    units = {"regional_mean_nep": variables.shown_units("nep"), "total_sink": "Tg C yr-1",
+             "trend": variables.shown_units("ols_slope")}
     out = {}
     for q, unit in units.items():
         d = table["draws"][q]

@@ -99,7 +99,7 @@ def source_config(config: dict) -> dict:
     own section ``demo``."""
     from .download import source_config as sources_section
 
-    return {**sources_section(config), "demo": config.get("demo") or {}}
+    return {**sources_section(config), "demo": config["demo"]}
 
 
 def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:

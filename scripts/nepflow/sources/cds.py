@@ -51,6 +51,7 @@ coordinates ``latitude``/``longitude`` become ``y``/``x``; longitudes in
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -71,8 +72,6 @@ from . import download
 log = logging.getLogger("nepflow.sources.cds")
 
 DEFAULT_URL = "https://cds.climate.copernicus.eu/api"
-DATASET = "reanalysis-era5-land-monthly-means"
-PRODUCT_TYPE = "monthly_averaged_reanalysis"
 #: CDS request variable -> names the variable has in delivered NetCDF files.
 VARIABLES = {
     "2m_temperature": ("t2m", "2t"),
@@ -95,20 +94,18 @@ UNITS = {
 DELIVERS = ("meteo",)
 SETTINGS = ("cds",)
 OPEN_SETTINGS = ()
-DEFAULTS = {"url": None, "dataset": DATASET, "product_type": PRODUCT_TYPE, "grid": None, "poll_interval": 60.0,
-            "retry_max": 500}
 #: Where the personal access token of the current CDS is shown.
 PROFILE_URL = "https://cds.climate.copernicus.eu/profile"
 
 
 def settings(cfg: dict) -> dict:
-    """The ``sources.cds`` settings with defaults."""
-    return {**DEFAULTS, **((cfg or {}).get("cds") or {})}
+    """``sources.cds`` of the validated ``sources`` section ``cfg``."""
+    return cfg["cds"]
 
 
-def request(year: int, bbox, cfg: dict | None = None) -> dict:
+def request(year: int, bbox, cfg: dict) -> dict:
     """The CDS request of one year: every month, the six variables, NetCDF, ``area`` = [N, W, S, E]."""
-    s = settings(cfg or {})
+    s = settings(cfg)
     w, so, e, n = (float(v) for v in bbox)
     req = {
         "product_type": [s["product_type"]],
@@ -200,8 +197,8 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """
     _check_product(product)
     s = settings(cfg)
-    retry = download.Retry.from_config(cfg.get("download"))
-    verify = (cfg.get("download") or {}).get("verify", "sha256")
+    retry = download.Retry.from_config(cfg["download"])
+    verify = cfg["download"]["verify"]
     req = request(year, cfg["bbox"], cfg)
     expect = {"source": "cds", "dataset": s["dataset"], "request": req}
     manifest = Path(paths["manifest"])
@@ -225,7 +222,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     )
     log.info("CDS request %s %s: area %s", s["dataset"], year, req["area"])
     result = download.call(lambda: client.retrieve(s["dataset"], req), f"CDS request {s['dataset']} {year}",
-                           download.Retry(tries=1), transient=_transient)
+                           dataclasses.replace(retry, tries=1), transient=_transient)
     href = str(result.location).split("?")[0]
     data = manifest.with_suffix(SUFFIXES[href.endswith(".zip") or "zip" in str(getattr(result, "content_type", "") or "")])
     record = download.fetch(result.location, data, size=int(result.content_length), retry=retry)

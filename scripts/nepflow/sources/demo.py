@@ -73,7 +73,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import blocks, files, landcover, variables
+from .. import blocks, files, landcover, schema, variables
 from ..errors import NepflowError
 
 DELIVERS = ("meteo", "sunshine", "fpar", "landcover")
@@ -117,7 +117,7 @@ def key(cfg: dict) -> str:
 
 def domain(cfg: dict) -> list[float]:
     """The generated domain [W, S, E, N] (degrees): ``demo.bounds``, else the request box."""
-    return [float(b) for b in ((cfg.get("demo") or {}).get("bounds") or cfg["bbox"])]
+    return [float(b) for b in (cfg["demo"]["bounds"] or cfg["bbox"])]
 
 
 def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
@@ -536,18 +536,19 @@ def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
                          "hours": np.round(sund.T.ravel(), 2)})
     with files.atomic_path(raw, suffix=".csv") as out:
         rows.to_csv(out, index=False)
-    st_cfg = {**src_cfg, "bbox": bounds, "stations": {**(src_cfg.get("stations") or {}), "file": str(raw)}}
+    # the stations source with its own defaults (the schema's), whatever the run's sources.stations
+    st_cfg = {**src_cfg, "bbox": bounds, "stations": schema.defaults("sources.stations", {"file": str(raw)})}
     stations.retrieve("sunshine", year, st_cfg, paths)
 
 
-def open_year(product: str, year: int, path, cfg: dict | None = None,
-              landcover_rules: dict | None = None) -> xr.Dataset:
+def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | None = None) -> xr.Dataset:
     """One delivered demo product in CF units on its native grid, by the real sources' decoding."""
     from . import cds, local, stations
 
     if product == "meteo":
         return cds.open_year("meteo", year, path)
     if product == "sunshine":  # interpolated onto the meteorology's grid, as the demo made it before
-        res = ((cfg or {}).get("demo") or {}).get("meteo_resolution")
-        return stations.open_year("sunshine", year, path, {"stations": {"resolution": res}} if res else {})
+        res = cfg["demo"]["meteo_resolution"]
+        return stations.open_year("sunshine", year, path,
+                                  {"stations": schema.defaults("sources.stations", {"resolution": res})})
     return local.open_year(product, year, path, cfg, landcover_rules)

@@ -63,7 +63,7 @@ MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class Retry:
-    """How hard :func:`fetch` and :func:`call` try (config ``sources.download``).
+    """How hard :func:`fetch` and :func:`call` try (config ``sources.download``, whose defaults the schema states).
 
     tries : attempts in total (>= 1).
     backoff : wait after the first failure (s); doubled after each further one,
@@ -73,20 +73,21 @@ class Retry:
         the longest silence tolerated between two received chunks.
     """
 
-    tries: int = 5
-    backoff: float = 2.0
-    max_wait: float = 120.0
-    connect_timeout: float = 20.0
-    read_timeout: float = 120.0
+    tries: int
+    backoff: float
+    max_wait: float
+    connect_timeout: float
+    read_timeout: float
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> "Retry":
-        cfg = dict(cfg or {})
+    def from_config(cls, cfg: dict) -> "Retry":
+        """From the validated config's ``sources.download`` section (every key)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - known - {"verify"})
-        if unknown:
-            raise NepflowError(f"config key sources.download: unknown key(s) {', '.join(unknown)}; "
-                               f"expected {', '.join(sorted(known | {'verify'}))}")
+        missing = sorted(known - set(cfg))
+        if unknown or missing:
+            raise NepflowError(f"config key sources.download: unknown key(s) {', '.join(unknown) or 'none'}, missing "
+                               f"{', '.join(missing) or 'none'}; expected {', '.join(sorted(known | {'verify'}))}")
         out = cls(**{k: v for k, v in cfg.items() if k in known})
         if out.tries < 1 or out.backoff < 0 or out.max_wait < 0 or out.connect_timeout <= 0 or out.read_timeout <= 0:
             raise NepflowError(f"config key sources.download: expected tries >= 1, waits >= 0 and timeouts > 0, got {cfg}")
@@ -290,7 +291,7 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
 
 
 def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple[str, str] | None = None,
-          retry: Retry | None = None, headers: dict | None = None, sleep=time.sleep, denied: str | None = None) -> dict:
+          retry: Retry, headers: dict | None = None, sleep=time.sleep, denied: str | None = None) -> dict:
     """Download ``url`` to ``dest`` atomically, verified, with bounded retries.
 
     Parameters
@@ -300,7 +301,7 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
     sess : a requests session (e.g. earthaccess's authenticated one); default a plain one.
     size : expected size in bytes (from the catalogue), or None.
     checksum : (algorithm, hex value) from the catalogue, e.g. ("MD5", "…"), or None.
-    retry : the retry policy; default :class:`Retry`().
+    retry : the retry policy (:meth:`Retry.from_config` of ``sources.download``).
     headers : extra request headers.
     sleep : the sleep function (tests pass a recorder).
     denied : what to tell the user when the server refuses the credentials (HTTP
@@ -315,7 +316,6 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
     NepflowError : one line naming the file, the host and the last reason.
     """
     dest = Path(dest)
-    retry = retry or Retry()
     sess = sess or session()
     label = dest.name
     host = urlsplit(url).netloc.rsplit("@", 1)[-1]
@@ -337,7 +337,7 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
     raise AssertionError("unreachable")
 
 
-def call(fn, what: str, retry: Retry | None = None, sleep=time.sleep, transient=None):
+def call(fn, what: str, retry: Retry, sleep=time.sleep, transient=None):
     """Call ``fn()`` with bounded retries on transient failures (catalogue searches, API requests).
 
     ``transient(exc) -> (bool, retry_after | None)`` classifies an exception;
@@ -345,7 +345,6 @@ def call(fn, what: str, retry: Retry | None = None, sleep=time.sleep, transient=
     (with Retry-After) and :class:`Transient` as transient. Anything else, or
     the last failure, becomes one NepflowError line starting with ``what``.
     """
-    retry = retry or Retry()
     transient = transient or retry_advice
     for attempt in range(1, retry.tries + 1):
         try:
@@ -439,20 +438,20 @@ def is_complete(manifest_path, expect: dict | None = None, verify: str = "sha256
 def request_bbox(config: dict, pad: float | None = None) -> list[float]:
     """[west, south, east, north] (degrees) to request: ``sources.bbox``, or the target grid's
     lon/lat bounds (``grid.bounds``, else the region's outline) padded by ``pad``
-    (default ``sources.pad``, 0.5°), rounded outward to 0.1°."""
+    (default ``sources.pad``), rounded outward to 0.1°. ``config``: the validated config."""
     import math
 
     from pyproj import Transformer
 
     from .. import grid, regions
 
-    src = config.get("sources", {}) or {}
-    if src.get("bbox"):
+    src = config["sources"]
+    if src["bbox"]:
         return [float(v) for v in src["bbox"]]
-    pad = float(src.get("pad", 0.5) if pad is None else pad)
+    pad = float(src["pad"] if pad is None else pad)
     g = config["grid"]
     crs = grid.parse_crs(g["crs"])
-    if g.get("bounds"):
+    if g["bounds"]:
         w, s, e, n = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(*g["bounds"], densify_pts=21)
     else:
         w, s, e, n = grid.region_bounds(regions.shapes_from_config(config["region"]), grid.parse_crs("EPSG:4326"))
@@ -463,6 +462,6 @@ def request_bbox(config: dict, pad: float | None = None) -> list[float]:
 def source_config(config: dict) -> dict:
     """What the real sources take as ``cfg``: the config's ``sources`` section plus ``bbox``
     (:func:`request_bbox`) and ``meteo`` (the meteo source, for the sunshine proxy)."""
-    src = dict(config.get("sources") or {})
+    src = dict(config["sources"])
     src["bbox"] = request_bbox(config)
     return src

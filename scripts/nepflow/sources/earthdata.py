@@ -86,15 +86,9 @@ from . import download, modis
 
 log = logging.getLogger("nepflow.sources.earthdata")
 
-#: The NASA collection of each product the source delivers (config sources.earthdata.products overrides).
-COLLECTIONS = {
-    "fpar": {"short_name": "MOD15A2H", "version": "061"},
-    "landcover": {"short_name": "MCD12Q1", "version": "061"},
-    "npp": {"short_name": "MOD17A3HGF", "version": "061"},
-    "evap": {"short_name": "MOD16A2GF", "version": "061"},
-}
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
-DELIVERS = tuple(COLLECTIONS)
+#: Their NASA collections: config sources.earthdata.products (defaults in config/schema.yaml).
+DELIVERS = ("fpar", "landcover", "npp", "evap")
 SETTINGS = ("earthdata",)
 OPEN_SETTINGS = ("earthdata",)
 LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",), "evap": ("ET_500m",)}
@@ -104,23 +98,11 @@ ET_MIN_COVER = 0.5
 FPAR_START = dt.date(2000, 2, 18)
 #: MOD15A2H codes of non-vegetated land cover (urban, snow/ice, barren, water): FPAR 0 with fpar_nonveg: zero.
 NONVEG_CODES = (250, 252, 253, 254)
-DEFAULTS = {
-    "cmr_url": "https://cmr.earthdata.nasa.gov/search/",
-    "edl_host": "urs.earthdata.nasa.gov",
-    "products": COLLECTIONS,
-    "tiles": None,
-    "transfer": "nepflow",
-    "fpar_qc": "main",
-    "fpar_nonveg": "nan",
-    "fpar_fill_years": [2001, 2020],
-}
 
 
-def settings(cfg: dict | None) -> dict:
-    """``sources.earthdata`` with defaults (products merged per product)."""
-    user = dict(((cfg or {}).get("earthdata")) or {})
-    s = {**DEFAULTS, **user}
-    s["products"] = {p: {**COLLECTIONS[p], **((user.get("products") or {}).get(p) or {})} for p in DELIVERS}
+def settings(cfg: dict) -> dict:
+    """``sources.earthdata`` of the validated ``sources`` section ``cfg``, checked."""
+    s = cfg["earthdata"]
     if s["fpar_qc"] not in ("main", "any"):
         raise NepflowError(f"config key sources.earthdata.fpar_qc: {s['fpar_qc']!r}; expected main or any")
     if s["fpar_nonveg"] not in ("nan", "zero"):
@@ -386,8 +368,8 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     s = settings(cfg)
     p = _product(product, s)
     short, version = p["short_name"], p["version"]
-    retry = download.Retry.from_config(cfg.get("download"))
-    verify = (cfg.get("download") or {}).get("verify", "sha256")
+    retry = download.Retry.from_config(cfg["download"])
+    verify = cfg["download"]["verify"]
     manifest = Path(paths["manifest"])
     tile_names = tiles(cfg)
     dyear = data_year(product, int(year), short)
@@ -644,14 +626,14 @@ def c4_fraction_float32(lc: xr.DataArray, rules: dict, year: int) -> xr.DataArra
     return da
 
 
-def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_rules: dict | None = None) -> xr.Dataset:
+def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | None = None) -> xr.Dataset:
     """One product-year on the native sinusoidal grid (cropped to the request box) in CF units.
 
     ``path`` is the manifest; ``cfg`` the ``sources`` section (for
     ``earthdata.fpar_qc``/``fpar_nonveg``; defaults if empty); ``landcover_rules``
     the config's ``landcover.c4_fraction``.
     """
-    s = settings(cfg or {})
+    s = settings(cfg)
     m, base = _manifest(path)
     if m.get("product") != product:
         raise NepflowError(f"{path}: manifest of {m.get('product')}; expected {product}")

@@ -44,12 +44,12 @@ from . import cds, download, earthdata, modis, stations
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
 SETTINGS = ("local",)
 OPEN_SETTINGS = ("earthdata", "local", "stations")
-DEFAULTS = {"root": "local_data"}
 DELIVERS = ("meteo", "fpar", "landcover", "sunshine", "npp")
 
 
 def settings(cfg: dict) -> dict:
-    return {**DEFAULTS, **((cfg or {}).get("local") or {})}
+    """``sources.local`` of the validated ``sources`` section ``cfg``."""
+    return cfg["local"]
 
 
 def candidates(product: str, year: int, root: Path) -> list[tuple[str, list[Path]]]:
@@ -121,7 +121,7 @@ def _months(ds, year, what):
     return ds.assign_coords(time=pd.date_range(f"{year}-01-01", periods=12, freq="MS"))
 
 
-def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_rules=None) -> xr.Dataset:
+def open_year(product: str, year: int, path, cfg: dict, landcover_rules=None) -> xr.Dataset:
     """One product-year from the user's files in CF units on their native grid (``path``: the manifest)."""
     m = download.read_manifest(path)
     if not m or m.get("source") != "local":
@@ -220,7 +220,7 @@ def _tif(path: Path) -> xr.DataArray:
 
 
 def _fpar_tiles(files, year, cfg, bbox) -> xr.Dataset:
-    s = earthdata.settings(cfg or {})
+    s = earthdata.settings(cfg)
     main, clim = defaultdict(list), defaultdict(lambda: defaultdict(list))
     for p in files:
         info = modis.parse_name(p.name)
@@ -243,7 +243,7 @@ def _fpar_tiles(files, year, cfg, bbox) -> xr.Dataset:
 
 
 def _stations(path: Path, year: int, cfg, m) -> xr.Dataset:
-    s = {**stations.DEFAULTS, **(((cfg or {}).get("stations")) or {})}
+    s = cfg["stations"]
     if not m.get("bbox"):
         raise NepflowError(f"{path}: station records need the request box (sources.bbox or the region)")
     totals = stations.monthly_totals(stations.read_csv(path), year, s["min_days"])

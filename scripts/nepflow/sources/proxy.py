@@ -40,12 +40,12 @@ DELIVERS = ("sunshine",)
 SETTINGS = ("proxy", "meteo")  # meteo: which source delivers the meteorology it reads
 OPEN_SETTINGS = ()
 NEEDS = {"sunshine": "meteo"}
-DEFAULTS = {"a": 0.25, "b": 0.50}
 GSC = 0.0820  # solar constant, MJ m-2 min-1
 
 
 def settings(cfg: dict) -> dict:
-    s = {**DEFAULTS, **((cfg or {}).get("proxy") or {})}
+    """``sources.proxy`` of the validated ``sources`` section ``cfg``, checked."""
+    s = cfg["proxy"]
     if not (0 <= s["a"] < 1 and 0 < s["b"] <= 1 and s["a"] + s["b"] <= 1):
         raise NepflowError(f"config key sources.proxy: a={s['a']}, b={s['b']}; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1")
     return s

@@ -74,8 +74,6 @@ OPEN_SETTINGS = ("stations",)
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
 METHODS = ("thin_plate_spline", "linear", "nearest")
 FORMATS = ("csv", "cma_daily")
-DEFAULTS = {"file": None, "format": "csv", "method": "thin_plate_spline", "smoothing": 0.0, "resolution": 0.05,
-            "min_days": 0.8, "min_stations": 3}
 #: The CMA daily layout: its missing-value code, the smallest special code, the unit of sunshine (h).
 CMA_MISSING, CMA_CODES, CMA_UNIT = 32766, 32700, 0.1
 #: Values of a CSV that are missing-value codes of common archives, not hours (named in the error).
@@ -83,7 +81,8 @@ SENTINELS = (32766, 3276.6, 9999, 999.9, 999, 99.9)
 
 
 def settings(cfg: dict) -> dict:
-    s = {**DEFAULTS, **((cfg or {}).get("stations") or {})}
+    """``sources.stations`` of the validated ``sources`` section ``cfg``, checked."""
+    s = cfg["stations"]
     if s["method"] not in METHODS:
         raise NepflowError(f"config key sources.stations.method: {s['method']!r}; expected one of {', '.join(METHODS)}")
     if s["format"] not in FORMATS:
@@ -133,7 +132,7 @@ def check_header(path, columns=None) -> None:
 def inputs(product: str, year: int, cfg: dict) -> list[str]:
     """The station CSV when it is a local file (a changed file reruns the years); none for a URL or
     a missing file (the plan still builds; the job stops with one line naming the file)."""
-    f = str(((cfg or {}).get("stations") or {}).get("file") or "")
+    f = str(cfg["stations"]["file"] or "")
     return [f] if f and not f.startswith(("http://", "https://")) and Path(f).exists() else []
 
 
@@ -260,7 +259,7 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     s = settings(cfg)
     data, manifest = Path(paths["data"]), Path(paths["manifest"])
     src = str(s["file"])
-    retry = download.Retry.from_config(cfg.get("download"))
+    retry = download.Retry.from_config(cfg["download"])
     if re.match(r"^https?://", src):
         local = manifest.parent / ("source-" + Path(src.split("?")[0]).name)
         rec = download.fetch(src, local, retry=retry)
@@ -372,13 +371,13 @@ def _axis(lo, hi, res, descending=False):
     return np.round(v[::-1] if descending else v, 10)
 
 
-def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_rules=None) -> xr.Dataset:
+def open_year(product: str, year: int, path, cfg: dict, landcover_rules=None) -> xr.Dataset:
     """Monthly sunshine duration (h month-1) interpolated onto a lon/lat grid over the request box.
 
     ``path``: the manifest (or the monthly CSV beside it); ``cfg``: the
-    ``sources`` section (method, smoothing, resolution; defaults if empty).
+    validated ``sources`` section (its ``stations``: method, smoothing, resolution).
     """
-    s = {**DEFAULTS, **(((cfg or {}).get("stations")) or {})}
+    s = cfg["stations"]
     path = Path(path)
     manifest = path if path.suffix == ".json" else path.with_suffix(".json")
     m = download.read_manifest(manifest)
