@@ -66,7 +66,7 @@ def test_months_with_the_same_stations_are_interpolated_together(method):
             for i, (lo, la) in enumerate(zip(LON, LAT)) for m in range(1, 13) if not (i == 5 and m == 7)]
     totals = pd.DataFrame(rows, columns=["station_id", "lon", "lat", "month", "hours"])
     glon, glat = np.meshgrid(np.arange(114.0, 118.0, 0.25), np.arange(41.0, 37.0, -0.25))
-    got = stations.monthly_surfaces(totals, glon, glat, method)
+    got = stations.monthly_surfaces(totals, glon, glat, method, 0.0)
     assert got.shape == (12,) + glon.shape
     for m in range(1, 13):
         t = totals[totals["month"] == m]

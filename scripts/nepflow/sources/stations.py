@@ -342,8 +342,7 @@ def interpolate(lon, lat, values, grid_lon, grid_lat, method: str = "thin_plate_
     return out.reshape(np.shape(grid_lon) + values.shape[1:])
 
 
-def monthly_surfaces(totals: pd.DataFrame, grid_lon, grid_lat, method: str = "thin_plate_spline",
-                     smoothing: float = 0.0) -> np.ndarray:
+def monthly_surfaces(totals: pd.DataFrame, grid_lon, grid_lat, method: str, smoothing: float) -> np.ndarray:
     """(12, …mesh) surfaces of station-month totals (columns station_id, lon, lat, month, hours).
 
     Each month is interpolated from its own stations (:func:`interpolate`); months with the same
