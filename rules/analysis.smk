@@ -69,6 +69,7 @@ rule classes:
         correlation=run_path("analysis/correlation.nc"),
     output:
         classes=run_path("analysis/classes.nc"),
+        tifs=class_tifs(),
     params:
         classes=conf("classes"),
         code=code_hash("classes.py"),

@@ -176,6 +176,17 @@ def analysis_tifs(name):
     return [run_path(f"analysis/tif/{v}.tif") for v in ANALYSIS_VARS[name]]
 
 
+#: The class maps of classes.nc (nepflow.classify.all_classes), each also a COG with its category names
+#: in a PAM sidecar: declared, so a deleted one is rebuilt (tests/test_workflow.py checks the list).
+CLASS_VARS = ["trend_class", "cv_class", "hurst_class", "future_class", "future_sig_class"] + [
+    f"{kind}_{f}_class" for f in FACTORS for kind in ("corr", "pcorr")
+]
+
+
+def class_tifs():
+    return [run_path(f"analysis/tif/{v}.tif{ext}") for v in CLASS_VARS for ext in ("", ".aux.xml")]
+
+
 def all_outputs():
     """Every file of the README's Outputs table: a deleted or interrupted one is rebuilt by the next run."""
     monthly = [p.format(year=y) for y in YEARS for p in monthly_carbon_output().values()]
@@ -186,7 +197,7 @@ def all_outputs():
         + monthly
         + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
-        + [run_path("analysis/classes.nc"), run_path("tables/area_stats.csv"),
+        + [run_path("analysis/classes.nc"), *class_tifs(), run_path("tables/area_stats.csv"),
            run_path("tables/summary.md"), run_path("figures")]
         + extra_outputs()
     )
