@@ -197,6 +197,8 @@ def all_outputs():
             run_path("analysis/classes.nc"),
             run_path("tables/area_stats.csv"),
             run_path("tables/summary.md"),
+            run_path("tables/area_stats.html"),
+            run_path("tables/summary.html"),
             run_path("figures"),
         ]
         + extra_outputs()

@@ -10,6 +10,8 @@ import json
 import re
 import zipfile
 
+import numpy as np
+
 import pytest
 
 from nepflow import figure_index
@@ -47,6 +49,8 @@ def test_grouped_by_category(report):
     for name in report["figures"]:
         assert filed[name] == figure_index.FIGURES[name[:-4]], name
     assert filed["area_stats.csv"][0] == filed["summary.md"][0] == "Tables"
+    # the tables are also HTML pages, which the report shows inline (CSV and Markdown it only offers for download)
+    assert filed["area_stats.html"] == filed["area_stats.csv"] and filed["summary.html"] == filed["summary.md"]
     assert set(cats["Drivers"]) == {"Precipitation", "Temperature", "Sunshine duration"}
     assert set(cats["Carbon"]) == {"Maps", "Time series"}
     assert any(n.endswith("/nep_mean.png") for n in report["names"])
@@ -54,7 +58,7 @@ def test_grouped_by_category(report):
 
 def test_captions_state_method_units_thresholds_and_config(report):
     cap = report["captions"]
-    for name in report["figures"] + ["area_stats.csv", "summary.md"]:
+    for name in report["figures"] + ["area_stats.csv", "summary.md", "area_stats.html", "summary.html"]:
         assert len(cap[name]) > 150, name
         assert "{{" not in cap[name] and "{%" not in cap[name], name
     for name in report["figures"]:
@@ -75,6 +79,7 @@ def test_captions_state_method_units_thresholds_and_config(report):
     assert "Albers equal-area" in cap["hurst.png"] and "Albers" not in cap["timeseries.png"]
     assert "km2" in cap["area_stats.csv"] and "0.35, 0.5, 0.65" in cap["area_stats.csv"]
     assert "Tg C yr-1" in cap["summary.md"] and "p < 0.05" in cap["summary.md"]
+    assert cap["area_stats.html"] == cap["area_stats.csv"] and cap["summary.html"] == cap["summary.md"]
     # one caption per figure, not one for all
     assert len({cap[n] for n in report["figures"]}) == len(report["figures"])
 
@@ -103,3 +108,32 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     assert set(rows) == {"region", "period", "grid", "sources", "models"}
     assert f"{cfg['years']['start']}–{cfg['years']['end']}" in rows["period"]
     assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]
+
+
+def test_tables_render_inline_as_html_tables(report, tiny_run):
+    """The report shows text/html results in its own view: the HTML pages hold every row of the CSV (per region)
+    and of the summary's Markdown table, with the same numbers."""
+    import pandas as pd
+
+    page_entry = next(r for k, r in report["results"].items() if k.endswith("area_stats.html"))
+    assert page_entry["mime_type"] == "text/html"
+    tables = tiny_run / "results/tiny/tables"
+    csv = pd.read_csv(tables / "area_stats.csv", keep_default_na=False, na_values=[""])
+    page = (tables / "area_stats.html").read_text()
+    sections = re.split(r"<h2>(.*?)</h2>", page)[1:]
+    assert sections[0] == "all" and sorted(sections[::2]) == sorted(csv["region"].unique())
+    for region, part in zip(sections[::2], sections[1::2]):
+        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+                for r in re.findall(r"<tr>(<td.*?)</tr>", part)]
+        want = csv[csv["region"] == region]
+        assert [r[:2] for r in rows] == want[["classification", "class"]].values.tolist(), region
+        np.testing.assert_allclose([float(r[2].replace(",", "")) for r in rows], want["area_km2"], atol=0.5)
+        shown = [np.nan if r[3] == "n/a" else float(r[3]) for r in rows]  # undefined rows: no percent
+        np.testing.assert_allclose(shown, want["percent"], atol=0.005)
+    md = (tables / "summary.md").read_text()
+    html_page = (tables / "summary.html").read_text()
+    md_rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| measure")]
+    html_rows = re.findall(r"<tr><td>(.*?)</td>", html_page)
+    assert [html.unescape(r) for r in html_rows] == [line.split("|")[1].strip() for line in md_rows]
+    assert html_page.count('<td class="num">') == sum(line.count("|") - 3 for line in md_rows)
+    assert "<script" not in page + html_page and "http" not in page + html_page
