@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import rioxarray  # noqa: E402,F401  (the .rio accessor)
 import xarray as xr  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap, TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats as sstats  # noqa: E402
@@ -58,6 +59,8 @@ MAP_FIGSIZE = (6.5, 5.0)  # inches, every map
 MAX_CELLS_PER_PIXEL = 2
 #: Significance dots: area in points² of a round marker, 1.7 pt (0.6 mm) across on a map printed 6.5 in (16.5 cm) wide.
 STIPPLE_SIZE = 2.3
+#: Province outlines: dark lines with a thin white halo, visible on the darkest colours of a map too.
+OUTLINE_HALO = [patheffects.withStroke(linewidth=1.5, foreground="white", alpha=0.8)]
 
 
 def units_label(units: str) -> str:
@@ -280,7 +283,7 @@ def _frame(ax, frame: MapFrame, values, outlines, title, inside=None) -> dict:
         for poly in getattr(geom, "geoms", [geom]):
             lon, lat = poly.exterior.xy
             x, y = frame.lonlat_to_xy(np.asarray(lon), np.asarray(lat))
-            ax.plot(x, y, color="#333333", linewidth=0.6, zorder=3)
+            ax.plot(x, y, color="#333333", linewidth=0.6, zorder=3, path_effects=OUTLINE_HALO)
     ax.set_aspect("equal")
     # the scale bar and the north arrow in corners without a cell of the region (else the map grows to make room)
     occupied = ok if inside is None else ok | np.asarray(inside, dtype=bool)
