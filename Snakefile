@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from nepflow import config as nepflow_config  # noqa: E402
 from nepflow.errors import NepflowError  # noqa: E402
 
-
 DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
 SCHEMA = Path(workflow.basedir) / "config" / "schema.yaml"
 try:  # Snakemake's own message for a broken config file names neither the file nor the line

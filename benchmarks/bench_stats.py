@@ -372,7 +372,7 @@ def main(argv=None):
     runs = nepflow_runs(nep, fac)
     ours = {k: timed(fn, a.repeat) for k, fn in runs.items()}
     stats.linear_trend(nep.isel(y=slice(0, 2)))  # warm-up
-    cdo, cdo_version = cdo_vs_nepflow(x, nep, {**runs, "linear_trend": lambda: stats.linear_trend(nep)}, a.repeat)
+    cdo, cdo_version = cdo_vs_nepflow(x, nep, {**runs, "linear_trend": lambda nep=nep: stats.linear_trend(nep)}, a.repeat)
     per_pixel = library_loops(x, pr, tas, sund, a.sample)
     load_end = [round(v, 2) for v in os.getloadavg()]
     loops = {k: v * a.pixels for k, v in per_pixel.items()}

@@ -95,10 +95,15 @@ rule area_stats:
         stability=run_path("analysis/stability.nc"),
         grid=run_path("grid.nc"),
     output:
-        table=report(run_path("tables/area_stats.csv"), caption="../report/area_stats.rst", category="Tables",
-                     subcategory="Area of every class"),
-        summary=report(run_path("tables/summary.md"), caption="../report/summary.rst", category="Tables",
-                       subcategory="Summary"),
+        table=report(
+            run_path("tables/area_stats.csv"),
+            caption="../report/area_stats.rst",
+            category="Tables",
+            subcategory="Area of every class",
+        ),
+        summary=report(
+            run_path("tables/summary.md"), caption="../report/summary.rst", category="Tables", subcategory="Summary"
+        ),
     params:
         years=YEARS,
         code=code_hash("area_stats.py"),

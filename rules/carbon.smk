@@ -7,13 +7,13 @@ rule carbon:
         forcing=run_path("forcing/{year}.nc"),
         grid=run_path("grid.nc"),
     output:
-        carbon=run_path("carbon/{year}.nc"),
         **monthly_carbon_output(),
+        carbon=run_path("carbon/{year}.nc"),
     params:
+        **uncertainty_param(),
         carbon=conf("carbon"),
         strictness=conf("checks", "strictness"),
         code=code_hash("carbon.py"),
-        **uncertainty_param(),
     log:
         log_path("carbon/{year}"),
     benchmark:

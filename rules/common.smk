@@ -9,6 +9,7 @@ RUN = config["run_name"]
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
 FACTORS = list(nepflow_variables.FACTORS)  # the variables table's factors of the correlations
 
+
 wildcard_constraints:
     year=r"\d{4}",
 
@@ -114,6 +115,7 @@ def source_inputs(source, products):
                     pass
             out["files"] = found
         return out
+
     return files
 
 
@@ -125,9 +127,12 @@ def retrieved_products(wildcards):
 def regrid_source_params():
     """What regrid needs to open each product: its source and the settings its open_year reads."""
     keys = sorted({k for source in SOURCE_OF.values() for k in nepflow_sources.module(source).OPEN_SETTINGS})
-    return {"sources": SOURCE_OF, "source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
-            "land_max_missing": config["regrid"]["land_max_missing"],
-            "coast_fill_km": config["regrid"]["coast_fill_km"]}
+    return {
+        "sources": SOURCE_OF,
+        "source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
+        "land_max_missing": config["regrid"]["land_max_missing"],
+        "coast_fill_km": config["regrid"]["coast_fill_km"],
+    }
 
 
 def monthly_carbon_output():
@@ -148,15 +153,25 @@ def landcover_class_param():
     return {"landcover_class": True} if "casa" in carbon_models() else {}
 
 
-
 # ---------------------------------------------------------------- aggregates
 ANALYSIS_VARS = {
-    "trend": ["ols_slope", "ols_intercept", "ols_p", "ols_q", "sen_slope", "sen_intercept",
-              "mk_s", "mk_z", "mk_p", "mk_q", "mk_tau", "valid_years"],
+    "trend": [
+        "ols_slope",
+        "ols_intercept",
+        "ols_p",
+        "ols_q",
+        "sen_slope",
+        "sen_intercept",
+        "mk_s",
+        "mk_z",
+        "mk_p",
+        "mk_q",
+        "mk_tau",
+        "valid_years",
+    ],
     "hurst": ["hurst", "hurst_p", "hurst_q"],
     "stability": ["nep_mean", "nep_std", "cv"],
-    "correlation": [f"{kind}_{f}" for f in FACTORS
-                    for kind in ("r", "p_r", "q_r", "pr", "p_pr", "q_pr")],
+    "correlation": [f"{kind}_{f}" for f in FACTORS for kind in ("r", "p_r", "q_r", "pr", "p_pr", "q_pr")],
 }
 
 
@@ -197,8 +212,15 @@ def all_outputs():
         + monthly
         + [run_path(f"analysis/{name}.nc") for name in ANALYSIS_VARS]
         + [tif for name in ANALYSIS_VARS for tif in analysis_tifs(name)]
-        + [run_path("analysis/classes.nc"), *class_tifs(), run_path("tables/area_stats.csv"),
-           run_path("tables/summary.md"), run_path("figures")]
+        + [
+            run_path("analysis/classes.nc"),
+            *class_tifs(),
+            run_path("tables/area_stats.csv"),
+            run_path("tables/summary.md"),
+            run_path("tables/area_stats.html"),
+            run_path("tables/summary.html"),
+            run_path("figures"),
+        ]
         + extra_outputs()
     )
 
@@ -207,8 +229,11 @@ def extra_outputs():
     """Outputs beyond the study's, each when its config asks for it (carbon.models, uncertainty.draws, validation)."""
     out = []
     if len(carbon_models()) > 1:
-        out += [run_path("tables/ensemble.csv"), run_path("tables/ensemble_series.csv"),
-                run_path("ensemble/models.png")]
+        out += [
+            run_path("tables/ensemble.csv"),
+            run_path("tables/ensemble_series.csv"),
+            run_path("ensemble/models.png"),
+        ]
     if config["uncertainty"]["draws"] > 0:
         out += [run_path("uncertainty/nep.nc"), run_path("tables/uncertainty.csv")]
     if validation_sites():
@@ -224,8 +249,10 @@ def validation_sites():
     """The flux-tower sites to validate against: validation.sites, then the demo's synthetic ones if asked for."""
     sites = [dict(s) for s in config["validation"]["sites"]]
     if config["validation"]["demo_sites"]:
-        sites += [{"id": s["id"], "lon": s["lon"], "lat": s["lat"], "landcover": s["landcover"], "file": f}
-                  for s, f in zip(nepflow_demo_sites.SITES, demo_site_files())]
+        sites += [
+            {"id": s["id"], "lon": s["lon"], "lat": s["lat"], "landcover": s["landcover"], "file": f}
+            for s, f in zip(nepflow_demo_sites.SITES, demo_site_files())
+        ]
     return sites
 
 

@@ -7,8 +7,12 @@ rule ensemble:
         carbon=expand(run_path("carbon/{year}.nc"), year=YEARS),
         grid=run_path("grid.nc"),
     output:
-        table=report(run_path("tables/ensemble.csv"), caption="../report/ensemble.rst", category="Tables",
-                     subcategory="NPP model ensemble"),
+        table=report(
+            run_path("tables/ensemble.csv"),
+            caption="../report/ensemble.rst",
+            category="Tables",
+            subcategory="NPP model ensemble",
+        ),
         series=run_path("tables/ensemble_series.csv"),
     params:
         models=carbon_models(),
@@ -35,8 +39,12 @@ rule ensemble_figure:
         table=run_path("tables/ensemble.csv"),
         series=run_path("tables/ensemble_series.csv"),
     output:
-        figure=report(run_path("ensemble/models.png"), caption="../report/ensemble.rst", category="Figures",
-                      subcategory="NPP model ensemble"),
+        figure=report(
+            run_path("ensemble/models.png"),
+            caption="../report/ensemble.rst",
+            category="Figures",
+            subcategory="NPP model ensemble",
+        ),
     params:
         code=code_hash("ensemble_figure.py"),
     log:

@@ -32,9 +32,9 @@ rule regrid:
         forcing=run_path("forcing/{year}.nc"),
     params:
         **regrid_source_params(),
+        **landcover_class_param(),
         methods=conf("regrid", "methods"),
         landcover=conf("landcover"),
-        **landcover_class_param(),
         par_fraction=conf("carbon", "par_fraction"),
         strictness=conf("checks", "strictness"),
         code=code_hash("regrid.py"),

@@ -41,6 +41,38 @@ rule figures:
         "../scripts/figures.py"
 
 
+rule report_tables:
+    """The area table and the summary as HTML pages, shown inline in the report (CSV and Markdown are downloads)."""
+    input:
+        table=run_path("tables/area_stats.csv"),
+        summary=run_path("tables/summary.md"),
+    output:
+        table=report(
+            run_path("tables/area_stats.html"),
+            caption="../report/area_stats.rst",
+            category="Tables",
+            subcategory="Area of every class",
+        ),
+        summary=report(
+            run_path("tables/summary.html"),
+            caption="../report/summary.rst",
+            category="Tables",
+            subcategory="Summary",
+        ),
+    params:
+        code=code_hash("report_tables.py"),
+    log:
+        log_path("report_tables"),
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=aggregate_runtime,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/report_tables.py"
+
+
 rule archive:
     """The publication archive: code, effective config, envs and lock, input manifests, outputs, provenance, RO-Crate."""
     input:

@@ -8,8 +8,12 @@ rule uncertainty:
         grid=run_path("grid.nc"),
     output:
         maps=run_path("uncertainty/nep.nc"),
-        table=report(run_path("tables/uncertainty.csv"), caption="../report/uncertainty.rst", category="Tables",
-                     subcategory="Parameter uncertainty"),
+        table=report(
+            run_path("tables/uncertainty.csv"),
+            caption="../report/uncertainty.rst",
+            category="Tables",
+            subcategory="Parameter uncertainty",
+        ),
     params:
         uncertainty=conf("uncertainty"),
         carbon=conf("carbon"),

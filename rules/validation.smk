@@ -34,10 +34,18 @@ rule validate:
         forcing=run_path(f"forcing/{YEARS[0]}.nc"),
         sites=[s["file"] for s in validation_sites()],
     output:
-        table=report(run_path("tables/validation.csv"), caption="../report/validation.rst", category="Tables",
-                     subcategory="Validation against flux towers"),
-        figure=report(run_path("validation/validation.png"), caption="../report/validation.rst",
-                      category="Figures", subcategory="Validation against flux towers"),
+        table=report(
+            run_path("tables/validation.csv"),
+            caption="../report/validation.rst",
+            category="Tables",
+            subcategory="Validation against flux towers",
+        ),
+        figure=report(
+            run_path("validation/validation.png"),
+            caption="../report/validation.rst",
+            category="Figures",
+            subcategory="Validation against flux towers",
+        ),
     params:
         sites=validation_sites(),
         window=conf("validation", "window"),

@@ -41,7 +41,6 @@ import hashlib
 import io
 import ipaddress
 import json
-import os
 import socket
 import ssl
 import subprocess

@@ -249,7 +249,6 @@ def test_defaults_give_plausible_north_china_fluxes(e_over_pet, c4_summer):
 
 
 def test_blocks_of_rows_give_the_same_answer(monkeypatch):
-    from nepflow import blocks
 
     f = make_forcing(n=7, seed=4)
     f = f.where(~((f.x == 3) & (f.y == 5)))

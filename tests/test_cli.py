@@ -61,3 +61,47 @@ def test_a_missing_param_is_one_line():
         smk.params["carbon"]
     assert str(err.value) == ("missing param 'carbon': give it with --param carbon=YAML or in a --params YAML file "
                               "(the rule's params: snakemake -n -p, or the job's log)")
+
+
+def readme_block(heading: str, lang: str = "") -> str:
+    """The first code block (```lang) after ``heading`` in README.md."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(heading):]
+    return re.search(rf"```{lang}\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_config_example_is_a_valid_config():
+    """README's "keys you change most" block, merged over the default config, passes the Snakefile's checks."""
+    import copy
+
+    import yaml
+    from snakemake.utils import update_config
+
+    from nepflow import config as nconfig
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    example = yaml.safe_load(readme_block("## Configuration", "yaml"))
+    assert {"run_name", "years", "region", "grid", "carbon", "analysis", "classes"} <= set(example)
+    merged = copy.deepcopy(cfg)
+    update_config(merged, example)
+    nconfig.validate(merged, ROOT / "config" / "schema.yaml")
+    assert merged["run_name"] == "my_run" and merged["carbon"]["rh"]["b"] == example["carbon"]["rh"]["b"]
+
+
+@pytest.mark.workflow
+def test_readme_snakemake_examples_plan_as_written(tmp_path):
+    """Each `snakemake ...` line of "Running the workflow yourself" plans (`-n`) as written, `my_run.yaml` being
+    the tiny demo's config; the report line needs a finished run (tests/test_report.py builds one)."""
+    from workflow import TINY, snakemake
+
+    (tmp_path / "my_run.yaml").write_text(TINY.read_text())
+    lines = [line.split("#")[0].strip() for line in readme_block("## Running the workflow yourself").splitlines()]
+    lines = [line for line in lines if line.startswith("snakemake ")]
+    assert len(lines) >= 5, lines
+    for line in lines:
+        if "--report" in line:
+            continue
+        args = shlex.split(line)[1:]
+        proc = snakemake(tmp_path, "-n", *args, configfile=None, check=False)
+        assert proc.returncode == 0, f"{line}:\n{proc.stderr[-3000:]}"
+        assert "Nothing to be done" in proc.stdout + proc.stderr or "Job stats" in proc.stdout + proc.stderr, line

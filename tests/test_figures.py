@@ -323,3 +323,56 @@ def test_drawn_size_bounded_by_the_figure_not_the_grid(tmp_path, shape, factor):
     assert out["data"].shape[0] <= 2 * height + 1 and out["data"].shape[1] <= 2 * width + 1
     assert out["data"].nbytes <= 4 * (2 * height + 1) * (2 * width + 1) < 0.6e6
     assert out["factor"] == factor                              # ceil(nx / (2 × 201.5 px))
+
+
+# ------------------------------------------------------------------ furniture a journal asks for (issue 17, item 4)
+@pytest.mark.parametrize("hole, expected", [(True, ("lower right", "upper right")), (False, ("lower left", "upper left"))])
+def test_scale_bar_and_north_arrow_never_cover_the_region(tmp_path, hole, expected):
+    """A region filling its whole box leaves no empty corner: the map grows at the bottom and the top to make room;
+    with empty corners (holes in the lower and upper right) they go there. Either way no cell reaches into them."""
+    import matplotlib.pyplot as plt
+
+    v = np.full((24, 40), 100.0)
+    if hole:
+        v[-8:, -16:] = np.nan  # rows run north to south
+        v[:10, -8:] = np.nan
+    da = field(v)
+    out = figures.map_continuous(da, tmp_path / "full", "t", "u", dpi=60)
+    assert (out["scale_bar"], out["north_arrow"]) == expected
+    fig, ax = plt.subplots(figsize=figures.MAP_FIGSIZE)
+    frame = figures.MapFrame(da)
+    placed = figures._frame(ax, frame, v, None, "t")
+    occupied = np.isfinite(v)
+    assert not figures._cells_in(ax, frame, occupied, figures._box(placed["scale_bar"], figures._scale_box(ax)))
+    assert not figures._cells_in(ax, frame, occupied, figures._box(placed["north_arrow"], figures.ARROW_BOX))
+    # the check itself sees cells: the whole map's box holds them all
+    assert figures._cells_in(ax, frame, occupied, (0, 0, 1, 1))
+    plt.close(fig)
+
+
+def test_ols_band_is_the_95_percent_interval_of_the_fitted_mean():
+    rng = np.random.default_rng(3)
+    years = np.arange(2000, 2021, dtype="float64")
+    vals = 200 + 2.0 * (years - 2000) + rng.normal(0, 10, years.size)
+    fit, lo, hi = figures.ols_band(years, vals)
+    coef, cov = np.polyfit(years, vals, 1, cov=True)  # cov scaled by the residual variance, n - 2 dof
+    design = np.stack([years, np.ones_like(years)], axis=1)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
+    t = __import__("scipy.stats", fromlist=["t"]).t.ppf(0.975, years.size - 2)
+    np.testing.assert_allclose(fit, np.polyval(coef, years), rtol=1e-9)
+    np.testing.assert_allclose(hi - fit, t * se, rtol=1e-6)
+    np.testing.assert_allclose(fit - lo, t * se, rtol=1e-6)
+    assert np.isnan(figures.ols_band(years[:2], vals[:2])[0]).all()
+
+
+def test_minus_signs_and_every_province_panel_labelled(tmp_path):
+    assert figures.signed(-1.5) == "−1.50" and figures.signed(2.0) == "+2.00"
+    years = np.arange(2000, 2021)
+    provinces = ["Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"]
+    df = pd.DataFrame({"year": np.tile(years, 6), "region": np.repeat(["all", *provinces], 21),
+                       "nep": np.tile(200 - 1.0 * (years - 2000), 6), "npp": 450.0, "rh": 250.0})
+    sm = figures.timeseries_small_multiples(df, tmp_path / "sm", "NEP per province", dpi=60)
+    assert sm["labelled"] == [True] * 5  # 2 x 3 panels, one hidden: every shown panel has its years and values
+    assert set(sm["bands"]) == set(provinces)
+    ts = figures.timeseries(df, tmp_path / "ts", "t", dpi=60)
+    assert all(np.all(ts["bands"][v][1] <= ts["bands"][v][2]) for v in ("nep", "npp", "rh"))

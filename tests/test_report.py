@@ -10,6 +10,8 @@ import json
 import re
 import zipfile
 
+import numpy as np
+
 import pytest
 
 from nepflow import figure_index
@@ -30,9 +32,12 @@ def report(tiny_run, tmp_path_factory):
         return json.loads(m.group(1))
 
     results = table("results")
+    m = re.search(r'<script id="workflow-desc">\s*var workflow_desc = (.*?);\s*</script>', page, re.S)
+    description = json.loads(m.group(1))
     captions = {path.rsplit("/", 1)[-1]: re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", r["caption"])))
                 for path, r in results.items()}
     return {"names": names, "categories": table("categories"), "results": results, "captions": captions,
+            "description": description,
             "figures": sorted(p.name for p in (tiny_run / "results/tiny/figures").glob("*.png"))}
 
 
@@ -47,6 +52,8 @@ def test_grouped_by_category(report):
     for name in report["figures"]:
         assert filed[name] == figure_index.FIGURES[name[:-4]], name
     assert filed["area_stats.csv"][0] == filed["summary.md"][0] == "Tables"
+    # the tables are also HTML pages, which the report shows inline (CSV and Markdown it only offers for download)
+    assert filed["area_stats.html"] == filed["area_stats.csv"] and filed["summary.html"] == filed["summary.md"]
     assert set(cats["Drivers"]) == {"Precipitation", "Air temperature", "Sunshine duration"}
     assert set(cats["Carbon"]) == {"Maps", "Time series"}
     assert any(n.endswith("/nep_mean.png") for n in report["names"])
@@ -54,7 +61,7 @@ def test_grouped_by_category(report):
 
 def test_captions_state_method_units_thresholds_and_config(report):
     cap = report["captions"]
-    for name in report["figures"] + ["area_stats.csv", "summary.md"]:
+    for name in report["figures"] + ["area_stats.csv", "summary.md", "area_stats.html", "summary.html"]:
         assert len(cap[name]) > 150, name
         assert "{{" not in cap[name] and "{%" not in cap[name], name
     for name in report["figures"]:
@@ -75,6 +82,9 @@ def test_captions_state_method_units_thresholds_and_config(report):
     assert "Albers equal-area" in cap["hurst.png"] and "Albers" not in cap["timeseries.png"]
     assert "km2" in cap["area_stats.csv"] and "0.35, 0.5, 0.65" in cap["area_stats.csv"]
     assert "Tg C yr-1" in cap["summary.md"] and "p < 0.05" in cap["summary.md"]
+    assert cap["area_stats.html"] == cap["area_stats.csv"] and cap["summary.html"] == cap["summary.md"]
+    for path, r in report["results"].items():  # docutils rendered every caption without complaint
+        assert "system-message" not in r["caption"], (path, r["caption"][-600:])
     # one caption per figure, not one for all
     assert len({cap[n] for n in report["figures"]}) == len(report["figures"])
 
@@ -94,7 +104,9 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
 
         update_config(cfg, yaml.safe_load((ROOT / "config" / configfile).read_text()))
     validate(cfg, str(ROOT / "config" / "schema.yaml"))
-    text = jinja2.Template((ROOT / "report" / "workflow.rst").read_text()).render(
+    # rendered as Snakemake renders it (snakemake.report: trim_blocks and lstrip_blocks)
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    text = env.from_string((ROOT / "report" / "workflow.rst").read_text()).render(
         snakemake=type("S", (), {"config": cfg}))
     body = docutils.core.publish_parts(text, writer_name="html", settings_overrides={"halt_level": 2})["body"]
     assert "{" not in body and "http" not in body  # no raw dicts, no service URLs
@@ -103,3 +115,65 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     assert set(rows) == {"region", "period", "grid", "sources", "models"}
     assert f"{cfg['years']['start']}–{cfg['years']['end']}" in rows["period"]
     assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]
+    assert "GPP: TEC" in rows["models"] and "Rh: Pei" in rows["models"]
+    assert "System Message" not in body and "ERROR" not in body  # docutils' own complaints
+
+
+def test_landing_page_of_the_built_report_has_its_table(report):
+    """The description Snakemake itself rendered into report.html: the five-row table, no docutils error."""
+    desc = report["description"]
+    assert "System Message" not in desc and "ERROR/" not in desc, desc[:2000]
+    cells = re.findall(r"<td>(.*?)</td>", re.sub(r"\s+", " ", desc))
+    assert cells[::2] == ["region", "period", "grid", "sources", "models"], cells
+
+
+def test_tables_render_inline_as_html_tables(report, tiny_run):
+    """The report shows text/html results in its own view: the HTML pages hold every row of the CSV (per region)
+    and of the summary's Markdown table, with the same numbers."""
+    import pandas as pd
+
+    page_entry = next(r for k, r in report["results"].items() if k.endswith("area_stats.html"))
+    assert page_entry["mime_type"] == "text/html"
+    tables = tiny_run / "results/tiny/tables"
+    csv = pd.read_csv(tables / "area_stats.csv", keep_default_na=False, na_values=[""])
+    page = (tables / "area_stats.html").read_text()
+    sections = re.split(r"<h2>(.*?)</h2>", page)[1:]
+    assert sections[0] == "all" and sorted(sections[::2]) == sorted(csv["region"].unique())
+    for region, part in zip(sections[::2], sections[1::2]):
+        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+                for r in re.findall(r"<tr>(<td.*?)</tr>", part)]
+        want = csv[csv["region"] == region]
+        assert [r[:2] for r in rows] == want[["classification", "class"]].values.tolist(), region
+        np.testing.assert_allclose([float(r[2].replace(",", "")) for r in rows], want["area_km2"], atol=0.5)
+        shown = [np.nan if r[3] == "n/a" else float(r[3]) for r in rows]  # undefined rows: no percent
+        np.testing.assert_allclose(shown, want["percent"], atol=0.005)
+    md = (tables / "summary.md").read_text()
+    html_page = (tables / "summary.html").read_text()
+    md_rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| measure")]
+    html_rows = re.findall(r"<tr><td>(.*?)</td>", html_page)
+    assert [html.unescape(r) for r in html_rows] == [line.split("|")[1].strip() for line in md_rows]
+    assert html_page.count('<td class="num">') == sum(line.count("|") - 2 for line in md_rows)  # all but the measure
+    assert "<script" not in page + html_page and "http" not in page + html_page
+
+
+def test_report_in_a_real_browser(tiny_run, tmp_path):
+    """Headless Chromium renders the landing page's table and opens the tables inline (skipped without Chromium;
+    by hand: python tests/report_browser.py results/demo/report.html /tmp/shots, then look at the PNGs)."""
+    import report_browser
+
+    browser = report_browser.chromium()
+    if not browser:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
+    page = tmp_path / "report.html"
+    snakemake(tiny_run, "--report", str(page))
+    landing = re.sub(r"\s+", " ", re.sub(r"<script.*?</script>", "", report_browser.dom(browser, page), flags=re.S))
+    assert "System Message" not in landing
+    assert re.findall(r"<td>(region|period|grid|sources|models)</td>", landing) == \
+        ["region", "period", "grid", "sources", "models"]
+    view = report_browser.dom(browser, report_browser.view_page(page, "area_stats", tmp_path / "a.html"))
+    assert re.search(r'<iframe[^>]+src="data:text/html', view), "area_stats.html is not shown inline"
+    png = report_browser.screenshot(browser, report_browser.view_page(page, "summary", tmp_path / "s.html"),
+                                    tmp_path / "s.png")
+    import matplotlib.image as mpimg
+
+    assert mpimg.imread(png)[..., :3].std() > 0.05  # a rendered table, not a blank page

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import rioxarray  # noqa: E402,F401  (the .rio accessor)
 import xarray as xr  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap, TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from scipy import stats as sstats  # noqa: E402
@@ -58,6 +59,10 @@ LONLAT = "EPSG:4326"
 MAP_FIGSIZE = (6.5, 5.0)  # inches, every map
 #: A map is drawn at 1:k when its grid has more cells than this per pixel of the map axes (along x or y).
 MAX_CELLS_PER_PIXEL = 2
+#: Significance dots: area in points² of a round marker, 1.7 pt (0.6 mm) across on a map printed 6.5 in (16.5 cm) wide.
+STIPPLE_SIZE = 2.3
+#: Province outlines: dark lines with a thin white halo, visible on the darkest colours of a map too.
+OUTLINE_HALO = [patheffects.withStroke(linewidth=1.5, foreground="white", alpha=0.8)]
 
 
 def units_label(units: str) -> str:
@@ -65,6 +70,11 @@ def units_label(units: str) -> str:
     import re
 
     return re.sub(r"\b([A-Za-z]+)(-?\d+)\b", lambda m: f"{m.group(1)}$^{{{m.group(2).replace('-', '−')}}}$", units)
+
+
+def signed(v: float, fmt: str = "+.2f") -> str:
+    """``v`` formatted with a true minus sign (U+2212), not a hyphen."""
+    return format(v, fmt).replace("-", "−")
 
 
 def p_text(p: float) -> str:
@@ -154,11 +164,56 @@ def _graticule(ax, frame: MapFrame):
     ax.set_ylim(y0, y1)
 
 
-def _north_arrow(ax, frame: MapFrame, at=(0.07, 0.86)):
-    """An arrow along the local meridian at ``at`` (axes fraction)."""
+#: Axes-fraction boxes of the map furniture, measured from their corner: (width, height).
+ARROW_BOX = (0.09, 0.17)
+
+
+def _scale_km(ax) -> float:
+    x0, x1 = ax.get_xlim()
+    target = (x1 - x0) / 5 / 1000
+    return min((v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if v >= target * 0.6), default=2000)
+
+
+def _box(corner: str, size) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) in axes fraction of a box of ``size`` in ``corner`` ("lower left", ...)."""
+    w, h = size
+    vert, horiz = corner.split()
+    x = (0.0, w) if horiz == "left" else (1.0 - w, 1.0)
+    y = (0.0, h) if vert == "lower" else (1.0 - h, 1.0)
+    return x[0], y[0], x[1], y[1]
+
+
+def _cells_in(ax, frame: MapFrame, occupied: np.ndarray, box) -> bool:
+    """Whether a cell of ``occupied`` (bool, the drawn grid's shape) reaches into ``box`` (axes fraction)."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    x, y = x0 + at[0] * (x1 - x0), y0 + at[1] * (y1 - y0)
+    bx0, by0, bx1, by1 = x0 + box[0] * (x1 - x0), y0 + box[1] * (y1 - y0), x0 + box[2] * (x1 - x0), \
+        y0 + box[3] * (y1 - y0)
+    corners_x = np.stack([frame.X[:-1, :-1], frame.X[:-1, 1:], frame.X[1:, :-1], frame.X[1:, 1:]])[:, occupied]
+    corners_y = np.stack([frame.Y[:-1, :-1], frame.Y[:-1, 1:], frame.Y[1:, :-1], frame.Y[1:, 1:]])[:, occupied]
+    return bool(((corners_x.max(0) > bx0) & (corners_x.min(0) < bx1)
+                 & (corners_y.max(0) > by0) & (corners_y.min(0) < by1)).any())
+
+
+def _place(ax, frame: MapFrame, occupied: np.ndarray, size, vert: str) -> str:
+    """The corner (``vert`` "lower" or "upper") where a box of ``size`` covers no cell of the region; where both
+    corners would, the map is widened at that side by the box's height, so that it sits in empty space."""
+    for horiz in ("left", "right"):
+        if not _cells_in(ax, frame, occupied, _box(f"{vert} {horiz}", size)):
+            return f"{vert} {horiz}"
+    y0, y1 = ax.get_ylim()
+    grow = size[1] / (1.0 - size[1]) * (y1 - y0)
+    ax.set_ylim(y0 - grow, y1) if vert == "lower" else ax.set_ylim(y0, y1 + grow)
+    return f"{vert} left"
+
+
+def _north_arrow(ax, frame: MapFrame, corner: str):
+    """An arrow along the local meridian, in the ``corner`` box of ``ARROW_BOX``."""
+    box = _box(corner, ARROW_BOX)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    fx, fy = (box[0] + box[2]) / 2, box[1] + 0.40 * (box[3] - box[1])
+    x, y = x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)
     lon, lat = frame.xy_to_lonlat(x, y)
     xn, yn = frame.lonlat_to_xy(lon, lat + 0.1)
     ang = np.arctan2(yn - y, xn - x)
@@ -166,22 +221,25 @@ def _north_arrow(ax, frame: MapFrame, at=(0.07, 0.86)):
     dx, dy = length * np.cos(ang), length * np.sin(ang)
     ax.annotate("", xy=(x + dx / 2, y + dy / 2), xytext=(x - dx / 2, y - dy / 2),
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2}, zorder=6)
-    ax.text(x + 0.75 * dx, y + 0.75 * dy, "N", ha="center", va="center", fontsize=9, fontweight="bold", zorder=6)
+    ax.text(x + 0.8 * dx, y + 0.8 * dy, "N", ha="center", va="center", fontsize=9, fontweight="bold", zorder=6)
 
 
-def _scale_bar(ax):
-    """A scale bar in km (display units are metres; true scale along the standard parallels)."""
+def _scale_bar(ax, corner: str):
+    """A scale bar in km in ``corner`` (display units are metres; true scale along the standard parallels)."""
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
     x0, x1 = ax.get_xlim()
-    target = (x1 - x0) / 5 / 1000
-    km = min((v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if v >= target * 0.6), default=2000)
-    bar = AnchoredSizeBar(ax.transData, km * 1000, f"{km:g} km", "lower left", pad=0.4, borderpad=0.5, sep=3,
-                          frameon=True, size_vertical=0.006 * (x1 - x0), fontproperties={"size": 7})
-    bar.patch.set_alpha(0.85)
-    bar.patch.set_edgecolor("none")
+    km = _scale_km(ax)
+    bar = AnchoredSizeBar(ax.transData, km * 1000, f"{km:g} km", corner, pad=0.4, borderpad=0.5, sep=3,
+                          frameon=False, size_vertical=0.006 * (x1 - x0), fontproperties={"size": 7})
     bar.set_zorder(6)
     ax.add_artist(bar)
+
+
+def _scale_box(ax) -> tuple[float, float]:
+    """The scale bar's box (axes fraction): its bar, label and padding."""
+    x0, x1 = ax.get_xlim()
+    return _scale_km(ax) * 1000 / (x1 - x0) + 0.05, 0.10
 
 
 def _draw(ax, frame: MapFrame, values: np.ndarray, inside, **kw):
@@ -198,8 +256,11 @@ def _draw(ax, frame: MapFrame, values: np.ndarray, inside, **kw):
                          **kw), bool(undefined.any())
 
 
-def _frame(ax, frame: MapFrame, values, outlines, title):
-    """Limits on the region's data, outlines, graticule, north arrow, scale bar and title."""
+def _frame(ax, frame: MapFrame, values, outlines, title, inside=None) -> dict:
+    """Limits on the region's data, outlines, graticule, north arrow, scale bar and title.
+
+    Returns the corners of the scale bar and the north arrow, chosen where they cover no cell with a value or of
+    the region (``inside``)."""
     ok = np.isfinite(values)
     corner_ok = np.zeros(frame.X.shape, bool)
     for dy in (0, 1):
@@ -210,18 +271,23 @@ def _frame(ax, frame: MapFrame, values, outlines, title):
     xs, ys = frame.X[corner_ok], frame.Y[corner_ok]
     px, py = 0.03 * (xs.max() - xs.min()), 0.03 * (ys.max() - ys.min())
     ax.set_xlim(xs.min() - px, xs.max() + px)
-    ax.set_ylim(ys.min() - py, ys.max() + 2.5 * py)
+    ax.set_ylim(ys.min() - py, ys.max() + py)
     for geom in (outlines or {}).values():
         for poly in getattr(geom, "geoms", [geom]):
             lon, lat = poly.exterior.xy
             x, y = frame.lonlat_to_xy(np.asarray(lon), np.asarray(lat))
-            ax.plot(x, y, color="#333333", linewidth=0.6, zorder=3)
+            ax.plot(x, y, color="#333333", linewidth=0.6, zorder=3, path_effects=OUTLINE_HALO)
     ax.set_aspect("equal")
+    # the scale bar and the north arrow in corners without a cell of the region (else the map grows to make room)
+    occupied = ok if inside is None else ok | np.asarray(inside, dtype=bool)
+    bar_corner = _place(ax, frame, occupied, _scale_box(ax), "lower")
+    arrow_corner = _place(ax, frame, occupied, ARROW_BOX, "upper")
     _graticule(ax, frame)
     ax.tick_params(labelsize=7, length=2)
-    _north_arrow(ax, frame)
-    _scale_bar(ax)
+    _north_arrow(ax, frame, arrow_corner)
+    _scale_bar(ax, bar_corner)
     ax.set_title(title, fontsize=9)
+    return {"scale_bar": bar_corner, "north_arrow": arrow_corner}
 
 
 def _save(fig, path, dpi) -> list[Path]:
@@ -309,12 +375,12 @@ def _display_grid(da: xr.DataArray, k: int, inside=None):
 
 
 def _drawn_at(ax, k: int, how: str) -> str:
-    """A small note in the map's upper right that it is drawn at 1:k (``how``: from what); returns it ("" at 1:1)."""
+    """A small note below the map's lower right that it is drawn at 1:k (``how``: from what); returns it ("" at
+    1:1)."""
     if k == 1:
         return ""
     note = f"drawn at 1:{k} ({k} × {k} {how})"
-    ax.text(0.99, 0.99, note, transform=ax.transAxes, ha="right", va="top", fontsize=6, zorder=7,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+    ax.text(1.0, -0.07, note, transform=ax.transAxes, ha="right", va="top", fontsize=6, zorder=7)
     return note
 
 
@@ -378,14 +444,15 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
         sub[::step, ::step] = True
         cx = (frame.X[:-1, :-1] + frame.X[1:, 1:]) / 2
         cy = (frame.Y[:-1, :-1] + frame.Y[1:, 1:]) / 2
-        handles.append(ax.scatter(cx[dots & sub], cy[dots & sub], s=2.5, c="black", marker=".", linewidths=0,
+        handles.append(ax.scatter(cx[dots & sub], cy[dots & sub], s=STIPPLE_SIZE, c="black", marker="o", linewidths=0,
                                   label=stipple_label, zorder=2, rasterized=True))
     if has_undefined:
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label=undefined_label))
-    _frame(ax, frame, drawn, outlines, title)
+    furniture = _frame(ax, frame, drawn, outlines, title, region)
     note = _drawn_at(ax, k, "block means")
-    if handles:
-        ax.legend(handles=handles, loc="lower right", fontsize=7, markerscale=3, frameon=True, framealpha=0.9)
+    if handles:  # below the map, never over it
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.07), fontsize=7, markerscale=2,
+                  frameon=False, ncol=len(handles))
     cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=extend)
     if centred:
         cb.ax.set_yscale("linear")  # a two-slope norm's bar linear in data values, not half per side
@@ -394,7 +461,8 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
     cb.ax.tick_params(labelsize=7)
     files = _save(fig, path, dpi)
     return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
-            "clim": (float(vmin), float(vmax)), "units": units, "projection": frame.name, "stippled": stippled}
+            "clim": (float(vmin), float(vmax)), "units": units, "projection": frame.name, "stippled": stippled,
+            **furniture}
 
 
 def class_shares(codes: np.ndarray, values, pixel_area, inside=None) -> list[float]:
@@ -439,7 +507,7 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     frame, region = _display_grid(da, k, inside)
     fig, ax = plt.subplots(figsize=MAP_FIGSIZE)
     _, has_undefined = _draw(ax, frame, drawn, region, cmap=cm, norm=norm)
-    _frame(ax, frame, drawn, outlines, title)
+    furniture = _frame(ax, frame, drawn, outlines, title, region)
     note = _drawn_at(ax, k, "block modes")
     descriptions = descriptions or {}
     labels = []
@@ -453,7 +521,7 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     files = _save(fig, path, dpi)
     return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
             "classes": [n.replace("_", " ") for n in names], "labels": labels, "percent": shares,
-            "colours": list(cm.colors), "projection": frame.name}
+            "colours": list(cm.colors), "projection": frame.name, **furniture}
 
 
 def _ols(years, values):
@@ -462,6 +530,34 @@ def _ols(years, values):
         return np.nan, np.nan, np.nan
     r = sstats.linregress(years[ok], values[ok])
     return r.slope, r.intercept, r.pvalue
+
+
+def ols_band(years, values, level: float = 0.95):
+    """The OLS line of ``values`` on ``years`` and its ``level`` confidence band (of the mean response):
+    (line, lower, upper) at ``years``, NaN with fewer than 3 values."""
+    years = np.asarray(years, dtype="float64")
+    values = np.asarray(values, dtype="float64")
+    ok = np.isfinite(values)
+    n = int(ok.sum())
+    if n < 3:
+        nan = np.full(years.shape, np.nan)
+        return nan, nan, nan
+    slope, icpt, _ = _ols(years, values)
+    x, y = years[ok], values[ok]
+    fit = icpt + slope * years
+    s = np.sqrt(np.sum((y - (icpt + slope * x)) ** 2) / (n - 2))
+    half = sstats.t.ppf(0.5 + level / 2, n - 2) * s * np.sqrt(1 / n + (years - x.mean()) ** 2
+                                                               / np.sum((x - x.mean()) ** 2))
+    return fit, fit - half, fit + half
+
+
+def _trend_line(ax, years, vals, colour, **kw):
+    """The dashed OLS line of ``vals`` with its shaded 95 % confidence band."""
+    fit, lo, hi = ols_band(years, vals)
+    if np.isfinite(fit).all():
+        ax.fill_between(years, lo, hi, color=colour, alpha=0.15, lw=0, zorder=1)
+        ax.plot(years, fit, "--", color=colour, lw=1, zorder=2, **kw)
+    return fit, lo, hi
 
 
 LABELS = {"nep": "NEP", "npp": "NPP", "rh": "Rh", "gpp": "GPP"}
@@ -487,26 +583,25 @@ def timeseries(df: pd.DataFrame, path, title: str, region: str = "all", variable
     d = df[df.region == region].sort_values("year")
     years = d.year.to_numpy(dtype="float64")
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    fits = {}
+    fits, bands = {}, {}
     for v in variables:
         vals = d[v].to_numpy(dtype="float64")
         slope, icpt, p = _ols(years, vals)
         fits[v] = (slope, p)
         label = LABELS.get(v, v)
         if np.isfinite(slope):
-            label += f": trend {slope:+.2f} {units_label(TREND_UNITS)} ({p_text(p)})"
-        ax.plot(years, vals, "o-", color=SERIES_COLOURS.get(v), ms=3, lw=1, label=label)
-        if np.isfinite(slope):
-            ax.plot(years, icpt + slope * years, "--", color=SERIES_COLOURS.get(v), lw=1)
+            label += f": trend {signed(slope)} {units_label(TREND_UNITS)} ({p_text(p)})"
+        ax.plot(years, vals, "o-", color=SERIES_COLOURS.get(v), ms=3, lw=1, label=label, zorder=3)
+        bands[v] = _trend_line(ax, years, vals, SERIES_COLOURS.get(v))
     ax.set_xlabel("year", fontsize=8)
     ax.set_ylabel(f"annual flux ({units_label(FLUX_UNITS)})", fontsize=8)
     ax.set_title(title, fontsize=9)
     _year_axis(ax, years)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False,
-              title="dashed: OLS trend line", title_fontsize=7)
+              title="dashed: OLS trend line, shaded: its 95 % confidence band", title_fontsize=7)
     files = _save(fig, path, dpi)
     return {"files": files, "fits": fits, "data": {v: d[v].to_numpy(dtype="float64") for v in variables},
-            "years": years}
+            "years": years, "bands": bands}
 
 
 def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str = "nep", dpi: int = 300) -> dict:
@@ -514,29 +609,34 @@ def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str
     regions = [r for r in df.region.unique() if r != "all"]
     ncol = min(3, max(1, len(regions)))
     nrow = int(np.ceil(len(regions) / ncol)) or 1
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.3 * nrow), sharex=True, sharey=True, squeeze=False)
-    fits = {}
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.5 * nrow), sharex=True, sharey=True, squeeze=False)
+    fits, bands = {}, {}
+    colour = SERIES_COLOURS.get(variable, "#1b7837")
+    ylabel = f"{LABELS.get(variable, variable)} ({units_label(FLUX_UNITS)})"
     for ax, region in zip(axes.flat, regions):
         d = df[df.region == region].sort_values("year")
         years = d.year.to_numpy(dtype="float64")
         vals = d[variable].to_numpy(dtype="float64")
         slope, icpt, p = _ols(years, vals)
         fits[region] = (slope, p)
-        ax.plot(years, vals, "o-", color=SERIES_COLOURS.get(variable, "#1b7837"), ms=2.5, lw=1)
-        if np.isfinite(slope):
-            ax.plot(years, icpt + slope * years, "--", color="#555555", lw=1)
-        ax.set_title(f"{region}\n{slope:+.2f} {units_label(TREND_UNITS)} ({p_text(p)})", fontsize=7)
+        ax.plot(years, vals, "o-", color=colour, ms=2.5, lw=1, zorder=3)
+        bands[region] = _trend_line(ax, years, vals, "#555555")
+        ax.set_title(f"{region}\n{signed(slope)} {units_label(TREND_UNITS)} ({p_text(p)})", fontsize=7)
         _year_axis(ax, years)
-        ax.tick_params(labelsize=6)
+        # every panel labelled: its years, its values, and what they are
+        ax.tick_params(labelsize=6, labelbottom=True, labelleft=True)
+        ax.set_xlabel("year", fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
     for ax in list(axes.flat)[len(regions):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.xaxis.set_tick_params(labelbottom=True)
-    fig.suptitle(title, fontsize=9)
-    fig.supylabel(f"{LABELS.get(variable, variable)} ({units_label(FLUX_UNITS)})", fontsize=8)
+    fig.suptitle(title + "\n(dashed: OLS trend, shaded: its 95 % confidence band)", fontsize=9)
     fig.tight_layout()
     files = _save(fig, path, dpi)
-    return {"files": files, "fits": fits}
+    return {"files": files, "fits": fits, "bands": bands,
+            "labelled": [ax.xaxis.get_label_text() != "" and ax.yaxis.get_label_text() != ""
+                         and any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())
+                         and any(t.get_visible() and t.get_text() for t in ax.get_yticklabels())
+                         for ax in list(axes.flat)[:len(regions)]]}
 
 
 def class_descriptions(c: dict) -> dict[str, dict[str, str]]:
