@@ -554,24 +554,56 @@ def class_descriptions(cfg: dict | None) -> dict[str, dict[str, str]]:
     a, pn = c["trend"]["alpha"], c["trend"]["p"]
     b = classify.CV_SCHEMES.get(c["cv_scheme"], classify.CV_SCHEMES["default"])
     t0, t1, t2 = c["hurst"]["thresholds"]
+    tol, band = c["trend"]["no_change_slope"], c["hurst"]["random_band"]
+    hc = c["hurst"]
+    # the class rules of nepflow.classify, as the config sets them: the no-change band, the random band and
+    # the hurst p (or q) that persistence requires
+    up, down, flat = (f"slope > {tol}", f"slope < −{tol}", f"|slope| ≤ {tol}") if tol else \
+        ("slope > 0", "slope < 0", "slope = 0")
+    sig = f", hurst_{hc['p']} < {hc['alpha']}" if hc["require_significance"] else ""
+    pers, anti = f"H > {t1 + band:g}{sig}", f"H < {t1 - band:g}"
+    random = (f"|H − {t1}| ≤ {band}" if band else f"H = {t1}") + (
+        f", or H above it without hurst_{hc['p']} < {hc['alpha']}" if sig else "")
     return {
-        "trend_class": {"significant_increase": f"slope > 0, {pn} < {a}",
-                        "non_significant_increase": f"slope > 0, {pn} ≥ {a}",
-                        "no_change": "slope = 0", "non_significant_decrease": f"slope < 0, {pn} ≥ {a}",
-                        "significant_decrease": f"slope < 0, {pn} < {a}"},
+        "trend_class": {"significant_increase": f"{up}, {pn} < {a}", "non_significant_increase": f"{up}, {pn} ≥ {a}",
+                        "no_change": flat, "non_significant_decrease": f"{down}, {pn} ≥ {a}",
+                        "significant_decrease": f"{down}, {pn} < {a}"},
         "cv_class": {"highest_stability": f"CV ≤ {b[0]}", "higher_stability": f"{b[0]} < CV ≤ {b[1]}",
                      "medium_stability": f"{b[1]} < CV ≤ {b[2]}", "lower_stability": f"{b[2]} < CV ≤ {b[3]}",
                      "lowest_stability": f"CV > {b[3]}"},
-        "hurst_class": {"strong_anti_persistence": f"H ≤ {t0}", "weak_anti_persistence": f"{t0} < H < {t1}",
-                        "random": f"H = {t1}" + (", or not significant" if c["hurst"]["require_significance"] else ""),
-                        "weak_persistence": f"{t1} < H ≤ {t2}", "strong_persistence": f"H > {t2}"},
-        "future_class": {"persistent_increase": f"slope > 0, H > {t1}", "persistent_decrease": f"slope < 0, H > {t1}",
-                         "increase_turning_to_decrease": f"slope > 0, H < {t1}",
-                         "decrease_turning_to_increase": f"slope < 0, H < {t1}",
-                         "undetermined": f"H = {t1} or slope = 0"},
-        "future_sig_class": {"persistent_significant_increase": f"slope > 0, {pn} < {a}, H > {t1}",
-                             "persistent_significant_decrease": f"slope < 0, {pn} < {a}, H > {t1}"},
+        "hurst_class": {"strong_anti_persistence": f"H ≤ {t0}", "weak_anti_persistence": f"{t0} < {anti}",
+                        "random": random, "weak_persistence": f"{t1 + band:g} < H ≤ {t2}{sig}",
+                        "strong_persistence": f"H > {t2}{sig}"},
+        "future_class": {"persistent_increase": f"{up}, {pers}", "persistent_decrease": f"{down}, {pers}",
+                         "increase_turning_to_decrease": f"{up}, {anti}",
+                         "decrease_turning_to_increase": f"{down}, {anti}",
+                         "undetermined": f"{random}, or {flat}"},
+        "future_sig_class": {"persistent_significant_increase": f"{up}, {pn} < {a}, {pers}",
+                             "persistent_significant_decrease": f"{down}, {pn} < {a}, {pers}"},
     }
+
+
+def stipples(analysis: dict, classes_cfg: dict | None) -> dict[str, tuple[xr.DataArray, str]]:
+    """Map name -> (where its dots go, the dots' legend label), for every map with significance dots.
+
+    The dots follow the config's ``classes`` section as the class maps do: ``classes.trend`` (p or q, α) for
+    the slope maps, ``classes.correlation`` for the correlation maps; q is the Benjamini–Hochberg q-value
+    over the region's pixels (``*_q`` of the analysis files).
+    """
+    from . import classify
+    from .figure_index import FACTOR_LABELS
+
+    cfg = classify.with_defaults(classes_cfg)
+    ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
+    ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
+    t, c = analysis["trend"], analysis["correlation"]
+    out = {"ols_slope": (t[f"ols_{tp}"] < ta, f"t-test {tp} < {ta}"),
+           "sen_slope": (t[f"mk_{tp}"] < ta, f"Mann–Kendall {tp} < {ta}")}
+    for f in FACTOR_LABELS:
+        if f"r_{f}" in c:
+            out[f"corr_{f}"] = (c[f"{cp}_r_{f}"] < ca, f"{cp} < {ca}")
+            out[f"pcorr_{f}"] = (c[f"{cp}_pr_{f}"] < ca, f"{cp} < {ca}")
+    return out
 
 
 def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
@@ -586,16 +618,13 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     job holds one full-resolution map at a time plus what was drawn (bounded by
     the figure size, see ``display_factor``).
     """
-    from . import classify
     from .figure_index import FACTOR_LABELS, FIGURES
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     when = f"{min(years)}–{max(years)}"
     t, h, s, c = analysis["trend"], analysis["hurst"], analysis["stability"], analysis["correlation"]
-    cfg = classify.with_defaults(classes_cfg)
-    ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
-    ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
+    dots = stipples(analysis, classes_cfg)
     desc = class_descriptions(classes_cfg)
     done: dict[str, dict] = {}
     common = {"outlines": outlines, "inside": inside, "dpi": dpi}
@@ -606,9 +635,9 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", FLUX_UNITS, label="NEP (> 0: carbon sink)",
          cmap="BrBG", centred=True)
     cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", TREND_UNITS, label="OLS slope",
-         cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
+         cmap="BrBG", diverging=True, stipple=dots["ols_slope"][0], stipple_label=dots["ols_slope"][1])
     cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", TREND_UNITS, label="Sen slope",
-         cmap="BrBG", diverging=True, stipple=t[f"mk_{tp}"] < ta, stipple_label=f"Mann–Kendall {tp} < {ta}")
+         cmap="BrBG", diverging=True, stipple=dots["sen_slope"][0], stipple_label=dots["sen_slope"][1])
     cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", "1", label="Hurst exponent H", cmap="PuOr",
          vmin=0.0, vmax=1.0)
     cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", "1", label="CV = σ / μ", cmap="viridis",
@@ -623,12 +652,11 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     for f, label in FACTOR_LABELS.items():
         if f"r_{f}" in c:
             cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", "1", label="Pearson r",
-                 cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
-                 stipple_label=f"{cp} < {ca}")
+                 cmap="RdBu", vmin=-1, vmax=1, stipple=dots[f"corr_{f}"][0], stipple_label=dots[f"corr_{f}"][1])
             others = " and ".join(v for k, v in FACTOR_LABELS.items() if k != f)
             cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
                  f"controlling for {others}", "1", label="partial r", cmap="RdBu", vmin=-1, vmax=1,
-                 stipple=c[f"{cp}_pr_{f}"] < ca, stipple_label=f"{cp} < {ca}")
+                 stipple=dots[f"pcorr_{f}"][0], stipple_label=dots[f"pcorr_{f}"][1])
     done["timeseries"] = timeseries(series_df, outdir / "timeseries",
                                     f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)
     if (series_df.region != "all").any():
