@@ -103,3 +103,33 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     assert set(rows) == {"region", "period", "grid", "sources", "models"}
     assert f"{cfg['years']['start']}–{cfg['years']['end']}" in rows["period"]
     assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]
+
+
+def render_caption(name: str, change: dict) -> str:
+    """report/figures.rst for figure ``name`` under the default config with ``change`` merged in (no run)."""
+    import jinja2
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    from workflow import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    update_config(cfg, change)
+    validate(cfg, str(ROOT / "config" / "schema.yaml"))
+    smk = type("S", (), {"config": cfg, "wildcards": type("W", (), {"name": name}),
+                         "params": type("P", (), {"cv_bounds": [0.1, 0.2, 0.3, 0.4]})})
+    text = jinja2.Template((ROOT / "report" / "figures.rst").read_text()).render(snakemake=smk)
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("name", ["ols_slope", "sen_slope", "corr_pr", "pcorr_sund"])
+def test_caption_says_whether_the_dots_are_p_or_q(name):
+    default = render_caption(name, {})
+    assert "p < 0.05 (p-value;" in default and "q-value" not in default
+    q = render_caption(name, {"classes": {"trend": {"p": "q"}, "correlation": {"p": "q"}}})
+    assert "q < 0.05 (Benjamini–Hochberg q-value over the region's pixels;" in q
+
+
+def test_caption_of_the_future_classes_says_the_no_change_band():
+    cap = render_caption("future_class", {"classes": {"trend": {"no_change_slope": 0.5}}})
+    assert "no change: |slope| ≤ 0.5" in cap
