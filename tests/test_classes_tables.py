@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 
@@ -202,3 +201,26 @@ def test_summary_recomputed_independently():
     row = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in md.splitlines() if line.startswith("| ")}
     assert row["continuing significant increase (%)"] == "51.4 (a)" and row["continuing increase (%)"] == "see (a)"
     assert "\n(a) The study's 51.4 %" in md
+
+
+@pytest.mark.parametrize("trend_cfg", [{}, {"basis": "sen_mk", "p": "q", "alpha": 0.1, "no_change_slope": 0.5}])
+def test_ensemble_trend_shares_are_the_area_tables(trend_cfg):
+    """The ensemble table classifies each model's trends as the run classifies the primary NEP (classes.trend:
+    basis, p or q, alpha, no-change band), so the primary model's shares are the area table's trend_class rows."""
+    from nepflow import ensemble, stats
+
+    region, area = grid()
+    rng = np.random.default_rng(8)
+    years = np.arange(2000, 2021)
+    nep = xr.DataArray(rng.normal(200, 30, (len(years), 4, 4)) + rng.normal(0, 2, (1, 4, 4)) * (years - 2000)[:, None, None],
+                       dims=("year", "y", "x"), coords={"year": years, **region.coords}, name="nep")
+    nep = nep.where(region > 0)
+    table = ensemble.compare({"tec": nep}, area, region, trend_cfg=trend_cfg, mk_variant="yue_wang").iloc[0]
+    t = stats.add_qvalues(stats.trend(nep, mk_variant="yue_wang"))
+    c = classify.with_defaults({"trend": trend_cfg})["trend"]
+    slope, p = (t.ols_slope, t[f"ols_{c['p']}"]) if c["basis"] == "ols" else (t.sen_slope, t[f"mk_{c['p']}"])
+    cls = classify.trend_classes(slope, p, c["alpha"], c["no_change_slope"])
+    want = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
+    want = want[(want.region == "all") & (want["class"] != "undefined")].set_index("class").percent
+    for name in classify.TREND_CLASSES:
+        assert table[f"{name}_pct"] == pytest.approx(want[name], abs=1e-9), name
