@@ -98,3 +98,15 @@ def test_plan_time_site_checks_read_the_csv(tmp_path, monkeypatch):
         else:
             with pytest.raises(NepflowError, match=r"site T1: m.csv: .* all missing \(-9999\)"):
                 nconfig.validate(cfg, ROOT / "config" / "schema.yaml")
+
+
+def test_land_cover_match_stated():
+    assert validation.igbp_class({"id": "A", "landcover": "cro"}) == 12
+    assert validation.igbp_class({"id": "A", "landcover": 4}) == 4 and validation.igbp_class({"id": "A"}) is None
+    assert validation.landcover_match({"id": "A", "landcover": "CRO"}, 12.0) == "yes"
+    assert validation.landcover_match({"id": "A", "landcover": "DBF"}, 12.0) == "no"
+    assert validation.landcover_match({"id": "A", "landcover": 12}, np.nan) == "unknown"  # no class on the grid
+    assert validation.landcover_match({"id": "A"}, 12.0) == "unknown"
+    for bad in ("forest", 18, 0):
+        with pytest.raises(NepflowError, match=r"validation.sites \(A\).landcover: .*expected an IGBP class"):
+            validation.igbp_class({"id": "A", "landcover": bad})
