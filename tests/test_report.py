@@ -105,8 +105,9 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]
 
 
-def render_caption(name: str, change: dict) -> str:
-    """report/figures.rst for figure ``name`` under the default config with ``change`` merged in (no run)."""
+def render(report_file: str, change: dict, name: str = "") -> str:
+    """report/<report_file> under the default config with ``change`` merged in and validated (no run), for figure
+    ``name``; whitespace collapsed."""
     import jinja2
     import yaml
     from snakemake.utils import update_config, validate
@@ -118,8 +119,12 @@ def render_caption(name: str, change: dict) -> str:
     validate(cfg, str(ROOT / "config" / "schema.yaml"))
     smk = type("S", (), {"config": cfg, "wildcards": type("W", (), {"name": name}),
                          "params": type("P", (), {"cv_bounds": [0.1, 0.2, 0.3, 0.4]})})
-    text = jinja2.Template((ROOT / "report" / "figures.rst").read_text()).render(snakemake=smk)
+    text = jinja2.Template((ROOT / "report" / report_file).read_text()).render(snakemake=smk)
     return re.sub(r"\s+", " ", text)
+
+
+def render_caption(name: str, change: dict) -> str:
+    return render("figures.rst", change, name)
 
 
 @pytest.mark.parametrize("name", ["ols_slope", "sen_slope", "corr_pr", "pcorr_sund"])
@@ -133,3 +138,12 @@ def test_caption_says_whether_the_dots_are_p_or_q(name):
 def test_caption_of_the_future_classes_says_the_no_change_band():
     cap = render_caption("future_class", {"classes": {"trend": {"no_change_slope": 0.5}}})
     assert "no change: |slope| ≤ 0.5" in cap
+
+
+def test_summary_and_area_captions_say_the_persistence_rule_and_bands():
+    change = {"classes": {"trend": {"no_change_slope": 0.5},
+                          "hurst": {"random_band": 0.05, "require_significance": True}}}
+    summary, area = render("summary.rst", change), render("area_stats.rst", change)
+    assert "persistent (H > 0.55, hurst_p < 0.05, the same rule in every row)" in summary
+    assert "no change where |slope| ≤ 0.5" in area
+    assert "random within 0.05 of the middle one, persistence only where hurst_p < 0.05" in area
