@@ -17,7 +17,9 @@ rule ensemble:
     params:
         models=carbon_models(),
         years=YEARS,
-        alpha=conf("classes", "trend", "alpha"),
+        trend_classes=conf("classes", "trend"),
+        mk_variant=conf("analysis", "mk_variant"),
+        min_valid_years=conf("analysis", "min_valid_years"),
         code=code_hash("ensemble.py"),
     log:
         log_path("ensemble"),

@@ -19,7 +19,8 @@ def main(smk):
             for m in models:
                 maps[m].append(ds[f"nep_{m}"].load())
     neps = {m: xr.concat(v, dim="year").assign_coords(year=years) for m, v in maps.items()}
-    table = ensemble.compare(neps, grid["pixel_area"], grid["region"], alpha=smk.params["alpha"])
+    table = ensemble.compare(neps, grid["pixel_area"], grid["region"], trend_cfg=smk.params["trend_classes"],
+                             mk_variant=smk.params["mk_variant"], min_valid=smk.params["min_valid_years"])
     with files.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     inside = grid["region"].values > 0

@@ -23,7 +23,8 @@ def main(smk):
         for year, ds in zip(years, maps):
             o = obs.loc[year] if year in obs.index else None
             rows.append({"site": site["id"], "year": year, "landcover": site.get("landcover"),
-                         "grid_landcover": grid_class, "window": window,
+                         "grid_landcover": grid_class, "landcover_match": validation.landcover_match(site, grid_class),
+                         "window": window,
                          "gpp_obs": np.nan if o is None else o["GPP_NT_VUT_REF"],
                          "gpp_mod": validation.extract(ds["gpp"], row, col, window),
                          "nep_obs": np.nan if o is None else -o["NEE_VUT_REF"],

@@ -214,6 +214,15 @@ CONFIG_CASES = [
      "config key validation.sites (CN-X): lon 0.0, lat 0.0 is outside the grid"),
     ("demo sites outside the region", {"region": {"provinces": ["Beijing"]}, "validation": {"demo_sites": True}},
      "config key validation.demo_sites (DEMO-CRO): lon 116.57, lat 36.83 is outside the grid"),
+    ("site CSV without NEE", {"validation": {"sites": [{"id": "CN-Nn", "lon": 116.4, "lat": 39.9,
+                                                        "file": "site_no_nee.csv"}]}},
+     "site CN-Nn: site_no_nee.csv: missing column(s) NEE_VUT_REF"),
+    ("site land cover not IGBP", {"validation": {"sites": [{"id": "CN-Lc", "lon": 116.4, "lat": 39.9,
+                                                            "landcover": "forest", "file": "site_no_nee.csv"}]}},
+     "config key validation.sites (CN-Lc).landcover: 'forest'; expected an IGBP class"),
+    ("site CSV all -9999", {"validation": {"sites": [{"id": "CN-Mv", "lon": 116.4, "lat": 39.9,
+                                                      "file": "site_missing.csv"}]}},
+     "site CN-Mv: site_missing.csv: GPP_NT_VUT_REF and NEE_VUT_REF are all missing (-9999)"),
 ]
 
 
@@ -240,6 +249,8 @@ def case_folder(tmp_path_factory):
     Path("empty.geojson").write_text('{"type": "FeatureCollection", "features": []}')
     Path("garbage.gpkg").write_text("not a vector file\n")
     Path("no_hours.csv").write_text("station_id,lon,lat,date\n54511,116.47,39.8,2001-01-01\n")
+    Path("site_no_nee.csv").write_text("TIMESTAMP,GPP_NT_VUT_REF\n2001,900\n")
+    Path("site_missing.csv").write_text("TIMESTAMP,GPP_NT_VUT_REF,NEE_VUT_REF\n2001,-9999,-9999\n2002,-9999,-9999\n")
     os.chdir(ROOT)
     return tmp_path
 

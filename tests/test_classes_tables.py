@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 from nepflow import areastats, classify, summary
+from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 
 
@@ -81,6 +82,58 @@ def test_one_persistence_rule_for_hurst_and_future_classes():
     assert not np.any(random & (np.array(fc) <= 2)) and not np.any(random & (np.array(fs) <= 2))
 
 
+def test_no_change_band_is_one_rule_for_trend_and_future_classes():
+    """A slope inside classes.trend.no_change_slope is "no change" in trend_class and has no future trend:
+    undetermined in future_class, class 3 in future_sig_class, however persistent and significant."""
+    slope = da([2.0, 0.3, -0.3, -2.0, 0.3], "ols_slope")
+    p = da([0.01, 0.01, 0.01, 0.01, 0.5], "ols_p")
+    h = da([0.8, 0.8, 0.8, 0.8, 0.2], "hurst")
+    trend = xr.Dataset({"ols_slope": slope, "ols_p": p})
+    hurst = xr.Dataset({"hurst": h, "hurst_p": h.copy(data=np.full((1, 5), 0.01)).rename("hurst_p")})
+    stab = xr.Dataset({"cv": da([0.1] * 5, "cv")})
+    c = classify.all_classes(trend, hurst, stab, xr.Dataset(), {"trend": {"no_change_slope": 0.5}})
+    assert codes(c.trend_class) == [1, 3, 3, 5, 3]
+    assert codes(c.future_class) == [1, 5, 5, 2, 5]
+    assert codes(c.future_sig_class) == [1, 3, 3, 2, 3]
+    assert "no trend where |ols_slope| <= 0.5" in c.future_class.attrs["comment"]
+    flat = np.array(codes(c.trend_class)) == 3
+    assert not np.any(flat & (np.array(codes(c.future_class)) != 5))
+    # the default band (0) keeps the study's rule: any positive slope has a future trend
+    d = classify.all_classes(trend, hurst, stab, xr.Dataset(), {})
+    assert codes(d.future_class) == [1, 1, 2, 2, 3]
+
+
+def test_summary_follows_the_one_persistence_switch():
+    """classes.hurst.require_significance changes the persistent share and the continuing-increase rows of the
+    summary together (the summary counts the same class maps): a pixel that is not persistent in hurst_class
+    is in no continuing-trend row."""
+    region, area = grid()
+    inside = region.values > 0
+    rng = np.random.default_rng(4)
+    shape = region.shape
+    slope = xr.DataArray(rng.normal(1, 1, shape), dims=("y", "x"), coords=region.coords, name="ols_slope")
+    trend = xr.Dataset({"ols_slope": slope.where(inside),
+                        "ols_p": slope.copy(data=rng.uniform(0, 0.1, shape)).rename("ols_p")})
+    h = slope.copy(data=rng.uniform(0.55, 0.9, shape)).where(inside).rename("hurst")
+    hp = h.copy(data=np.where(np.arange(h.size).reshape(shape) % 2, 0.01, 0.5)).rename("hurst_p")
+    hurst = xr.Dataset({"hurst": h, "hurst_p": hp})
+    stab = xr.Dataset({"cv": h.copy(data=np.full(shape, 0.1)).rename("cv")})
+    nep = h.copy(data=np.full(shape, 200.0)).where(inside).rename("nep_mean")
+    rows = {}
+    for req in (False, True):
+        c = classify.all_classes(trend, hurst, stab, xr.Dataset(), {"hurst": {"require_significance": req}})
+        rows[req] = summary.headline(areastats.area_table(c, area, region), nep, area, region)["all"]
+    a = area.values
+    up, sig = inside & (slope.values > 0), trend.ols_p.values < 0.05
+    for req, pers in ((False, inside), (True, inside & (hp.values < 0.05))):
+        r = rows[req]
+        assert r["persistent, H > 0.5 (%)"] == pytest.approx(100 * a[pers].sum() / a[inside].sum())
+        assert r["continuing increase (%)"] == pytest.approx(100 * a[pers & up].sum() / a[inside].sum())
+        assert r["continuing significant increase (%)"] == pytest.approx(
+            100 * a[pers & up & sig].sum() / a[inside].sum())
+    assert rows[True]["persistent, H > 0.5 (%)"] < rows[False]["persistent, H > 0.5 (%)"]
+
+
 def test_corr_classes():
     r = da([0.6, 0.1, -0.1, -0.7, 0.0, np.nan], "r_pr")
     p = da([0.01, 0.6, 0.6, 0.001, 1.0, np.nan], "p_r_pr")
@@ -149,3 +202,26 @@ def test_summary_recomputed_independently():
     row = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in md.splitlines() if line.startswith("| ")}
     assert row["continuing significant increase (%)"] == "51.4 (a)" and row["continuing increase (%)"] == "see (a)"
     assert "\n(a) The study's 51.4 %" in md
+
+
+@pytest.mark.parametrize("trend_cfg", [{}, {"basis": "sen_mk", "p": "q", "alpha": 0.1, "no_change_slope": 0.5}])
+def test_ensemble_trend_shares_are_the_area_tables(trend_cfg):
+    """The ensemble table classifies each model's trends as the run classifies the primary NEP (classes.trend:
+    basis, p or q, alpha, no-change band), so the primary model's shares are the area table's trend_class rows."""
+    from nepflow import ensemble, stats
+
+    region, area = grid()
+    rng = np.random.default_rng(8)
+    years = np.arange(2000, 2021)
+    nep = xr.DataArray(rng.normal(200, 30, (len(years), 4, 4)) + rng.normal(0, 2, (1, 4, 4)) * (years - 2000)[:, None, None],
+                       dims=("year", "y", "x"), coords={"year": years, **region.coords}, name="nep")
+    nep = nep.where(region > 0)
+    c = nconfig.defaults("classes", {"trend": trend_cfg})["trend"]
+    table = ensemble.compare({"tec": nep}, area, region, trend_cfg=c, mk_variant="yue_wang").iloc[0]
+    t = stats.add_qvalues(stats.trend(nep, mk_variant="yue_wang"))
+    slope, p = (t.ols_slope, t[f"ols_{c['p']}"]) if c["basis"] == "ols" else (t.sen_slope, t[f"mk_{c['p']}"])
+    cls = classify.trend_classes(slope, p, c["alpha"], c["no_change_slope"])
+    want = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
+    want = want[(want.region == "all") & (want["class"] != "undefined")].set_index("class").percent
+    for name in classify.TREND_CLASSES:
+        assert table[f"{name}_pct"] == pytest.approx(want[name], abs=1e-9), name

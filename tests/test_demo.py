@@ -94,6 +94,17 @@ def test_a_year_is_the_same_whatever_else_is_asked():
     assert demo._ar1(CFG["seed"], 1, 0.6, 2010) == a
 
 
+def test_demo_towers_stand_on_their_stated_land_cover():
+    """Each synthetic tower's stated IGBP class is the demo's land cover over the whole 0.25 degree cell around it
+    (and so at any finer grid): validation states a land-cover match for every demo site."""
+    from nepflow import demo_sites
+
+    for site in demo_sites.SITES:
+        x0, y0 = np.floor(site["lon"] / 0.25) * 0.25, np.floor(site["lat"] / 0.25) * 0.25
+        xs, ys = np.meshgrid(x0 + 0.005 + np.arange(25) * 0.01, y0 + 0.005 + np.arange(25) * 0.01)
+        assert set(np.unique(demo.land_cover(xs, ys))) == {site["landcover"]}, site["id"]
+
+
 def test_land_cover_classes():
     lon, lat = np.array([116.4, 115.5, 111.0, 117.5]), np.array([39.9, 41.0, 42.5, 36.8])
     lc = demo.land_cover(lon, lat)

@@ -72,4 +72,7 @@ def test_validation_recovers_the_planted_towers(extras):
     for site in demo_sites.SITES:
         for k, v in demo_sites.planted(site).items():
             assert scores.loc[site["id"], k] == pytest.approx(v, abs=1e-3), (site["id"], k)
+    # CASA runs carry the grid's dominant class: each site's stated class stands beside it, with the match
+    pairs = t[t["kind"] == "year"]
+    assert (pairs["grid_landcover"] == pairs["landcover"]).all() and set(pairs["landcover_match"]) == {"yes"}
     assert (extras / "results/tiny/validation/validation.png").exists()

@@ -325,7 +325,7 @@ def test_drawn_size_bounded_by_the_figure_not_the_grid(tmp_path, shape, factor):
     assert out["factor"] == factor                              # ceil(nx / (2 × 201.5 px))
 
 
-# ------------------------------------------------------------------ furniture a journal asks for (issue 17, item 4)
+# ------------------------------------------------------------------ furniture a journal asks for
 @pytest.mark.parametrize("hole, expected", [(True, ("lower right", "upper right")), (False, ("lower left", "upper left"))])
 def test_scale_bar_and_north_arrow_never_cover_the_region(tmp_path, hole, expected):
     """A region filling its whole box leaves no empty corner: the map grows at the bottom and the top to make room;
@@ -376,3 +376,43 @@ def test_minus_signs_and_every_province_panel_labelled(tmp_path):
     assert set(sm["bands"]) == set(provinces)
     ts = figures.timeseries(df, tmp_path / "ts", "t", dpi=60)
     assert all(np.all(ts["bands"][v][1] <= ts["bands"][v][2]) for v in ("nep", "npp", "rh"))
+
+
+def test_dots_follow_the_config_p_or_q():
+    """classes.trend.p / classes.correlation.p choose the p or the Benjamini-Hochberg q map for the dots, as
+    for the class maps, and the dots' label says which."""
+    rng = np.random.default_rng(1)
+    shape = (6, 7)
+    p = {n: field(rng.uniform(0, 0.1, shape), n) for n in ("ols_p", "mk_p", "p_r_pr", "p_pr_pr")}
+    qname = {"ols_p": "ols_q", "mk_p": "mk_q", "p_r_pr": "q_r_pr", "p_pr_pr": "q_pr_pr"}
+    q = {qname[n]: field(np.minimum(1, v.values * 3), qname[n]) for n, v in p.items()}
+    trend = xr.Dataset({k: v for k, v in {**p, **q}.items() if k.startswith(("ols", "mk"))})
+    corr = xr.Dataset({"r_pr": field(rng.uniform(-1, 1, shape), "r_pr"), "pr_pr": field(rng.uniform(-1, 1, shape), "pr_pr"),
+                       **{k: v for k, v in {**p, **q}.items() if k.startswith(("p_", "q_"))}})
+    analysis = {"trend": trend, "correlation": corr}
+    by_p = figures.stipples(analysis, nconfig.defaults("classes", {}))
+    by_q = figures.stipples(analysis, nconfig.defaults("classes", {"trend": {"p": "q", "alpha": 0.1},
+                                                                 "correlation": {"p": "q"}}))
+    assert set(by_p) == {"ols_slope", "sen_slope", "corr_pr", "pcorr_pr"}
+    for name, (pv, qv, alpha) in {"ols_slope": ("ols_p", "ols_q", 0.1), "sen_slope": ("mk_p", "mk_q", 0.1),
+                                  "corr_pr": ("p_r_pr", "q_r_pr", 0.05), "pcorr_pr": ("p_pr_pr", "q_pr_pr", 0.05)}.items():
+        src = trend if name.endswith("slope") else corr
+        np.testing.assert_array_equal(by_p[name][0].values, src[pv].values < 0.05)
+        np.testing.assert_array_equal(by_q[name][0].values, src[qv].values < alpha)
+        assert "p < 0.05" in by_p[name][1] and f"q < {alpha}" in by_q[name][1]
+    assert not np.array_equal(by_p["ols_slope"][0].values, by_q["ols_slope"][0].values)
+
+
+def test_class_legends_say_the_bands_and_the_persistence_test():
+    plain = figures.class_descriptions(nconfig.defaults("classes", {}))
+    assert plain["trend_class"]["no_change"] == "slope = 0" and plain["hurst_class"]["random"] == "H = 0.5"
+    assert plain["future_class"]["persistent_increase"] == "slope > 0, H > 0.5"
+    d = figures.class_descriptions(nconfig.defaults("classes", {
+        "trend": {"no_change_slope": 0.5}, "hurst": {"random_band": 0.05, "require_significance": True, "p": "q"}}))
+    assert d["trend_class"]["no_change"] == "|slope| ≤ 0.5"
+    assert d["trend_class"]["significant_increase"] == "slope > 0.5, p < 0.05"
+    assert d["hurst_class"]["random"].startswith("|H − 0.5| ≤ 0.05, or H above it without hurst_q < 0.05")
+    assert d["hurst_class"]["weak_persistence"] == "0.55 < H ≤ 0.65, hurst_q < 0.05"
+    assert d["hurst_class"]["weak_anti_persistence"] == "0.35 < H < 0.45"
+    assert d["future_class"]["persistent_decrease"] == "slope < −0.5, H > 0.55, hurst_q < 0.05"
+    assert d["future_sig_class"]["persistent_significant_increase"] == "slope > 0.5, p < 0.05, H > 0.55, hurst_q < 0.05"

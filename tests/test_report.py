@@ -177,3 +177,47 @@ def test_report_in_a_real_browser(tiny_run, tmp_path):
     import matplotlib.image as mpimg
 
     assert mpimg.imread(png)[..., :3].std() > 0.05  # a rendered table, not a blank page
+
+
+def render(report_file: str, change: dict, name: str = "") -> str:
+    """report/<report_file> under the default config with ``change`` merged in and validated (no run), for figure
+    ``name``; whitespace collapsed."""
+    import jinja2
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    from workflow import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    update_config(cfg, change)
+    validate(cfg, str(ROOT / "config" / "schema.yaml"))
+    smk = type("S", (), {"config": cfg, "wildcards": type("W", (), {"name": name}),
+                         "params": type("P", (), {"cv_bounds": [0.1, 0.2, 0.3, 0.4]})})
+    text = jinja2.Template((ROOT / "report" / report_file).read_text()).render(snakemake=smk)
+    return re.sub(r"\s+", " ", text)
+
+
+def render_caption(name: str, change: dict) -> str:
+    return render("figures.rst", change, name)
+
+
+@pytest.mark.parametrize("name", ["ols_slope", "sen_slope", "corr_pr", "pcorr_sund"])
+def test_caption_says_whether_the_dots_are_p_or_q(name):
+    default = render_caption(name, {})
+    assert "p < 0.05 (p-value;" in default and "q-value" not in default
+    q = render_caption(name, {"classes": {"trend": {"p": "q"}, "correlation": {"p": "q"}}})
+    assert "q < 0.05 (Benjamini–Hochberg q-value over the region's pixels;" in q
+
+
+def test_caption_of_the_future_classes_says_the_no_change_band():
+    cap = render_caption("future_class", {"classes": {"trend": {"no_change_slope": 0.5}}})
+    assert "no change: |slope| ≤ 0.5" in cap
+
+
+def test_summary_and_area_captions_say_the_persistence_rule_and_bands():
+    change = {"classes": {"trend": {"no_change_slope": 0.5},
+                          "hurst": {"random_band": 0.05, "require_significance": True}}}
+    summary, area = render("summary.rst", change), render("area_stats.rst", change)
+    assert "persistent (H > 0.55, hurst_p < 0.05, the same rule in every row)" in summary
+    assert "no change where |slope| ≤ 0.5" in area
+    assert "random within 0.05 of the middle one, persistence only where hurst_p < 0.05" in area

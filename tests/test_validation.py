@@ -73,3 +73,40 @@ def test_site_pixel_window_and_outside():
 def test_scores_by_hand():
     s = validation.scores(np.array([1.0, 2.0, 3.0, np.nan]), np.array([2.0, 2.0, 5.0, 1.0]))
     assert s["n"] == 3 and s["bias"] == pytest.approx(1.0) and s["rmse"] == pytest.approx(np.sqrt(5 / 3))
+
+
+def test_plan_time_site_checks_read_the_csv(tmp_path, monkeypatch):
+    """The Snakefile's validation reads each site's CSV: a site on the grid with a valid file passes, the same
+    site with a file of -9999 only stops the plan naming the site and the file."""
+    import copy
+
+    import yaml
+    from workflow import ROOT, TINY
+
+    from nepflow import config as nconfig
+
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [900.0], "NEE_VUT_REF": [-200.0]}).to_csv("s.csv", index=False)
+    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [-9999], "NEE_VUT_REF": [-9999]}).to_csv("m.csv", index=False)
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    base.update(yaml.safe_load(TINY.read_text()))
+    for name, ok in (("s.csv", True), ("m.csv", False)):
+        cfg = copy.deepcopy(base)
+        cfg["validation"] = {"sites": [{"id": "T1", "lon": 116.4, "lat": 39.9, "file": name}]}
+        if ok:
+            nconfig.validate(cfg, ROOT / "config" / "schema.yaml")
+        else:
+            with pytest.raises(NepflowError, match=r"site T1: m.csv: .* all missing \(-9999\)"):
+                nconfig.validate(cfg, ROOT / "config" / "schema.yaml")
+
+
+def test_land_cover_match_stated():
+    assert validation.igbp_class({"id": "A", "landcover": "cro"}) == 12
+    assert validation.igbp_class({"id": "A", "landcover": 4}) == 4 and validation.igbp_class({"id": "A"}) is None
+    assert validation.landcover_match({"id": "A", "landcover": "CRO"}, 12.0) == "yes"
+    assert validation.landcover_match({"id": "A", "landcover": "DBF"}, 12.0) == "no"
+    assert validation.landcover_match({"id": "A", "landcover": 12}, np.nan) == "unknown"  # no class on the grid
+    assert validation.landcover_match({"id": "A"}, 12.0) == "unknown"
+    for bad in ("forest", 18, 0):
+        with pytest.raises(NepflowError, match=r"validation.sites \(A\).landcover: .*expected an IGBP class"):
+            validation.igbp_class({"id": "A", "landcover": bad})

@@ -171,31 +171,41 @@ def hurst_classes(h: xr.DataArray, p: xr.DataArray | None = None, thresholds=(0.
     return _classes(codes, h, "hurst_class", HURST_CLASSES, comment)
 
 
+def _no_change_comment(slope, no_change_slope) -> str:
+    return f"; no trend where |{slope.name}| <= {no_change_slope}" if no_change_slope else ""
+
+
 def future_classes(slope: xr.DataArray, h: xr.DataArray, threshold: float = 0.5, p: xr.DataArray | None = None,
-                   require_significance: bool = False, alpha: float = 0.05, random_band: float = 0.0) -> xr.DataArray:
+                   require_significance: bool = False, alpha: float = 0.05, random_band: float = 0.0,
+                   no_change_slope: float = 0.0) -> xr.DataArray:
     """Future trend = trend sign × persistence: persistent (as :func:`hurst_classes` counts it) keeps the
-    trend, anti-persistent reverses it; random H or θ = 0 undetermined."""
+    trend, anti-persistent reverses it; random H, or no change (|θ| ≤ ``no_change_slope``, as
+    :func:`trend_classes` counts it), undetermined."""
     s = slope.values
     fin, persistent, anti = _persistence(h, p, threshold, random_band, require_significance, alpha)
     fin &= np.isfinite(s)
-    codes = _select([fin & (s > 0) & persistent, fin & (s < 0) & persistent,
-                     fin & (s > 0) & anti, fin & (s < 0) & anti, fin], s)
+    up, down = fin & (s > no_change_slope), fin & (s < -no_change_slope)
+    codes = _select([up & persistent, down & persistent, up & anti, down & anti, fin], s)
     return _classes(codes, slope, "future_class", FUTURE_CLASSES, f"trend sign x persistence (H > {threshold}"
-                    + _persistence_comment(p, random_band, require_significance, alpha) + ")")
+                    + _persistence_comment(p, random_band, require_significance, alpha)
+                    + _no_change_comment(slope, no_change_slope) + ")")
 
 
 def future_significant_classes(slope, p, h, alpha=0.05, threshold=0.5, hurst_p=None, require_significance=False,
-                               hurst_alpha=0.05, random_band=0.0) -> xr.DataArray:
-    """Persistent significant increase/decrease (θ ≷ 0, p < α, persistent as :func:`hurst_classes` counts
-    it); all other defined pixels class 3."""
+                               hurst_alpha=0.05, random_band=0.0, no_change_slope=0.0) -> xr.DataArray:
+    """Persistent significant increase/decrease (θ ≷ 0 beyond ``no_change_slope``, p < α, persistent as
+    :func:`hurst_classes` counts it): the pixels :func:`trend_classes` calls significant increase/decrease
+    that are persistent; all other defined pixels class 3."""
     s = slope.values
     sig = np.nan_to_num(p.values, nan=1.0) < alpha
     fin, persistent, _ = _persistence(h, hurst_p, threshold, random_band, require_significance, hurst_alpha)
     fin &= np.isfinite(s)
-    codes = _select([fin & (s > 0) & sig & persistent, fin & (s < 0) & sig & persistent, fin], s)
+    codes = _select([fin & (s > no_change_slope) & sig & persistent, fin & (s < -no_change_slope) & sig & persistent,
+                     fin], s)
     return _classes(codes, slope, "future_sig_class", FUTURE_SIG_CLASSES,
                     f"significant trend ({p.name} < {alpha}) x persistence (H > {threshold}"
-                    + _persistence_comment(hurst_p, random_band, require_significance, hurst_alpha) + ")")
+                    + _persistence_comment(hurst_p, random_band, require_significance, hurst_alpha)
+                    + _no_change_comment(slope, no_change_slope) + ")")
 
 
 def corr_classes(r: xr.DataArray, p: xr.DataArray, alpha: float = 0.05, name: str = "corr_class") -> xr.DataArray:
@@ -225,13 +235,15 @@ def all_classes(trend: xr.Dataset, hurst: xr.Dataset, stability: xr.Dataset, cor
     out = {
         "trend_class": trend_classes(slope, p, t["alpha"], t["no_change_slope"]),
         "cv_class": cv_classes(stability["cv"], c["cv_scheme"]),
-        # one persistence rule (band, significance) for the Hurst and both future-trend classes
+        # one persistence rule (band, significance) for the Hurst and both future-trend classes, and one
+        # no-change band for the trend and both future-trend classes
         "hurst_class": hurst_classes(hurst["hurst"], hp, hc["thresholds"], hc["require_significance"], hc["alpha"],
                                      hc["random_band"]),
         "future_class": future_classes(slope, hurst["hurst"], hc["thresholds"][1], hp, hc["require_significance"],
-                                       hc["alpha"], hc["random_band"]),
+                                       hc["alpha"], hc["random_band"], t["no_change_slope"]),
         "future_sig_class": future_significant_classes(slope, p, hurst["hurst"], t["alpha"], hc["thresholds"][1], hp,
-                                                       hc["require_significance"], hc["alpha"], hc["random_band"]),
+                                                       hc["require_significance"], hc["alpha"], hc["random_band"],
+                                                       t["no_change_slope"]),
     }
     cc = c["correlation"]
     for f in variables.FACTORS:

@@ -261,7 +261,9 @@ def check_semantics(config: dict) -> dict:
 
 
 def _check_sites(config: dict, x, y, crs) -> None:
-    """The validate job's one requirement of a site's place: a pixel of the grid (validation.site_pixel)."""
+    """What the validate job would reject of a site, said at plan time: its place, a pixel of the grid
+    (validation.site_pixel), its land cover (an IGBP class: validation.igbp_class) and its CSV (the columns,
+    the timestamps, −9999 everywhere: validation.read_site)."""
     v = config["validation"]
     if not v["sites"] and not v["demo_sites"]:
         return
@@ -269,6 +271,8 @@ def _check_sites(config: dict, x, y, crs) -> None:
 
     for site in v["sites"]:
         validation.site_pixel(site, x, y, crs)
+        validation.igbp_class(site)
+        validation.read_site(site["file"], site["id"])
     if v["demo_sites"]:
         for site in demo_sites.SITES:
             validation.site_pixel(site, x, y, crs, key="validation.demo_sites")

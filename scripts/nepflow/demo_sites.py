@@ -17,14 +17,15 @@ import pandas as pd
 
 from . import validation
 
-#: The synthetic sites: a cropland on the North China Plain, a deciduous forest in the Taihang
-#: foothills west of Beijing, a grassland on the Bashang plateau (lon/lat inside the demo region).
+#: The synthetic sites: a cropland on the North China Plain, a deciduous forest in the Yanshan north of
+#: Beijing, a grassland on the Bashang plateau (lon/lat inside the demo region, each where the demo's own land
+#: cover is the stated class at 0.05° and 0.25°, away from cell edges: validation.csv's landcover_match is yes).
 SITES = [
     {"id": "DEMO-CRO", "lon": 116.57, "lat": 36.83, "landcover": 12, "gpp_bias": 60.0, "nep_bias": -25.0,
      "noise_sd": 40.0, "format": "YY"},
-    {"id": "DEMO-DBF", "lon": 115.45, "lat": 40.0, "landcover": 4, "gpp_bias": -80.0, "nep_bias": 30.0,
+    {"id": "DEMO-DBF", "lon": 116.62, "lat": 40.88, "landcover": 4, "gpp_bias": -80.0, "nep_bias": 30.0,
      "noise_sd": 30.0, "format": "MM"},
-    {"id": "DEMO-GRA", "lon": 114.7, "lat": 41.15, "landcover": 10, "gpp_bias": 20.0, "nep_bias": 10.0,
+    {"id": "DEMO-GRA", "lon": 114.62, "lat": 41.62, "landcover": 10, "gpp_bias": 20.0, "nep_bias": 10.0,
      "noise_sd": 15.0, "format": "YY"},
 ]
 

@@ -646,22 +646,51 @@ def class_descriptions(c: dict) -> dict[str, dict[str, str]]:
     a, pn = c["trend"]["alpha"], c["trend"]["p"]
     b = classify.CV_SCHEMES[c["cv_scheme"]]
     t0, t1, t2 = c["hurst"]["thresholds"]
+    tol, band = c["trend"]["no_change_slope"], c["hurst"]["random_band"]
+    hc = c["hurst"]
+    # the class rules of nepflow.classify, as the config sets them: the no-change band, the random band and
+    # the hurst p (or q) that persistence requires
+    up, down, flat = (f"slope > {tol}", f"slope < −{tol}", f"|slope| ≤ {tol}") if tol else \
+        ("slope > 0", "slope < 0", "slope = 0")
+    sig = f", hurst_{hc['p']} < {hc['alpha']}" if hc["require_significance"] else ""
+    pers, anti = f"H > {t1 + band:g}{sig}", f"H < {t1 - band:g}"
+    random = (f"|H − {t1}| ≤ {band}" if band else f"H = {t1}") + (
+        f", or H above it without hurst_{hc['p']} < {hc['alpha']}" if sig else "")
     texts = {  # in the order of each map's classes (classify.*_CLASSES); the last future_sig class has none
-        "trend_class": (classify.TREND_CLASSES, [f"slope > 0, {pn} < {a}", f"slope > 0, {pn} ≥ {a}", "slope = 0",
-                                                 f"slope < 0, {pn} ≥ {a}", f"slope < 0, {pn} < {a}"]),
+        "trend_class": (classify.TREND_CLASSES, [f"{up}, {pn} < {a}", f"{up}, {pn} ≥ {a}", flat,
+                                                 f"{down}, {pn} ≥ {a}", f"{down}, {pn} < {a}"]),
         "cv_class": (classify.CV_CLASSES, [f"CV ≤ {b[0]}", f"{b[0]} < CV ≤ {b[1]}", f"{b[1]} < CV ≤ {b[2]}",
                                            f"{b[2]} < CV ≤ {b[3]}", f"CV > {b[3]}"]),
-        "hurst_class": (classify.HURST_CLASSES, [
-            f"H ≤ {t0}", f"{t0} < H < {t1}",
-            f"H = {t1}" + (", or not significant" if c["hurst"]["require_significance"] else ""),
-            f"{t1} < H ≤ {t2}", f"H > {t2}"]),
-        "future_class": (classify.FUTURE_CLASSES, [f"slope > 0, H > {t1}", f"slope < 0, H > {t1}",
-                                                   f"slope > 0, H < {t1}", f"slope < 0, H < {t1}",
-                                                   f"H = {t1} or slope = 0"]),
-        "future_sig_class": (classify.FUTURE_SIG_CLASSES[:2], [f"slope > 0, {pn} < {a}, H > {t1}",
-                                                               f"slope < 0, {pn} < {a}, H > {t1}"]),
+        "hurst_class": (classify.HURST_CLASSES, [f"H ≤ {t0}", f"{t0} < {anti}", random,
+                                                 f"{t1 + band:g} < H ≤ {t2}{sig}", f"H > {t2}{sig}"]),
+        "future_class": (classify.FUTURE_CLASSES, [f"{up}, {pers}", f"{down}, {pers}", f"{up}, {anti}",
+                                                   f"{down}, {anti}", f"{random}, or {flat}"]),
+        "future_sig_class": (classify.FUTURE_SIG_CLASSES[:2], [f"{up}, {pn} < {a}, {pers}",
+                                                               f"{down}, {pn} < {a}, {pers}"]),
     }
     return {name: dict(zip(classes, text, strict=True)) for name, (classes, text) in texts.items()}
+
+
+def stipples(analysis: dict, classes_cfg: dict | None) -> dict[str, tuple[xr.DataArray, str]]:
+    """Map name -> (where its dots go, the dots' legend label), for every map with significance dots.
+
+    The dots follow the config's ``classes`` section as the class maps do: ``classes.trend`` (p or q, α) for
+    the slope maps, ``classes.correlation`` for the correlation maps; q is the Benjamini–Hochberg q-value
+    over the region's pixels (``*_q`` of the analysis files).
+    """
+    from .variables import FACTORS
+
+    cfg = classes_cfg
+    ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
+    ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
+    t, c = analysis["trend"], analysis["correlation"]
+    out = {"ols_slope": (t[f"ols_{tp}"] < ta, f"t-test {tp} < {ta}"),
+           "sen_slope": (t[f"mk_{tp}"] < ta, f"Mann–Kendall {tp} < {ta}")}
+    for f in FACTORS:
+        if f"r_{f}" in c:
+            out[f"corr_{f}"] = (c[f"{cp}_r_{f}"] < ca, f"{cp} < {ca}")
+            out[f"pcorr_{f}"] = (c[f"{cp}_pr_{f}"] < ca, f"{cp} < {ca}")
+    return out
 
 
 def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
@@ -683,9 +712,7 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     outdir.mkdir(parents=True, exist_ok=True)
     when = f"{min(years)}–{max(years)}"
     t, h, s, c = analysis["trend"], analysis["hurst"], analysis["stability"], analysis["correlation"]
-    cfg = classes_cfg
-    ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
-    ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
+    dots = stipples(analysis, classes_cfg)
     desc = class_descriptions(classes_cfg)
     done: dict[str, dict] = {}
     common = {"outlines": outlines, "inside": inside, "dpi": dpi}
@@ -696,9 +723,9 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", shown_units("nep_mean"), label="NEP (> 0: carbon sink)",
          cmap="BrBG", centred=True)
     cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", shown_units("ols_slope"), label="OLS slope",
-         cmap="BrBG", diverging=True, stipple=t[f"ols_{tp}"] < ta, stipple_label=f"t-test {tp} < {ta}")
+         cmap="BrBG", diverging=True, stipple=dots["ols_slope"][0], stipple_label=dots["ols_slope"][1])
     cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", shown_units("sen_slope"), label="Sen slope",
-         cmap="BrBG", diverging=True, stipple=t[f"mk_{tp}"] < ta, stipple_label=f"Mann–Kendall {tp} < {ta}")
+         cmap="BrBG", diverging=True, stipple=dots["sen_slope"][0], stipple_label=dots["sen_slope"][1])
     cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", shown_units("hurst"), label="Hurst exponent H", cmap="PuOr",
          vmin=0.0, vmax=1.0)
     cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", shown_units("cv"), label="CV = σ / μ", cmap="viridis",
@@ -713,12 +740,12 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     for f, label in FACTORS.items():
         if f"r_{f}" in c:
             cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", shown_units(f"r_{f}"),
-                 label="Pearson r", cmap="RdBu", vmin=-1, vmax=1, stipple=c[f"{cp}_r_{f}"] < ca,
-                 stipple_label=f"{cp} < {ca}")
+                 label="Pearson r", cmap="RdBu", vmin=-1, vmax=1, stipple=dots[f"corr_{f}"][0],
+                 stipple_label=dots[f"corr_{f}"][1])
             others = " and ".join(v for k, v in FACTORS.items() if k != f)
             cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
                  f"controlling for {others}", shown_units(f"pr_{f}"), label="partial r", cmap="RdBu", vmin=-1, vmax=1,
-                 stipple=c[f"{cp}_pr_{f}"] < ca, stipple_label=f"{cp} < {ca}")
+                 stipple=dots[f"pcorr_{f}"][0], stipple_label=dots[f"pcorr_{f}"][1])
     done["timeseries"] = timeseries(series_df, outdir / "timeseries",
                                     f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)
     if (series_df.region != "all").any():

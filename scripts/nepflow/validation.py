@@ -58,6 +58,35 @@ def read_site(path, site: str) -> pd.DataFrame:
     return out
 
 
+#: FLUXNET's IGBP abbreviations (site metadata) -> IGBP class numbers (MCD12Q1 LC_Type1).
+IGBP_CODES = {"ENF": 1, "EBF": 2, "DNF": 3, "DBF": 4, "MF": 5, "CSH": 6, "OSH": 7, "WSA": 8, "SAV": 9, "GRA": 10,
+              "WET": 11, "CRO": 12, "URB": 13, "CVM": 14, "SNO": 15, "BSV": 16, "WAT": 17}
+
+
+def igbp_class(site: dict) -> int | None:
+    """The site's stated land cover as an IGBP class number (from a number 1–17 or a FLUXNET abbreviation such
+    as CRO); None when not stated. NepflowError naming the site for anything else."""
+    value = site.get("landcover")
+    if value is None:
+        return None
+    key = str(value).strip().upper()
+    if key in IGBP_CODES:
+        return IGBP_CODES[key]
+    if key.isdigit() and 1 <= int(key) <= 17:
+        return int(key)
+    raise NepflowError(f"config key validation.sites ({site['id']}).landcover: {value!r}; expected an IGBP class "
+                       f"number 1-17 or one of {', '.join(IGBP_CODES)}")
+
+
+def landcover_match(site: dict, grid_class: float) -> str:
+    """``yes`` or ``no`` when the site's stated class and the grid's dominant class are both known, else
+    ``unknown`` (the grid carries its class only where CASA is computed)."""
+    stated = igbp_class(site)
+    if stated is None or not np.isfinite(grid_class):
+        return "unknown"
+    return "yes" if int(round(grid_class)) == stated else "no"
+
+
 def site_pixel(site: dict, x: np.ndarray, y: np.ndarray, crs, key: str = "validation.sites") -> tuple[int, int]:
     """Row and column of the pixel holding the site (lon/lat); NepflowError naming config ``key`` if it lies
     outside the grid."""
