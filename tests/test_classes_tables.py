@@ -91,7 +91,7 @@ def test_no_change_band_is_one_rule_for_trend_and_future_classes():
     trend = xr.Dataset({"ols_slope": slope, "ols_p": p})
     hurst = xr.Dataset({"hurst": h, "hurst_p": h.copy(data=np.full((1, 5), 0.01)).rename("hurst_p")})
     stab = xr.Dataset({"cv": da([0.1] * 5, "cv")})
-    c = classify.all_classes(trend, hurst, stab, xr.Dataset(), {"trend": {"no_change_slope": 0.5}})
+    c = classify.all_classes(trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"trend": {"no_change_slope": 0.5}}))
     assert codes(c.trend_class) == [1, 3, 3, 5, 3]
     assert codes(c.future_class) == [1, 5, 5, 2, 5]
     assert codes(c.future_sig_class) == [1, 3, 3, 2, 3]
@@ -99,7 +99,7 @@ def test_no_change_band_is_one_rule_for_trend_and_future_classes():
     flat = np.array(codes(c.trend_class)) == 3
     assert not np.any(flat & (np.array(codes(c.future_class)) != 5))
     # the default band (0) keeps the study's rule: any positive slope has a future trend
-    d = classify.all_classes(trend, hurst, stab, xr.Dataset(), {})
+    d = classify.all_classes(trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes"))
     assert codes(d.future_class) == [1, 1, 2, 2, 3]
 
 
@@ -121,7 +121,7 @@ def test_summary_follows_the_one_persistence_switch():
     nep = h.copy(data=np.full(shape, 200.0)).where(inside).rename("nep_mean")
     rows = {}
     for req in (False, True):
-        c = classify.all_classes(trend, hurst, stab, xr.Dataset(), {"hurst": {"require_significance": req}})
+        c = classify.all_classes(trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"hurst": {"require_significance": req}}))
         rows[req] = summary.headline(areastats.area_table(c, area, region), nep, area, region)["all"]
     a = area.values
     up, sig = inside & (slope.values > 0), trend.ols_p.values < 0.05

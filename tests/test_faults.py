@@ -23,7 +23,7 @@ def data_checksums(run_dir):
     return out
 
 
-def kill_job(proc: subprocess.Popen, script: str, timeout=600) -> bool:
+def kill_job(proc: subprocess.Popen, script: str, timeout=1800) -> bool:
     """SIGKILL the first job process running ``script`` under ``proc``; True if one was killed."""
     parent = psutil.Process(proc.pid)
     end = time.time() + timeout

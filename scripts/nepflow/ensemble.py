@@ -49,7 +49,7 @@ def pixel_trend_classes(nep: xr.DataArray, trend_cfg: dict, mk_variant: str = "o
 
 
 def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.DataArray,
-            trend_cfg: dict, alpha: float | None = None, mk_variant: str = "original",
+            trend_cfg: dict, mk_variant: str = "original",
             min_valid=None) -> pd.DataFrame:
     """One row per model: mean NEP, total sink, regional trend and p, trend-class area shares (%).
 
@@ -58,13 +58,9 @@ def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.
     neps : model -> NEP (year, y, x), g C m-2 yr-1, the first the primary model.
     pixel_area : true pixel areas (km2).
     region : region codes (0 outside).
-    alpha : significance level of the trend classes (overrides ``trend_cfg``'s).
     trend_cfg : the validated config's ``classes.trend`` (basis, p or q, alpha, no-change band).
     mk_variant, min_valid : ``analysis.mk_variant`` and ``analysis.min_valid_years``.
     """
-    trend_cfg = dict(trend_cfg)
-    if alpha is not None:
-        trend_cfg["alpha"] = alpha
     inside = np.asarray(region.values) > 0
     area = np.where(inside, np.asarray(pixel_area.values, dtype="float64"), 0.0)
     years = np.asarray(next(iter(neps.values()))["year"].values, dtype="float64")
