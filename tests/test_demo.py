@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from nepflow import config as nconfig
 from nepflow.sources import demo
 
 CFG = {
@@ -213,7 +214,7 @@ def test_the_demo_delivers_the_real_formats(tmp_path):
     import xarray as xr
 
 
-    cfg = {"bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}
+    cfg = {**nconfig.defaults("sources"), "bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}  # as the rules give it
     paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.DELIVERS}
     for product in demo.DELIVERS:
         demo.retrieve(product, 2005, cfg, paths[product])

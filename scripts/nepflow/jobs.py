@@ -85,6 +85,14 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     if a.params:
         params.update(yaml.safe_load(Path(a.params).read_text()) or {})
     params.update(pairs(a.param, yaml.safe_load))
+    # a config section given on the command line is completed with the schema's defaults, as the workflow's
+    # validated config is (`--param carbon={}`: the default carbon model)
+    from .schema import defaults, load_schema, SCHEMA
+
+    sections = load_schema(str(SCHEMA))["properties"]
+    for key, value in params.items():
+        if isinstance(value, dict) and sections.get(key, {}).get("type") == "object":
+            params[key] = defaults(key, value)
     return SimpleNamespace(
         resources=_Named({"mem_mb": a.mem_mb, "block_rows": a.block_rows, "chunk": a.chunk}),
         input=_Named(pairs(a.input, repeat=True)),
