@@ -208,6 +208,63 @@ def test_missing_years():
     assert np.isnan(float(few.ols_slope))
 
 
+
+def calendar_acf(t, a, nlags):
+    """Biased ACF of a at times t, lag L summed over the pairs exactly L calendar years apart (written out)."""
+    y = a - a.mean()
+    c0 = float(np.sum(y * y))
+    return np.array([sum(y[i] * y[j] for i in range(len(a)) for j in range(len(a)) if t[j] - t[i] == lag) / c0
+                     for lag in range(nlags + 1)])
+
+
+def hamed_rao_z(t, x, alpha=0.05, calendar=True):
+    """pymannkendall's hamed_rao_modification_test on the valid years of x, detrended at the calendar years,
+    with the rank ACF by calendar lag (or by position, ``calendar=False``) and the factor floored at 1."""
+    ok = ~np.isnan(x)
+    t, x = t[ok].astype(float), x[ok]
+    n = len(x)
+    i, j = np.triu_indices(n, 1)
+    sen = np.median((x[j] - x[i]) / (t[j] - t[i]))
+    r = sstats.rankdata(x - (t - t[0]) * sen)
+    rho = calendar_acf(t, r, n - 1) if calendar else calendar_acf(np.arange(n), r, n - 1)
+    bound = sstats.norm.ppf(1 - alpha / 2) / np.sqrt(n)
+    sni = sum((n - L) * (n - L - 1) * (n - L - 2) * rho[L] for L in range(1, n) if abs(rho[L]) > bound)
+    s = float(np.sum(np.sign(x[j] - x[i])))
+    _, g = np.unique(x, return_counts=True)
+    var = (n * (n - 1) * (2 * n + 5) - np.sum(g * (g - 1) * (2 * g + 5))) / 18
+    var *= max(1 + 2 / (n * (n - 1) * (n - 2)) * sni, 1.0)
+    return (s - np.sign(s)) / np.sqrt(var)
+
+
+def test_acf_lags_are_calendar_years():
+    from nepflow.stats import _trend
+    rng = np.random.default_rng(8)
+    t = np.delete(YEARS, [2, 3, 9, 15]).astype(float)
+    a = rng.normal(size=t.size)
+    out = np.empty(t.size)
+    _trend._acf_calendar(a, t, t.size, t.size - 1, out)
+    np.testing.assert_allclose(out, calendar_acf(t, a, t.size - 1), rtol=1e-12, atol=1e-15)
+    _trend._acf_calendar(a, YEARS[: t.size].astype(float), t.size, t.size - 1, out)  # consecutive: positional
+    np.testing.assert_allclose(out, calendar_acf(np.arange(t.size), a, t.size - 1), rtol=1e-12, atol=1e-15)
+
+
+def test_hamed_rao_with_missing_years_pairs_calendar_years():
+    """Planted gaps in autocorrelated series: Z is the calendar-lag reference's, not the positional one's."""
+    rng = np.random.default_rng(11)
+    rows = np.empty((40, N))
+    rows[:, 0] = rng.normal(size=40)
+    for i in range(1, N):
+        rows[:, i] = 0.8 * rows[:, i - 1] + rng.normal(size=40)
+    rows[:, [4, 5, 11]] = np.nan  # interior gaps
+    rows[::2, [0, 16]] = np.nan   # and an edge gap on half the pixels
+    z = stats.trend(series_cube(rows), min_valid=15, mk_variant="hamed_rao").mk_z.squeeze("x").values
+    differs = 0
+    for k, x in enumerate(rows):
+        ref = hamed_rao_z(YEARS, x)
+        assert close(z[k], ref, 1e-10), (k, z[k], ref)
+        differs += not close(ref, hamed_rao_z(YEARS, x, calendar=False), 1e-6)
+    assert differs >= 10, differs  # the planted gaps matter: positional lags would give another Z
+
 def test_all_nan_pixel():
     ds = stats.trend(series_cube([np.full(N, np.nan)])).squeeze()
     assert all(np.isnan(float(ds[v])) for v in ("ols_slope", "ols_p", "sen_slope", "mk_z", "mk_p"))

@@ -166,8 +166,8 @@ def _ranks(a, k, out):
             out[order[q]] = r
         i = j + 1
 @numba.njit(cache=True, nogil=True)
-def _acf(a, k, nlags, out):
-    """Autocorrelation of a[:k] at lags 0..nlags (biased, as pymannkendall's __acf)."""
+def _mean_ss(a, k):
+    """Mean of a[:k] and the sum of squares about it."""
     mean = 0.0
     for i in range(k):
         mean += a[i]
@@ -175,23 +175,42 @@ def _acf(a, k, nlags, out):
     c0 = 0.0
     for i in range(k):
         c0 += (a[i] - mean) ** 2
+    return mean, c0
+@numba.njit(cache=True, nogil=True)
+def _acf(a, k, nlags, out):
+    """Autocorrelation of a[:k] at lags 0..nlags (biased, as pymannkendall's __acf)."""
+    mean, c0 = _mean_ss(a, k)
     for lag in range(nlags + 1):
         c = 0.0
         for i in range(k - lag):
             c += (a[i] - mean) * (a[i + lag] - mean)
         out[lag] = c / c0 if c0 > 0 else NAN
 @numba.njit(cache=True, nogil=True)
+def _acf_calendar(a, ts, k, nlags, out):
+    """Autocorrelation of a[:k] at times ts[:k] (increasing) at lags 0..nlags in calendar years: the lag-L sum
+    runs over the pairs whose times differ by exactly L (a pair with a missing year is absent), the mean and
+    the variance over all k values (biased, as ``_acf`` and ``_acf1``); equal to ``_acf`` on consecutive years."""
+    mean, c0 = _mean_ss(a, k)
+    for lag in range(nlags + 1):
+        out[lag] = 0.0
+    for i in range(k):
+        di = a[i] - mean
+        for j in range(i + 1, k):
+            dt = ts[j] - ts[i]
+            if dt > nlags:
+                break
+            lag = int(dt)
+            if lag == dt:
+                out[lag] += di * (a[j] - mean)
+    out[0] = c0
+    for lag in range(nlags + 1):
+        out[lag] = out[lag] / c0 if c0 > 0 else NAN
+@numba.njit(cache=True, nogil=True)
 def _acf1(d, ts, k):
     """Lag-1 autocorrelation of d[:k] at times ts (biased, as pymannkendall's __acf): the lag-1 sum runs
     over the pairs one calendar year apart, the variance over all k values; NaN for a constant series."""
-    mean = 0.0
-    for i in range(k):
-        mean += d[i]
-    mean /= k
-    c0 = 0.0
+    mean, c0 = _mean_ss(d, k)
     c1 = 0.0
-    for i in range(k):
-        c0 += (d[i] - mean) ** 2
     for i in range(k - 1):
         if ts[i + 1] - ts[i] == 1.0:
             c1 += (d[i] - mean) * (d[i + 1] - mean)
@@ -276,7 +295,8 @@ def trend_kernel(x, t, min_valid, variant, zcrit, out, b0, b1):
     statistic with ν = k − 2, t from r exactly as scipy.stats.linregress (an exact
     line gives p ≈ 0, a constant series slope 0 and p NaN).
     Mann–Kendall: S, Var(S) tie-corrected; ``variant`` (``MK_VARIANTS``) 0 original,
-    1 Hamed & Rao (1998, all significant lags of the ranks' ACF, as pymannkendall), 2 Yue &
+    1 Hamed & Rao (1998, all significant lags of the ranks' ACF, as pymannkendall; with missing
+    years lag L pairs the years L calendar years apart, ``_acf_calendar``), 2 Yue &
     Wang (2004) in its AR(1) form (``_ar1_factor``), 3 trend-free pre-whitening (``_tfpw``:
     S, Var(S) and tau of the pre-whitened series), 4 pre-whitening of the series itself
     (``_tfpw`` with slope 0); the series is detrended by the Sen
@@ -367,7 +387,10 @@ def trend_kernel(x, t, min_valid, variant, zcrit, out, b0, b1):
                     det[i] = xs[i] - (ts[i] - t[0]) * sen
                 if variant == MK_HAMED_RAO:
                     _ranks(det, k, rk)
-                    _acf(rk, k, k - 1, acf)
+                    if ts[k - 1] - ts[0] == k - 1:  # consecutive years: lags are positions
+                        _acf(rk, k, k - 1, acf)
+                    else:  # missing years: lag L pairs the years L calendar years apart
+                        _acf_calendar(rk, ts, k, k - 1, acf)
                     bound = zcrit / math.sqrt(k)
                     sni = 0.0
                     for i in range(1, k):
@@ -453,7 +476,10 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     (n − 1 values), which does not control false positives on AR(1) noise (the Sen slope it
     adds back is that of the noisy series); ``pw`` (pre-whitening, von Storch 1995;
     pymannkendall's pre_whitening_modification_test) tests x_t − ρ₁ x_{t−1} with ρ₁ of the series
-    itself. The detrending and the lag pairs use the calendar years.
+    itself. The detrending and the lag pairs use the calendar years: with missing years, the lag-k
+    autocorrelations (ρ_k of the ranks, ρ₁) sum over the pairs of years exactly k calendar years apart
+    (a pair with a missing year drops out) and divide by the variance of all n valid values; n is
+    the number of valid years.
     Theil–Sen: slope = median over i < j of (x_j − x_i)/(t_j − t_i) per year (Sen 1968);
     intercept median(x) − median(t − t₁) × slope (Conover 1980, pymannkendall).
 
