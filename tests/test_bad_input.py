@@ -61,6 +61,17 @@ CONFIG_CASES = [
     ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
     ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
     ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
+    ("conservative FPAR from the sinusoidal grid", {"regrid": {"methods": {"fpar": "conservative"}}},
+     "config key regrid.methods.fpar: conservative needs a lon/lat source grid and fpar from demo (sources.fpar) is on "
+     "a projected grid"),
+    ("conservative C4 fraction from the sinusoidal grid", {"regrid": {"methods": {"c4_frac": "conservative"}}},
+     "config key regrid.methods.c4_frac: conservative needs a lon/lat source grid and landcover from demo"),
+    ("conservative MODIS ET", {"sources": {"evap": "earthdata"}, "regrid": {"methods": {"evap": "conservative"}}},
+     "config key regrid.methods.evap: conservative needs a lon/lat source grid and evap from earthdata"),
+    ("land cover classes averaged", {"regrid": {"methods": {"landcover": "average"}}},
+     "config key regrid.methods.landcover: average; expected mode or no entry"),
+    ("regrid method of no variable", {"regrid": {"methods": {"fapr": "average"}}},
+     "config key regrid.methods.fapr: not a variable; expected one of tas, pr"),
     # what a job would reject, checked before any job runs
     ("run name with a slash", {"run_name": "my run/1"}, "config key run_name"),
     ("year after any record", {"years": {"end": 2101}}, "config key years.end"),

@@ -202,6 +202,19 @@ def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
     assert ds["fpar"].notnull().any()
 
 
+@pytest.mark.parametrize("product", ["meteo", "fpar", "landcover"])
+def test_the_demo_delivers_on_the_grids_it_declares(tmp_path, product):
+    """The source contract's PROJECTED (what the plan's check of regrid.methods reads: conservative needs a
+    lon/lat source) is the grid open_year gives."""
+    from nepflow import sources
+
+    cfg = {"bbox": [113.0, 37.0, 114.0, 38.0], "demo": CFG}
+    paths = {k: tmp_path / v for k, v in demo.outputs(product, 2005, cfg).items()}
+    demo.retrieve(product, 2005, cfg, paths)
+    ds = demo.open_year(product, 2005, sources.delivered(paths), cfg, {"default": 0.0})
+    assert (not ds.rio.crs.is_geographic) == (product in demo.PROJECTED)
+
+
 def test_the_demo_delivers_the_real_formats(tmp_path):
     """What one demo retrieve job writes is what the real services deliver, and its source opens it with
     the real decoding: ERA5-Land monthly means as the CDS zip (two GRIB step-type streams, valid_time,

@@ -197,3 +197,17 @@ def test_fill_coastal_copy_false_fills_the_callers_array():
     assert n == n_ref == 20 and np.shares_memory(out.values, da.values)
     np.testing.assert_array_equal(out.values, ref.values)
     assert out.attrs["coastal_fill_pixels"] == 20
+
+
+def test_conservative_from_a_projected_field_stops_the_regrid_job_as_the_plan_does():
+    """A projected field (a local file the plan cannot know) with regrid.methods: conservative: the regrid job's
+    one line is the plan's (nepflow.regrid.check_method), naming the key and the file; average goes through."""
+    from nepflow import drivers
+    from nepflow.errors import NepflowError
+
+    src = sinusoidal_source(field, months=1)
+    target = grid.target_grid("EPSG:4326", 0.05, bounds=[115.5, 38.6, 116.5, 39.4])
+    with pytest.raises(NepflowError, match=r"^config key regrid\.methods\.fpar: conservative needs a lon/lat source "
+                                           r"grid and local/fpar/2001\.nc is on a projected grid"):
+        drivers.regrid_variable(src, target, "conservative", "local/fpar/2001.nc")
+    assert drivers.regrid_variable(src, target, "average", "x").attrs["regrid_method"] == "average"

@@ -29,6 +29,7 @@ def schema_defaults(node: dict) -> dict:
 def test_every_source_declares_the_contract(name):
     mod = sources.module(name)
     assert mod.DELIVERS and set(mod.DELIVERS) <= set(sources.PRODUCT_VARIABLES), name
+    assert isinstance(mod.PROJECTED, tuple) and set(mod.PROJECTED) <= set(mod.DELIVERS), name
     for attr in ("SETTINGS", "OPEN_SETTINGS"):
         assert isinstance(getattr(mod, attr), (tuple, list)), (name, attr)
     for fn in ("outputs", "retrieve", "open_year"):

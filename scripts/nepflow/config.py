@@ -299,6 +299,7 @@ def _check_sources(config: dict) -> None:
     cfg = sources.source_config(config)
     for product, source in used.items():  # what rules/common.smk asks each source while it builds the rules
         sources.module(source).outputs(product, "{year}", cfg)
+    _check_methods(config, used)
     if "earthdata" in used.values():
         from .sources import earthdata
 
@@ -320,6 +321,25 @@ def _check_sources(config: dict) -> None:
                                    "sunshine file (sources.stations.format: cma_daily)")
         else:
             stations.check_header(f)
+
+
+def _check_methods(config: dict, used: dict[str, str]) -> None:
+    """What the regrid job would reject of ``regrid.methods``: a name that is no variable of the run's
+    products, a fixed method changed, conservative for a product its source delivers on a projected grid
+    (the sources' ``PROJECTED``; the regrid job checks the same of each field's CRS)."""
+    from . import regrid, sources
+
+    methods = config["regrid"]["methods"]
+    names = {n: p for p in sources.PRODUCT_VARIABLES for n in sources.variables(p, {})}
+    for name in methods:
+        if name not in names:
+            raise NepflowError(f"config key regrid.methods.{name}: not a variable; expected one of "
+                               f"{', '.join(names)}")
+    for product, source in used.items():
+        for name in sources.variables(product, used):
+            method = methods.get(name, regrid.FIXED_METHODS.get(name, "bilinear"))
+            regrid.check_method(name, method, sources.projected(product, source),
+                                f"{product} from {source} (sources.{product})")
 
 
 def validate(config: dict, schema_path, overrides: dict | None = None) -> dict:

@@ -50,10 +50,8 @@ def regrid_variable(da: xr.DataArray, target: xr.Dataset, method: str, what: str
     crs = da.rio.crs
     if crs is None:
         raise NepflowError(f"{what}: variable {da.name} has no CRS; expected a georeferenced field")
+    regrid.check_method(da.name, method, not crs.is_geographic, what)
     if method == "conservative":
-        if not crs.is_geographic:
-            raise NepflowError(f"config key regrid.methods.{da.name}: conservative needs a lon/lat source grid, "
-                               f"{what} is projected; expected average, bilinear, nearest or mode")
         return regrid.conservative(da, target)
     if not crs.is_geographic:
         return regrid.sinusoidal_to_target(da, target, method)
@@ -116,7 +114,7 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
     out = {}
     land = land_vars(params)
     inside = target["region"].values > 0
-    methods = {**params["methods"], "landcover": "mode"}  # the dominant class, never a mean of codes
+    methods = {**params["methods"], **regrid.FIXED_METHODS}  # the class map: the dominant class
     opened = []
     for product, source in params["sources"].items():
         opened.append((product, source, params["landcover"]["c4_fraction"], None))

@@ -32,6 +32,28 @@ METHODS = {
     "cubic": Resampling.cubic,
 }
 
+#: Variables whose method is fixed, not configured: the land cover class map (CASA's per-class eps_max)
+#: is regridded to the dominant class, never a mean of class codes.
+FIXED_METHODS = {"landcover": "mode"}
+
+
+def check_method(name: str, method: str, projected: bool, what: str) -> None:
+    """One-line error if ``method`` cannot regrid variable ``name`` from its source: conservative
+    needs a lon/lat source grid (``projected``: the source's grid is not lon/lat, e.g. MODIS
+    sinusoidal; ``what`` names that source), and a fixed method (:data:`FIXED_METHODS`) is not
+    configurable. The same check for the plan (a source's ``PROJECTED`` declaration) and for the
+    regrid job (the opened field's CRS)."""
+    if method not in METHODS and method != "conservative":
+        raise NepflowError(f"config key regrid.methods.{name}: unknown method {method!r}; expected one of "
+                           f"{', '.join(METHODS)}, conservative")
+    fixed = FIXED_METHODS.get(name)
+    if fixed is not None and method != fixed:
+        raise NepflowError(f"config key regrid.methods.{name}: {method}; expected {fixed} or no entry (the class "
+                           f"map is regridded to the dominant class, never a mean of class codes)")
+    if method == "conservative" and projected:
+        raise NepflowError(f"config key regrid.methods.{name}: conservative needs a lon/lat source grid and {what} "
+                           "is on a projected grid (e.g. MODIS sinusoidal); expected average, bilinear, nearest or mode")
+
 
 def to_target(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.DataArray:
     """Reproject ``da`` (…, y, x) with a CRS onto the ``target`` grid with ``method``.

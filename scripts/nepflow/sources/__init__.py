@@ -18,6 +18,11 @@ The source contract. Every source module (listed in :data:`SOURCES`) declares, i
 
 ``DELIVERS``
     The products it delivers (names of :data:`PRODUCT_VARIABLES`).
+``PROJECTED``
+    Those of them it delivers on a projected (not lon/lat) grid, e.g. MODIS sinusoidal; ``()``
+    when its grids are lon/lat or depend on the user's files (local). The plan rejects
+    ``regrid.methods.<variable>: conservative`` for them (conservative needs a lon/lat source;
+    :func:`nepflow.regrid.check_method`, which the regrid job applies to each opened field's CRS).
 ``SETTINGS``
     The config sections its retrieval reads (``sources.<name>`` or a top-level section such
     as ``demo``); their defaults are in config/schema.yaml. They are the retrieve job's params,
@@ -81,6 +86,21 @@ def module(source: str):
 def delivering(product: str) -> list[str]:
     """The sources that deliver ``product``."""
     return [s for s in SOURCES if product in module(s).DELIVERS]
+
+
+def projected(product: str, source: str) -> bool:
+    """True if ``source`` is known to deliver ``product`` on a projected (not lon/lat) grid (its
+    ``PROJECTED``); a source whose grid depends on the user's files (local) declares nothing."""
+    return product in module(source).PROJECTED
+
+
+def variables(product: str, source_of: dict[str, str]) -> tuple[str, ...]:
+    """The variables ``product`` brings to the forcing when the config takes products from
+    ``source_of`` ({product: source}): meteo's evap gives way to an evap product of its own."""
+    names = PRODUCT_VARIABLES[product]
+    if product == "meteo" and source_of.get("evap"):
+        names = tuple(n for n in names if n != "evap")
+    return names + (("landcover",) if product == "landcover" else ())
 
 
 def check_choice(product: str, source: str) -> None:

@@ -92,6 +92,7 @@ UNITS = {
 }
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
 DELIVERS = ("meteo",)
+PROJECTED = ()  # ERA5-Land on its 0.1 degree lon/lat grid
 SETTINGS = ("cds",)
 OPEN_SETTINGS = ()
 #: Where the personal access token of the current CDS is shown.

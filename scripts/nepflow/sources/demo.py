@@ -77,6 +77,7 @@ from .. import blocks, files, landcover, schema, variables
 from ..errors import NepflowError
 
 DELIVERS = ("meteo", "sunshine", "fpar", "landcover")
+PROJECTED = ("fpar", "landcover")  # the MODIS sinusoidal grid, as the real products
 #: The source contract (nepflow.sources): the config sections the generator reads; one job per year.
 SETTINGS = ("demo",)
 OPEN_SETTINGS = ("demo",)  # the stations' interpolation grid is the meteorology's

@@ -89,6 +89,7 @@ log = logging.getLogger("nepflow.sources.earthdata")
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
 #: Their NASA collections: config sources.earthdata.products (defaults in config/schema.yaml).
 DELIVERS = ("fpar", "landcover", "npp", "evap")
+PROJECTED = DELIVERS  # every MODIS product on its sinusoidal tile grid
 SETTINGS = ("earthdata",)
 OPEN_SETTINGS = ("earthdata",)
 LAYERS = {"fpar": ("Fpar_500m", "FparLai_QC"), "landcover": ("LC_Type1",), "npp": ("Npp_500m",), "evap": ("ET_500m",)}

@@ -45,6 +45,7 @@ from . import cds, download, earthdata, modis, stations
 SETTINGS = ("local",)
 OPEN_SETTINGS = ("earthdata", "local", "stations")
 DELIVERS = ("meteo", "fpar", "landcover", "sunshine", "npp")
+PROJECTED = ()  # the user's files may come on either grid: the regrid job checks their CRS
 
 
 def settings(cfg: dict) -> dict:

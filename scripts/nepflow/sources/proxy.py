@@ -37,6 +37,7 @@ from .stations import daylight_hours
 
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
 DELIVERS = ("sunshine",)
+PROJECTED = ()  # on the lon/lat grid of the meteorology it reads
 SETTINGS = ("proxy", "meteo")  # meteo: which source delivers the meteorology it reads
 OPEN_SETTINGS = ()
 NEEDS = {"sunshine": "meteo"}

@@ -69,6 +69,7 @@ log = logging.getLogger("nepflow.sources.stations")
 
 #: The source contract (nepflow.sources): products, config sections read by retrieve / open_year.
 DELIVERS = ("sunshine",)
+PROJECTED = ()  # interpolated on a lon/lat grid
 SETTINGS = ("stations",)
 OPEN_SETTINGS = ("stations",)
 COLUMNS = ["station_id", "lon", "lat", "date", "hours"]
