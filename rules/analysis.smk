@@ -91,6 +91,7 @@ rule classes:
 rule area_stats:
     """Area of every class per region from true pixel areas, and the study's headline summary."""
     input:
+        unpack(summary_extra_inputs),
         classes=run_path("analysis/classes.nc"),
         stability=run_path("analysis/stability.nc"),
         grid=run_path("grid.nc"),

@@ -241,6 +241,14 @@ def extra_outputs():
     return out
 
 
+def summary_extra_inputs(wildcards=None):
+    """Input function of area_stats: tables/uncertainty.csv when the run makes uncertainty draws (its
+    intervals go into the summary)."""
+    if config["uncertainty"]["draws"] > 0:
+        return {"uncertainty": run_path("tables/uncertainty.csv")}
+    return {}
+
+
 def demo_site_files():
     return [run_path(f"validation/sites/{s['id']}.csv") for s in nepflow_demo_sites.SITES]
 

@@ -1,7 +1,9 @@
 """Area of every class per region, and the study's headline summary (rule `area_stats`).
 
-Outputs: {run}/tables/area_stats.csv (docs/architecture.md) and {run}/tables/summary.md.
+Outputs: {run}/tables/area_stats.csv (docs/architecture.md) and {run}/tables/summary.md (with the
+parameter uncertainty of tables/uncertainty.csv when the run makes uncertainty draws).
 """
+import pandas as pd
 import xarray as xr
 
 from nepflow import areastats, blocks, files, jobs, logs, netcdf, summary
@@ -16,8 +18,9 @@ def main(smk):
     table = areastats.area_table(classes, grid["pixel_area"], grid["region"], rows=rows)
     with files.atomic_path(smk.output["table"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
+    unc = pd.read_csv(smk.input["uncertainty"]) if "uncertainty" in smk.input.keys() else None
     text = summary.summary_table(table, stability["nep_mean"], grid["pixel_area"], grid["region"],
-                                 years=smk.params["years"])
+                                 years=smk.params["years"], uncertainty=unc)
     files.write_text(text, smk.output["summary"])
 
 

@@ -37,7 +37,7 @@ def test_every_draw_matches_the_recomputed_model(npp):
     np.testing.assert_allclose(np.einsum("dk,k...->d...", c0, x)[0], central, rtol=1e-12, atol=1e-9)
     for i in range(20):
         ref = recomputed(f, p, d, i)
-        # second-order expansion in b and c: within 0.05 g C m-2 yr-1 of Rh's ~300
+        # third-order expansion in b and c: within 0.05 g C m-2 yr-1 of Rh's ~300
         np.testing.assert_allclose(nep[i], ref, atol=0.05, equal_nan=True)
     assert np.isnan(nep[:, 1, 1]).all() if npp == "casa" else True
 

@@ -176,7 +176,8 @@ def test_area_table_exact():
         assert g.percent_of_region.sum() == pytest.approx(100)
 
 
-def test_summary_recomputed_independently():
+def summary_inputs():
+    """A 4 x 4 grid's area table (trend classes), mean NEP, pixel areas, regions, OLS slope and p."""
     region, area = grid()
     rng = np.random.default_rng(1)
     nep = xr.DataArray(rng.normal(220, 60, (4, 4)), dims=("y", "x"), coords=region.coords, name="nep_mean")
@@ -184,7 +185,11 @@ def test_summary_recomputed_independently():
     slope = nep.copy(data=rng.normal(1, 2, (4, 4))).where(region > 0).rename("ols_slope")
     p = nep.copy(data=rng.uniform(0, 0.2, (4, 4))).rename("ols_p")
     classes = xr.Dataset({"trend_class": classify.trend_classes(slope, p)})
-    table = areastats.area_table(classes, area, region)
+    return areastats.area_table(classes, area, region), nep, area, region, slope, p
+
+
+def test_summary_recomputed_independently():
+    table, nep, area, region, slope, p = summary_inputs()
     h = summary.headline(table, nep, area, region)
     a = area.values
     inside = region.values > 0

@@ -28,7 +28,8 @@ def extras(tiny_run, tmp_path_factory):
     path = wd / "extras.yaml"
     path.write_text(yaml.safe_dump(cfg))
     targets = ["results/tiny/tables/ensemble.csv", "results/tiny/ensemble/models.png",
-               "results/tiny/tables/uncertainty.csv", "results/tiny/tables/validation.csv"]
+               "results/tiny/tables/uncertainty.csv", "results/tiny/tables/validation.csv",
+               "results/tiny/tables/summary.md"]
     snakemake(wd, "--cores", "2", *targets, configfile=path)
     return wd
 
@@ -64,6 +65,24 @@ def test_uncertainty_outputs(extras):
     m = xr.open_dataset(extras / "results/tiny/uncertainty/nep.nc")
     sd = m["nep_mean_sd"].values
     assert np.isfinite(sd).sum() > 100 and (sd[np.isfinite(sd)] > 0).all()
+
+
+def test_summary_holds_the_uncertainty_intervals(extras):
+    t = pd.read_csv(extras / "results/tiny/tables/uncertainty.csv").set_index("quantity")
+    text = (extras / "results/tiny/tables/summary.md").read_text()
+    head, sep, section = text.partition("\n## Parameter uncertainty (100 draws, seed ")
+    assert sep and head.startswith("# nepflow summary 2000–2007"), text[:200]
+    rows = {line.strip("|").split("|")[0].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
+            for line in section.splitlines() if line.startswith("| ") and not line.startswith("| quantity")}
+    labels = {"regional_mean_nep": "regional mean NEP", "total_sink": "total sink (total NEP)",
+              "trend": "trend of the regional mean NEP"}
+    for q, label in labels.items():
+        central, p05, p95, units = rows[label]
+        assert units == t.loc[q, "units"]
+        decimals = 3 if q == "trend" else 2
+        for shown, col in ((central, "central"), (p05, "p05"), (p95, "p95")):
+            assert float(shown) == pytest.approx(round(t.loc[q, col], decimals), abs=10 ** -decimals / 2), (q, col)
+        assert float(p05) < float(p95)
 
 
 def test_validation_recovers_the_planted_towers(extras):

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from . import areastats, classify
+from .errors import NepflowError
 from .grid import region_masks
 from .variables import FACTORS
 
@@ -101,9 +102,46 @@ def headline(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArr
     return pd.DataFrame(out)
 
 
+#: The quantities of tables/uncertainty.csv (rule ``uncertainty``) the summary shows -> (label, number format).
+UNCERTAINTY_ROWS = {
+    "regional_mean_nep": ("regional mean NEP", "{:.2f}"),
+    "total_sink": ("total sink (total NEP)", "{:.2f}"),
+    "trend": ("trend of the regional mean NEP", "{:.3f}"),
+}
+UNCERTAINTY_COLUMNS = ("quantity", "central", "p05", "p95", "units", "draws", "seed")
+
+
+def uncertainty_section(table: pd.DataFrame, source: str = "tables/uncertainty.csv") -> str:
+    """Markdown section: central value and 5-95 % interval of each :data:`UNCERTAINTY_ROWS` quantity, with units.
+
+    ``table`` is tables/uncertainty.csv as read by pandas (one row per quantity; draws and seed
+    the same in every row); ``source`` names it in an error.
+    """
+    missing = [c for c in UNCERTAINTY_COLUMNS if c not in table.columns]
+    if missing:
+        raise NepflowError(f"{source}: no column {', '.join(missing)}; expected {', '.join(UNCERTAINTY_COLUMNS)}")
+    t = table.set_index("quantity")
+    absent = [q for q in UNCERTAINTY_ROWS if q not in t.index]
+    if absent:
+        raise NepflowError(f"{source}: no row for quantity {', '.join(absent)}; expected {', '.join(UNCERTAINTY_ROWS)}")
+    draws, seed = t["draws"].unique(), t["seed"].unique()
+    if len(draws) != 1 or len(seed) != 1:
+        raise NepflowError(f"{source}: the draws and seed columns differ between rows; expected one run's table")
+    lines = [f"## Parameter uncertainty ({int(draws[0])} draws, seed {int(seed[0])})", "",
+             "Whole region. The central value is the run's own (the configured constants); the interval is the 5 and "
+             "95 % quantiles over the draws of the constants (tables/uncertainty.csv has the median and SD too).", "",
+             "| quantity | central | 5 % | 95 % | units |", "|---|---:|---:|---:|---|"]
+    for q, (label, fmt) in UNCERTAINTY_ROWS.items():
+        r = t.loc[q]
+        vals = [fmt.format(float(r[c])) for c in ("central", "p05", "p95")]
+        lines.append(f"| {label} | " + " | ".join(vals) + f" | {r['units']} |")
+    return "\n".join(lines) + "\n"
+
+
 def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.DataArray, region: xr.DataArray,
-                  years=None) -> str:
-    """Markdown: the headline numbers per region with the published study beside them."""
+                  years=None, uncertainty: pd.DataFrame | None = None) -> str:
+    """Markdown: the headline numbers per region with the published study beside them, then the parameter
+    uncertainty section when ``uncertainty`` (tables/uncertainty.csv, parsed) is given."""
     h = headline(table, nep_mean, pixel_area, region)
     period = f"{min(years)}–{max(years)}" if years else ""
     lines = [f"# nepflow summary {period}".rstrip(), "",
@@ -127,4 +165,5 @@ def summary_table(table: pd.DataFrame, nep_mean: xr.DataArray, pixel_area: xr.Da
             if text:
                 notes.append(f"({mark}) {text}")
         lines.append(f"| {measure} | " + " | ".join(vals) + f" | {pub} |")
-    return "\n".join(lines + [""] + notes) + "\n"
+    text = "\n".join(lines + [""] + notes) + "\n"
+    return text if uncertainty is None else text + "\n" + uncertainty_section(uncertainty)
