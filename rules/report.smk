@@ -63,6 +63,8 @@ rule report_tables:
         code=code_hash("report_tables.py"),
     log:
         log_path("report_tables"),
+    # a page of text from two small tables: on a cluster, not worth a Slurm job and its queue wait
+    localrule: True
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,

@@ -53,8 +53,8 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     assert sum(c.startswith("rule_stats") for c in rules) == 1, rules
     assert len(rows) == 9, rules
     assert all(state == "COMPLETED" for *_, state in rows), acct
-    # retrieval stays local (localrules): no retrieve job in the accounting
-    assert not any("retrieve" in c for c in rules)
+    # retrieval and the report's HTML tables stay local (localrule): not in the accounting
+    assert not any("retrieve" in c or "report_tables" in c for c in rules)
     # identical to the local run, checksum for checksum
     local = checksums(tiny_run / "results" / "tiny")
     remote = checksums(wd / "results" / "tiny")
