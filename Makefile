@@ -1,7 +1,7 @@
 # nepflow: the two Quick start commands and a few helpers.
 #   make demo   create .venv from requirements.lock, run the offline demo end to end
 #   make test   the whole test suite
-#   make lint   snakemake --lint, snakefmt, ruff, duplicates
+#   make lint   snakemake --lint, snakefmt, ruff check and ruff format --check, duplicates
 PYTHON ?= python3.11
 VENV ?= .venv
 CORES ?= 2
@@ -24,12 +24,13 @@ test: $(BIN)/.installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 # What a reviewer runs: Snakemake's linter, snakefmt and ruff (settings in pyproject.toml), and
-# `duplicates` (repeated code) where it is installed. Runs them all; fails if one of the first three does.
+# `duplicates` (repeated code) where it is installed. Runs them all; fails if one of the first four does.
 lint: $(BIN)/.installed
 	@status=0; export PATH="$(abspath $(BIN)):$$PATH"; \
 	echo "== snakemake --lint"; snakemake --lint || status=1; \
 	echo "== snakefmt --check"; snakefmt --check Snakefile rules || status=1; \
 	echo "== ruff check"; ruff check . || status=1; \
+	echo "== ruff format --check"; ruff format --check . || status=1; \
 	if command -v duplicates >/dev/null; then echo "== duplicates"; duplicates; \
 	else echo "== duplicates: not on PATH, skipped"; fi; \
 	exit $$status

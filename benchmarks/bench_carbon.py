@@ -11,6 +11,7 @@ carbon entry script as the workflow does (a fresh process, same params as its ru
 ``uncertainty`` job's evaluation of the draws (nepflow.carbon.uncertainty.summarise) on a 1 km grid of 21
 years of terms, for 100 and 100,000 draws: the cost per draw. Results: results/carbon.md and results/carbon.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,22 @@ def carbon_job(forcing, params: dict, out: Path) -> tuple[float, float]:
     p.write_text(yaml.safe_dump({"strictness": "default", **full}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "carbon.py"), "--input", f"forcing={forcing}",
-                    "--output", f"carbon={out}", "--params", str(p), "--mem-mb", "4000"], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")})
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "carbon.py"),
+            "--input",
+            f"forcing={forcing}",
+            "--output",
+            f"carbon={out}",
+            "--params",
+            str(p),
+            "--mem-mb",
+            "4000",
+        ],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -63,8 +77,15 @@ def draw_cost(ny=900, nx=1300, years=21, repeat=3) -> dict:
     from nepflow.carbon import uncertainty as unc
 
     p = nconfig.defaults("carbon")
-    sd = {"eps_c3": 0.33, "eps_c4": 0.21, "cue": 0.03, "casa_eps_max": 0.15, "rh_a": 0.022, "rh_b": 0.00456,
-          "rh_c": 0.0157}
+    sd = {
+        "eps_c3": 0.33,
+        "eps_c4": 0.21,
+        "cue": 0.03,
+        "casa_eps_max": 0.15,
+        "rh_a": 0.022,
+        "rh_b": 0.00456,
+        "rh_c": 0.0157,
+    }
     rng = np.random.default_rng(0)
     acc = unc.Accumulator(range(2000, 2000 + years), np.ones((ny, nx)), np.ones((ny, nx), bool))
     x = rng.uniform(0, 100, size=(len(unc.TERMS), ny, nx))
@@ -77,8 +98,9 @@ def draw_cost(ny=900, nx=1300, years=21, repeat=3) -> dict:
         best = np.inf
         for _ in range(repeat):
             t0 = time.process_time()
-            unc.summarise(acc, unc.coefficients(unc.draw_parameters(n, 1, sd, p), p),
-                          unc.coefficients(unc.central(p), p))
+            unc.summarise(
+                acc, unc.coefficients(unc.draw_parameters(n, 1, sd, p), p), unc.coefficients(unc.central(p), p)
+            )
             best = min(best, time.process_time() - t0)
         out[f"summarise_{n}_cpu_s"] = best
     out["per_draw_cpu_ms"] = 1000 * (out["summarise_100000_cpu_s"] - out["summarise_100_cpu_s"]) / 99_900
@@ -102,22 +124,28 @@ def main():
     res["load_end"] = os.getloadavg()
     d, k = res["demo"], res["km"]
     lines = [
-        "# Carbon job: NPP model ensemble and uncertainty draws (benchmarks/bench_carbon.py)", "",
+        "# Carbon job: NPP model ensemble and uncertainty draws (benchmarks/bench_carbon.py)",
+        "",
         f"{res['nproc']} cores; load average {res['load_start'][0]:.1f} at start, {res['load_end'][0]:.1f} at end; "
-        f"best of {args.repeat} alternating runs, each a fresh carbon-job process.", "",
-        "| case | wall (s) | CPU (s) | ratio wall | ratio CPU | target |", "|---|---:|---:|---:|---:|---|",
+        f"best of {args.repeat} alternating runs, each a fresh carbon-job process.",
+        "",
+        "| case | wall (s) | CPU (s) | ratio wall | ratio CPU | target |",
+        "|---|---:|---:|---:|---:|---|",
         f"| demo 0.05°, models [tec] | {d['tec']['wall_s']:.2f} | {d['tec']['cpu_s']:.2f} | 1 | 1 | |",
         f"| demo 0.05°, models [tec, casa] | {d['tec_casa']['wall_s']:.2f} | {d['tec_casa']['cpu_s']:.2f} | "
         f"{d['tec_casa']['wall_s'] / d['tec']['wall_s']:.2f} | {d['tec_casa']['cpu_s'] / d['tec']['cpu_s']:.2f} | ≤ 1.5 |",
         f"| 1 km, draws 0 | {k['no_draws']['wall_s']:.2f} | {k['no_draws']['cpu_s']:.2f} | 1 | 1 | |",
         f"| 1 km, draws 100 | {k['draws_100']['wall_s']:.2f} | {k['draws_100']['cpu_s']:.2f} | "
         f"{k['draws_100']['wall_s'] / k['no_draws']['wall_s']:.2f} | "
-        f"{k['draws_100']['cpu_s'] / k['no_draws']['cpu_s']:.2f} | < 4 |", "",
+        f"{k['draws_100']['cpu_s'] / k['no_draws']['cpu_s']:.2f} | < 4 |",
+        "",
         "With draws the per-year job computes the draws' annual sums once, whatever the number of draws; the "
         "`uncertainty` job evaluates every draw of every year from them. Its draw evaluation at 1 km "
         f"(1300 × 900 pixels, 21 years): 100 draws {res['draws']['summarise_100_cpu_s']:.2f} CPU-s, 100,000 draws "
         f"{res['draws']['summarise_100000_cpu_s']:.2f} CPU-s: **{res['draws']['per_draw_cpu_ms']:.4f} CPU-ms per "
-        f"draw**; accumulating the 21 years' terms {res['draws']['accumulate_cpu_s']:.2f} CPU-s.", ""]
+        f"draw**; accumulating the 21 years' terms {res['draws']['accumulate_cpu_s']:.2f} CPU-s.",
+        "",
+    ]
     out = Path(args.out)
     (out / "carbon.md").write_text("\n".join(lines))
     (out / "carbon.json").write_text(json.dumps(res, indent=2))

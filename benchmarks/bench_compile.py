@@ -9,6 +9,7 @@ It reports the CPU seconds (user + sys of that process) of the import and of the
 is almost all numba compilation; then a second process with the cache the first one filled
 (a rerun). ``--scripts`` points at another checkout's scripts/ to measure it the same way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,10 +63,12 @@ def main(argv=None) -> None:
             if best is None or cold["first_call_cpu_s"] < best[0]["first_call_cpu_s"]:
                 best = (cold, warm)
         cold, warm = best
-        out[name] = {"cold_import_cpu_s": round(cold["import_cpu_s"], 2),
-                     "cold_first_call_cpu_s": round(cold["first_call_cpu_s"], 2),
-                     "cached_first_call_cpu_s": round(warm["first_call_cpu_s"], 2),
-                     "stats_modules": cold["modules"]}
+        out[name] = {
+            "cold_import_cpu_s": round(cold["import_cpu_s"], 2),
+            "cold_first_call_cpu_s": round(cold["first_call_cpu_s"], 2),
+            "cached_first_call_cpu_s": round(warm["first_call_cpu_s"], 2),
+            "stats_modules": cold["modules"],
+        }
         print(name, json.dumps(out[name]), flush=True)
     out["loadavg_end"] = list(os.getloadavg())
     print(json.dumps(out))

@@ -12,6 +12,7 @@ every job, ``getrusage(RUSAGE_CHILDREN)``) are recorded too.
 
 Results: ``benchmarks/results/demo.md`` (the table) and ``demo.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,9 +53,17 @@ def split(bench_dir: Path) -> dict[str, dict]:
             rec = next(csv.DictReader(fh, delimiter="\t"))
         num = lambda k: float(rec[k]) if rec.get(k) not in (None, "", "NA") else 0.0  # noqa: E731
         rows[rule].append((num("s"), num("max_rss"), num("cpu_time")))
-    return {rule: {"jobs": len(v), "mean_s": sum(r[0] for r in v) / len(v), "total_s": sum(r[0] for r in v),
-                   "mean_cpu_s": sum(r[2] for r in v) / len(v), "total_cpu_s": sum(r[2] for r in v),
-                   "max_rss_mb": max(r[1] for r in v)} for rule, v in sorted(rows.items())}
+    return {
+        rule: {
+            "jobs": len(v),
+            "mean_s": sum(r[0] for r in v) / len(v),
+            "total_s": sum(r[0] for r in v),
+            "mean_cpu_s": sum(r[2] for r in v) / len(v),
+            "total_cpu_s": sum(r[2] for r in v),
+            "max_rss_mb": max(r[1] for r in v),
+        }
+        for rule, v in sorted(rows.items())
+    }
 
 
 def main():
@@ -68,9 +77,14 @@ def main():
     out = ROOT / "benchmarks" / "results"
     if args.report_only:
         old = json.loads((out / "demo.json").read_text())
-        return report(wd, args.cores, (old["from_scratch_s"], old.get("from_scratch_cpu_s")),
-                      (old["noop_rerun_s"], old.get("noop_rerun_cpu_s")), tuple(old["loadavg_start"]),
-                      tuple(old["loadavg_end"]))
+        return report(
+            wd,
+            args.cores,
+            (old["from_scratch_s"], old.get("from_scratch_cpu_s")),
+            (old["noop_rerun_s"], old.get("noop_rerun_cpu_s")),
+            tuple(old["loadavg_start"]),
+            tuple(old["loadavg_end"]),
+        )
     shutil.rmtree(wd, ignore_errors=True)
     wd.mkdir(parents=True)
     cfg = wd / "bench.yaml"
@@ -93,27 +107,47 @@ def report(wd, cores, scratch, rerun, load0, load1):
     out = ROOT / "benchmarks" / "results"
     jobs = split(wd / "results" / "demo" / "benchmarks")
     total_jobs = sum(r["jobs"] for r in jobs.values())
-    res = {"cores": cores, "from_scratch_s": scratch, "noop_rerun_s": rerun, "from_scratch_cpu_s": scratch_cpu,
-           "noop_rerun_cpu_s": rerun_cpu, "jobs": total_jobs,
-           "job_seconds": sum(r["total_s"] for r in jobs.values()),
-           "job_cpu_seconds": sum(r["total_cpu_s"] for r in jobs.values()), "loadavg_start": load0, "loadavg_end": load1,
-           "nproc": os.cpu_count(), "rules": jobs}
+    res = {
+        "cores": cores,
+        "from_scratch_s": scratch,
+        "noop_rerun_s": rerun,
+        "from_scratch_cpu_s": scratch_cpu,
+        "noop_rerun_cpu_s": rerun_cpu,
+        "jobs": total_jobs,
+        "job_seconds": sum(r["total_s"] for r in jobs.values()),
+        "job_cpu_seconds": sum(r["total_cpu_s"] for r in jobs.values()),
+        "loadavg_start": load0,
+        "loadavg_end": load1,
+        "nproc": os.cpu_count(),
+        "rules": jobs,
+    }
     out.mkdir(exist_ok=True)
     (out / "demo.json").write_text(json.dumps(res, indent=2) + "\n")
-    lines = [f"# Demo from scratch: {scratch:.1f} s for {total_jobs} jobs on {cores} cores "
-             f"(no-op rerun {rerun:.1f} s)", "",
-             f"Load average (1, 5, 15 min) at start {', '.join(f'{v:.2f}' for v in load0)}, "
-             f"at end {', '.join(f'{v:.2f}' for v in load1)}; {os.cpu_count()} CPUs. "
-             f"Sum of the jobs' own times: {res['job_seconds']:.1f} s wall, {res['job_cpu_seconds']:.1f} s CPU "
-             "(the benchmark files' cpu_time, sampled: it misses part of each job's start-up and last second).",
-             *([f"Whole run, Snakemake and every job (the kernel's accounting): {scratch_cpu:.1f} CPU-s from scratch, "
+    lines = [
+        f"# Demo from scratch: {scratch:.1f} s for {total_jobs} jobs on {cores} cores (no-op rerun {rerun:.1f} s)",
+        "",
+        f"Load average (1, 5, 15 min) at start {', '.join(f'{v:.2f}' for v in load0)}, "
+        f"at end {', '.join(f'{v:.2f}' for v in load1)}; {os.cpu_count()} CPUs. "
+        f"Sum of the jobs' own times: {res['job_seconds']:.1f} s wall, {res['job_cpu_seconds']:.1f} s CPU "
+        "(the benchmark files' cpu_time, sampled: it misses part of each job's start-up and last second).",
+        *(
+            [
+                f"Whole run, Snakemake and every job (the kernel's accounting): {scratch_cpu:.1f} CPU-s from scratch, "
                 f"{rerun_cpu:.1f} CPU-s for the no-op rerun; on {cores} cores the from-scratch run needs at least "
-                f"{scratch_cpu / cores:.0f} s of wall time at this CPU cost."] if scratch_cpu else []),
-             "",
-             "| rule | jobs | mean s | total s | mean CPU s | total CPU s | max RSS MB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {rule} | {r['jobs']} | {r['mean_s']:.2f} | {r['total_s']:.1f} | {r['mean_cpu_s']:.2f} | "
-              f"{r['total_cpu_s']:.1f} | {r['max_rss_mb']:.0f} |" for rule, r in jobs.items()]
+                f"{scratch_cpu / cores:.0f} s of wall time at this CPU cost."
+            ]
+            if scratch_cpu
+            else []
+        ),
+        "",
+        "| rule | jobs | mean s | total s | mean CPU s | total CPU s | max RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {rule} | {r['jobs']} | {r['mean_s']:.2f} | {r['total_s']:.1f} | {r['mean_cpu_s']:.2f} | "
+        f"{r['total_cpu_s']:.1f} | {r['max_rss_mb']:.0f} |"
+        for rule, r in jobs.items()
+    ]
     (out / "demo.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -15,6 +15,7 @@ the share with p < alpha is reported; a test that holds its level gives about al
 
 Results are printed and written to <out>/false_positives.md (the table in docs/science.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     m, alpha = a.series, a.alpha
     trend = 0.1 * np.arange(N)
-    nulls = {"white": cube(ar1(m, 0.0, 1)), "AR(1) 0.5": cube(ar1(m, 0.5, 2)),
-             "white + trend": cube(ar1(m, 0.0, 3) + trend)}
+    nulls = {
+        "white": cube(ar1(m, 0.0, 1)),
+        "AR(1) 0.5": cube(ar1(m, 0.5, 2)),
+        "white + trend": cube(ar1(m, 0.0, 3) + trend),
+    }
     rows = []
     ols = {k: stats.linear_trend(v).ols_p for k, v in nulls.items()}
     rows.append(("trend: OLS t-test", *[rate(ols[k], alpha) for k in nulls]))
@@ -72,11 +76,15 @@ def main(argv=None):
         for est in stats.HURST_ESTIMATORS:
             ps = {k: stats.hurst(d, estimator=est, series=s).hurst_p for k, d in nulls.items()}
             rows.append((f"persistence: hurst_p, `{est}` on {s}", *[rate(ps[k], alpha) for k in nulls]))
-    lines = [f"Share of p < {alpha} over {m:,} seeded series of n = {N} years per case "
-             "(`python benchmarks/bench_false_positives.py`). False positives where the test's null holds "
-             "(trend tests: white noise and AR(1); persistence tests: white noise and white noise + trend; "
-             "correlations: nothing is planted beyond the shared trend, so every cell is a false positive); the other cells are power.", "",
-             "| test | white noise | AR(1), φ = 0.5 | white noise + trend |", "|---|---:|---:|---:|"]
+    lines = [
+        f"Share of p < {alpha} over {m:,} seeded series of n = {N} years per case "
+        "(`python benchmarks/bench_false_positives.py`). False positives where the test's null holds "
+        "(trend tests: white noise and AR(1); persistence tests: white noise and white noise + trend; "
+        "correlations: nothing is planted beyond the shared trend, so every cell is a false positive); the other cells are power.",
+        "",
+        "| test | white noise | AR(1), φ = 0.5 | white noise + trend |",
+        "|---|---:|---:|---:|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     rng = np.random.default_rng(4)
     nep, pr, tas, sund = (rng.standard_normal((m, N)) for _ in range(4))
@@ -86,10 +94,20 @@ def main(argv=None):
         f = {"pr": cube(p_), "tas": cube(tas), "sund": cube(sund)}
         for det in (False, True):
             ds = stats.correlation(cube(y), f, detrended=det)
-            corr_rows.append((("shared trend" if shared else "independent"), "detrended" if det else "as they are",
-                              rate(ds.p_r_pr, alpha), rate(ds.p_pr_pr, alpha), rate(ds.p_r_tas, alpha)))
-    lines += ["", "| NEP and precipitation | `detrend_correlation` | Pearson r (pr) | partial r (pr) | Pearson r (tas) |",
-              "|---|---|---:|---:|---:|"]
+            corr_rows.append(
+                (
+                    ("shared trend" if shared else "independent"),
+                    "detrended" if det else "as they are",
+                    rate(ds.p_r_pr, alpha),
+                    rate(ds.p_pr_pr, alpha),
+                    rate(ds.p_r_tas, alpha),
+                )
+            )
+    lines += [
+        "",
+        "| NEP and precipitation | `detrend_correlation` | Pearson r (pr) | partial r (pr) | Pearson r (tas) |",
+        "|---|---|---:|---:|---:|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in corr_rows]
     text = "\n".join(lines) + "\n"
     print(text)

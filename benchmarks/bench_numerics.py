@@ -19,6 +19,7 @@ Student-t p 0.034 vs stdtr 0.240; Sen median 0.046 vs np.median 0.277 (quicksele
 BH q 0.024 vs scipy 0.164 (numba argsort 0.162); Mann-Kendall pairs 0.021 in blocks vs 0.082
 pixel by pixel; R/S Hurst 0.027 SIMD block vs 0.063 pixel by pixel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -134,8 +135,10 @@ def main(argv=None):
     print(f"load average {os.getloadavg()}; CPU s, best of 3, 1 numba thread; {args.pixels} pixels x 21 years")
     t = np.concatenate([rng.normal(0, 3, 900_000), rng.standard_cauchy(100_000)])
     nu = np.full(t.size, 19, dtype=np.int64)
-    print(f"Student-t p, 1e6 values (nu = 19): t_two_sided_vec {best(lambda: _numerics.t_two_sided_vec(t, nu)):.3f}, "
-          f"scipy.special.stdtr {best(lambda: 2 * special.stdtr(19, -np.abs(t))):.3f}")
+    print(
+        f"Student-t p, 1e6 values (nu = 19): t_two_sided_vec {best(lambda: _numerics.t_two_sided_vec(t, nu)):.3f}, "
+        f"scipy.special.stdtr {best(lambda: 2 * special.stdtr(19, -np.abs(t))):.3f}"
+    )
 
     years = np.arange(21.0)
     m = args.pixels
@@ -149,20 +152,26 @@ def main(argv=None):
     w = _trend.SEN_BRACKET * np.sqrt(resid) / (q * 22)
     ref = np.median(sl, axis=1)
     assert np.array_equal(_medians_bracketed(sl, q, b, w), ref) and np.array_equal(_medians_numpy(sl, q), ref)
-    print(f"Sen median of 210 slopes x {m}: _median_bracketed {best(lambda: _medians_bracketed(sl, q, b, w)):.3f}, "
-          f"numba np.median {best(lambda: _medians_numpy(sl, q)):.3f}, "
-          f"quickselect _median_inplace {best(lambda: _medians_quickselect(sl, q)):.3f}")
+    print(
+        f"Sen median of 210 slopes x {m}: _median_bracketed {best(lambda: _medians_bracketed(sl, q, b, w)):.3f}, "
+        f"numba np.median {best(lambda: _medians_numpy(sl, q)):.3f}, "
+        f"quickselect _median_inplace {best(lambda: _medians_quickselect(sl, q)):.3f}"
+    )
 
     p = rng.uniform(size=1_000_000) ** 3
     assert np.allclose(_fdr.bh_qvalues(p), sstats.false_discovery_control(p), rtol=1e-15, atol=0)
-    print(f"BH q of 1e6 p: bh_qvalues {best(lambda: _fdr.bh_qvalues(p)):.3f}, "
-          f"scipy false_discovery_control {best(lambda: sstats.false_discovery_control(p)):.3f}, "
-          f"numba np.argsort {best(lambda: _bh_argsort(p)):.3f}")
+    print(
+        f"BH q of 1e6 p: bh_qvalues {best(lambda: _fdr.bh_qvalues(p)):.3f}, "
+        f"scipy false_discovery_control {best(lambda: sstats.false_discovery_control(p)):.3f}, "
+        f"numba np.argsort {best(lambda: _bh_argsort(p)):.3f}"
+    )
 
     xt = np.ascontiguousarray(x.T)
     assert _pairs_blocks(xt, years, _trend.TBLOCK) == _pairs_blocks(xt, years, _trend.TBLOCK)
-    print(f"Mann-Kendall pairs of {m} pixels: blocks of {_trend.TBLOCK} {best(lambda: _pairs_blocks(xt, years, _trend.TBLOCK)):.3f}, "
-          f"pixel by pixel {best(lambda: _pairs_pixels(xt, years)):.3f}")
+    print(
+        f"Mann-Kendall pairs of {m} pixels: blocks of {_trend.TBLOCK} {best(lambda: _pairs_blocks(xt, years, _trend.TBLOCK)):.3f}, "
+        f"pixel by pixel {best(lambda: _pairs_pixels(xt, years)):.3f}"
+    )
 
     est, nvals, expected = _hurst._hurst_args(21, "rs")
     out3 = np.empty((3, m))
@@ -172,8 +181,10 @@ def main(argv=None):
     _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3, 0, (m + 127) // 128)
     _hurst.hurst_rows(np.ascontiguousarray(x32.T, dtype=np.float64), 21, est, nvals, expected, out1)
     assert np.array_equal(out3[_hurst.H], out1)
-    print(f"R/S Hurst of {m} pixels: SIMD block path {best(lambda: _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3, 0, (m + 127) // 128)):.3f}, "
-          f"pixel by pixel {best(lambda: _hurst.hurst_rows(x, 21, est, nvals, expected, out1)):.3f}")
+    print(
+        f"R/S Hurst of {m} pixels: SIMD block path {best(lambda: _hurst.hurst_kernel(x32, 21, est, nvals, expected, null, 22, out3, 0, (m + 127) // 128)):.3f}, "
+        f"pixel by pixel {best(lambda: _hurst.hurst_rows(x, 21, est, nvals, expected, out1)):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ dry run (the DAG is the same; a finished run's no-op dry run adds only the file 
 loaded machine compare the CPU seconds.
 Results: results/plan.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ print(json.dumps({"first": times[0], "best": min(times[1:])}))
 
 
 def validation_seconds(checkout: Path, configfile: Path, repeat: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", SNIPPET, str(checkout), str(configfile), str(repeat)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SNIPPET, str(checkout), str(configfile), str(repeat)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.splitlines()[-1])
 
 
@@ -71,9 +76,22 @@ def dry_run_seconds(checkout: Path, configfile: Path) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as wd:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(checkout / "Snakefile"),
-                        "--directory", wd, "-n", "--quiet", "--configfile", str(configfile)],
-                       check=True, capture_output=True, cwd=wd)
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "snakemake"),
+                "--snakefile",
+                str(checkout / "Snakefile"),
+                "--directory",
+                wd,
+                "-n",
+                "--quiet",
+                "--configfile",
+                str(configfile),
+            ],
+            check=True,
+            capture_output=True,
+            cwd=wd,
+        )
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -86,12 +104,18 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     ours = validation_seconds(ROOT, Path(a.config), a.repeat)
-    rows = [(f"| validation in one process (CPU s), this checkout: first call (imports) / best | "
-             f"{ours['first']:.3f} s / {ours['best']:.3f} s |")]
+    rows = [
+        (
+            f"| validation in one process (CPU s), this checkout: first call (imports) / best | "
+            f"{ours['first']:.3f} s / {ours['best']:.3f} s |"
+        )
+    ]
     if a.baseline:
         base = validation_seconds(a.baseline, Path(a.config), a.repeat)
-        rows += [f"| the same, baseline | {base['first']:.3f} s / {base['best']:.3f} s |",
-                 f"| added in one process (first call) | {ours['first'] - base['first']:+.3f} s |"]
+        rows += [
+            f"| the same, baseline | {base['first']:.3f} s / {base['best']:.3f} s |",
+            f"| added in one process (first call) | {ours['first'] - base['first']:+.3f} s |",
+        ]
     if a.baseline:
         ours, base = [], []
         for _ in range(a.repeat):
@@ -99,12 +123,16 @@ def main():
             ours.append(dry_run_seconds(ROOT, Path(a.config)))
         bw, bc = min(w for w, _ in base), min(c for _, c in base)
         ow, oc = min(w for w, _ in ours), min(c for _, c in ours)
-        rows += [f"| `snakemake -n` wall / CPU s, baseline ({a.baseline}) | {bw:.2f} s / {bc:.2f} s |",
-                 f"| `snakemake -n` wall / CPU s, this checkout | {ow:.2f} s / {oc:.2f} s |",
-                 f"| added by the plan-time checks, wall / CPU | {ow - bw:+.2f} s / {oc - bc:+.2f} s |"]
+        rows += [
+            f"| `snakemake -n` wall / CPU s, baseline ({a.baseline}) | {bw:.2f} s / {bc:.2f} s |",
+            f"| `snakemake -n` wall / CPU s, this checkout | {ow:.2f} s / {oc:.2f} s |",
+            f"| added by the plan-time checks, wall / CPU | {ow - bw:+.2f} s / {oc - bc:+.2f} s |",
+        ]
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    text = (f"# Plan-time checks ({Path(a.config).name}, best of {a.repeat}; load average {load} on "
-            f"{os.cpu_count()} CPUs)\n\n| what | time |\n|---|---|\n" + "\n".join(rows) + "\n")
+    text = (
+        f"# Plan-time checks ({Path(a.config).name}, best of {a.repeat}; load average {load} on "
+        f"{os.cpu_count()} CPUs)\n\n| what | time |\n|---|---|\n" + "\n".join(rows) + "\n"
+    )
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "plan.md").write_text(text)
     print(text)

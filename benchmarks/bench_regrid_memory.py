@@ -17,6 +17,7 @@ c4_frac; bilinear for tas and sund.
 
     .venv/bin/python benchmarks/bench_regrid_memory.py [--workdir /tmp/nepflow-regrid-mem] [--tile 2400]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 BBOX = [110.0, 34.0, 123.0, 43.0]
 TILES = [(26, 4), (26, 5), (27, 4), (27, 5)]
 YEAR = 2005
-METHODS = {"tas": "bilinear", "pr": "conservative", "ssrd": "conservative", "rn": "conservative",
-           "evap": "conservative", "sund": "bilinear", "fpar": "average", "c4_frac": "average"}
+METHODS = {
+    "tas": "bilinear",
+    "pr": "conservative",
+    "ssrd": "conservative",
+    "rn": "conservative",
+    "evap": "conservative",
+    "sund": "bilinear",
+    "fpar": "average",
+    "c4_frac": "average",
+}
 
 
 def build(wd: Path, n: int) -> dict:
@@ -75,7 +84,9 @@ def build(wd: Path, n: int) -> dict:
                 if not path.exists():
                     if product == "fpar":
                         season = max(0.0, np.sin(np.pi * (doy - 80) / 230)) if 80 <= doy <= 310 else 0.0
-                        dn = (15 + 60 * season + 10 * np.sin(rows / 300.0) + rng.integers(0, 5, (n, n))).astype(np.uint8)
+                        dn = (15 + 60 * season + 10 * np.sin(rows / 300.0) + rng.integers(0, 5, (n, n))).astype(
+                            np.uint8
+                        )
                         dn[(rows // 97) % 23 == 0] = 254  # some water
                         if doy <= 57:
                             dn[rows % 3 == 0] = 255  # no retrieval in January-February: interpolated in time
@@ -84,13 +95,32 @@ def build(wd: Path, n: int) -> dict:
                         arrays = {"LC_Type1": np.where((cols // 200) % 3 == 0, 10, 12).astype(np.uint8)}
                     write_modis_tile(path, short, h, v, arrays)
                 d = dt.date(YEAR, 1, 1) + dt.timedelta(days=doy - 1)
-                records.append({"name": name, "size": path.stat().st_size, "sha256": provenance.file_sha256(path),
-                                "date": d.isoformat(), "tile": f"h{h:02d}v{v:02d}", "production": "2021123456789"})
+                records.append(
+                    {
+                        "name": name,
+                        "size": path.stat().st_size,
+                        "sha256": provenance.file_sha256(path),
+                        "date": d.isoformat(),
+                        "tile": f"h{h:02d}v{v:02d}",
+                        "production": "2021123456789",
+                    }
+                )
         manifest = folder / f"{product}-h26v04_h26v05_h27v04_h27v05.json"
-        download.write_manifest(manifest, {
-            "source": "earthdata", "product": product, "short_name": short, "version": "061", "year": YEAR,
-            "data_year": YEAR, "tiles": ["h26v04", "h26v05", "h27v04", "h27v05"], "bbox": BBOX, "fill_years": [],
-            "files": records})
+        download.write_manifest(
+            manifest,
+            {
+                "source": "earthdata",
+                "product": product,
+                "short_name": short,
+                "version": "061",
+                "year": YEAR,
+                "data_year": YEAR,
+                "tiles": ["h26v04", "h26v05", "h27v04", "h27v05"],
+                "bbox": BBOX,
+                "fill_years": [],
+                "files": records,
+            },
+        )
         inputs[product] = manifest
     # stations
     csv = data / "stations" / "stations.csv"
@@ -99,7 +129,9 @@ def build(wd: Path, n: int) -> dict:
     lon, lat = rng.uniform(110.5, 122.5, 100), rng.uniform(34.5, 42.5, 100)
     for i in range(100):
         for m in range(1, 13):
-            lines.append(f"S{i:03d},{lon[i]:.3f},{lat[i]:.3f},{YEAR}-{m:02d},{180 + 60 * np.sin(np.pi * (m - 2) / 8):.1f}")
+            lines.append(
+                f"S{i:03d},{lon[i]:.3f},{lat[i]:.3f},{YEAR}-{m:02d},{180 + 60 * np.sin(np.pi * (m - 2) / 8):.1f}"
+            )
     csv.write_text("\n".join(lines) + "\n")
     scfg = nconfig.defaults("sources", {"bbox": BBOX, "stations": {"file": str(csv)}})
     out = {k: data / "stations" / v for k, v in stations.outputs("sunshine", YEAR, scfg).items()}
@@ -131,22 +163,45 @@ def main():
     print(f"inputs built in {time.time() - t0:.0f} s")
     py = sys.executable
     gparams = wd / "grid.yaml"
-    gparams.write_text(yaml.safe_dump({"grid": {"crs": "EPSG:4326", "resolution": a.resolution, "bounds": None},
-                                       "region": {"provinces": ["Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"]}}))
+    gparams.write_text(
+        yaml.safe_dump(
+            {
+                "grid": {"crs": "EPSG:4326", "resolution": a.resolution, "bounds": None},
+                "region": {"provinces": ["Beijing", "Tianjin", "Hebei", "Shanxi", "Shandong"]},
+            }
+        )
+    )
     run([py, ROOT / "scripts" / "grid.py", "--params", gparams, "--output", f"grid={wd / 'grid.nc'}"], wd / "grid.time")
     from nepflow import config as nconfig
 
     src = nconfig.defaults("sources")
-    params = {"sources": {"meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations"},
-              "methods": METHODS, "landcover": nconfig.defaults("landcover"),
-              "par_fraction": nconfig.defaults("carbon")["par_fraction"], "strictness": "default",
-              "source_settings": {"earthdata": src["earthdata"], "stations": src["stations"]},
-              "land_max_missing": 0.2, "coast_fill_km": 20.0}
+    params = {
+        "sources": {"meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations"},
+        "methods": METHODS,
+        "landcover": nconfig.defaults("landcover"),
+        "par_fraction": nconfig.defaults("carbon")["par_fraction"],
+        "strictness": "default",
+        "source_settings": {"earthdata": src["earthdata"], "stations": src["stations"]},
+        "land_max_missing": 0.2,
+        "coast_fill_km": 20.0,
+    }
     rparams = wd / "regrid.yaml"
     rparams.write_text(yaml.safe_dump(params))
     out = wd / "forcing" / f"{YEAR}.nc"
-    cmd = [py, ROOT / "scripts" / "regrid.py", "--params", rparams, "--wildcard", f"year={YEAR}",
-           "--input", f"grid={wd / 'grid.nc'}", "--output", f"forcing={out}", "--log", wd / "regrid.log"]
+    cmd = [
+        py,
+        ROOT / "scripts" / "regrid.py",
+        "--params",
+        rparams,
+        "--wildcard",
+        f"year={YEAR}",
+        "--input",
+        f"grid={wd / 'grid.nc'}",
+        "--output",
+        f"forcing={out}",
+        "--log",
+        wd / "regrid.log",
+    ]
     for k, v in inputs.items():
         cmd += ["--input", f"{k}={v}"]
     rss, wall = run(cmd, wd / "regrid.time")
@@ -154,8 +209,12 @@ def main():
 
     with xr.open_dataset(wd / "grid.nc") as g:
         shape = (g.sizes["y"], g.sizes["x"])
-    result = {"grid": f"{shape[0]} x {shape[1]} ({shape[0] * shape[1] / 1e6:.2f} M pixels, {a.resolution} deg)",
-              "modis_tile_pixels": a.tile, "peak_rss_mb": round(rss / 1024), "wall": wall}
+    result = {
+        "grid": f"{shape[0]} x {shape[1]} ({shape[0] * shape[1] / 1e6:.2f} M pixels, {a.resolution} deg)",
+        "modis_tile_pixels": a.tile,
+        "peak_rss_mb": round(rss / 1024),
+        "wall": wall,
+    }
     print(json.dumps(result))
 
 

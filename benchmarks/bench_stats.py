@@ -23,6 +23,7 @@ statistic running the workflow's aggregate path (series.open_cube on a NetCDF cu
 analysis.compute, analysis.write with the COGs) on a ``--rss-pixels`` grid (0: skip).
 Results are printed and written to benchmarks/results/stats.md and stats.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -159,27 +160,43 @@ def cdo_vs_nepflow(x, nep, runs, repeat):
     out = {}
     with tempfile.TemporaryDirectory() as d:
         src = Path(d) / "cube.nc"
-        ds = xr.Dataset({"nep": (("time", "lat", "lon"), pad.reshape(x.shape[0], side, side))},
-                        coords={"time": np.array([f"{y}-07-01" for y in YEARS], dtype="datetime64[ns]"),
-                                "lat": np.linspace(-89, 89, side), "lon": np.linspace(0, 359, side)})
+        ds = xr.Dataset(
+            {"nep": (("time", "lat", "lon"), pad.reshape(x.shape[0], side, side))},
+            coords={
+                "time": np.array([f"{y}-07-01" for y in YEARS], dtype="datetime64[ns]"),
+                "lat": np.linspace(-89, 89, side),
+                "lon": np.linspace(0, 359, side),
+            },
+        )
         ds.to_netcdf(src)
         # CDO's trend is the OLS slope and intercept: compared with nepflow's OLS (stats.linear_trend, with p),
         # the same statistic; the full trend rule (OLS + Mann-Kendall + Sen + q maps) is listed beside it
-        for key, op, args, ours in (("trend", "trend", ["a.nc", "b.nc"], "linear_trend"),
-                                    ("trend (full rule)", "trend", ["a.nc", "b.nc"], "trend"),
-                                    ("timstd", "timstd", ["s.nc"], "stability")):
+        for key, op, args, ours in (
+            ("trend", "trend", ["a.nc", "b.nc"], "linear_trend"),
+            ("trend (full rule)", "trend", ["a.nc", "b.nc"], "trend"),
+            ("timstd", "timstd", ["s.nc"], "stability"),
+        ):
             cw = cc = nw = nc = np.inf
             for _ in range(repeat):
                 w, c = timed(runs[ours])
                 nw, nc = min(nw, w), min(nc, c)
                 c0, t = os.times(), time.perf_counter()
-                subprocess.run([cdo, "-s", op, str(src), *[str(Path(d) / a) for a in args]], check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [cdo, "-s", op, str(src), *[str(Path(d) / a) for a in args]], check=True, capture_output=True
+                )
                 c1 = os.times()
                 cw = min(cw, time.perf_counter() - t)
                 cc = min(cc, (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system))
-            out[key] = {"cdo_op": op, "cdo_s": cw, "cdo_cpu_s": cc, "nepflow": ours, "nepflow_s": nw, "nepflow_cpu_s": nc,
-                       "ratio": nw / cw, "cpu_ratio": nc / cc if cc > 0 else None}
+            out[key] = {
+                "cdo_op": op,
+                "cdo_s": cw,
+                "cdo_cpu_s": cc,
+                "nepflow": ours,
+                "nepflow_s": nw,
+                "nepflow_cpu_s": nc,
+                "ratio": nw / cw,
+                "cpu_ratio": nc / cc if cc > 0 else None,
+            }
     v = subprocess.run([cdo, "-V"], capture_output=True, text=True)
     return out, ((v.stdout or v.stderr).splitlines() or ["cdo"])[0]
 
@@ -199,8 +216,13 @@ def write_series_cube(path: Path, n_pix: int, chunk: int) -> tuple[int, int]:
     x = make_cube(ny * nx, seed=5)
     pr, tas, sund = make_factors(x, seed=6)
     coords = {"year": YEARS, "y": 4.7e6 - 1000.0 * np.arange(ny), "x": 3.0e5 + 1000.0 * np.arange(nx)}
-    ds = xr.Dataset({k: (("year", "y", "x"), v.reshape(len(YEARS), ny, nx)) for k, v in
-                     (("nep", x), ("pr", pr), ("tas", tas), ("sund", sund))}, coords=coords)
+    ds = xr.Dataset(
+        {
+            k: (("year", "y", "x"), v.reshape(len(YEARS), ny, nx))
+            for k, v in (("nep", x), ("pr", pr), ("tas", tas), ("sund", sund))
+        },
+        coords=coords,
+    )
     ds = ds.rio.write_crs("EPSG:32650")
     for v in ds.data_vars.values():  # as netcdf.write_netcdf: the grid mapping as an attribute
         v.attrs["grid_mapping"] = "spatial_ref"
@@ -243,8 +265,16 @@ def aggregate_child(name: str, cube_path: str, outdir: str, threads: int) -> Non
     (out / "tif").mkdir(parents=True, exist_ok=True)
     t_compute = time.perf_counter() - t
     analysis.write(ds, out / f"{name}.nc", [out / "tif" / f"{v}.tif" for v in ds.data_vars], cube.rio.crs)
-    print(json.dumps({"statistic": name, "compute_s": t_compute, "total_s": time.perf_counter() - t,
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "statistic": name,
+                "compute_s": t_compute,
+                "total_s": time.perf_counter() - t,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def warm_cache() -> None:
@@ -260,11 +290,30 @@ def aggregate_rss(n_pix: int, threads: int) -> list[dict]:
         cube = Path(d) / "annual.nc"
         ny, nx = write_series_cube(cube, n_pix, workflow_chunk(threads))
         # warm the numba cache for the workflow's float32 layout once, so no child times compilation
-        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                        "import bench_stats as b; b.warm_cache()", str(Path(__file__).parent)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, sys.argv[1]); import bench_stats as b; b.warm_cache()",
+                str(Path(__file__).parent),
+            ],
+            check=True,
+        )
         for name in STATS:
-            r = subprocess.run([sys.executable, __file__, "--aggregate-child", name, str(cube), str(Path(d) / name),
-                                "--threads", str(threads)], capture_output=True, text=True)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--aggregate-child",
+                    name,
+                    str(cube),
+                    str(Path(d) / name),
+                    "--threads",
+                    str(threads),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if r.returncode:
                 raise RuntimeError(f"aggregate {name} failed:\n{r.stderr[-3000:]}")
             row = json.loads(r.stdout.strip().splitlines()[-1])
@@ -277,16 +326,33 @@ def aggregate_rss(n_pix: int, threads: int) -> list[dict]:
 def machine() -> dict:
     import numba
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
         else platform.processor()
+    )
     import scipy
 
-    return {"nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-            "scipy": scipy.__version__, "xarray": xr.__version__, "numba_threads": numba.get_num_threads(),
-            "numba_threading_layer": numba.threading_layer()}
+    return {
+        "nproc": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "xarray": xr.__version__,
+        "numba_threads": numba.get_num_threads(),
+        "numba_threading_layer": numba.threading_layer(),
+    }
 
 
 # ----------------------------------------------------------------- report
@@ -299,52 +365,76 @@ def fmt_ratio(v, target, le=True):
 
 def report(r: dict) -> str:
     m = r["machine"]
-    lines = [f"# Statistics benchmark: {r['pixels']:,} pixels x {r['years']} years (float32 cube)", "",
-             f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['platform']}; Python {m['python']}, numpy "
-             f"{m['numpy']}, numba {m['numba']} ({m['numba_threads']} threads, {m['numba_threading_layer']} layer), "
-             f"scipy {m['scipy']}.",
-             f"Load average (1, 5, 15 min) at start {r['loadavg_start']}, at end {r['loadavg_end']} "
-             f"(a shared machine: CPU seconds and back-to-back ratios are the robust numbers).",
-             f"nepflow: best of {r['repeat']} runs, including the Benjamini-Hochberg q maps. Library loops timed on "
-             f"{r['sample']} pixels and extrapolated.", "",
-             "| statistic | nepflow wall (s) | nepflow CPU (s) | library loop (s) | speed-up (wall) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Statistics benchmark: {r['pixels']:,} pixels x {r['years']} years (float32 cube)",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['platform']}; Python {m['python']}, numpy "
+        f"{m['numpy']}, numba {m['numba']} ({m['numba_threads']} threads, {m['numba_threading_layer']} layer), "
+        f"scipy {m['scipy']}.",
+        f"Load average (1, 5, 15 min) at start {r['loadavg_start']}, at end {r['loadavg_end']} "
+        f"(a shared machine: CPU seconds and back-to-back ratios are the robust numbers).",
+        f"nepflow: best of {r['repeat']} runs, including the Benjamini-Hochberg q maps. Library loops timed on "
+        f"{r['sample']} pixels and extrapolated.",
+        "",
+        "| statistic | nepflow wall (s) | nepflow CPU (s) | library loop (s) | speed-up (wall) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in r["rows"]:
-        lines.append(f"| {row['statistic']} | {row['nepflow_s']:.3f} | {row['nepflow_cpu_s']:.3f} | "
-                     f"{row['library_loop_s']:.1f} | {row['speedup_vs_loop']:.0f}x |")
-    lines += [f"| **all** | **{r['nepflow_total_s']:.3f}** | **{r['nepflow_total_cpu_s']:.3f}** | "
-              f"**{r['library_loop_total_s']:.0f}** | **{r['speedup_total']:.0f}x** |", "",
-              "| target | measured | status |", "|---|---:|---|",
-              f"| whole suite <= {TARGETS['s_per_million']} s per million pixels | "
-              f"{r['nepflow_s_per_million_pixels']:.2f} s (CPU {r['nepflow_cpu_s_per_million_pixels']:.2f} s) | "
-              f"{'met' if r['nepflow_s_per_million_pixels'] <= TARGETS['s_per_million'] else 'NOT met'} |",
-              f"| speed-up vs library loops >= {TARGETS['speedup']:.0f}x | {r['speedup_total']:.0f}x | "
-              f"{'met' if r['speedup_total'] >= TARGETS['speedup'] else 'NOT met'} |"]
+        lines.append(
+            f"| {row['statistic']} | {row['nepflow_s']:.3f} | {row['nepflow_cpu_s']:.3f} | "
+            f"{row['library_loop_s']:.1f} | {row['speedup_vs_loop']:.0f}x |"
+        )
+    lines += [
+        f"| **all** | **{r['nepflow_total_s']:.3f}** | **{r['nepflow_total_cpu_s']:.3f}** | "
+        f"**{r['library_loop_total_s']:.0f}** | **{r['speedup_total']:.0f}x** |",
+        "",
+        "| target | measured | status |",
+        "|---|---:|---|",
+        f"| whole suite <= {TARGETS['s_per_million']} s per million pixels | "
+        f"{r['nepflow_s_per_million_pixels']:.2f} s (CPU {r['nepflow_cpu_s_per_million_pixels']:.2f} s) | "
+        f"{'met' if r['nepflow_s_per_million_pixels'] <= TARGETS['s_per_million'] else 'NOT met'} |",
+        f"| speed-up vs library loops >= {TARGETS['speedup']:.0f}x | {r['speedup_total']:.0f}x | "
+        f"{'met' if r['speedup_total'] >= TARGETS['speedup'] else 'NOT met'} |",
+    ]
     if r["cdo"]:
         for key, c in r["cdo"].items():
             full = key != c.get("cdo_op", key)  # the full trend rule: more statistics than CDO computes
-            status = ("for information (OLS + Mann-Kendall + Sen + q maps; no target)" if full else
-                      "met" if c["ratio"] <= TARGETS["cdo_ratio"] else "NOT met")
+            status = (
+                "for information (OLS + Mann-Kendall + Sen + q maps; no target)"
+                if full
+                else "met"
+                if c["ratio"] <= TARGETS["cdo_ratio"]
+                else "NOT met"
+            )
             bound = "" if full else f" <= {TARGETS['cdo_ratio']:.0f}"
-            lines.append(f"| nepflow {c['nepflow']} / CDO `{c.get('cdo_op', key)}`{bound} (wall, back-to-back) | "
-                         f"{c['nepflow_s']:.3f} s / {c['cdo_s']:.3f} s = {c['ratio']:.2f} "
-                         f"(CPU {c['nepflow_cpu_s']:.3f} / {c['cdo_cpu_s']:.3f} = "
-                         f"{c['cpu_ratio']:.2f}) | {status} |")
+            lines.append(
+                f"| nepflow {c['nepflow']} / CDO `{c.get('cdo_op', key)}`{bound} (wall, back-to-back) | "
+                f"{c['nepflow_s']:.3f} s / {c['cdo_s']:.3f} s = {c['ratio']:.2f} "
+                f"(CPU {c['nepflow_cpu_s']:.3f} / {c['cdo_cpu_s']:.3f} = "
+                f"{c['cpu_ratio']:.2f}) | {status} |"
+            )
     else:
         lines.append(f"| nepflow / CDO | {r['cdo_version']} | not measured |")
     for row in r["aggregate_rss"]:
-        lines.append(f"| peak RSS <= {TARGETS['rss_mb']:.0f} MB, aggregate `{row['statistic']}` on {row['grid']} = "
-                     f"{row['pixels']:,} pixels | {row['peak_rss_mb']:,.0f} MB ({row['compute_s']:.1f} s compute, "
-                     f"{row['total_s']:.1f} s with writing) | "
-                     f"{'met' if row['peak_rss_mb'] <= TARGETS['rss_mb'] else 'NOT met'} |")
-    lines += ["", f"Peak RSS of the benchmark process itself ({r['pixels']:,}-pixel cube and its factors in memory, "
-              f"library loops, CDO input): {r['peak_rss_mb']:,.0f} MB."]
+        lines.append(
+            f"| peak RSS <= {TARGETS['rss_mb']:.0f} MB, aggregate `{row['statistic']}` on {row['grid']} = "
+            f"{row['pixels']:,} pixels | {row['peak_rss_mb']:,.0f} MB ({row['compute_s']:.1f} s compute, "
+            f"{row['total_s']:.1f} s with writing) | "
+            f"{'met' if row['peak_rss_mb'] <= TARGETS['rss_mb'] else 'NOT met'} |"
+        )
+    lines += [
+        "",
+        f"Peak RSS of the benchmark process itself ({r['pixels']:,}-pixel cube and its factors in memory, "
+        f"library loops, CDO input): {r['peak_rss_mb']:,.0f} MB.",
+    ]
     if r["cdo"]:
-        lines.append(f"CDO: {r['cdo_version']}, single-threaded, reading the cube from NetCDF and writing its "
-                     "results; nepflow's times are in memory on all cores. CDO's `trend` computes the OLS "
-                     "coefficients only: the target compares it with nepflow's OLS (`stats.linear_trend`: slope, "
-                     "intercept and t-test p, identical to the trend rule's `ols_*`); the full trend rule also "
-                     "computes Mann-Kendall, Sen and two q maps.")
+        lines.append(
+            f"CDO: {r['cdo_version']}, single-threaded, reading the cube from NetCDF and writing its "
+            "results; nepflow's times are in memory on all cores. CDO's `trend` computes the OLS "
+            "coefficients only: the target compares it with nepflow's OLS (`stats.linear_trend`: slope, "
+            "intercept and t-test p, identical to the trend rule's `ols_*`); the full trend rule also "
+            "computes Mann-Kendall, Sen and two q maps."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -372,7 +462,9 @@ def main(argv=None):
     runs = nepflow_runs(nep, fac)
     ours = {k: timed(fn, a.repeat) for k, fn in runs.items()}
     stats.linear_trend(nep.isel(y=slice(0, 2)))  # warm-up
-    cdo, cdo_version = cdo_vs_nepflow(x, nep, {**runs, "linear_trend": lambda nep=nep: stats.linear_trend(nep)}, a.repeat)
+    cdo, cdo_version = cdo_vs_nepflow(
+        x, nep, {**runs, "linear_trend": lambda nep=nep: stats.linear_trend(nep)}, a.repeat
+    )
     per_pixel = library_loops(x, pr, tas, sund, a.sample)
     load_end = [round(v, 2) for v in os.getloadavg()]
     loops = {k: v * a.pixels for k, v in per_pixel.items()}
@@ -380,19 +472,39 @@ def main(argv=None):
     del nep, fac, x, pr, tas, sund, runs
     rss_rows = aggregate_rss(a.rss_pixels, a.threads) if a.rss_pixels else []
 
-    rows = [{"statistic": k, "nepflow_s": ours[k][0], "nepflow_cpu_s": ours[k][1], "library_loop_s": loops[k],
-             "speedup_vs_loop": loops[k] / ours[k][0]} for k in STATS]
+    rows = [
+        {
+            "statistic": k,
+            "nepflow_s": ours[k][0],
+            "nepflow_cpu_s": ours[k][1],
+            "library_loop_s": loops[k],
+            "speedup_vs_loop": loops[k] / ours[k][0],
+        }
+        for k in STATS
+    ]
     total = sum(v[0] for v in ours.values())
     total_cpu = sum(v[1] for v in ours.values())
     total_loop = sum(loops.values())
     result = {
-        "pixels": a.pixels, "years": len(YEARS), "repeat": a.repeat, "sample": a.sample, "rows": rows,
-        "nepflow_total_s": total, "nepflow_total_cpu_s": total_cpu,
+        "pixels": a.pixels,
+        "years": len(YEARS),
+        "repeat": a.repeat,
+        "sample": a.sample,
+        "rows": rows,
+        "nepflow_total_s": total,
+        "nepflow_total_cpu_s": total_cpu,
         "nepflow_s_per_million_pixels": total / a.pixels * 1e6,
         "nepflow_cpu_s_per_million_pixels": total_cpu / a.pixels * 1e6,
-        "library_loop_total_s": total_loop, "speedup_total": total_loop / total,
-        "cdo": cdo, "cdo_version": cdo_version, "peak_rss_mb": peak_mb, "aggregate_rss": rss_rows,
-        "loadavg_start": load_start, "loadavg_end": load_end, "machine": machine(), "targets": TARGETS,
+        "library_loop_total_s": total_loop,
+        "speedup_total": total_loop / total,
+        "cdo": cdo,
+        "cdo_version": cdo_version,
+        "peak_rss_mb": peak_mb,
+        "aggregate_rss": rss_rows,
+        "loadavg_start": load_start,
+        "loadavg_end": load_end,
+        "machine": machine(),
+        "targets": TARGETS,
     }
     text = report(result)
     print(text)

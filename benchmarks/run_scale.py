@@ -19,6 +19,7 @@ Targets: 1 km, 21 years, 2 cores: whole run <= 15 min, no job's peak RSS > 2 GB;
 ``snakemake -n`` <= 5 s. The machine's load (os.getloadavg) is recorded before and after every
 measurement: on a shared machine, wall times above CPU times say how much others took.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OUT = ROOT / "benchmarks" / "results" / "scale"
-TARGETS = {"whole_run_2cores_s": 15 * 60, "peak_rss_1km_mb": 2000, "peak_rss_500m_aggregates_mb": 4000,
-           "stats_overhead": 0.30, "noop_dry_run_s": 5.0}
+TARGETS = {
+    "whole_run_2cores_s": 15 * 60,
+    "peak_rss_1km_mb": 2000,
+    "peak_rss_500m_aggregates_mb": 4000,
+    "stats_overhead": 0.30,
+    "noop_dry_run_s": 5.0,
+}
 
 
 def _env():
@@ -47,8 +53,16 @@ def _env():
 
 
 def snakemake_cmd(workdir: Path, config: Path, *args) -> list[str]:
-    return [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            *args, "--configfile", str(config)]
+    return [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+        "--configfile",
+        str(config),
+    ]
 
 
 def machine() -> dict:
@@ -71,8 +85,9 @@ def machine() -> dict:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -84,14 +99,24 @@ def run(args) -> None:
         shutil.rmtree(wd)
     wd.mkdir(parents=True, exist_ok=True)
     cmd = snakemake_cmd(wd, Path(args.config).resolve(), "--cores", str(args.cores), *args.extra)
-    info = {"cores": args.cores, "config": str(Path(args.config).resolve()), "command": " ".join(cmd), "commit": _git_commit(),
-            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "loadavg_before": os.getloadavg()}
+    info = {
+        "cores": args.cores,
+        "config": str(Path(args.config).resolve()),
+        "command": " ".join(cmd),
+        "commit": _git_commit(),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_before": os.getloadavg(),
+    }
     print(" ".join(cmd), flush=True)
     t0 = time.perf_counter()
     with open(wd / "snakemake.out", "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=wd)
-    info.update(wall_s=time.perf_counter() - t0, returncode=proc.returncode, loadavg_after=os.getloadavg(),
-                finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    info.update(
+        wall_s=time.perf_counter() - t0,
+        returncode=proc.returncode,
+        loadavg_after=os.getloadavg(),
+        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     children = os.times()
     info["cpu_s_children"] = children.children_user + children.children_system
     (wd / "scale-run.json").write_text(json.dumps(info, indent=1))
@@ -106,13 +131,18 @@ def noop_dry_run(wd: Path, config: Path, repeats: int = 3) -> dict:
     load = os.getloadavg()
     for _ in range(repeats):
         t0 = time.perf_counter()
-        proc = subprocess.run(snakemake_cmd(wd, config, "-n", "--quiet"), capture_output=True, text=True,
-                              env=_env(), cwd=wd)
+        proc = subprocess.run(
+            snakemake_cmd(wd, config, "-n", "--quiet"), capture_output=True, text=True, env=_env(), cwd=wd
+        )
         times.append(time.perf_counter() - t0)
         out = proc.stdout + proc.stderr
     nothing = "Nothing to be done" in out
-    return {"median_s": statistics.median(times), "runs_s": times, "nothing_to_be_done": nothing,
-            "loadavg_before": load}
+    return {
+        "median_s": statistics.median(times),
+        "runs_s": times,
+        "nothing_to_be_done": nothing,
+        "loadavg_before": load,
+    }
 
 
 def per_rule(wd: Path) -> dict:
@@ -134,8 +164,14 @@ def per_rule(wd: Path) -> dict:
         s = [float(r["s"]) for r in recs]
         rss = [float(r["max_rss"]) for r in recs if r["max_rss"] not in ("NA", "")]
         cpu = [float(r["cpu_time"]) for r in recs if r.get("cpu_time") not in (None, "NA", "")]
-        out[rule] = {"jobs": len(recs), "median_s": statistics.median(s), "max_s": max(s), "sum_s": sum(s),
-                     "max_rss_mb": max(rss) if rss else None, "sum_cpu_s": sum(cpu) if cpu else None}
+        out[rule] = {
+            "jobs": len(recs),
+            "median_s": statistics.median(s),
+            "max_s": max(s),
+            "sum_s": sum(s),
+            "max_rss_mb": max(rss) if rss else None,
+            "sum_cpu_s": sum(cpu) if cpu else None,
+        }
     return out
 
 
@@ -152,8 +188,11 @@ def engine_times(series_path: Path, threads: int = 2, repeat: int = 2) -> dict:
     cube = xr.open_dataset(series_path).load()
     nep = cube["nep"]
     inside = nep.notnull().any("year")
-    out = {"pixels": int(nep.sizes["y"] * nep.sizes["x"]), "region_pixels": int(inside.sum()),
-           "loadavg_before": os.getloadavg()}
+    out = {
+        "pixels": int(nep.sizes["y"] * nep.sizes["x"]),
+        "region_pixels": int(inside.sum()),
+        "loadavg_before": os.getloadavg(),
+    }
     factors = {f: cube[f] for f in stats.FACTORS}
     calls = {
         "trend": lambda: stats.add_qvalues(stats.trend(nep)),
@@ -221,12 +260,16 @@ def aggregates(args) -> None:
             rng = np.random.default_rng(sl.start)
             shape = (len(years), sl.stop - sl.start, nx)
             t = np.arange(len(years), dtype="float32")[:, None, None]
-            data = {"nep": 200 + 3 * t + 50 * rng.standard_normal(shape, dtype="float32"),
-                    "pr": 600 + 80 * rng.standard_normal(shape, dtype="float32"),
-                    "tas": 10 + rng.standard_normal(shape, dtype="float32"),
-                    "sund": 2500 + 100 * rng.standard_normal(shape, dtype="float32")}
-            ds = xr.Dataset({k: (("year", "y", "x"), v.astype("float32")) for k, v in data.items()},
-                            coords={"year": years, "y": y[sl], "x": x})
+            data = {
+                "nep": 200 + 3 * t + 50 * rng.standard_normal(shape, dtype="float32"),
+                "pr": 600 + 80 * rng.standard_normal(shape, dtype="float32"),
+                "tas": 10 + rng.standard_normal(shape, dtype="float32"),
+                "sund": 2500 + 100 * rng.standard_normal(shape, dtype="float32"),
+            }
+            ds = xr.Dataset(
+                {k: (("year", "y", "x"), v.astype("float32")) for k, v in data.items()},
+                coords={"year": years, "y": y[sl], "x": x},
+            )
             return ds.rio.write_crs("EPSG:4326")
 
         netcdf.write_netcdf(blocks.blocked(block, xr.DataArray(y, dims="y"), rows), cube_path, chunk_rows=rows)
@@ -255,13 +298,21 @@ print(json.dumps({{"s": time.perf_counter() - t0,
 
     for name in args.statistics:
         tifs = [str(wd / "tif" / f"{v}.tif") for v in STATS[name]]
-        src = code.format(scripts=str(ROOT / "scripts"), entry=str(ROOT / "scripts" / "statistic.py"),
-                          cube=str(cube_path), out=str(wd / f"{name}.nc"), tifs=tifs, name=name, mem=mem_mb,
-                          threads=args.threads)
+        src = code.format(
+            scripts=str(ROOT / "scripts"),
+            entry=str(ROOT / "scripts" / "statistic.py"),
+            cube=str(cube_path),
+            out=str(wd / f"{name}.nc"),
+            tifs=tifs,
+            name=name,
+            mem=mem_mb,
+            threads=args.threads,
+        )
         load = os.getloadavg()
         # through a forking shell: Linux keeps the peak RSS across exec
-        proc = subprocess.run(["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, src], capture_output=True,
-                              text=True, env=_env())
+        proc = subprocess.run(
+            ["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, src], capture_output=True, text=True, env=_env()
+        )
         if proc.returncode:
             print(proc.stderr[-3000:])
             continue
@@ -277,8 +328,14 @@ def _run_name(run_dir: Path) -> str:
 
 
 def report(args) -> None:
-    res = {"machine": machine(), "loadavg_at_report": os.getloadavg(), "targets": TARGETS, "runs": {},
-           "engine": {}, "noop_dry_run": {}}
+    res = {
+        "machine": machine(),
+        "loadavg_at_report": os.getloadavg(),
+        "targets": TARGETS,
+        "runs": {},
+        "engine": {},
+        "noop_dry_run": {},
+    }
     old = json.loads(OUT.with_suffix(".json").read_text()) if OUT.with_suffix(".json").exists() else {}
     first = {}  # run name -> (run dir, config) of its first complete run, --cores 2 preferred
     for wd in map(Path, args.workdir):
@@ -286,8 +343,7 @@ def report(args) -> None:
             info_path = run_dir / "scale-run.json"
             info = json.loads(info_path.read_text()) if info_path.exists() else {"partial": True}
             name = _run_name(run_dir)
-            info.update(run=name, rules=per_rule(run_dir), phases=phases(run_dir),
-                        complete=info.get("returncode") == 0)
+            info.update(run=name, rules=per_rule(run_dir), phases=phases(run_dir), complete=info.get("returncode") == 0)
             res["runs"][f"{name} --{run_dir.name.replace('cores', 'cores ')}"] = info
             if info["complete"] and name not in first:
                 first[name] = (run_dir, Path(info["config"]).resolve())
@@ -325,50 +381,76 @@ def _load(v) -> str:
 
 def markdown(res: dict) -> str:
     m = res["machine"]
-    lines = ["# Scale benchmark: North China at 1 km and 500 m from the demo source", "",
-             "Generated by `benchmarks/run_scale.py` (see its docstring for the commands); raw numbers in "
-             "`scale.json`.", "",
-             f"Machine: {m.get('cpu')} × {m.get('cpus')} CPUs, {m.get('ram_gb')} GB RAM, {m.get('platform')}, "
-             f"Python {m.get('python')}, Snakemake {m.get('snakemake')}. The machine is shared: the load "
-             "average (1, 5, 15 min, `os.getloadavg()`) is given with every measurement; on 2 cores a load "
-             "above 2 means other processes took part of the CPU, so wall times are upper bounds.", ""]
+    lines = [
+        "# Scale benchmark: North China at 1 km and 500 m from the demo source",
+        "",
+        "Generated by `benchmarks/run_scale.py` (see its docstring for the commands); raw numbers in `scale.json`.",
+        "",
+        f"Machine: {m.get('cpu')} × {m.get('cpus')} CPUs, {m.get('ram_gb')} GB RAM, {m.get('platform')}, "
+        f"Python {m.get('python')}, Snakemake {m.get('snakemake')}. The machine is shared: the load "
+        "average (1, 5, 15 min, `os.getloadavg()`) is given with every measurement; on 2 cores a load "
+        "above 2 means other processes took part of the CPU, so wall times are upper bounds.",
+        "",
+    ]
     if res.get("notes"):
         lines += ["## Notes", "", res["notes"].strip(), ""]
-    lines += ["## Whole runs", "", "| run | complete | wall (min) | sum of jobs' CPU (min) | max job peak RSS (MB) "
-              "| load before | load after | commit |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Whole runs",
+        "",
+        "| run | complete | wall (min) | sum of jobs' CPU (min) | max job peak RSS (MB) "
+        "| load before | load after | commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key, r in res["runs"].items():
         wall = r.get("wall_s")
         cpu = sum(v["sum_cpu_s"] or 0 for v in r["rules"].values()) / 60
         rss = max((v["max_rss_mb"] or 0 for v in r["rules"].values()), default=None)
-        lines.append(f"| `{key}` | {'yes' if r['complete'] else 'NO (partial)'} | {_f(wall / 60 if wall else None)} | "
-                     f"{cpu:.1f} | {_f(rss, '{:.0f}')} | {_load(r.get('loadavg_before'))} | "
-                     f"{_load(r.get('loadavg_after'))} | {r.get('commit', '')[:9]} |")
+        lines.append(
+            f"| `{key}` | {'yes' if r['complete'] else 'NO (partial)'} | {_f(wall / 60 if wall else None)} | "
+            f"{cpu:.1f} | {_f(rss, '{:.0f}')} | {_load(r.get('loadavg_before'))} | "
+            f"{_load(r.get('loadavg_after'))} | {r.get('commit', '')[:9]} |"
+        )
     for name, d in res.get("noop_dry_run", {}).items():
         if d:
-            lines += ["", f"No-op `snakemake -n` on the completed `{name}` run (nothing to do: "
-                      f"{d['nothing_to_be_done']}): median {d['median_s']:.2f} s of {len(d['runs_s'])} (load before "
-                      f"{_load(d['loadavg_before'])})."]
+            lines += [
+                "",
+                f"No-op `snakemake -n` on the completed `{name}` run (nothing to do: "
+                f"{d['nothing_to_be_done']}): median {d['median_s']:.2f} s of {len(d['runs_s'])} (load before "
+                f"{_load(d['loadavg_before'])}).",
+            ]
     for key, r in res["runs"].items():
-        lines += ["", f"### Per rule, `{key}`", "",
-                  "| rule | jobs | median wall (s) | max wall (s) | sum wall (s) | sum CPU (s) | max peak RSS (MB) |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### Per rule, `{key}`",
+            "",
+            "| rule | jobs | median wall (s) | max wall (s) | sum wall (s) | sum CPU (s) | max peak RSS (MB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for rule, v in sorted(r["rules"].items(), key=lambda kv: -kv[1]["sum_s"]):
-            lines.append(f"| {rule} | {v['jobs']} | {_f(v['median_s'])} | {_f(v['max_s'])} | {_f(v['sum_s'])} | "
-                         f"{_f(v['sum_cpu_s'])} | {_f(v['max_rss_mb'], '{:.0f}')} |")
+            lines.append(
+                f"| {rule} | {v['jobs']} | {_f(v['median_s'])} | {_f(v['max_s'])} | {_f(v['sum_s'])} | "
+                f"{_f(v['sum_cpu_s'])} | {_f(v['max_rss_mb'], '{:.0f}')} |"
+            )
     for key, r in res["runs"].items():
         e = res.get("engine", {}).get(r.get("run"))
         if not e or not r["complete"]:
             continue
-        lines += ["", f"### Statistics against the engine alone, `{key}`", "",
-                  f"Engine: the stats engine on the run's own cube ({e['pixels']:,} pixels, {e['region_pixels']:,} "
-                  f"in the region) in memory, 2 threads, q maps included, as `bench_stats.py` times it (load "
-                  f"{_load(e.get('loadavg_before'))}). Job: the Snakemake benchmark's wall time; its phases from "
-                  "the job's log (`logs.phase`): *open* the cube, *statistic* = reading the cube slab by slab "
-                  "(*waiting* for a slab the kernels could not overlap) + the kernels + q maps, *write* the NetCDF "
-                  "and the COGs (concurrently); *start-up* = job − phases (interpreter, Snakemake's preamble, "
-                  "imports).", "",
-                  "| statistic | engine (s) | job (s) | start-up | open | statistic (waiting) | write | "
-                  "reading overhead | + writing | whole job |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### Statistics against the engine alone, `{key}`",
+            "",
+            f"Engine: the stats engine on the run's own cube ({e['pixels']:,} pixels, {e['region_pixels']:,} "
+            f"in the region) in memory, 2 threads, q maps included, as `bench_stats.py` times it (load "
+            f"{_load(e.get('loadavg_before'))}). Job: the Snakemake benchmark's wall time; its phases from "
+            "the job's log (`logs.phase`): *open* the cube, *statistic* = reading the cube slab by slab "
+            "(*waiting* for a slab the kernels could not overlap) + the kernels + q maps, *write* the NetCDF "
+            "and the COGs (concurrently); *start-up* = job − phases (interpreter, Snakemake's preamble, "
+            "imports).",
+            "",
+            "| statistic | engine (s) | job (s) | start-up | open | statistic (waiting) | write | "
+            "reading overhead | + writing | whole job |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         tot = {"eng": 0.0, "job": 0.0, "inside": 0.0, "write": 0.0}
         for name in STATISTICS:
             job, ph, eng = r["rules"].get(name, {}).get("median_s"), r["phases"].get(name, {}), e.get(name)
@@ -377,20 +459,30 @@ def markdown(res: dict) -> str:
             inside, write = ph.get("open", 0) + ph.get("statistic", 0), ph.get("write", 0)
             for k, v in (("eng", eng), ("job", job), ("inside", inside), ("write", write)):
                 tot[k] += v
-            lines.append(f"| {name} | {eng:.2f} | {job:.1f} | {job - inside - write:.1f} | "
-                         f"{ph.get('open', 0):.2f} | {ph.get('statistic', 0):.2f} ({ph.get('read_wait', 0):.2f}) | "
-                         f"{write:.2f} | {(inside / eng - 1) * 100:+.0f} % | "
-                         f"{((inside + write) / eng - 1) * 100:+.0f} % | {(job / eng - 1) * 100:+.0f} % |")
+            lines.append(
+                f"| {name} | {eng:.2f} | {job:.1f} | {job - inside - write:.1f} | "
+                f"{ph.get('open', 0):.2f} | {ph.get('statistic', 0):.2f} ({ph.get('read_wait', 0):.2f}) | "
+                f"{write:.2f} | {(inside / eng - 1) * 100:+.0f} % | "
+                f"{((inside + write) / eng - 1) * 100:+.0f} % | {(job / eng - 1) * 100:+.0f} % |"
+            )
         if tot["eng"]:
-            lines.append(f"| **all four** | {tot['eng']:.2f} | {tot['job']:.1f} | | | {tot['inside']:.2f} | "
-                         f"{tot['write']:.2f} | {(tot['inside'] / tot['eng'] - 1) * 100:+.0f} % | "
-                         f"{((tot['inside'] + tot['write']) / tot['eng'] - 1) * 100:+.0f} % | "
-                         f"{(tot['job'] / tot['eng'] - 1) * 100:+.0f} % |")
+            lines.append(
+                f"| **all four** | {tot['eng']:.2f} | {tot['job']:.1f} | | | {tot['inside']:.2f} | "
+                f"{tot['write']:.2f} | {(tot['inside'] / tot['eng'] - 1) * 100:+.0f} % | "
+                f"{((tot['inside'] + tot['write']) / tot['eng'] - 1) * 100:+.0f} % | "
+                f"{(tot['job'] / tot['eng'] - 1) * 100:+.0f} % |"
+            )
     for name, a in res.get("aggregates", {}).items():
-        lines += ["", f"## Aggregates alone at {name} (synthetic {a['years']}-year cube, {a['grid'][0]} × "
-                  f"{a['grid'][1]} = {a['pixels']:,} pixels, mem_mb {a['mem_mb']})", "",
-                  "The statistic rules' entry scripts in a subprocess each (peak RSS from getrusage), 2 threads.", "",
-                  "| job | wall (s) | peak RSS (MB) | load before |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Aggregates alone at {name} (synthetic {a['years']}-year cube, {a['grid'][0]} × "
+            f"{a['grid'][1]} = {a['pixels']:,} pixels, mem_mb {a['mem_mb']})",
+            "",
+            "The statistic rules' entry scripts in a subprocess each (peak RSS from getrusage), 2 threads.",
+            "",
+            "| job | wall (s) | peak RSS (MB) | load before |",
+            "|---|---|---|---|",
+        ]
         for job, v in a["jobs"].items():
             lines.append(f"| {job} | {v['s']:.1f} | {v['max_rss_mb']:.0f} | {_load(v['loadavg_before'])} |")
     return "\n".join(lines) + "\n"
@@ -403,8 +495,12 @@ def main(argv=None):
         q = sub.add_parser(name)
         q.add_argument("--config", default=str(ROOT / "config" / "bench_1km.yaml"))
         if name == "report":
-            q.add_argument("--workdir", action="append", default=None,
-                           help="a folder of runs (cores*/); repeat for several configs (default /tmp/nepflow-scale)")
+            q.add_argument(
+                "--workdir",
+                action="append",
+                default=None,
+                help="a folder of runs (cores*/); repeat for several configs (default /tmp/nepflow-scale)",
+            )
         else:
             q.add_argument("--workdir", default="/tmp/nepflow-scale")
         if name == "run":
@@ -417,8 +513,11 @@ def main(argv=None):
             q.add_argument("--statistics", nargs="*", default=["stability", "trend", "correlation", "hurst"])
         if name == "report":
             q.add_argument("--no-engine", action="store_true")
-            q.add_argument("--reuse", action="store_true",
-                           help="reuse the no-op dry run and engine times of the existing scale.json")
+            q.add_argument(
+                "--reuse",
+                action="store_true",
+                help="reuse the no-op dry run and engine times of the existing scale.json",
+            )
     a = p.parse_args(argv)
     if a.phase == "report" and not a.workdir:
         a.workdir = ["/tmp/nepflow-scale"]

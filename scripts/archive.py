@@ -2,6 +2,7 @@
 
 What goes in is documented in scripts/nepflow/archive.py.
 """
+
 import subprocess
 import sys
 import tempfile
@@ -16,8 +17,18 @@ def make_report(snakefile, config, out):
     """`snakemake --report out` for the run (read-only: --nolock beside the running workflow)."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(config, f)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--nolock", "--report", str(out),
-           "--configfile", f.name]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--nolock",
+        "--report",
+        str(out),
+        "--configfile",
+        f.name,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     Path(f.name).unlink()
     if proc.returncode != 0:
@@ -31,9 +42,15 @@ def main(smk):
     with files.atomic_path(report, suffix=".zip") as tmp:
         make_report(Path(p["code_root"]) / "Snakefile", p["config"], tmp)
     archive.build(
-        workdir=Path("."), code_root=Path(p["code_root"]), run=p["run"], run_dir=run_dir,
-        config=p["config"], data_dir=Path(p["data_dir"]), out_tar=Path(smk.output["archive"]),
-        out_sums=Path(smk.output["sums"]), include_inputs=p["include_inputs"],
+        workdir=Path("."),
+        code_root=Path(p["code_root"]),
+        run=p["run"],
+        run_dir=run_dir,
+        config=p["config"],
+        data_dir=Path(p["data_dir"]),
+        out_tar=Path(smk.output["archive"]),
+        out_sums=Path(smk.output["sums"]),
+        include_inputs=p["include_inputs"],
     )
     archive.verify(Path(smk.output["archive"]), Path(smk.output["sums"]))
 

@@ -1,4 +1,5 @@
 """Annual carbon fluxes of one year (rule `carbon`). Output: {run}/carbon/{year}.nc (docs/architecture.md)."""
+
 import logging
 
 import xarray as xr
@@ -28,27 +29,37 @@ def main(smk):
         result = carbon.annual_fluxes(d, params, monthly=monthly)
         if draws:  # the sums every uncertainty draw is evaluated from (the uncertainty rule)
             terms = carbon.annual.uncertainty_terms(d, params)
-            result = (xr.merge([result[0], terms], combine_attrs="override"), result[1]) if monthly \
+            result = (
+                (xr.merge([result[0], terms], combine_attrs="override"), result[1])
+                if monthly
                 else xr.merge([result, terms], combine_attrs="override")
+            )
         if not monthly:
             return result.rio.write_crs(crs)
         annual, per_month = result
-        return xr.merge([annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})],
-                        combine_attrs="drop_conflicts").rio.write_crs(crs)
+        return xr.merge(
+            [annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})], combine_attrs="drop_conflicts"
+        ).rio.write_crs(crs)
 
     mem_mb, rows = jobs.job_resources(smk)
     per_pixel = blocks.stage_bytes("carbon_monthly" if monthly else "carbon")
     rows = blocks.block_rows(drivers.sizes["x"], per_pixel, mem_mb, rows=rows, ny=drivers.sizes["y"])
     ds = blocks.blocked(block, drivers["y"], rows)
-    annual = cf.with_year(ds[[v for v in ds.data_vars if not v.startswith("monthly_")]],  # gpp, npp, rh, nep (+ the ensemble's)
-                          year_of(drivers, smk))
+    annual = cf.with_year(
+        ds[[v for v in ds.data_vars if not v.startswith("monthly_")]],  # gpp, npp, rh, nep (+ the ensemble's)
+        year_of(drivers, smk),
+    )
     late = lambda: provenance.attrs("carbon", [path], {**params, "check_warnings": warnings})  # noqa: E731
     netcdf.write_netcdf(annual, smk.output["carbon"], chunk_rows=rows, late_attrs=late)
     if monthly:  # the blocks are computed again for this file (monthly output is optional)
         per_month = ds[[v for v in ds.data_vars if v.startswith("monthly_")]]
-        per_month = per_month.rename({v: v[len("monthly_"):] for v in per_month.data_vars})
-        netcdf.write_netcdf(cf.with_months(per_month), smk.output["monthly"], chunk_rows=rows,
-                        late_attrs=lambda: provenance.attrs("carbon", [path], params, kind="carbon_monthly"))
+        per_month = per_month.rename({v: v[len("monthly_") :] for v in per_month.data_vars})
+        netcdf.write_netcdf(
+            cf.with_months(per_month),
+            smk.output["monthly"],
+            chunk_rows=rows,
+            late_attrs=lambda: provenance.attrs("carbon", [path], params, kind="carbon_monthly"),
+        )
     for w in warnings:
         log.warning("%s", w)
 

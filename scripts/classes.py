@@ -2,6 +2,7 @@
 
 Output: {run}/analysis/classes.nc (int8 with flag_values/flag_meanings) and analysis/tif/{class}.tif.
 """
+
 from pathlib import Path
 
 import xarray as xr
@@ -15,8 +16,9 @@ def main(smk):
 
     def block(rows):  # classes are per pixel: a block of rows at a time
         part = {k: v.isel(y=rows).load() for k, v in ds.items()}
-        classes = classify.all_classes(part["trend"], part["hurst"], part["stability"], part["correlation"],
-                                       smk.params["classes"])
+        classes = classify.all_classes(
+            part["trend"], part["hurst"], part["stability"], part["correlation"], smk.params["classes"]
+        )
         classes = classes.rio.write_crs(crs)
         for name in classes.data_vars:
             classes[name].attrs["grid_mapping"] = "spatial_ref"

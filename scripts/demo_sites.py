@@ -1,4 +1,5 @@
 """Synthetic flux-tower records of the demo (rule `demo_sites`). Outputs: {run}/validation/sites/{id}.csv."""
+
 from nepflow import demo_sites, jobs, logs, netcdf
 
 

@@ -1,4 +1,5 @@
 """Every map and time-series figure, PNG and PDF (rule `figures`). Output: {run}/figures/."""
+
 from nepflow import figures, grid as nepgrid, jobs, logs, netcdf, regions, series
 
 
@@ -12,9 +13,18 @@ def main(smk):
     outlines = regions.province_shapes(names) if names != ["region"] else {}
     series_df = series.regional_means(list(smk.input["carbon"]), smk.params["years"], grid)
     try:
-        return figures.make_all(analysis, classes, series_df, outlines, smk.output["figures"], smk.params["years"],
-                                dpi=smk.params["figures"]["dpi"], inside=grid["region"].values > 0,
-                                classes_cfg=smk.params["classes"], pixel_area=grid["pixel_area"].values)
+        return figures.make_all(
+            analysis,
+            classes,
+            series_df,
+            outlines,
+            smk.output["figures"],
+            smk.params["years"],
+            dpi=smk.params["figures"]["dpi"],
+            inside=grid["region"].values > 0,
+            classes_cfg=smk.params["classes"],
+            pixel_area=grid["pixel_area"].values,
+        )
     finally:
         for ds in (*analysis.values(), classes):
             ds.close()

@@ -1,4 +1,5 @@
 """The target grid with region codes and pixel areas (rule `grid`). Output: {run}/grid.nc."""
+
 from nepflow import grid, jobs, logs, netcdf, provenance, regions
 
 

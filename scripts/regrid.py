@@ -4,6 +4,7 @@ Every product, demo or real, takes the same road (:mod:`nepflow.drivers`): opene
 ``open_year``, regridded in blocks of target rows sized from the job's mem_mb, checked, assembled
 and written block by block.
 """
+
 import logging
 
 from nepflow import drivers, jobs, logs, netcdf, provenance

@@ -3,6 +3,7 @@
 Inputs: {run}/tables/area_stats.csv and {run}/tables/summary.md; outputs: {run}/tables/area_stats.html and
 {run}/tables/summary.html (nepflow.report_tables).
 """
+
 from pathlib import Path
 
 import pandas as pd

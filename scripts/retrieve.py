@@ -6,6 +6,7 @@ Credentials come from the environment or ``~/.netrc`` / ``~/.cdsapirc`` and are 
 the job runs: a missing one stops the job with one line naming what to set, never the secret.
 Imports only the source's module.
 """
+
 from nepflow import jobs, logs, schema, sources
 
 
@@ -17,16 +18,20 @@ def main(smk):
     # (and so re-download) finished years. From the command line they may come as a param (the
     # schema's defaults fill what it leaves out).
     config = getattr(smk, "config", None)
-    cfg["download"] = config["sources"]["download"] if config else schema.defaults("sources.download",
-                                                                                  params.get("download") or {})
+    cfg["download"] = (
+        config["sources"]["download"] if config else schema.defaults("sources.download", params.get("download") or {})
+    )
     mem_mb, rows = jobs.job_resources(smk)
     cfg["job"] = {"mem_mb": mem_mb, "block_rows": rows}  # block sizes of a generating source (a resource)
     mod = sources.module(params["source"])
     products = params.get("products") or [params["product"]]  # one product, from the command line
     out = dict(smk.output)
     for product in products:  # one job may deliver several products: outputs <product>_<name>
-        paths = out if len(products) == 1 else {k[len(product) + 1:]: v for k, v in out.items()
-                                                 if k.startswith(product + "_")}
+        paths = (
+            out
+            if len(products) == 1
+            else {k[len(product) + 1 :]: v for k, v in out.items() if k.startswith(product + "_")}
+        )
         if product in getattr(mod, "NEEDS", {}):
             paths[mod.NEEDS[product]] = smk.input[mod.NEEDS[product]]
         mod.retrieve(product, year, cfg, paths)

@@ -3,6 +3,7 @@
 Outputs: {run}/uncertainty/nep.nc (per pixel: SD over the draws of mean NEP and of its OLS trend) and
 {run}/tables/uncertainty.csv (regional mean NEP, total sink, trend: central value, 5/50/95 % of the draws).
 """
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -24,20 +25,34 @@ def main(smk):
     draws = unc.draw_parameters(u["draws"], u["seed"], u["sd"], p)
     maps, table = unc.summarise(acc, unc.coefficients(draws, p), unc.coefficients(unc.central(p), p))
     like = grid["region"]
-    comment = (f"{u['draws']} draws (seed {u['seed']}) of the constants, normal about the configured values with "
-               f"SD {u['sd']} (casa_eps_max relative); docs/science.md")
-    out = xr.Dataset({
-        "nep_mean_sd": xr.DataArray(maps["nep_mean_sd"].astype("float32"), coords=like.coords, dims=like.dims,
-                                    attrs=variables.attrs("nep_mean", long_name="SD of mean NEP over the draws",
-                                                          comment=comment)),
-        "nep_trend_sd": xr.DataArray(maps["nep_trend_sd"].astype("float32"), coords=like.coords, dims=like.dims,
-                                     attrs=variables.attrs("ols_slope", long_name="SD of the OLS trend of NEP over "
-                                                           "the draws", comment=comment)),
-    }).rio.write_crs(grid.rio.crs)
+    comment = (
+        f"{u['draws']} draws (seed {u['seed']}) of the constants, normal about the configured values with "
+        f"SD {u['sd']} (casa_eps_max relative); docs/science.md"
+    )
+    out = xr.Dataset(
+        {
+            "nep_mean_sd": xr.DataArray(
+                maps["nep_mean_sd"].astype("float32"),
+                coords=like.coords,
+                dims=like.dims,
+                attrs=variables.attrs("nep_mean", long_name="SD of mean NEP over the draws", comment=comment),
+            ),
+            "nep_trend_sd": xr.DataArray(
+                maps["nep_trend_sd"].astype("float32"),
+                coords=like.coords,
+                dims=like.dims,
+                attrs=variables.attrs(
+                    "ols_slope", long_name="SD of the OLS trend of NEP over the draws", comment=comment
+                ),
+            ),
+        }
+    ).rio.write_crs(grid.rio.crs)
     provenance.attach(out, "uncertainty", list(smk.input["carbon"]), dict(smk.params))
     netcdf.write_netcdf(out, smk.output["maps"])
-    rows = [{"quantity": q, **v, "draws": u["draws"], "seed": u["seed"], "primary_model": p["npp"]}
-            for q, v in table.items()]
+    rows = [
+        {"quantity": q, **v, "draws": u["draws"], "seed": u["seed"], "primary_model": p["npp"]}
+        for q, v in table.items()
+    ]
     with files.atomic_path(smk.output["table"]) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6f")
 

@@ -3,6 +3,7 @@
 Outputs: {run}/tables/validation.csv (per site and year: observed, modelled; per site and overall: bias, RMSE,
 r, n) and {run}/validation/validation.png.
 """
+
 import numpy as np
 import pandas as pd
 
@@ -22,13 +23,20 @@ def main(smk):
         grid_class = validation.extract(classes, row, col) if classes is not None else np.nan
         for year, ds in zip(years, maps):
             o = obs.loc[year] if year in obs.index else None
-            rows.append({"site": site["id"], "year": year, "landcover": site.get("landcover"),
-                         "grid_landcover": grid_class, "landcover_match": validation.landcover_match(site, grid_class),
-                         "window": window,
-                         "gpp_obs": np.nan if o is None else o["GPP_NT_VUT_REF"],
-                         "gpp_mod": validation.extract(ds["gpp"], row, col, window),
-                         "nep_obs": np.nan if o is None else -o["NEE_VUT_REF"],
-                         "nep_mod": validation.extract(ds["nep"], row, col, window)})
+            rows.append(
+                {
+                    "site": site["id"],
+                    "year": year,
+                    "landcover": site.get("landcover"),
+                    "grid_landcover": grid_class,
+                    "landcover_match": validation.landcover_match(site, grid_class),
+                    "window": window,
+                    "gpp_obs": np.nan if o is None else o["GPP_NT_VUT_REF"],
+                    "gpp_mod": validation.extract(ds["gpp"], row, col, window),
+                    "nep_obs": np.nan if o is None else -o["NEE_VUT_REF"],
+                    "nep_mod": validation.extract(ds["nep"], row, col, window),
+                }
+            )
     pairs = pd.DataFrame(rows)
     with files.atomic_path(smk.output["table"]) as tmp:
         validation.table(pairs).to_csv(tmp, index=False, float_format="%.6f")

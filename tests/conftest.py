@@ -1,4 +1,5 @@
 """Test configuration: put scripts/ on sys.path, as Snakemake does for scripts."""
+
 import sys
 from pathlib import Path
 

@@ -33,6 +33,7 @@ clients use, so nepflow's code runs unchanged against them:
   so only loopback addresses can be contacted; everything else is refused before
   a packet leaves and recorded in ``blocked``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -186,8 +187,15 @@ class Server:
     # -- responses
     def dispatch(self, h: _Handler, method: str, body: bytes):
         parts = urlsplit(h.path)
-        self.requests.append({"method": method, "path": parts.path, "query": parts.query,
-                              "headers": dict(h.headers.items()), "body": body})
+        self.requests.append(
+            {
+                "method": method,
+                "path": parts.path,
+                "query": parts.query,
+                "headers": dict(h.headers.items()),
+                "body": body,
+            }
+        )
         try:
             self.handle(h, method, parts.path, parse_qs(parts.query, keep_blank_values=True), body)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
@@ -248,9 +256,26 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     if not cert.exists():
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-             "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ],
+            check=True,
+            capture_output=True,
         )
     return cert, key
 
@@ -266,8 +291,7 @@ class FakeCDS(Server):
     failed poll, as the real service gives under load).
     """
 
-    def __init__(self, key: str, make_file, polls_before_success: int = 0, fail_job: str | None = None,
-                 poll_faults=()):
+    def __init__(self, key: str, make_file, polls_before_success: int = 0, fail_job: str | None = None, poll_faults=()):
         super().__init__()
         self.key, self.make_file = key, make_file
         self.polls_before_success, self.fail_job = polls_before_success, fail_job
@@ -286,25 +310,43 @@ class FakeCDS(Server):
         if not path.startswith("/api/retrieve/v1/"):
             return self.send_json(h, 404, {"title": "not found"})
         if h.headers.get("PRIVATE-TOKEN") != self.key:
-            return self.send_json(h, 401, {"title": "Authentication failed",
-                                           "detail": "operation not allowed for anonymous users"})
+            return self.send_json(
+                h, 401, {"title": "Authentication failed", "detail": "operation not allowed for anonymous users"}
+            )
         fault = self.faults[path].popleft() if self.faults[path] else None
         if fault:
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             return self.send(h, fault["status"], b"injected failure", headers=headers)
-        rest = path[len("/api/retrieve/v1/"):].strip("/").split("/")
+        rest = path[len("/api/retrieve/v1/") :].strip("/").split("/")
         if rest[0] == "processes" and len(rest) == 2 and method == "GET":
-            return self.send_json(h, 200, {"id": rest[1], "title": rest[1], "version": "1.0.0",
-                                           "links": [{"href": f"{self.url}/retrieve/v1/processes/{rest[1]}",
-                                                      "rel": "self"}]})
+            return self.send_json(
+                h,
+                200,
+                {
+                    "id": rest[1],
+                    "title": rest[1],
+                    "version": "1.0.0",
+                    "links": [{"href": f"{self.url}/retrieve/v1/processes/{rest[1]}", "rel": "self"}],
+                },
+            )
         if rest[0] == "processes" and len(rest) == 3 and rest[2] == "execution" and method == "POST":
             inputs = json.loads(body)["inputs"]
             jid = str(uuid.uuid4())
             self.jobs[jid] = {"process": rest[1], "inputs": inputs, "polls": 0}
-            return self.send_json(h, 201, {"processID": rest[1], "type": "process", "jobID": jid,
-                                           "status": "accepted", "created": "2026-01-01T00:00:00",
-                                           "links": [{"href": f"{self.url}/retrieve/v1/jobs/{jid}",
-                                                      "rel": "monitor", "type": "application/json"}]})
+            return self.send_json(
+                h,
+                201,
+                {
+                    "processID": rest[1],
+                    "type": "process",
+                    "jobID": jid,
+                    "status": "accepted",
+                    "created": "2026-01-01T00:00:00",
+                    "links": [
+                        {"href": f"{self.url}/retrieve/v1/jobs/{jid}", "rel": "monitor", "type": "application/json"}
+                    ],
+                },
+            )
         if rest[0] == "jobs" and len(rest) >= 2 and rest[1] in self.jobs:
             jid, job = rest[1], self.jobs[rest[1]]
             if len(rest) == 2 and method == "DELETE":
@@ -317,20 +359,40 @@ class FakeCDS(Server):
                 status = "successful" if job["polls"] > self.polls_before_success else "running"
                 if self.fail_job:
                     status = "failed"
-                return self.send_json(h, 200, {
-                    "processID": job["process"], "jobID": jid, "status": status, "type": "process",
-                    "created": "2026-01-01T00:00:00", "updated": "2026-01-01T00:00:01",
-                    "metadata": {"request": {"ids": job["inputs"]}, "log": []},
-                    "links": [{"href": f"{self.url}/retrieve/v1/jobs/{jid}/results", "rel": "results"}]})
+                return self.send_json(
+                    h,
+                    200,
+                    {
+                        "processID": job["process"],
+                        "jobID": jid,
+                        "status": status,
+                        "type": "process",
+                        "created": "2026-01-01T00:00:00",
+                        "updated": "2026-01-01T00:00:01",
+                        "metadata": {"request": {"ids": job["inputs"]}, "log": []},
+                        "links": [{"href": f"{self.url}/retrieve/v1/jobs/{jid}/results", "rel": "results"}],
+                    },
+                )
             if rest[2] == "results":
                 if self.fail_job:
                     return self.send_json(h, 400, {"title": "The job has failed", "traceback": self.fail_job})
                 if "data" not in job:
                     name, data, ctype = self.make_file(job["process"], job["inputs"])
                     job.update(name=name, data=data, type=ctype)
-                return self.send_json(h, 200, {"asset": {"value": {
-                    "type": job["type"], "href": f"{self.base}/download/{jid}/{job['name']}",
-                    "file:size": len(job["data"]), "file:checksum": None}}})
+                return self.send_json(
+                    h,
+                    200,
+                    {
+                        "asset": {
+                            "value": {
+                                "type": job["type"],
+                                "href": f"{self.base}/download/{jid}/{job['name']}",
+                                "file:size": len(job["data"]),
+                                "file:checksum": None,
+                            }
+                        }
+                    },
+                )
         return self.send_json(h, 404, {"title": "not found"})
 
 
@@ -342,9 +404,14 @@ ERA5_VARS = {  # short name -> (long name, units, GRIB stepType, GRIB paramId)
     "str": ("Surface net long-wave (thermal) radiation", "J m**-2", "avgad", 177),
     "e": ("Total evaporation", "m of water equivalent", "avgad", 182),
 }
-REQUEST_TO_SHORT = {"2m_temperature": "t2m", "total_precipitation": "tp", "surface_solar_radiation_downwards": "ssrd",
-                    "surface_net_solar_radiation": "ssr", "surface_net_thermal_radiation": "str",
-                    "total_evaporation": "e"}
+REQUEST_TO_SHORT = {
+    "2m_temperature": "t2m",
+    "total_precipitation": "tp",
+    "surface_solar_radiation_downwards": "ssrd",
+    "surface_net_solar_radiation": "ssr",
+    "surface_net_thermal_radiation": "str",
+    "total_evaporation": "e",
+}
 
 
 def era5_land_fields(year: int, lat, lon) -> dict[str, np.ndarray]:
@@ -396,8 +463,9 @@ def land_fraction(lat, lon, resolution: float, k: int = 4) -> np.ndarray:
     return 1 - sea.reshape(lat.size, k, lon.size, k).mean(axis=(1, 3))
 
 
-def era5_land_netcdf(year: int, area, variables, resolution: float = 0.1, fields=None,
-                     sea_mask: bool = True) -> dict[str, bytes]:
+def era5_land_netcdf(
+    year: int, area, variables, resolution: float = 0.1, fields=None, sea_mask: bool = True
+) -> dict[str, bytes]:
     """ERA5-Land monthly means as the CDS delivers them today: {file name: NetCDF4 bytes}.
 
     One file per GRIB step type (``data_stream-moda_stepType-avgua.nc`` holds
@@ -423,26 +491,58 @@ def era5_land_netcdf(year: int, area, variables, resolution: float = 0.1, fields
         names = [v for v in short if ERA5_VARS[v][2] == step]
         if not names:
             continue
-        ds = xr.Dataset(coords={
-            "number": ((), np.int64(0), {"long_name": "ensemble member numerical id", "units": "1",
-                                         "standard_name": "realization"}),
-            "valid_time": ("valid_time", time, {"long_name": "time", "standard_name": "time"}),
-            "latitude": ("latitude", lat, {"units": "degrees_north", "standard_name": "latitude",
-                                           "long_name": "latitude", "stored_direction": "decreasing"}),
-            "longitude": ("longitude", lon, {"units": "degrees_east", "standard_name": "longitude",
-                                             "long_name": "longitude"}),
-            "expver": ("valid_time", np.array(["0001"] * 12, dtype=object), {"long_name": "Experiment version"}),
-        })
+        ds = xr.Dataset(
+            coords={
+                "number": (
+                    (),
+                    np.int64(0),
+                    {"long_name": "ensemble member numerical id", "units": "1", "standard_name": "realization"},
+                ),
+                "valid_time": ("valid_time", time, {"long_name": "time", "standard_name": "time"}),
+                "latitude": (
+                    "latitude",
+                    lat,
+                    {
+                        "units": "degrees_north",
+                        "standard_name": "latitude",
+                        "long_name": "latitude",
+                        "stored_direction": "decreasing",
+                    },
+                ),
+                "longitude": (
+                    "longitude",
+                    lon,
+                    {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"},
+                ),
+                "expver": ("valid_time", np.array(["0001"] * 12, dtype=object), {"long_name": "Experiment version"}),
+            }
+        )
         for v in names:
             long_name, units, stype, pid = ERA5_VARS[v]
-            ds[v] = (("valid_time", "latitude", "longitude"), data[v],
-                     {"GRIB_paramId": pid, "GRIB_dataType": "fc", "GRIB_typeOfLevel": "surface",
-                      "GRIB_stepType": stype, "GRIB_gridType": "regular_ll", "GRIB_units": units,
-                      "GRIB_shortName": v, "long_name": long_name, "units": units, "standard_name": "unknown"})
-        ds.attrs = {"GRIB_centre": "ecmf", "GRIB_centreDescription": "European Centre for Medium-Range Weather Forecasts",
-                    "GRIB_subCentre": 0, "Conventions": "CF-1.7",
-                    "institution": "European Centre for Medium-Range Weather Forecasts",
-                    "history": "GRIB to CDM+CF via cfgrib-0.9.15.0/ecCodes-2.39.0 with {\"source\": \"data.grib\"}"}
+            ds[v] = (
+                ("valid_time", "latitude", "longitude"),
+                data[v],
+                {
+                    "GRIB_paramId": pid,
+                    "GRIB_dataType": "fc",
+                    "GRIB_typeOfLevel": "surface",
+                    "GRIB_stepType": stype,
+                    "GRIB_gridType": "regular_ll",
+                    "GRIB_units": units,
+                    "GRIB_shortName": v,
+                    "long_name": long_name,
+                    "units": units,
+                    "standard_name": "unknown",
+                },
+            )
+        ds.attrs = {
+            "GRIB_centre": "ecmf",
+            "GRIB_centreDescription": "European Centre for Medium-Range Weather Forecasts",
+            "GRIB_subCentre": 0,
+            "Conventions": "CF-1.7",
+            "institution": "European Centre for Medium-Range Weather Forecasts",
+            "history": 'GRIB to CDM+CF via cfgrib-0.9.15.0/ecCodes-2.39.0 with {"source": "data.grib"}',
+        }
         enc = {"valid_time": {"units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int64"}}
         enc.update({v: {"zlib": True, "complevel": 1, "_FillValue": np.float32(np.nan)} for v in names})
         out[f"data_stream-moda_stepType-{step}.nc"] = _to_bytes(ds, enc)
@@ -505,8 +605,9 @@ class FakeEarthdata(Server):
     after the login.
     """
 
-    def __init__(self, tls_dir: Path, username="nepflow-test-user", password="pw-fake-3141", token="tok-fake-2718",
-                 port: int = 0):
+    def __init__(
+        self, tls_dir: Path, username="nepflow-test-user", password="pw-fake-3141", token="tok-fake-2718", port: int = 0
+    ):
         super().__init__(tls_dir=tls_dir, port=port)
         self.username, self.password, self.token = username, password, token
         self.granules: list[dict] = []
@@ -515,39 +616,80 @@ class FakeEarthdata(Server):
         self.login_page = False
         self.refuse: set[str] = set()
 
-    def add_granule(self, path: Path, short_name: str, version: str, begin: str, end: str, bbox,
-                    checksum_override: str | None = None):
+    def add_granule(
+        self,
+        path: Path,
+        short_name: str,
+        version: str,
+        begin: str,
+        end: str,
+        bbox,
+        checksum_override: str | None = None,
+    ):
         path = Path(path)
         data = path.read_bytes()
         name = path.name
         url_path = f"/lp-prod-protected/{short_name}.{version}/{name[:-4]}/{name}"
         self.files[url_path] = data
         n = len(self.granules) + 1
-        self.granules.append({
-            "meta": {"concept-id": f"G{1000000 + n}-LPCLOUD", "provider-id": "LPCLOUD", "native-id": name[:-4],
-                     "revision-id": 1, "concept-type": "granule",
-                     "collection-concept-id": f"C{abs(hash(short_name)) % 10**9}-LPCLOUD"},
-            "umm": {
-                "GranuleUR": name[:-4],
-                "CollectionReference": {"ShortName": short_name, "Version": version},
-                "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": f"{begin}T00:00:00.000Z",
-                                                     "EndingDateTime": f"{end}T23:59:59.000Z"}},
-                "SpatialExtent": {"HorizontalSpatialDomain": {"Geometry": {"BoundingRectangles": [
-                    {"WestBoundingCoordinate": bbox[0], "SouthBoundingCoordinate": bbox[1],
-                     "EastBoundingCoordinate": bbox[2], "NorthBoundingCoordinate": bbox[3]}]}}},
-                "DataGranule": {"DayNightFlag": "Day", "ProductionDateTime": "2021-01-01T00:00:00.000Z",
-                                "ArchiveAndDistributionInformation": [
-                                    {"Name": name, "SizeInBytes": len(data), "Size": len(data) / 1e6, "SizeUnit": "MB",
-                                     "Checksum": {"Value": checksum_override or hashlib.md5(data).hexdigest(),
-                                                  "Algorithm": "MD5"}},
-                                    {"Name": f"{name}.xml", "SizeInBytes": 100, "Size": 1e-4, "SizeUnit": "MB"}]},
-                "RelatedUrls": [
-                    {"URL": f"{self.base}{url_path}", "Type": "GET DATA", "Description": "Download " + name},
-                    {"URL": f"s3:/{url_path}", "Type": "GET DATA VIA DIRECT ACCESS"},
-                    {"URL": f"{self.base}{url_path}.xml", "Type": "EXTENDED METADATA"},
-                ],
-            },
-        })
+        self.granules.append(
+            {
+                "meta": {
+                    "concept-id": f"G{1000000 + n}-LPCLOUD",
+                    "provider-id": "LPCLOUD",
+                    "native-id": name[:-4],
+                    "revision-id": 1,
+                    "concept-type": "granule",
+                    "collection-concept-id": f"C{abs(hash(short_name)) % 10**9}-LPCLOUD",
+                },
+                "umm": {
+                    "GranuleUR": name[:-4],
+                    "CollectionReference": {"ShortName": short_name, "Version": version},
+                    "TemporalExtent": {
+                        "RangeDateTime": {
+                            "BeginningDateTime": f"{begin}T00:00:00.000Z",
+                            "EndingDateTime": f"{end}T23:59:59.000Z",
+                        }
+                    },
+                    "SpatialExtent": {
+                        "HorizontalSpatialDomain": {
+                            "Geometry": {
+                                "BoundingRectangles": [
+                                    {
+                                        "WestBoundingCoordinate": bbox[0],
+                                        "SouthBoundingCoordinate": bbox[1],
+                                        "EastBoundingCoordinate": bbox[2],
+                                        "NorthBoundingCoordinate": bbox[3],
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                    "DataGranule": {
+                        "DayNightFlag": "Day",
+                        "ProductionDateTime": "2021-01-01T00:00:00.000Z",
+                        "ArchiveAndDistributionInformation": [
+                            {
+                                "Name": name,
+                                "SizeInBytes": len(data),
+                                "Size": len(data) / 1e6,
+                                "SizeUnit": "MB",
+                                "Checksum": {
+                                    "Value": checksum_override or hashlib.md5(data).hexdigest(),
+                                    "Algorithm": "MD5",
+                                },
+                            },
+                            {"Name": f"{name}.xml", "SizeInBytes": 100, "Size": 1e-4, "SizeUnit": "MB"},
+                        ],
+                    },
+                    "RelatedUrls": [
+                        {"URL": f"{self.base}{url_path}", "Type": "GET DATA", "Description": "Download " + name},
+                        {"URL": f"s3:/{url_path}", "Type": "GET DATA VIA DIRECT ACCESS"},
+                        {"URL": f"{self.base}{url_path}.xml", "Type": "EXTENDED METADATA"},
+                    ],
+                },
+            }
+        )
         return url_path
 
     def _basic(self) -> str:
@@ -581,8 +723,12 @@ class FakeEarthdata(Server):
             if bbox:
                 w, s, e, n = (float(v) for v in bbox[0].split(","))
                 r = u["SpatialExtent"]["HorizontalSpatialDomain"]["Geometry"]["BoundingRectangles"][0]
-                if r["EastBoundingCoordinate"] < w or r["WestBoundingCoordinate"] > e or \
-                        r["NorthBoundingCoordinate"] < s or r["SouthBoundingCoordinate"] > n:
+                if (
+                    r["EastBoundingCoordinate"] < w
+                    or r["WestBoundingCoordinate"] > e
+                    or r["NorthBoundingCoordinate"] < s
+                    or r["SouthBoundingCoordinate"] > n
+                ):
                     continue
             out.append(g)
         return out
@@ -594,22 +740,26 @@ class FakeEarthdata(Server):
                 return self.send(h, fault["status"], b"injected failure")
             auth = h.headers.get("Authorization")
             if auth and auth.startswith("Bearer ") and (auth != f"Bearer {self.token}" or "cmr" in self.refuse):
-                expired = f"Token [Bearer {auth[7:12]}XXX] has expired. Note the token value has been partially redacted."
+                expired = (
+                    f"Token [Bearer {auth[7:12]}XXX] has expired. Note the token value has been partially redacted."
+                )
                 return self.send_json(h, 401, {"errors": [expired]})
             hits = self._search(query)
             size = int(query.get("page_size", ["10"])[0])
             offset = int(h.headers.get("cmr-search-after") or 0)
-            page = hits[offset: offset + size] if size else []
+            page = hits[offset : offset + size] if size else []
             headers = {"CMR-Hits": str(len(hits)), "CMR-Took": "1"}
             if size and offset + size < len(hits):
                 headers["CMR-Search-After"] = str(offset + size)
             return self.send_json(h, 200, {"hits": len(hits), "took": 1, "items": page}, headers)
         if path == "/api/users/find_or_create_token" and method == "POST":
             if h.headers.get("Authorization", "") != self._basic():
-                return self.send_json(h, 401, {"error": "invalid_credentials",
-                                               "error_description": "Invalid user credentials"})
-            return self.send_json(h, 200, {"access_token": self.token, "token_type": "Bearer",
-                                           "expiration_date": "12/31/2099"})
+                return self.send_json(
+                    h, 401, {"error": "invalid_credentials", "error_description": "Invalid user credentials"}
+                )
+            return self.send_json(
+                h, 200, {"access_token": self.token, "token_type": "Bearer", "expiration_date": "12/31/2099"}
+            )
         if path == "/profile":
             return self.send_json(h, 200 if self._authorized(h, basic_ok=True) else 401, {})
         if path in self.files:
@@ -617,9 +767,11 @@ class FakeEarthdata(Server):
             # URS amounts to (earthaccess answers it with basic auth when the host is the EDL host)
             if "data" in self.refuse or not self._authorized(h, basic_ok=True):
                 if self.login_page:
-                    page = (b"<!DOCTYPE html>\n<html><head><title>Earthdata Login</title></head><body>"
-                            b"<form action=\"/login\" method=\"post\"><input name=\"username\">"
-                            b"<input name=\"password\" type=\"password\"></form></body></html>\n")
+                    page = (
+                        b"<!DOCTYPE html>\n<html><head><title>Earthdata Login</title></head><body>"
+                        b'<form action="/login" method="post"><input name="username">'
+                        b'<input name="password" type="password"></form></body></html>\n'
+                    )
                     return self.send(h, 200, page, "text/html; charset=utf-8")
                 return self.send(h, 401, b"HTTP Basic: Access denied.")
             return self.send_file(h, path, self.files[path])
@@ -629,23 +781,77 @@ class FakeEarthdata(Server):
 # ---------------------------------------------------------------- MODIS HDF4-EOS tiles
 MODIS_PRODUCTS = {
     # short name -> grid name, {SDS: (type, fill, valid_range, scale, units, long_name)}
-    "MOD15A2H": ("MOD_Grid_MOD15A2H", {
-        "Fpar_500m": ("uint8", 255, (0, 100), 0.01, "Percent", "MOD15A2H MODIS/Terra Gridded 500M FPAR (8-day composite)"),
-        "Lai_500m": ("uint8", 255, (0, 100), 0.1, "m^2/m^2", "MOD15A2H MODIS/Terra Gridded 500M Leaf Area Index LAI (8-day composite)"),
-        "FparLai_QC": ("uint8", 255, (0, 254), None, "class-flag", "Quality for FPAR and LAI"),
-    }),
-    "MCD12Q1": ("MCD12Q1", {
-        "LC_Type1": ("uint8", 255, (1, 17), None, "class-flag", "Land Cover Type 1: Annual International Geosphere-Biosphere Programme (IGBP) classification"),
-        "QC": ("uint8", 255, (0, 10), None, "class-flag", "Product quality flags"),
-    }),
-    "MOD16A2GF": ("MOD_Grid_MOD16A2", {
-        "ET_500m": ("int16", 32767, (-32767, 32700), 0.1, "kg/m^2/8day", "MODIS Gridded 500m 8-day Composite Evapotranspiration (ET)"),
-        "ET_QC_500m": ("uint8", 255, (0, 254), None, "class-flag", "Quality control flags for ET/LE"),
-    }),
-    "MOD17A3HGF": ("MOD_Grid_MOD17A3H", {
-        "Npp_500m": ("int16", 32767, (-30000, 32700), 0.0001, "kg C/m^2/year", "Net Primary Productivity gap-filled"),
-        "Gpp_500m": ("int16", 32767, (-30000, 32700), 0.0001, "kg C/m^2/year", "Gross Primary Productivity gap-filled"),
-    }),
+    "MOD15A2H": (
+        "MOD_Grid_MOD15A2H",
+        {
+            "Fpar_500m": (
+                "uint8",
+                255,
+                (0, 100),
+                0.01,
+                "Percent",
+                "MOD15A2H MODIS/Terra Gridded 500M FPAR (8-day composite)",
+            ),
+            "Lai_500m": (
+                "uint8",
+                255,
+                (0, 100),
+                0.1,
+                "m^2/m^2",
+                "MOD15A2H MODIS/Terra Gridded 500M Leaf Area Index LAI (8-day composite)",
+            ),
+            "FparLai_QC": ("uint8", 255, (0, 254), None, "class-flag", "Quality for FPAR and LAI"),
+        },
+    ),
+    "MCD12Q1": (
+        "MCD12Q1",
+        {
+            "LC_Type1": (
+                "uint8",
+                255,
+                (1, 17),
+                None,
+                "class-flag",
+                "Land Cover Type 1: Annual International Geosphere-Biosphere Programme (IGBP) classification",
+            ),
+            "QC": ("uint8", 255, (0, 10), None, "class-flag", "Product quality flags"),
+        },
+    ),
+    "MOD16A2GF": (
+        "MOD_Grid_MOD16A2",
+        {
+            "ET_500m": (
+                "int16",
+                32767,
+                (-32767, 32700),
+                0.1,
+                "kg/m^2/8day",
+                "MODIS Gridded 500m 8-day Composite Evapotranspiration (ET)",
+            ),
+            "ET_QC_500m": ("uint8", 255, (0, 254), None, "class-flag", "Quality control flags for ET/LE"),
+        },
+    ),
+    "MOD17A3HGF": (
+        "MOD_Grid_MOD17A3H",
+        {
+            "Npp_500m": (
+                "int16",
+                32767,
+                (-30000, 32700),
+                0.0001,
+                "kg C/m^2/year",
+                "Net Primary Productivity gap-filled",
+            ),
+            "Gpp_500m": (
+                "int16",
+                32767,
+                (-30000, 32700),
+                0.0001,
+                "kg C/m^2/year",
+                "Gross Primary Productivity gap-filled",
+            ),
+        },
+    ),
 }
 TILE = 1111950.5196666666
 X0, Y0 = -20015109.355798, 10007554.677199
@@ -656,18 +862,45 @@ def struct_metadata(grid_name: str, h: int, v: int, nx: int, ny: int, fields: di
     ulx, uly = X0 + h * TILE, Y0 - v * TILE
     lrx, lry = ulx + TILE, uly - TILE
     dfnt = {"uint8": "DFNT_UINT8", "int16": "DFNT_INT16", "uint16": "DFNT_UINT16", "int8": "DFNT_INT8"}
-    lines = ["GROUP=SwathStructure", "END_GROUP=SwathStructure", "GROUP=GridStructure", "\tGROUP=GRID_1",
-             f'\t\tGridName="{grid_name}"', f"\t\tXDim={nx}", f"\t\tYDim={ny}",
-             f"\t\tUpperLeftPointMtrs=({ulx:.6f},{uly:.6f})", f"\t\tLowerRightMtrs=({lrx:.6f},{lry:.6f})",
-             "\t\tProjection=GCTP_SNSOID", "\t\tProjParams=(6371007.181000,0,0,0,0,0,0,0,0,0,0,0,0)",
-             "\t\tSphereCode=-1", "\t\tGridOrigin=HDFE_GD_UL", "\t\tGROUP=Dimension", "\t\tEND_GROUP=Dimension",
-             "\t\tGROUP=DataField"]
+    lines = [
+        "GROUP=SwathStructure",
+        "END_GROUP=SwathStructure",
+        "GROUP=GridStructure",
+        "\tGROUP=GRID_1",
+        f'\t\tGridName="{grid_name}"',
+        f"\t\tXDim={nx}",
+        f"\t\tYDim={ny}",
+        f"\t\tUpperLeftPointMtrs=({ulx:.6f},{uly:.6f})",
+        f"\t\tLowerRightMtrs=({lrx:.6f},{lry:.6f})",
+        "\t\tProjection=GCTP_SNSOID",
+        "\t\tProjParams=(6371007.181000,0,0,0,0,0,0,0,0,0,0,0,0)",
+        "\t\tSphereCode=-1",
+        "\t\tGridOrigin=HDFE_GD_UL",
+        "\t\tGROUP=Dimension",
+        "\t\tEND_GROUP=Dimension",
+        "\t\tGROUP=DataField",
+    ]
     for i, (name, spec) in enumerate(fields.items(), 1):
-        lines += [f"\t\t\tOBJECT=DataField_{i}", f'\t\t\t\tDataFieldName="{name}"', f"\t\t\t\tDataType={dfnt[spec[0]]}",
-                  '\t\t\t\tDimList=("YDim","XDim")', "\t\t\t\tCompressionType=HDFE_COMP_DEFLATE", "\t\t\t\tDeflateLevel=8",
-                  f"\t\t\tEND_OBJECT=DataField_{i}"]
-    lines += ["\t\tEND_GROUP=DataField", "\t\tGROUP=MergedFields", "\t\tEND_GROUP=MergedFields", "\tEND_GROUP=GRID_1",
-              "END_GROUP=GridStructure", "GROUP=PointStructure", "END_GROUP=PointStructure", "END", ""]
+        lines += [
+            f"\t\t\tOBJECT=DataField_{i}",
+            f'\t\t\t\tDataFieldName="{name}"',
+            f"\t\t\t\tDataType={dfnt[spec[0]]}",
+            '\t\t\t\tDimList=("YDim","XDim")',
+            "\t\t\t\tCompressionType=HDFE_COMP_DEFLATE",
+            "\t\t\t\tDeflateLevel=8",
+            f"\t\t\tEND_OBJECT=DataField_{i}",
+        ]
+    lines += [
+        "\t\tEND_GROUP=DataField",
+        "\t\tGROUP=MergedFields",
+        "\t\tEND_GROUP=MergedFields",
+        "\tEND_GROUP=GRID_1",
+        "END_GROUP=GridStructure",
+        "GROUP=PointStructure",
+        "END_GROUP=PointStructure",
+        "END",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -676,8 +909,9 @@ def modis_name(short: str, date: str, h: int, v: int, version="061", production=
     return f"{short}.A{date}.h{h:02d}v{v:02d}.{version}.{production}.hdf"
 
 
-def write_modis_tile(path: Path, short: str, h: int, v: int, arrays: dict[str, np.ndarray],
-                     struct: bool = True) -> Path:
+def write_modis_tile(
+    path: Path, short: str, h: int, v: int, arrays: dict[str, np.ndarray], struct: bool = True
+) -> Path:
     """Write an HDF4-EOS MODIS tile with pyhdf: real SDS names, types and attributes."""
     from pyhdf.SD import SD, SDC
 
@@ -710,8 +944,11 @@ def write_modis_tile(path: Path, short: str, h: int, v: int, arrays: dict[str, n
         sds.endaccess()
     if struct:
         sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata(grid, h, v, nx, ny, fields))
-    sd.attr("CoreMetadata.0").set(SDC.CHAR8, f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{path.name}"\n'
-                                              "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n")
+    sd.attr("CoreMetadata.0").set(
+        SDC.CHAR8,
+        f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{path.name}"\n'
+        "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n",
+    )
     sd.end()
     return path
 
@@ -745,8 +982,15 @@ def scan_for(text_values, roots) -> list[str]:
 
 def env_without_credentials(monkeypatch, home: Path) -> None:
     """Point HOME/NETRC/CDSAPI_RC at an empty folder and drop credential variables."""
-    for k in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_URL", "CDSAPI_KEY",
-              "NETRC", "CDSAPI_RC"):
+    for k in (
+        "EARTHDATA_USERNAME",
+        "EARTHDATA_PASSWORD",
+        "EARTHDATA_TOKEN",
+        "CDSAPI_URL",
+        "CDSAPI_KEY",
+        "NETRC",
+        "CDSAPI_RC",
+    ):
         monkeypatch.delenv(k, raising=False)
     home.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("HOME", str(home))

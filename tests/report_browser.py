@@ -6,6 +6,7 @@ Chromium) and by hand (README, Development):
 
     python tests/report_browser.py results/demo/report.html /tmp/shots
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def view_page(report: Path, view: str, out: Path) -> Path:
     """A copy of ``report`` that opens ``view`` (a key of VIEWS) after loading."""
     js = VIEWS[view]
     if view in RESULT:
-        js = (f"const R = Object.keys(results).find(k => k.endsWith('/{RESULT[view]}'));" + js)
+        js = f"const R = Object.keys(results).find(k => k.endsWith('/{RESULT[view]}'));" + js
     page = Path(report).read_text()
     script = f"<script>window.addEventListener('load', () => setTimeout(() => {{ {js} }}, 300));</script>"
     head, sep, tail = page.rpartition("</body>")  # the last one: the page's scripts hold the string too
@@ -41,9 +42,21 @@ def view_page(report: Path, view: str, out: Path) -> Path:
 
 
 def _run(browser: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1400,1000", "--virtual-time-budget=10000", *args],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1000",
+            "--virtual-time-budget=10000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def screenshot(browser: str, page: Path, png: Path) -> Path:
@@ -67,8 +80,9 @@ def main(argv=None) -> int:
         return 1
     report, outdir = Path(argv[0]), Path(argv[1])
     outdir.mkdir(parents=True, exist_ok=True)
-    shots = {v: str(screenshot(browser, view_page(report, v, outdir / f"{v}.html"), outdir / f"{v}.png"))
-             for v in VIEWS}
+    shots = {
+        v: str(screenshot(browser, view_page(report, v, outdir / f"{v}.html"), outdir / f"{v}.png")) for v in VIEWS
+    }
     print(json.dumps(shots, indent=1))
     return 0
 

@@ -7,6 +7,7 @@ folder: configs, state, logs, the MariaDB datadir and the munge socket; daemons
 listen on 127.0.0.1 only and are stopped when the fixture ends.
 ``.ci/slurm/install.sh`` installs the packages.
 """
+
 from __future__ import annotations
 
 import os
@@ -138,29 +139,68 @@ def _start(c: Cluster, host: str) -> None:
         key = root / "munge" / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        c.procs.append(subprocess.Popen(
-            [which("munged"), "--foreground", "--force", f"--key-file={key}", f"--socket={msock}",
-             f"--pid-file={root / 'munge' / 'munged.pid'}", f"--log-file={root / 'log' / 'munged.log'}",
-             f"--seed-file={root / 'munge' / 'munged.seed'}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        c.procs.append(
+            subprocess.Popen(
+                [
+                    which("munged"),
+                    "--foreground",
+                    "--force",
+                    f"--key-file={key}",
+                    f"--socket={msock}",
+                    f"--pid-file={root / 'munge' / 'munged.pid'}",
+                    f"--log-file={root / 'log' / 'munged.log'}",
+                    f"--seed-file={root / 'munge' / 'munged.seed'}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         _wait(_munge_alive, "munged")
     # --- MariaDB on 127.0.0.1
     db_port = free_port()
     datadir = root / "db" / "data"
-    subprocess.run([which("mariadb-install-db") or which("mysql_install_db"), f"--datadir={datadir}", "--user=root",
-                    "--auth-root-authentication-method=normal", "--skip-test-db"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            which("mariadb-install-db") or which("mysql_install_db"),
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     dbsock = root / "db" / "mysqld.sock"
-    c.procs.append(subprocess.Popen(
-        [which("mariadbd"), "--no-defaults", f"--datadir={datadir}", f"--socket={dbsock}", f"--port={db_port}",
-         "--bind-address=127.0.0.1", "--user=root", f"--pid-file={root / 'db' / 'mysqld.pid'}",
-         f"--log-error={root / 'log' / 'mariadb.log'}", "--innodb-buffer-pool-size=64M"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    c.procs.append(
+        subprocess.Popen(
+            [
+                which("mariadbd"),
+                "--no-defaults",
+                f"--datadir={datadir}",
+                f"--socket={dbsock}",
+                f"--port={db_port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                f"--pid-file={root / 'db' / 'mysqld.pid'}",
+                f"--log-error={root / 'log' / 'mariadb.log'}",
+                "--innodb-buffer-pool-size=64M",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
     _wait(lambda: _port_open(db_port), "MariaDB", timeout=90)
-    sql = ("CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'nepflow-test-db'; "
-           "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;")
-    subprocess.run([which("mariadb") or which("mysql"), f"--socket={dbsock}", "-uroot", "-e", sql],
-                   check=True, capture_output=True, timeout=60)
+    sql = (
+        "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'nepflow-test-db'; "
+        "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;"
+    )
+    subprocess.run(
+        [which("mariadb") or which("mysql"), f"--socket={dbsock}", "-uroot", "-e", sql],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     # --- configs
     dbd_port, ctld_port, d_port = free_port(), free_port(), free_port()
     mem = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
@@ -172,7 +212,8 @@ def _start(c: Cluster, host: str) -> None:
         auth + f"DbdHost={host}\nDbdAddr=127.0.0.1\nDbdPort={dbd_port}\nSlurmUser=root\n"
         f"StorageType=accounting_storage/mysql\nStorageHost=127.0.0.1\nStoragePort={db_port}\n"
         "StorageUser=slurm\nStoragePass=nepflow-test-db\nStorageLoc=slurm_acct_db\n"
-        f"PidFile={root / 'run' / 'slurmdbd.pid'}\nLogFile={root / 'log' / 'slurmdbd.log'}\nDebugLevel=debug2\n")
+        f"PidFile={root / 'run' / 'slurmdbd.pid'}\nLogFile={root / 'log' / 'slurmdbd.log'}\nDebugLevel=debug2\n"
+    )
     dbd_conf.chmod(0o600)
     (root / "slurm.conf").write_text(
         auth + f"ClusterName={c.name}\nSlurmctldHost={host}(127.0.0.1)\nSlurmUser=root\nSlurmdUser=root\n"
@@ -188,17 +229,27 @@ def _start(c: Cluster, host: str) -> None:
         f"AccountingStoragePort={dbd_port}\nAccountingStorageEnforce=associations\nAccountingStoreFlags=job_comment\n"
         "SlurmctldTimeout=30\nSlurmdTimeout=30\nInactiveLimit=0\nMinJobAge=300\nKillWait=5\nWaitTime=0\n"
         f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem} State=UNKNOWN\n"
-        "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n")
+        "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
+    )
     _install_confs(c)
     # --- slurmdbd, cluster and account, then the controller and the node daemon
     # slurmdbd reads slurmdbd.conf from the folder of $SLURM_CONF
     c.procs.append(_daemon(c, "slurmdbd", [which("slurmdbd"), "-D"]))
     _wait(lambda: _port_open(dbd_port), "slurmdbd", timeout=90)
     c.run(which("sacctmgr"), "-i", "add", "cluster", c.name)
-    c.run(which("sacctmgr"), "-i", "add", "account", "nepflow", f"Cluster={c.name}", "Description=tests",
-          "Organization=nepflow")
-    c.run(which("sacctmgr"), "-i", "add", "user", "root", "Account=nepflow", f"Cluster={c.name}",
-          "DefaultAccount=nepflow")
+    c.run(
+        which("sacctmgr"),
+        "-i",
+        "add",
+        "account",
+        "nepflow",
+        f"Cluster={c.name}",
+        "Description=tests",
+        "Organization=nepflow",
+    )
+    c.run(
+        which("sacctmgr"), "-i", "add", "user", "root", "Account=nepflow", f"Cluster={c.name}", "DefaultAccount=nepflow"
+    )
     c.procs.append(_daemon(c, "slurmctld", [which("slurmctld"), "-D", "-i"]))
     _wait(lambda: _port_open(ctld_port), "slurmctld", timeout=60)
     c.procs.append(_daemon(c, "slurmd", [which("slurmd"), "-D"]))

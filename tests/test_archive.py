@@ -1,4 +1,5 @@
 """The publication archive: complete, verifiable, secret-free, and it reproduces the run."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,11 @@ from nepflow import archive, provenance
 from workflow import snakemake
 
 pytestmark = pytest.mark.workflow
-FAKE = {"EARTHDATA_PASSWORD": "fake-edl-pass-8731", "EARTHDATA_TOKEN": "fake-edl-token-5527",
-        "CDSAPI_KEY": "fake-cds-key-4410"}
+FAKE = {
+    "EARTHDATA_PASSWORD": "fake-edl-pass-8731",
+    "EARTHDATA_TOKEN": "fake-edl-token-5527",
+    "CDSAPI_KEY": "fake-cds-key-4410",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +45,23 @@ def test_archive_verifies_and_has_everything(archived):
         crate = json.loads(tar.extractfile("nepflow-tiny/ro-crate-metadata.json").read())
         prov = json.loads(tar.extractfile("nepflow-tiny/provenance.json").read())
         git = tar.extractfile("nepflow-tiny/workflow/GIT.txt").read().decode()
-    for required in ("workflow/Snakefile", "workflow/rules/carbon.smk", "workflow/scripts/nepflow/carbon/rh.py",
-                     "workflow/requirements.lock", "workflow/envs/stats.yaml", "workflow/config/schema.yaml",
-                     "config.effective.yaml", "checksums.json", "MANIFEST.tsv",
-                     "results/tiny/analysis/trend.nc", "results/tiny/tables/area_stats.csv",
-                     "results/tiny/carbon/2000.nc", "results/tiny/logs/carbon/2000.log",
-                     "results/tiny/report.zip", "results/tiny/figures/nep_mean.png"):
+    for required in (
+        "workflow/Snakefile",
+        "workflow/rules/carbon.smk",
+        "workflow/scripts/nepflow/carbon/rh.py",
+        "workflow/requirements.lock",
+        "workflow/envs/stats.yaml",
+        "workflow/config/schema.yaml",
+        "config.effective.yaml",
+        "checksums.json",
+        "MANIFEST.tsv",
+        "results/tiny/analysis/trend.nc",
+        "results/tiny/tables/area_stats.csv",
+        "results/tiny/carbon/2000.nc",
+        "results/tiny/logs/carbon/2000.log",
+        "results/tiny/report.zip",
+        "results/tiny/figures/nep_mean.png",
+    ):
         assert required in names, required
     assert "commit:" in git
     graph = {e["@id"]: e for e in crate["@graph"]}
@@ -84,9 +99,22 @@ def test_rerun_from_the_archive_reproduces_every_data_output(archived, tmp_path)
     import subprocess
 
     proc = subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(unpacked / "workflow/Snakefile"), "--directory", str(fresh),
-         "--configfile", str(unpacked / "config.effective.yaml"), "--cores", "2"],
-        capture_output=True, text=True, env=env(), timeout=1200)
+        [
+            str(BIN / "snakemake"),
+            "--snakefile",
+            str(unpacked / "workflow/Snakefile"),
+            "--directory",
+            str(fresh),
+            "--configfile",
+            str(unpacked / "config.effective.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert len(expected) == 21 + 7  # carbon per year, grid, series, 4 statistics, classes
     for rel, checksum in expected.items():

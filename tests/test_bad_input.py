@@ -4,6 +4,7 @@ Config cases run the real `snakemake` on a copy of a completed tiny run; file an
 cases run the entry scripts from the command line (as a user debugging a job would) and
 the library on crafted files.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,11 @@ pytestmark = pytest.mark.workflow
 
 
 def tree_state(root):
-    return {p.relative_to(root).as_posix(): provenance.file_sha256(p)
-            for p in sorted(root.rglob("*")) if p.is_file() and ".snakemake" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): provenance.file_sha256(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".snakemake" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
@@ -61,36 +65,77 @@ CONFIG_CASES = [
     ("bad strictness", {"checks": {"strictness": "lenient"}}, "config key checks.strictness"),
     ("bad C4 rule", {"landcover": {"c4_fraction": {"12": 1.5}}}, "config key landcover.c4_fraction"),
     ("bad regrid method", {"regrid": {"methods": {"tas": "spline"}}}, "config key regrid.methods.tas"),
-    ("conservative FPAR from the sinusoidal grid", {"regrid": {"methods": {"fpar": "conservative"}}},
-     "config key regrid.methods.fpar: conservative needs a lon/lat source grid and fpar from demo (sources.fpar) is on "
-     "a projected grid"),
-    ("conservative C4 fraction from the sinusoidal grid", {"regrid": {"methods": {"c4_frac": "conservative"}}},
-     "config key regrid.methods.c4_frac: conservative needs a lon/lat source grid and landcover from demo"),
-    ("conservative MODIS ET", {"sources": {"evap": "earthdata"}, "regrid": {"methods": {"evap": "conservative"}}},
-     "config key regrid.methods.evap: conservative needs a lon/lat source grid and evap from earthdata"),
-    ("land cover classes averaged", {"regrid": {"methods": {"landcover": "average"}}},
-     "config key regrid.methods.landcover: average; expected mode or no entry"),
-    ("regrid method of no variable", {"regrid": {"methods": {"fapr": "average"}}},
-     "config key regrid.methods.fapr: not a variable; expected one of tas, pr"),
+    (
+        "conservative FPAR from the sinusoidal grid",
+        {"regrid": {"methods": {"fpar": "conservative"}}},
+        "config key regrid.methods.fpar: conservative needs a lon/lat source grid and fpar from demo (sources.fpar) is on "
+        "a projected grid",
+    ),
+    (
+        "conservative C4 fraction from the sinusoidal grid",
+        {"regrid": {"methods": {"c4_frac": "conservative"}}},
+        "config key regrid.methods.c4_frac: conservative needs a lon/lat source grid and landcover from demo",
+    ),
+    (
+        "conservative MODIS ET",
+        {"sources": {"evap": "earthdata"}, "regrid": {"methods": {"evap": "conservative"}}},
+        "config key regrid.methods.evap: conservative needs a lon/lat source grid and evap from earthdata",
+    ),
+    (
+        "land cover classes averaged",
+        {"regrid": {"methods": {"landcover": "average"}}},
+        "config key regrid.methods.landcover: average; expected mode or no entry",
+    ),
+    (
+        "regrid method of no variable",
+        {"regrid": {"methods": {"fapr": "average"}}},
+        "config key regrid.methods.fapr: not a variable; expected one of tas, pr",
+    ),
     # what a job would reject, checked before any job runs
     ("run name with a slash", {"run_name": "my run/1"}, "config key run_name"),
     ("year after any record", {"years": {"end": 2101}}, "config key years.end"),
-    ("one year", {"years": {"start": 2010, "end": 2010}}, "config key years: 2010 to 2010: 1 year; expected at least 3"),
-    ("min_valid_years above the years", {"analysis": {"min_valid_years": 100}},
-     "config key analysis.min_valid_years: 100; expected 3 to the number of years (21)"),
-    ("grid bounds west > east", {"grid": {"bounds": [123, 34, 110, 43]}}, "config key grid.bounds: expected west < east"),
+    (
+        "one year",
+        {"years": {"start": 2010, "end": 2010}},
+        "config key years: 2010 to 2010: 1 year; expected at least 3",
+    ),
+    (
+        "min_valid_years above the years",
+        {"analysis": {"min_valid_years": 100}},
+        "config key analysis.min_valid_years: 100; expected 3 to the number of years (21)",
+    ),
+    (
+        "grid bounds west > east",
+        {"grid": {"bounds": [123, 34, 110, 43]}},
+        "config key grid.bounds: expected west < east",
+    ),
     ("grid bounds of 3 numbers", {"grid": {"bounds": [110, 34, 123]}}, "config key grid.bounds"),
-    ("resolution above the bounds", {"grid": {"bounds": [110, 34, 111, 35], "resolution": 5}},
-     "config key grid.resolution: 5 is larger than the bounds"),
-    ("grid beside the region", {"grid": {"bounds": [0, 0, 10, 10]}},
-     "config key grid: the grid does not cover the region (no pixel centre inside it)"),
-    ("grid coarser than the region", {"region": {"provinces": ["Beijing"]}, "grid": {"resolution": 2}},
-     "config key grid: the grid does not cover the region"),
+    (
+        "resolution above the bounds",
+        {"grid": {"bounds": [110, 34, 111, 35], "resolution": 5}},
+        "config key grid.resolution: 5 is larger than the bounds",
+    ),
+    (
+        "grid beside the region",
+        {"grid": {"bounds": [0, 0, 10, 10]}},
+        "config key grid: the grid does not cover the region (no pixel centre inside it)",
+    ),
+    (
+        "grid coarser than the region",
+        {"region": {"provinces": ["Beijing"]}, "grid": {"resolution": 2}},
+        "config key grid: the grid does not cover the region",
+    ),
     ("grid of petabytes", {"grid": {"resolution": 0.000001}}, "config key resources.max_mem_mb: the grid of"),
-    ("degrees for a CRS in metres", {"grid": {"crs": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m",
-                                              "resolution": 0.05}}, "raise resources.max_mem_mb"),
-    ("ceiling below the biggest job", {"resources": {"max_mem_mb": 1000, "base_mem_mb": 2000}},
-     "config key resources.max_mem_mb: the grid of"),
+    (
+        "degrees for a CRS in metres",
+        {"grid": {"crs": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", "resolution": 0.05}},
+        "raise resources.max_mem_mb",
+    ),
+    (
+        "ceiling below the biggest job",
+        {"resources": {"max_mem_mb": 1000, "base_mem_mb": 2000}},
+        "config key resources.max_mem_mb: the grid of",
+    ),
     ("ceiling below its minimum", {"resources": {"max_mem_mb": 10}}, "config key resources.max_mem_mb"),
     ("landcover source not delivering it", {"sources": {"landcover": "stations"}}, "config key sources.landcover"),
     ("sunshine source not delivering it", {"sources": {"sunshine": "cds"}}, "config key sources.sunshine"),
@@ -100,15 +145,26 @@ CONFIG_CASES = [
     ("zero tries", {"sources": {"download": {"tries": 0}}}, "config key sources.download.tries"),
     ("negative backoff", {"sources": {"download": {"backoff": -1}}}, "config key sources.download.backoff"),
     ("negative max_wait", {"sources": {"download": {"max_wait": -1}}}, "config key sources.download.max_wait"),
-    ("zero connect timeout", {"sources": {"download": {"connect_timeout": 0}}}, "config key sources.download.connect_timeout"),
+    (
+        "zero connect timeout",
+        {"sources": {"download": {"connect_timeout": 0}}},
+        "config key sources.download.connect_timeout",
+    ),
     ("zero read timeout", {"sources": {"download": {"read_timeout": 0}}}, "config key sources.download.read_timeout"),
     ("unknown verify", {"sources": {"download": {"verify": "md5"}}}, "config key sources.download.verify"),
     ("bad tile name", {"sources": {"earthdata": {"tiles": ["h26"]}}}, "config key sources.earthdata.tiles"),
     ("unknown transfer", {"sources": {"earthdata": {"transfer": "ftp"}}}, "config key sources.earthdata.transfer"),
     ("unknown fpar_qc", {"sources": {"earthdata": {"fpar_qc": "best"}}}, "config key sources.earthdata.fpar_qc"),
-    ("unknown fpar_nonveg", {"sources": {"earthdata": {"fpar_nonveg": "one"}}}, "config key sources.earthdata.fpar_nonveg"),
-    ("fill years of one year", {"sources": {"earthdata": {"fpar_fill_years": [2001]}}},
-     "config key sources.earthdata.fpar_fill_years"),
+    (
+        "unknown fpar_nonveg",
+        {"sources": {"earthdata": {"fpar_nonveg": "one"}}},
+        "config key sources.earthdata.fpar_nonveg",
+    ),
+    (
+        "fill years of one year",
+        {"sources": {"earthdata": {"fpar_fill_years": [2001]}}},
+        "config key sources.earthdata.fpar_fill_years",
+    ),
     ("unknown station method", {"sources": {"stations": {"method": "kriging"}}}, "config key sources.stations.method"),
     ("negative smoothing", {"sources": {"stations": {"smoothing": -1}}}, "config key sources.stations.smoothing"),
     ("zero station resolution", {"sources": {"stations": {"resolution": 0}}}, "config key sources.stations.resolution"),
@@ -116,26 +172,46 @@ CONFIG_CASES = [
     ("zero min_stations", {"sources": {"stations": {"min_stations": 0}}}, "config key sources.stations.min_stations"),
     ("proxy a above 1", {"sources": {"proxy": {"a": 2}}}, "config key sources.proxy.a"),
     ("negative proxy b", {"sources": {"proxy": {"b": -0.1}}}, "config key sources.proxy.b"),
-    ("proxy a + b above 1", {"sources": {"sunshine": "proxy", "proxy": {"a": 0.6, "b": 0.6}}},
-     "config key sources.proxy: a=0.6, b=0.6; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1"),
+    (
+        "proxy a + b above 1",
+        {"sources": {"sunshine": "proxy", "proxy": {"a": 0.6, "b": 0.6}}},
+        "config key sources.proxy: a=0.6, b=0.6; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1",
+    ),
     ("zero demo meteo resolution", {"demo": {"meteo_resolution": 0}}, "config key demo.meteo_resolution"),
     ("negative demo land resolution", {"demo": {"land_resolution": -1}}, "config key demo.land_resolution"),
-    ("demo bounds south > north", {"demo": {"bounds": [110, 43, 123, 34]}}, "config key demo.bounds: expected west < east"),
+    (
+        "demo bounds south > north",
+        {"demo": {"bounds": [110, 43, 123, 34]}},
+        "config key demo.bounds: expected west < east",
+    ),
     ("demo persistence above 0.95", {"demo": {"persistence": {"west": 1.2}}}, "config key demo.persistence.west"),
     ("demo persistence below -0.95", {"demo": {"persistence": {"east": -1}}}, "config key demo.persistence.east"),
     ("land_max_missing above 1", {"regrid": {"land_max_missing": 1.5}}, "config key regrid.land_max_missing"),
     ("C4 rule not a class", {"landcover": {"c4_fraction": {"crops": 0.5}}}, "config key landcover.c4_fraction"),
-    ("mod17 without a source", {"carbon": {"npp": "mod17"}}, "config key sources.npp: carbon.npp or carbon.models has mod17"),
+    (
+        "mod17 without a source",
+        {"carbon": {"npp": "mod17"}},
+        "config key sources.npp: carbon.npp or carbon.models has mod17",
+    ),
     ("zero par fraction", {"carbon": {"par_fraction": 0}}, "config key carbon.par_fraction"),
     ("zero eps_c3", {"carbon": {"eps_c3": 0}}, "config key carbon.eps_c3"),
     ("negative eps_c4", {"carbon": {"eps_c4": -1}}, "config key carbon.eps_c4"),
     ("cue above 1", {"carbon": {"cue": 1.5}}, "config key carbon.cue"),
-    ("C3 temperatures reversed", {"carbon": {"temperature": {"c3": {"tmin": 40, "topt": 20, "tmax": 0}}}},
-     "config key carbon.temperature.c3: tmin 40, topt 20, tmax 0; expected tmin < topt < tmax"),
-    ("C4 optimum at the minimum", {"carbon": {"temperature": {"c4": {"tmin": 30}}}},
-     "config key carbon.temperature.c4"),
-    ("carbon fraction in percent", {"carbon": {"rh": {"carbon_fraction": 46.5}}},
-     "config key carbon.rh.carbon_fraction: 46.5; expected a number in (0, 1]"),
+    (
+        "C3 temperatures reversed",
+        {"carbon": {"temperature": {"c3": {"tmin": 40, "topt": 20, "tmax": 0}}}},
+        "config key carbon.temperature.c3: tmin 40, topt 20, tmax 0; expected tmin < topt < tmax",
+    ),
+    (
+        "C4 optimum at the minimum",
+        {"carbon": {"temperature": {"c4": {"tmin": 30}}}},
+        "config key carbon.temperature.c4",
+    ),
+    (
+        "carbon fraction in percent",
+        {"carbon": {"rh": {"carbon_fraction": 46.5}}},
+        "config key carbon.rh.carbon_fraction: 46.5; expected a number in (0, 1]",
+    ),
     ("negative Rh scale", {"carbon": {"rh": {"a": -0.22}}}, "config key carbon.rh.a"),
     ("zero Priestley-Taylor alpha", {"carbon": {"water": {"pt_alpha": 0}}}, "config key carbon.water.pt_alpha"),
     ("unknown MK variant", {"analysis": {"mk_variant": "sen"}}, "config key analysis.mk_variant"),
@@ -147,8 +223,11 @@ CONFIG_CASES = [
     ("unknown trend p", {"classes": {"trend": {"p": "r"}}}, "config key classes.trend.p"),
     ("trend alpha 1", {"classes": {"trend": {"alpha": 1}}}, "config key classes.trend.alpha"),
     ("unknown CV scheme", {"classes": {"cv_scheme": "coarse"}}, "config key classes.cv_scheme"),
-    ("Hurst thresholds reversed", {"classes": {"hurst": {"thresholds": [0.65, 0.5, 0.35]}}},
-     "config key classes.hurst.thresholds: [0.65, 0.5, 0.35]; expected three increasing values"),
+    (
+        "Hurst thresholds reversed",
+        {"classes": {"hurst": {"thresholds": [0.65, 0.5, 0.35]}}},
+        "config key classes.hurst.thresholds: [0.65, 0.5, 0.35]; expected three increasing values",
+    ),
     ("two Hurst thresholds", {"classes": {"hurst": {"thresholds": [0.4, 0.6]}}}, "config key classes.hurst.thresholds"),
     ("unknown Hurst p", {"classes": {"hurst": {"p": "r"}}}, "config key classes.hurst.p"),
     ("Hurst alpha 0", {"classes": {"hurst": {"alpha": 0}}}, "config key classes.hurst.alpha"),
@@ -157,41 +236,92 @@ CONFIG_CASES = [
     ("dpi 10", {"figures": {"dpi": 10}}, "config key figures.dpi"),
     ("base memory 10 MB", {"resources": {"base_mem_mb": 10}}, "config key resources.base_mem_mb"),
     ("negative memory per pixel", {"resources": {"mem_mb_per_mpixel": -1}}, "config key resources.mem_mb_per_mpixel"),
-    ("negative aggregate memory", {"resources": {"aggregate_mem_mb_per_mpixel": -1}},
-     "config key resources.aggregate_mem_mb_per_mpixel"),
+    (
+        "negative aggregate memory",
+        {"resources": {"aggregate_mem_mb_per_mpixel": -1}},
+        "config key resources.aggregate_mem_mb_per_mpixel",
+    ),
     ("zero block rows", {"resources": {"block_rows": 0}}, "config key resources.block_rows"),
     # real-data configs: what the retrieve jobs would reject, said by the dry run
-    ("FPAR before MOD15A2H", {"sources": {"fpar": "earthdata"}, "years": {"start": 1995, "end": 2005}},
-     "config key years.start: MOD15A2H (sources.fpar) starts in 2000, the run asks for 1995"),
-    ("NPP before MOD17A3HGF", {"carbon": {"npp": "mod17"}, "sources": {"npp": "earthdata"}},
-     ("config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
-      "2001 (or carbon.npp: tec)")),
-    ("NPP of the ensemble before MOD17A3HGF", {"carbon": {"models": ["tec", "mod17"]}, "sources": {"npp": "earthdata"}},
-     "config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000"),
-    ("ET before MOD16A2GF", {"sources": {"evap": "earthdata"}, "years": {"start": 1999, "end": 2005}},
-     "config key years.start: MOD16A2GF (sources.evap) starts in 2000, the run asks for 1999"),
+    (
+        "FPAR before MOD15A2H",
+        {"sources": {"fpar": "earthdata"}, "years": {"start": 1995, "end": 2005}},
+        "config key years.start: MOD15A2H (sources.fpar) starts in 2000, the run asks for 1995",
+    ),
+    (
+        "NPP before MOD17A3HGF",
+        {"carbon": {"npp": "mod17"}, "sources": {"npp": "earthdata"}},
+        (
+            "config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000; expected years from "
+            "2001 (or carbon.npp: tec)"
+        ),
+    ),
+    (
+        "NPP of the ensemble before MOD17A3HGF",
+        {"carbon": {"models": ["tec", "mod17"]}, "sources": {"npp": "earthdata"}},
+        "config key years.start: MOD17A3HGF (sources.npp) starts in 2001, the run asks for 2000",
+    ),
+    (
+        "ET before MOD16A2GF",
+        {"sources": {"evap": "earthdata"}, "years": {"start": 1999, "end": 2005}},
+        "config key years.start: MOD16A2GF (sources.evap) starts in 2000, the run asks for 1999",
+    ),
     ("no station file", {"sources": {"sunshine": "stations"}}, "config key sources.stations.file: no station file set"),
-    ("station file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.csv"}}},
-     "config key sources.stations.file: nowhere.csv not found"),
-    ("station file without hours", {"sources": {"sunshine": "stations", "stations": {"file": "no_hours.csv"}}},
-     "no_hours.csv: missing column(s) hours; expected header station_id,lon,lat,date,hours"),
-    ("CMA daily file missing", {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.txt",
-                                                                               "format": "cma_daily"}}},
-     "config key sources.stations.file: nowhere.txt not found; expected the CMA daily sunshine file"),
+    (
+        "station file missing",
+        {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.csv"}}},
+        "config key sources.stations.file: nowhere.csv not found",
+    ),
+    (
+        "station file without hours",
+        {"sources": {"sunshine": "stations", "stations": {"file": "no_hours.csv"}}},
+        "no_hours.csv: missing column(s) hours; expected header station_id,lon,lat,date,hours",
+    ),
+    (
+        "CMA daily file missing",
+        {"sources": {"sunshine": "stations", "stations": {"file": "nowhere.txt", "format": "cma_daily"}}},
+        "config key sources.stations.file: nowhere.txt not found; expected the CMA daily sunshine file",
+    ),
     # the region's vector file: named, with the geometry problem
-    ("vector file missing", {"region": {"vector_file": "nowhere.gpkg"}}, "config key region.vector_file: nowhere.gpkg not found"),
-    ("vector file of a point", {"region": {"vector_file": "point.geojson"}},
-     "point.geojson: feature 0 is a Point; expected polygons of the region"),
+    (
+        "vector file missing",
+        {"region": {"vector_file": "nowhere.gpkg"}},
+        "config key region.vector_file: nowhere.gpkg not found",
+    ),
+    (
+        "vector file of a point",
+        {"region": {"vector_file": "point.geojson"}},
+        "point.geojson: feature 0 is a Point; expected polygons of the region",
+    ),
     ("vector file without a CRS", {"region": {"vector_file": "no_crs.shp"}}, "no_crs.shp: vector file has no CRS"),
-    ("vector file not a vector file", {"region": {"vector_file": "garbage.gpkg"}}, "garbage.gpkg: not a readable vector file"),
-    ("vector file without features", {"region": {"vector_file": "empty.geojson"}}, "empty.geojson: vector file has no features"),
-    ("vector name field absent", {"region": {"vector_file": "box.geojson", "name_field": "NAME"}},
-     "config key region.name_field: 'NAME' is not a field of box.geojson"),
+    (
+        "vector file not a vector file",
+        {"region": {"vector_file": "garbage.gpkg"}},
+        "garbage.gpkg: not a readable vector file",
+    ),
+    (
+        "vector file without features",
+        {"region": {"vector_file": "empty.geojson"}},
+        "empty.geojson: vector file has no features",
+    ),
+    (
+        "vector name field absent",
+        {"region": {"vector_file": "box.geojson", "name_field": "NAME"}},
+        "config key region.name_field: 'NAME' is not a field of box.geojson",
+    ),
     # the statistics' options
     ("bad mk_variant", {"analysis": {"mk_variant": "yue_wang_all_lags"}}, "config key analysis.mk_variant"),
     ("bad hurst_series", {"analysis": {"hurst_series": "returns"}}, "config key analysis.hurst_series"),
-    ("bad detrend_correlation", {"analysis": {"detrend_correlation": "yes"}}, "config key analysis.detrend_correlation"),
-    ("negative no_change_slope", {"classes": {"trend": {"no_change_slope": -1}}}, "config key classes.trend.no_change_slope"),
+    (
+        "bad detrend_correlation",
+        {"analysis": {"detrend_correlation": "yes"}},
+        "config key analysis.detrend_correlation",
+    ),
+    (
+        "negative no_change_slope",
+        {"classes": {"trend": {"no_change_slope": -1}}},
+        "config key classes.trend.no_change_slope",
+    ),
     ("bad random_band", {"classes": {"hurst": {"random_band": 0.7}}}, "config key classes.hurst.random_band"),
     # real sources' settings
     ("unknown evap source", {"sources": {"evap": "cds"}}, "config key sources.evap"),
@@ -202,7 +332,11 @@ CONFIG_CASES = [
     ("negative uncertainty seed", {"uncertainty": {"seed": -1}}, "config key uncertainty.seed"),
     ("negative eps_c3 SD", {"uncertainty": {"sd": {"eps_c3": -0.1}}}, "config key uncertainty.sd.eps_c3"),
     ("negative eps_c4 SD", {"uncertainty": {"sd": {"eps_c4": -0.1}}}, "config key uncertainty.sd.eps_c4"),
-    ("negative CASA eps_max SD", {"uncertainty": {"sd": {"casa_eps_max": -0.1}}}, "config key uncertainty.sd.casa_eps_max"),
+    (
+        "negative CASA eps_max SD",
+        {"uncertainty": {"sd": {"casa_eps_max": -0.1}}},
+        "config key uncertainty.sd.casa_eps_max",
+    ),
     ("negative Rh a SD", {"uncertainty": {"sd": {"rh_a": -0.1}}}, "config key uncertainty.sd.rh_a"),
     ("negative Rh b SD", {"uncertainty": {"sd": {"rh_b": -0.1}}}, "config key uncertainty.sd.rh_b"),
     ("negative Rh c SD", {"uncertainty": {"sd": {"rh_c": -0.1}}}, "config key uncertainty.sd.rh_c"),
@@ -210,30 +344,55 @@ CONFIG_CASES = [
     ("unknown NPP model", {"carbon": {"npp": "biome-bgc"}}, "config key carbon.npp"),
     ("unknown model in the ensemble", {"carbon": {"models": ["tec", "biome-bgc"]}}, "config key carbon.models.1"),
     ("empty ensemble", {"carbon": {"models": []}}, "config key carbon.models"),
-    ("unknown class in the eps_max table", {"carbon": {"casa": {"eps_max": {"99": 0.5}}}},
-     "config key carbon.casa.eps_max.99: not an IGBP class"),
+    (
+        "unknown class in the eps_max table",
+        {"carbon": {"casa": {"eps_max": {"99": 0.5}}}},
+        "config key carbon.casa.eps_max.99: not an IGBP class",
+    ),
     ("zero eps_max", {"carbon": {"casa": {"eps_max": {"4": 0}}}}, "config key carbon.casa.eps_max.4"),
     ("mod17 in the ensemble without an NPP source", {"carbon": {"models": ["tec", "mod17"]}}, "config key sources.npp"),
     ("negative draws", {"uncertainty": {"draws": -1}}, "config key uncertainty.draws"),
     ("negative draw SD", {"uncertainty": {"sd": {"cue": -0.1}}}, "config key uncertainty.sd.cue"),
-    ("missing site file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0, "file": "no.csv"}]}},
-     "config key validation.sites (CN-X): no.csv: file not found"),
-    ("site without a file", {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0}]}},
-     "config key validation.sites.0"),
+    (
+        "missing site file",
+        {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0, "file": "no.csv"}]}},
+        "config key validation.sites (CN-X): no.csv: file not found",
+    ),
+    (
+        "site without a file",
+        {"validation": {"sites": [{"id": "CN-X", "lon": 116.0, "lat": 38.0}]}},
+        "config key validation.sites.0",
+    ),
     ("even validation window", {"validation": {"window": 2}}, "config key validation.window"),
-    ("site outside the grid", {"validation": {"sites": [{"id": "CN-X", "lon": 0.0, "lat": 0.0, "file": "no_hours.csv"}]}},
-     "config key validation.sites (CN-X): lon 0.0, lat 0.0 is outside the grid"),
-    ("demo sites outside the region", {"region": {"provinces": ["Beijing"]}, "validation": {"demo_sites": True}},
-     "config key validation.demo_sites (DEMO-CRO): lon 116.57, lat 36.83 is outside the grid"),
-    ("site CSV without NEE", {"validation": {"sites": [{"id": "CN-Nn", "lon": 116.4, "lat": 39.9,
-                                                        "file": "site_no_nee.csv"}]}},
-     "site CN-Nn: site_no_nee.csv: missing column(s) NEE_VUT_REF"),
-    ("site land cover not IGBP", {"validation": {"sites": [{"id": "CN-Lc", "lon": 116.4, "lat": 39.9,
-                                                            "landcover": "forest", "file": "site_no_nee.csv"}]}},
-     "config key validation.sites (CN-Lc).landcover: 'forest'; expected an IGBP class"),
-    ("site CSV all -9999", {"validation": {"sites": [{"id": "CN-Mv", "lon": 116.4, "lat": 39.9,
-                                                      "file": "site_missing.csv"}]}},
-     "site CN-Mv: site_missing.csv: GPP_NT_VUT_REF and NEE_VUT_REF are all missing (-9999)"),
+    (
+        "site outside the grid",
+        {"validation": {"sites": [{"id": "CN-X", "lon": 0.0, "lat": 0.0, "file": "no_hours.csv"}]}},
+        "config key validation.sites (CN-X): lon 0.0, lat 0.0 is outside the grid",
+    ),
+    (
+        "demo sites outside the region",
+        {"region": {"provinces": ["Beijing"]}, "validation": {"demo_sites": True}},
+        "config key validation.demo_sites (DEMO-CRO): lon 116.57, lat 36.83 is outside the grid",
+    ),
+    (
+        "site CSV without NEE",
+        {"validation": {"sites": [{"id": "CN-Nn", "lon": 116.4, "lat": 39.9, "file": "site_no_nee.csv"}]}},
+        "site CN-Nn: site_no_nee.csv: missing column(s) NEE_VUT_REF",
+    ),
+    (
+        "site land cover not IGBP",
+        {
+            "validation": {
+                "sites": [{"id": "CN-Lc", "lon": 116.4, "lat": 39.9, "landcover": "forest", "file": "site_no_nee.csv"}]
+            }
+        },
+        "config key validation.sites (CN-Lc).landcover: 'forest'; expected an IGBP class",
+    ),
+    (
+        "site CSV all -9999",
+        {"validation": {"sites": [{"id": "CN-Mv", "lon": 116.4, "lat": 39.9, "file": "site_missing.csv"}]}},
+        "site CN-Mv: site_missing.csv: GPP_NT_VUT_REF and NEE_VUT_REF are all missing (-9999)",
+    ),
 ]
 
 
@@ -286,8 +445,9 @@ def troubleshooting_patterns() -> list:
         first = row.split(" | ")[0]
         for msg in re.findall(r"`([^`]+)`", first):
             parts = re.split(r"( ?… ?|\b[XYNM]\b)", msg)
-            out.append(re.compile("".join(".*?" if p.strip() in ("…", "X", "Y", "N", "M") else re.escape(p)
-                                          for p in parts)))
+            out.append(
+                re.compile("".join(".*?" if p.strip() in ("…", "X", "Y", "N", "M") else re.escape(p) for p in parts))
+            )
     assert not any(p.match("ERROR: config key zzz: qqq") for p in out)  # no row matches any message
     return out
 
@@ -309,9 +469,16 @@ def test_bad_config_stops_the_plan(case_files, name, change, expected):
 
 #: Cases run through the real `snakemake` on a finished run: the error comes before any job
 #: (no log written, every file byte-identical). Each of these once cost a finished result.
-WORKFLOW_CASES = ["min_valid_years above the years", "C3 temperatures reversed", "carbon fraction in percent",
-                  "grid bounds west > east", "one year", "grid of petabytes", "Hurst thresholds reversed",
-                  "grid beside the region"]
+WORKFLOW_CASES = [
+    "min_valid_years above the years",
+    "C3 temperatures reversed",
+    "carbon fraction in percent",
+    "grid bounds west > east",
+    "one year",
+    "grid of petabytes",
+    "Hurst thresholds reversed",
+    "grid beside the region",
+]
 
 
 @pytest.mark.parametrize("name", WORKFLOW_CASES)
@@ -327,8 +494,17 @@ def test_bad_config_leaves_a_finished_run_untouched(done, tmp_path, name):
     assert tree_state(done) == before  # no log, no new demo cache, every file as it was
 
 
-CONSTRAINTS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "minItems",
-               "maxItems", "oneOf"}
+CONSTRAINTS = {
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "enum",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "oneOf",
+}
 
 
 def constrained_keys(node=None, path=()):
@@ -336,8 +512,9 @@ def constrained_keys(node=None, path=()):
     node = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text()) if node is None else node
 
     def constrained(n):
-        return isinstance(n, dict) and (bool(CONSTRAINTS & set(n)) or any(
-            constrained(n.get(k)) for k in ("items", "additionalProperties")))
+        return isinstance(n, dict) and (
+            bool(CONSTRAINTS & set(n)) or any(constrained(n.get(k)) for k in ("items", "additionalProperties"))
+        )
 
     out = []
     for name, sub in (node.get("properties") or {}).items():
@@ -370,8 +547,9 @@ def test_every_constrained_schema_key_has_a_bad_value_case():
 
 # ------------------------------------------------------------------ files
 def run_script(script, *args):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args],
-                          capture_output=True, text=True, env=env(), timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args], capture_output=True, text=True, env=env(), timeout=300
+    )
 
 
 @pytest.fixture()
@@ -403,6 +581,7 @@ def set_value(var, value, month=6):
         arr[month][inside] = value
         ds[var].values = arr
         return ds
+
     return fn
 
 
@@ -410,6 +589,7 @@ def set_units(var, units):
     def fn(ds):
         ds[var].attrs["units"] = units
         return ds
+
     return fn
 
 
@@ -417,6 +597,7 @@ def drop_units(var):
     def fn(ds):
         ds[var].attrs.pop("units")
         return ds
+
     return fn
 
 
@@ -455,11 +636,20 @@ def test_forcing_on_another_grid_is_named_by_carbon(done, forcing_file, tmp_path
     rewrite(forcing_file, lambda ds: ds.isel(x=slice(1, None)))
     out = tmp_path / "out" / "carbon.nc"
     out.parent.mkdir()
-    (out.parent / "params.yaml").write_text(yaml.safe_dump({"carbon": nconfig.defaults("carbon"),
-                                                            "strictness": "default"}))
-    proc = run_script("carbon.py", "--input", f"forcing={forcing_file}", "--input",
-                      f"grid={done / 'results/tiny/grid.nc'}", "--output", f"carbon={out}",
-                      "--params", str(out.parent / "params.yaml"))
+    (out.parent / "params.yaml").write_text(
+        yaml.safe_dump({"carbon": nconfig.defaults("carbon"), "strictness": "default"})
+    )
+    proc = run_script(
+        "carbon.py",
+        "--input",
+        f"forcing={forcing_file}",
+        "--input",
+        f"grid={done / 'results/tiny/grid.nc'}",
+        "--output",
+        f"carbon={out}",
+        "--params",
+        str(out.parent / "params.yaml"),
+    )
     assert proc.returncode != 0
     line = error_line(proc.stderr)
     assert "forcing.nc: grid differs from the run's target grid (grid.nc)" in line, line
@@ -519,8 +709,15 @@ def statistic_job(series_file, tmp_path, min_valid):
     out.mkdir(exist_ok=True)
     params = {"statistic": "stability", "analysis": {"min_valid_years": min_valid, "cv_ddof": 1, "chunk": 512}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run_script("statistic.py", "--input", f"series={series_file}", "--output",
-                      f"analysis={out / 'stability.nc'}", "--params", str(tmp_path / "params.yaml"))
+    proc = run_script(
+        "statistic.py",
+        "--input",
+        f"series={series_file}",
+        "--output",
+        f"analysis={out / 'stability.nc'}",
+        "--params",
+        str(tmp_path / "params.yaml"),
+    )
     return proc, out
 
 
@@ -594,8 +791,12 @@ def test_hdf4_file_that_is_not_hdf4(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text("<html>Earthdata Login</html>\n")  # what a failed login page saved as .hdf looks like
     cfg, manifest = local_manifest(tmp_path, root, "fpar")
-    one_line_error(lambda: local.open_year("fpar", 2001, manifest, cfg), str(bad), "not a readable HDF4 file",
-                   "expected a MODIS HDF4-EOS tile")
+    one_line_error(
+        lambda: local.open_year("fpar", 2001, manifest, cfg),
+        str(bad),
+        "not a readable HDF4 file",
+        "expected a MODIS HDF4-EOS tile",
+    )
     assert bad.read_text().startswith("<html>")  # the user's file is left as it was
 
 
@@ -604,8 +805,17 @@ def _geotiff(path, crs, lon0=115.5, lat0=40.5):
     from rasterio.transform import from_origin
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=8, height=6, count=1, dtype="uint8", crs=crs,
-                       transform=from_origin(lon0, lat0, 0.25, 0.25)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=6,
+        count=1,
+        dtype="uint8",
+        crs=crs,
+        transform=from_origin(lon0, lat0, 0.25, 0.25),
+    ) as dst:
         dst.write(np.full((1, 6, 8), 12, np.uint8))
     return path
 
@@ -616,8 +826,12 @@ def test_geotiff_without_crs(tmp_path):
     root = tmp_path / "mine"
     tif = _geotiff(root / "landcover" / "2001.tif", None)
     cfg, manifest = local_manifest(tmp_path, root, "landcover")
-    one_line_error(lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}), str(tif),
-                   "GeoTIFF without a CRS", "expected a georeferenced raster")
+    one_line_error(
+        lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}),
+        str(tif),
+        "GeoTIFF without a CRS",
+        "expected a georeferenced raster",
+    )
 
 
 def test_geotiff_with_the_wrong_crs(tmp_path):
@@ -627,8 +841,13 @@ def test_geotiff_with_the_wrong_crs(tmp_path):
     root = tmp_path / "mine"
     tif = _geotiff(root / "landcover" / "2001.tif", "EPSG:3857")
     cfg, manifest = local_manifest(tmp_path, root, "landcover")
-    one_line_error(lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}), str(tif),
-                   "EPSG:3857", "outside the request box", "expected a raster over the region")
+    one_line_error(
+        lambda: local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5}),
+        str(tif),
+        "EPSG:3857",
+        "outside the request box",
+        "expected a raster over the region",
+    )
     good = _geotiff(tmp_path / "ok" / "landcover" / "2001.tif", "EPSG:4326")
     cfg, manifest = local_manifest(tmp_path / "ok-data", good.parents[1], "landcover")
     assert local.open_year("landcover", 2001, manifest, cfg, {"12": 0.5})["c4_frac"].notnull().any()
@@ -639,32 +858,63 @@ def retrieve_job(tmp_path, source, product, settings, outputs, extra_env):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     e = env()
-    for k in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_URL", "CDSAPI_KEY", "NETRC",
-              "CDSAPI_RC"):
+    for k in (
+        "EARTHDATA_USERNAME",
+        "EARTHDATA_PASSWORD",
+        "EARTHDATA_TOKEN",
+        "CDSAPI_URL",
+        "CDSAPI_KEY",
+        "NETRC",
+        "CDSAPI_RC",
+    ):
         e.pop(k, None)
     e.update(HOME=str(home), **extra_env)
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"source": source, "product": product, "settings": settings,
-                                      "download": {"tries": 1, "connect_timeout": 1, "read_timeout": 1}}))
-    args = [sys.executable, str(ROOT / "scripts" / "retrieve.py"), "--params", str(params), "--wildcard", "year=2001",
-            "--log", str(tmp_path / "logs" / "retrieve.log")]
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "source": source,
+                "product": product,
+                "settings": settings,
+                "download": {"tries": 1, "connect_timeout": 1, "read_timeout": 1},
+            }
+        )
+    )
+    args = [
+        sys.executable,
+        str(ROOT / "scripts" / "retrieve.py"),
+        "--params",
+        str(params),
+        "--wildcard",
+        "year=2001",
+        "--log",
+        str(tmp_path / "logs" / "retrieve.log"),
+    ]
     for name, path in outputs.items():
         args += ["--output", f"{name}={path}"]
     return subprocess.run(args, capture_output=True, text=True, env=e, timeout=300)
 
 
-@pytest.mark.parametrize("source, product, expected", [
-    ("earthdata", "landcover", ["Earthdata credentials missing", "EARTHDATA_TOKEN", "~/.netrc"]),
-    ("cds", "meteo", ["CDS credentials missing", "CDSAPI_KEY", "~/.cdsapirc"]),
-], ids=["earthdata", "cds"])
+@pytest.mark.parametrize(
+    "source, product, expected",
+    [
+        ("earthdata", "landcover", ["Earthdata credentials missing", "EARTHDATA_TOKEN", "~/.netrc"]),
+        ("cds", "meteo", ["CDS credentials missing", "CDSAPI_KEY", "~/.cdsapirc"]),
+    ],
+    ids=["earthdata", "cds"],
+)
 def test_missing_credentials(tmp_path, source, product, expected):
     """One line naming what to set; a half-set secret (a password without its user) never printed;
     no request sent (nothing listens on port 9) and nothing written but the log."""
     decoy = "decoy-secret-8f7e6d5c"
-    settings = nconfig.defaults("sources", {
-        "bbox": BBOX, "earthdata": {"cmr_url": "https://127.0.0.1:9/search/", "edl_host": "127.0.0.1:9",
-                                    "tiles": ["h26v04"]},
-        "cds": {"url": "http://127.0.0.1:9/api"}})
+    settings = nconfig.defaults(
+        "sources",
+        {
+            "bbox": BBOX,
+            "earthdata": {"cmr_url": "https://127.0.0.1:9/search/", "edl_host": "127.0.0.1:9", "tiles": ["h26v04"]},
+            "cds": {"url": "http://127.0.0.1:9/api"},
+        },
+    )
     data = tmp_path / "data"
     outputs = {"manifest": data / "x" / "2001.json"}
     proc = retrieve_job(tmp_path, source, product, settings, outputs, {"EARTHDATA_PASSWORD": decoy})
@@ -688,17 +938,21 @@ def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
     lon = np.arange(110.125, 116.0, 0.25)  # the region reaches 122.8 E
     time = pd.date_range("2001-01-01", periods=12, freq="MS")
     shape = (12, len(lat), len(lon))
-    units = {"tas": "degC", "pr": "mm month-1", "ssrd": "MJ m-2 month-1", "rn": "MJ m-2 month-1",
-             "evap": "mm month-1"}
+    units = {"tas": "degC", "pr": "mm month-1", "ssrd": "MJ m-2 month-1", "rn": "MJ m-2 month-1", "evap": "mm month-1"}
     values = {"tas": 10.0, "pr": 40.0, "ssrd": 450.0, "rn": 250.0, "evap": 30.0}
-    ds = xr.Dataset({k: (("time", "lat", "lon"), np.full(shape, values[k]), {"units": u}) for k, u in units.items()},
-                    coords={"time": time, "lat": lat, "lon": lon})
+    ds = xr.Dataset(
+        {k: (("time", "lat", "lon"), np.full(shape, values[k]), {"units": u}) for k, u in units.items()},
+        coords={"time": time, "lat": lat, "lon": lon},
+    )
     (root / "meteo").mkdir(parents=True)
     ds.to_netcdf(root / "meteo" / "2001.nc")
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(run_name="badmeteo", years={"start": 2001, "end": 2003},
-               sources={"meteo": "local", "local": {"root": "mine_bad_meteo"}},
-               data_dir="data_badmeteo")  # its own cache: a demo job of other products may rewrite shared files
+    cfg.update(
+        run_name="badmeteo",
+        years={"start": 2001, "end": 2003},
+        sources={"meteo": "local", "local": {"root": "mine_bad_meteo"}},
+        data_dir="data_badmeteo",
+    )  # its own cache: a demo job of other products may rewrite shared files
     path = tmp_path / "badmeteo.yaml"
     path.write_text(yaml.safe_dump(cfg))
     before = tree_state(wd)
@@ -716,13 +970,20 @@ def test_meteo_grid_that_does_not_cover_the_region(done, tmp_path):
 def test_permanent_retrieve_error_is_not_retried(done, tmp_path):
     """A local file that is not there: the retrieve job stops once, with one ERROR line (a retry, even a
     profile's `retries:`, would only print it again); the earlier run is untouched."""
-    cfg = merged(yaml.safe_load(TINY.read_text()), {"run_name": "nolocal", "years": {"start": 2001, "end": 2003},
-                                                    "sources": {"meteo": "local", "local": {"root": "no_such_folder"}}})
+    cfg = merged(
+        yaml.safe_load(TINY.read_text()),
+        {
+            "run_name": "nolocal",
+            "years": {"start": 2001, "end": 2003},
+            "sources": {"meteo": "local", "local": {"root": "no_such_folder"}},
+        },
+    )
     path = tmp_path / "nolocal.yaml"
     path.write_text(yaml.safe_dump(cfg))
     before = tree_state(done)
-    proc = snakemake(done, "--cores", "1", "--retries", "2", "results/nolocal/forcing/2001.nc", configfile=path,
-                     check=False)
+    proc = snakemake(
+        done, "--cores", "1", "--retries", "2", "results/nolocal/forcing/2001.nc", configfile=path, check=False
+    )
     assert proc.returncode != 0
     line = error_line(proc.stdout + proc.stderr)  # exactly one
     assert "local meteo 2001: none of" in line and "no_such_folder" in line, line

@@ -1,4 +1,5 @@
 """annual_fluxes: monthly values by hand, sums, NEP = NPP - Rh, attributes, parameters, MOD17, NaN."""
+
 from __future__ import annotations
 
 import math
@@ -28,9 +29,18 @@ def plan_error(params: dict) -> str:
         return str(exc)
     return ""
 
+
 FLUXES = ("gpp", "npp", "rh", "nep")
-UNITS = {"tas": "degC", "pr": "mm month-1", "par": "MJ m-2 month-1", "fpar": "1", "rn": "MJ m-2 month-1",
-         "c4_frac": "1", "sund": "h month-1", "evap": "mm month-1"}
+UNITS = {
+    "tas": "degC",
+    "pr": "mm month-1",
+    "par": "MJ m-2 month-1",
+    "fpar": "1",
+    "rn": "MJ m-2 month-1",
+    "c4_frac": "1",
+    "sund": "h month-1",
+    "evap": "mm month-1",
+}
 
 
 def make_forcing(n=3, seed=0):
@@ -49,9 +59,14 @@ def make_forcing(n=3, seed=0):
         "sund": np.full(shape, 200.0),
     }
     data["evap"] = 0.6 * data["pr"]
-    ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()},
-                    coords={"time": pd.date_range("2005-01-01", periods=12, freq="MS"),
-                            "y": np.arange(n, dtype=float), "x": np.arange(n, dtype=float)})
+    ds = xr.Dataset(
+        {k: (("time", "y", "x"), v) for k, v in data.items()},
+        coords={
+            "time": pd.date_range("2005-01-01", periods=12, freq="MS"),
+            "y": np.arange(n, dtype=float),
+            "x": np.arange(n, dtype=float),
+        },
+    )
     for k, u in UNITS.items():
         ds[k].attrs["units"] = u
     return ds
@@ -77,8 +92,10 @@ def month_by_hand(t, p, par, fpar, c4, rn, e, cue=0.5, rh_b=0.0912):
 
 def pixel_by_hand(f, j, i, **kw):
     v = {k: f[k].values[:, j, i].tolist() for k in ("tas", "pr", "par", "fpar", "c4_frac", "rn", "evap")}
-    return [month_by_hand(*(v[k][mo] for k in ("tas", "pr", "par", "fpar", "c4_frac", "rn", "evap")), **kw)
-            for mo in range(12)]
+    return [
+        month_by_hand(*(v[k][mo] for k in ("tas", "pr", "par", "fpar", "c4_frac", "rn", "evap")), **kw)
+        for mo in range(12)
+    ]
 
 
 def test_monthly_values_equal_hand_computed_values():
@@ -95,9 +112,13 @@ def test_monthly_values_equal_hand_computed_values():
 
 def test_handful_of_typical_months_by_hand():
     # (T, P, PAR, FPAR, f_C4, Rn, E): summer maize, spring, winter (E_PT <= 0), hot, dry
-    cases = [(25.0, 100.0, 300.0, 0.6, 0.8, 280.0, 90.0), (12.0, 30.0, 190.0, 0.35, 0.0, 150.0, 25.0),
-             (-4.0, 3.0, 90.0, 0.1, 0.0, -15.0, 2.0), (33.0, 210.0, 300.0, 0.8, 0.5, 320.0, 140.0),
-             (18.0, 5.0, 260.0, 0.3, 0.0, 220.0, 10.0)]
+    cases = [
+        (25.0, 100.0, 300.0, 0.6, 0.8, 280.0, 90.0),
+        (12.0, 30.0, 190.0, 0.35, 0.0, 150.0, 25.0),
+        (-4.0, 3.0, 90.0, 0.1, 0.0, -15.0, 2.0),
+        (33.0, 210.0, 300.0, 0.8, 0.5, 320.0, 140.0),
+        (18.0, 5.0, 260.0, 0.3, 0.0, 220.0, 10.0),
+    ]
     cols = list(zip(*cases))
     names = ("tas", "pr", "par", "fpar", "c4_frac", "rn", "evap")
     # the five cases repeated over the 12 months of one pixel
@@ -134,8 +155,11 @@ def test_units_and_attributes():
     assert "Yan" in annual.gpp.attrs["comment"] and "ARTS" in annual.gpp.attrs["comment"]
     assert "Pei" in annual.rh.attrs["comment"] and "0.0912" in annual.rh.attrs["comment"]
     assert "NPP - Rh" in annual.nep.attrs["comment"]
-    assert (monthly.ts.attrs["units"], monthly.ws.attrs["units"], monthly.pet.attrs["units"]) == ("1", "1",
-                                                                                                   "mm month-1")
+    assert (monthly.ts.attrs["units"], monthly.ws.attrs["units"], monthly.pet.attrs["units"]) == (
+        "1",
+        "1",
+        "mm month-1",
+    )
     flat = carbon.parameter_attrs(P())
     assert set(flat) <= set(annual.gpp.attrs)
     assert len(flat) == 18  # every numeric parameter of the models, plus the NPP source
@@ -162,16 +186,19 @@ def test_parameters_change_results_and_are_recorded():
     assert a.gpp.attrs["tmax_c3"] == 40.0  # untouched siblings keep their defaults
 
 
-@pytest.mark.parametrize("params, key", [
-    ({"cue": 1.5}, "carbon.cue"),
-    ({"eps_c3": 0}, "carbon.eps_c3"),
-    ({"npp": "biome-bgc"}, "carbon.npp"),
-    ({"rh": {"bee": 0.09}}, "carbon.rh.bee"),
-    ({"temperature": {"c4": {"topt": 50}}}, "carbon.temperature.c4"),
-    ({"water": {"gamma": "0.066"}}, "carbon.water.gamma"),
-    ({"colour": "green"}, "carbon.colour"),
-    ({"monthly_output": "yes"}, "carbon.monthly_output"),
-])
+@pytest.mark.parametrize(
+    "params, key",
+    [
+        ({"cue": 1.5}, "carbon.cue"),
+        ({"eps_c3": 0}, "carbon.eps_c3"),
+        ({"npp": "biome-bgc"}, "carbon.npp"),
+        ({"rh": {"bee": 0.09}}, "carbon.rh.bee"),
+        ({"temperature": {"c4": {"topt": 50}}}, "carbon.temperature.c4"),
+        ({"water": {"gamma": "0.066"}}, "carbon.water.gamma"),
+        ({"colour": "green"}, "carbon.colour"),
+        ({"monthly_output": "yes"}, "carbon.monthly_output"),
+    ],
+)
 def test_invalid_parameters_name_the_config_key(params, key):
     assert f"config key {key}" in plan_error(params)
 
@@ -233,9 +260,14 @@ def north_china_cycle(e_over_pet=0.7, c4_summer=0.3):
     m = np.arange(1, 13)
     cyc = lambda peak: np.cos(2 * np.pi * (m - peak) / 12)  # noqa: E731
     bump = np.exp(-0.5 * ((m - 7.4) / 1.4) ** 2) + 0.03
-    v = {"tas": 12 + 13 * cyc(7), "pr": 500 * bump / bump.sum(), "par": 200 + 100 * cyc(6),
-         "fpar": 0.35 + 0.25 * cyc(7.5), "rn": 150 + 150 * cyc(6.5),
-         "c4_frac": np.where((m >= 6) & (m <= 9), c4_summer, 0.0)}
+    v = {
+        "tas": 12 + 13 * cyc(7),
+        "pr": 500 * bump / bump.sum(),
+        "par": 200 + 100 * cyc(6),
+        "fpar": 0.35 + 0.25 * cyc(7.5),
+        "rn": 150 + 150 * cyc(6.5),
+        "c4_frac": np.where((m >= 6) & (m <= 9), c4_summer, 0.0),
+    }
     v["evap"] = e_over_pet * np.maximum(np.asarray(tec.priestley_taylor_pet(v["rn"], v["tas"])), 0)
     return xr.Dataset({k: (("time", "y", "x"), a[:, None, None]) for k, a in v.items()})
 

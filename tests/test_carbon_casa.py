@@ -1,4 +1,5 @@
 """CASA NPP: the stress terms and monthly NPP by hand, eps_max per class, the model ensemble."""
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def test_monthly_npp_by_hand_for_a_few_months_and_classes():
     f = casa_forcing()
     ds = carbon.annual_fluxes(f, P({"npp": "casa"}))
     eps = {12.0: 0.542, 4.0: 0.692, 10.0: 0.542}
-    for (iy, ix) in [(0, 0), (0, 1), (1, 0)]:
+    for iy, ix in [(0, 0), (0, 1), (1, 0)]:
         px = {k: f[k].values[:, iy, ix] for k in ("tas", "fpar", "par", "rn", "evap")}
         topt = px["tas"][int(np.argmax(px["fpar"]))]
         total = 0.0
@@ -50,9 +51,15 @@ def test_monthly_npp_by_hand_for_a_few_months_and_classes():
             delta = 4098 * es / (t + 237.3) ** 2
             pet = 1.26 * delta / (delta + 0.066) * px["rn"][m] / 2.45
             ws = min(max(px["evap"][m] / pet, 0.0), 1.0) if pet > 0 else 1.0
-            t1 = (0.8 + 0.02 * topt - 0.0005 * topt ** 2) if t > -10 else 0.0
-            total += px["par"][m] * px["fpar"][m] * eps[f["landcover"].values[iy, ix]] * t1 * t2_by_hand(t, topt) \
+            t1 = (0.8 + 0.02 * topt - 0.0005 * topt**2) if t > -10 else 0.0
+            total += (
+                px["par"][m]
+                * px["fpar"][m]
+                * eps[f["landcover"].values[iy, ix]]
+                * t1
+                * t2_by_hand(t, topt)
                 * (0.5 + 0.5 * ws)
+            )
         assert ds.npp.values[iy, ix] == pytest.approx(total, rel=1e-12)
     assert np.isnan(ds.npp.values[1, 1])  # no land cover: no eps_max
     # GPP and Rh are TEC's and Pei's whatever the NPP model
@@ -73,13 +80,16 @@ def test_eps_max_table_and_default():
     assert ds.npp.values[0, 1] == pytest.approx(ref.npp.values[0, 1] / 0.692, rel=1e-12)
 
 
-@pytest.mark.parametrize("params, key", [
-    ({"casa": {"eps_max": {"99": 0.5}}}, "carbon.casa.eps_max.99"),
-    ({"casa": {"eps_max": {"forest": 0.5}}}, "carbon.casa.eps_max.forest"),
-    ({"casa": {"eps_max": {"4": -0.1}}}, "carbon.casa.eps_max.4"),
-    ({"models": ["tec", "biome-bgc"]}, "carbon.models"),
-    ({"models": []}, "carbon.models"),
-])
+@pytest.mark.parametrize(
+    "params, key",
+    [
+        ({"casa": {"eps_max": {"99": 0.5}}}, "carbon.casa.eps_max.99"),
+        ({"casa": {"eps_max": {"forest": 0.5}}}, "carbon.casa.eps_max.forest"),
+        ({"casa": {"eps_max": {"4": -0.1}}}, "carbon.casa.eps_max.4"),
+        ({"models": ["tec", "biome-bgc"]}, "carbon.models"),
+        ({"models": []}, "carbon.models"),
+    ],
+)
 def test_bad_casa_and_model_keys(params, key):
     assert f"config key {key}" in plan_error(params)
 

@@ -1,4 +1,5 @@
 """Soil heterotrophic respiration (Pei et al. 2009): reference and hand-computed values, monotonicity."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,8 @@ def test_hand_computed_values(t, p):
     assert float(rh.rh_monthly(t, p)) == pytest.approx(rh_by_hand(t, p), rel=1e-9)
     assert float(rh.rh_monthly(t, p, b=0.0913)) == pytest.approx(rh_by_hand(t, p, b=0.0913), rel=1e-9)
     assert float(rh.rh_monthly(t, p, a=0.25, c=0.3, days=31, carbon_fraction=0.45)) == pytest.approx(
-        rh_by_hand(t, p, a=0.25, c=0.3, days=31, cf=0.45), rel=1e-9)
+        rh_by_hand(t, p, a=0.25, c=0.3, days=31, cf=0.45), rel=1e-9
+    )
 
 
 def test_reference_values():

@@ -1,4 +1,5 @@
 """TEC GPP and NPP: hand-computed values, the scalars' limits, NaN and xarray handling."""
+
 from __future__ import annotations
 
 import math
@@ -11,12 +12,12 @@ from nepflow.carbon import tec
 
 # (T degC, PAR MJ m-2 month-1, FPAR, f_C4, Ws)
 CASES = [
-    (25.0, 280.0, 0.62, 0.8, 0.7),    # summer maize
-    (12.0, 190.0, 0.35, 0.0, 0.45),   # spring wheat
-    (-4.0, 90.0, 0.10, 0.0, 1.0),     # winter: below Tmin
-    (33.0, 300.0, 0.80, 0.5, 0.9),    # hot: C3 past its optimum, C4 below
-    (41.0, 310.0, 0.30, 1.0, 0.2),    # beyond C3 Tmax, inside C4's
-    (20.0, 250.0, 0.55, 0.3, 1.0),    # C3 optimum
+    (25.0, 280.0, 0.62, 0.8, 0.7),  # summer maize
+    (12.0, 190.0, 0.35, 0.0, 0.45),  # spring wheat
+    (-4.0, 90.0, 0.10, 0.0, 1.0),  # winter: below Tmin
+    (33.0, 300.0, 0.80, 0.5, 0.9),  # hot: C3 past its optimum, C4 below
+    (41.0, 310.0, 0.30, 1.0, 0.2),  # beyond C3 Tmax, inside C4's
+    (20.0, 250.0, 0.55, 0.3, 1.0),  # C3 optimum
 ]
 
 
@@ -83,7 +84,8 @@ def test_priestley_taylor_by_hand():
     for rn, t in [(300.0, 20.0), (150.0, 5.0), (40.0, -3.0), (-20.0, -8.0)]:
         assert float(tec.priestley_taylor_pet(rn, t)) == pytest.approx(pet_by_hand(rn, t), rel=1e-12)
     assert float(tec.priestley_taylor_pet(300.0, 20.0, alpha=1.0, gamma=0.06, lambda_=2.5)) == pytest.approx(
-        pet_by_hand(300.0, 20.0, 1.0, 0.06, 2.5), rel=1e-12)
+        pet_by_hand(300.0, 20.0, 1.0, 0.06, 2.5), rel=1e-12
+    )
     assert float(tec.priestley_taylor_pet(-50.0, 0.0)) < 0
     with pytest.raises(ValueError):
         tec.priestley_taylor_pet(100.0, 10.0, gamma=0.0)
@@ -119,8 +121,10 @@ def test_xarray_and_numpy_agree_and_nan_propagates():
     t[0, 0, 0] = np.nan
     par, fpar, c4 = rng.uniform(50, 350, shape), rng.uniform(0, 1, shape), rng.uniform(0, 1, shape)
     rn, evap = rng.uniform(-40, 350, shape), rng.uniform(0, 150, shape)
-    da = {k: xr.DataArray(v, dims=("time", "y", "x")) for k, v in
-          dict(t=t, par=par, fpar=fpar, c4=c4, rn=rn, evap=evap).items()}
+    da = {
+        k: xr.DataArray(v, dims=("time", "y", "x"))
+        for k, v in dict(t=t, par=par, fpar=fpar, c4=c4, rn=rn, evap=evap).items()
+    }
     ws_np = tec.water_scalar(evap, tec.priestley_taylor_pet(rn, t))
     ws_xr = tec.water_scalar(da["evap"], tec.priestley_taylor_pet(da["rn"], da["t"]))
     gpp_np = tec.gpp_monthly(par, fpar, c4, t, ws_np)

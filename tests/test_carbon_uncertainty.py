@@ -1,4 +1,5 @@
 """Parameter uncertainty: NEP of every draw from the annual sums equals NEP recomputed with the drawn constants."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,14 +10,18 @@ from nepflow.carbon import uncertainty as unc
 from test_carbon_annual import P, make_forcing
 from test_carbon_casa import casa_forcing
 
-SD = {"eps_c3": 0.33, "eps_c4": 0.21, "cue": 0.03, "casa_eps_max": 0.15, "rh_a": 0.022, "rh_b": 0.00456,
-      "rh_c": 0.0157}
+SD = {"eps_c3": 0.33, "eps_c4": 0.21, "cue": 0.03, "casa_eps_max": 0.15, "rh_a": 0.022, "rh_b": 0.00456, "rh_c": 0.0157}
 
 
 def recomputed(f, p, d, i):
-    drawn = {**p, "eps_c3": float(d["eps_c3"][i]), "eps_c4": float(d["eps_c4"][i]), "cue": float(d["cue"][i]),
-             "rh": {**p["rh"], "a": float(d["rh_a"][i]), "b": float(d["rh_b"][i]), "c": float(d["rh_c"][i])},
-             "casa": {"eps_max": {k: v * float(d["casa_eps_max"][i]) for k, v in p["casa"]["eps_max"].items()}}}
+    drawn = {
+        **p,
+        "eps_c3": float(d["eps_c3"][i]),
+        "eps_c4": float(d["eps_c4"][i]),
+        "cue": float(d["cue"][i]),
+        "rh": {**p["rh"], "a": float(d["rh_a"][i]), "b": float(d["rh_b"][i]), "c": float(d["rh_c"][i])},
+        "casa": {"eps_max": {k: v * float(d["casa_eps_max"][i]) for k, v in p["casa"]["eps_max"].items()}},
+    }
     return carbon.annual_fluxes(f, drawn).nep.values
 
 
@@ -31,9 +36,21 @@ def test_every_draw_matches_the_recomputed_model(npp):
     nep = np.einsum("dk,k...->d...", coef, x)
     central = carbon.annual_fluxes(f, p).nep.values
     # the central constants give the model's NEP exactly (no expansion term is active)
-    c0 = unc.coefficients({k: np.array([v]) for k, v in {
-        "eps_c3": p["eps_c3"], "eps_c4": p["eps_c4"], "cue": p["cue"], "casa_eps_max": 1.0, "rh_a": p["rh"]["a"],
-        "rh_b": p["rh"]["b"], "rh_c": p["rh"]["c"]}.items()}, p)
+    c0 = unc.coefficients(
+        {
+            k: np.array([v])
+            for k, v in {
+                "eps_c3": p["eps_c3"],
+                "eps_c4": p["eps_c4"],
+                "cue": p["cue"],
+                "casa_eps_max": 1.0,
+                "rh_a": p["rh"]["a"],
+                "rh_b": p["rh"]["b"],
+                "rh_c": p["rh"]["c"],
+            }.items()
+        },
+        p,
+    )
     np.testing.assert_allclose(np.einsum("dk,k...->d...", c0, x)[0], central, rtol=1e-12, atol=1e-9)
     for i in range(20):
         ref = recomputed(f, p, d, i)

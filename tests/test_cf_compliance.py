@@ -1,5 +1,6 @@
 """Outputs that standard tools read right: the IOOS compliance checker's cf:1.8 test on every NetCDF
 nepflow writes (tiny demo), units UDUNITS reads, time axes, and class GeoTIFFs with colour tables."""
+
 from __future__ import annotations
 
 import json
@@ -28,27 +29,52 @@ ACCEPTED_WARNINGS = ("Boundary variable time_bnds specified by time should have 
 def checker(path: Path, tmp_path: Path) -> tuple[list[str], list[str]]:
     """(errors, warnings) of ``compliance-checker --test=cf:1.8`` on ``path``: its high and medium priorities."""
     out = tmp_path / (path.name + ".json")
-    subprocess.run([str(CHECKER), "--test=cf:1.8", "-f", "json", "-o", str(out), str(path)], capture_output=True,
-                   check=False, timeout=300)
+    subprocess.run(
+        [str(CHECKER), "--test=cf:1.8", "-f", "json", "-o", str(out), str(path)],
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
     report = json.loads(out.read_text())["cf:1.8"]
-    return ([m for c in report["high_priorities"] for m in c["msgs"]],
-            [m for c in report["medium_priorities"] for m in c["msgs"]])
+    return (
+        [m for c in report["high_priorities"] for m in c["msgs"]],
+        [m for c in report["medium_priorities"] for m in c["msgs"]],
+    )
 
 
 @pytest.fixture(scope="module")
 def monthly_carbon(tiny_run, tmp_path_factory):
     """carbon/monthly/2010.nc of the tiny run, written by the entry script from the shell."""
     out = tmp_path_factory.mktemp("monthly")
-    cmd = [sys.executable, str(ROOT / "scripts" / "carbon.py"),
-           "--input", f"forcing={tiny_run / RUN / 'forcing' / '2010.nc'}",
-           "--output", f"carbon={out / 'annual.nc'}", "--output", f"monthly={out / 'monthly.nc'}",
-           "--param", "carbon={}", "--param", "strictness=default"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "carbon.py"),
+        "--input",
+        f"forcing={tiny_run / RUN / 'forcing' / '2010.nc'}",
+        "--output",
+        f"carbon={out / 'annual.nc'}",
+        "--output",
+        f"monthly={out / 'monthly.nc'}",
+        "--param",
+        "carbon={}",
+        "--param",
+        "strictness=default",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
     return out
 
 
-FILES = ["grid.nc", "forcing/2010.nc", "carbon/2010.nc", "series/annual.nc", "analysis/trend.nc",
-         "analysis/hurst.nc", "analysis/stability.nc", "analysis/correlation.nc", "analysis/classes.nc"]
+FILES = [
+    "grid.nc",
+    "forcing/2010.nc",
+    "carbon/2010.nc",
+    "series/annual.nc",
+    "analysis/trend.nc",
+    "analysis/hurst.nc",
+    "analysis/stability.nc",
+    "analysis/correlation.nc",
+    "analysis/classes.nc",
+]
 
 
 @pytest.mark.parametrize("rel", FILES + ["monthly"])
@@ -139,11 +165,15 @@ def test_figure_palettes_are_the_class_tables():
 def test_units_of_the_variables_table_are_udunits_and_fit_their_standard_names():
     import cf_units
 
-    canonical = {"net_ecosystem_production_expressed_as_carbon_per_unit_area": "kg m-2 s-1",
-                 "gross_primary_productivity_of_biomass_expressed_as_carbon": "kg m-2 s-1",
-                 "net_primary_productivity_of_biomass_expressed_as_carbon": "kg m-2 s-1",
-                 "surface_upward_mass_flux_of_carbon_due_to_heterotrophic_respiration_in_soil": "kg m-2 s-1",
-                 "lwe_precipitation_rate": "m s-1", "air_temperature": "K", "cell_area": "m2"}
+    canonical = {
+        "net_ecosystem_production_expressed_as_carbon_per_unit_area": "kg m-2 s-1",
+        "gross_primary_productivity_of_biomass_expressed_as_carbon": "kg m-2 s-1",
+        "net_primary_productivity_of_biomass_expressed_as_carbon": "kg m-2 s-1",
+        "surface_upward_mass_flux_of_carbon_due_to_heterotrophic_respiration_in_soil": "kg m-2 s-1",
+        "lwe_precipitation_rate": "m s-1",
+        "air_temperature": "K",
+        "cell_area": "m2",
+    }
     for name, a in variables.table().items():
         unit = cf_units.Unit(a["units"])
         if a.get("standard_name") in canonical:

@@ -1,4 +1,5 @@
 """Forcing checks: one-line errors naming file and variable, unit conversions, strictness levels, grids, months."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,16 @@ from nepflow import checks, variables
 from nepflow.errors import NepflowError
 
 PATH = "results/demo/forcing/2005.nc"
-UNITS = {"tas": "degC", "pr": "mm month-1", "par": "MJ m-2 month-1", "fpar": "1", "rn": "MJ m-2 month-1",
-         "c4_frac": "1", "sund": "h month-1", "evap": "mm month-1"}
+UNITS = {
+    "tas": "degC",
+    "pr": "mm month-1",
+    "par": "MJ m-2 month-1",
+    "fpar": "1",
+    "rn": "MJ m-2 month-1",
+    "c4_frac": "1",
+    "sund": "h month-1",
+    "evap": "mm month-1",
+}
 
 
 def make_forcing(n=3, seed=0):
@@ -29,9 +38,14 @@ def make_forcing(n=3, seed=0):
         "sund": np.full(shape, 200.0),
     }
     data["evap"] = 0.6 * data["pr"]
-    ds = xr.Dataset({k: (("time", "y", "x"), v.astype("float32")) for k, v in data.items()},
-                    coords={"time": pd.date_range("2005-01-01", periods=12, freq="MS"),
-                            "y": np.linspace(42.0, 40.0, n), "x": np.linspace(114.0, 116.0, n)})
+    ds = xr.Dataset(
+        {k: (("time", "y", "x"), v.astype("float32")) for k, v in data.items()},
+        coords={
+            "time": pd.date_range("2005-01-01", periods=12, freq="MS"),
+            "y": np.linspace(42.0, 40.0, n),
+            "x": np.linspace(114.0, 116.0, n),
+        },
+    )
     ds = ds.where(~((ds.x == 114.0) & (ds.y == 42.0)))  # NaN outside the region
     for k, u in UNITS.items():
         ds[k].attrs["units"] = u
@@ -56,10 +70,24 @@ def test_good_forcing_passes_unchanged_at_every_level():
             assert ds[v].dtype == np.float32
 
 
-@pytest.mark.parametrize("var, value", [
-    ("fpar", 1.5), ("fpar", -0.2), ("pr", -3.0), ("tas", -80.0), ("tas", 61.0), ("par", 2000.0), ("par", -5.0),
-    ("rn", -900.0), ("sund", 800.0), ("evap", -200.0), ("c4_frac", 1.3), ("tas", np.inf), ("pr", -np.inf),
-])
+@pytest.mark.parametrize(
+    "var, value",
+    [
+        ("fpar", 1.5),
+        ("fpar", -0.2),
+        ("pr", -3.0),
+        ("tas", -80.0),
+        ("tas", 61.0),
+        ("par", 2000.0),
+        ("par", -5.0),
+        ("rn", -900.0),
+        ("sund", 800.0),
+        ("evap", -200.0),
+        ("c4_frac", 1.3),
+        ("tas", np.inf),
+        ("pr", -np.inf),
+    ],
+)
 def test_each_range_violation_is_one_line_naming_file_and_variable(var, value):
     f = make_forcing()
     f[var].values[6, 1, 1] = value
@@ -211,16 +239,36 @@ def test_nan_outside_the_region_is_fine_and_kept():
     assert warnings == [] and np.isnan(ds.tas.values[:, 0, 0]).all() and np.isfinite(ds.tas.values[:, 1:, 1:]).all()
 
 
-@pytest.mark.parametrize("var, units, factor", [
-    # a reader's spellings of the contract's units, and units UDUNITS converts to them
-    ("par", "W.m-2", ("rate", 1e6)), ("par", "W/m^2", ("rate", 1e6)), ("par", "MJ/m2/month", 1.0),
-    ("rn", "J m-2", 1e-6), ("rn", "kJ.m-2", 1e-3), ("pr", "mm h-1", ("rate", 3600.0)), ("pr", "mm/month", 1.0),
-    ("pr", "cm", 10.0), ("pr", "kg m-2", 1.0), ("pr", "kg m**-2 s**-1", ("rate", 1.0)), ("evap", "mm/d", "days"),
-    ("tas", "degK", "kelvin"), ("tas", "K", "kelvin"), ("tas", "degree_Celsius", 1.0), ("tas", "°C", 1.0),
-    ("fpar", "%", 0.01), ("fpar", "percent", 0.01), ("sund", "h", 1.0), ("sund", "min month-1", 1 / 60),
-    ("sund", "s", 1 / 3600), ("sund", "h day-1", "days"), ("npp_mod17", "g C/m2/yr", 1.0),
-    ("npp_mod17", "kgC m-2 yr-1", 1000.0), ("npp_mod17", "g m-2 yr-1", 1.0),
-])
+@pytest.mark.parametrize(
+    "var, units, factor",
+    [
+        # a reader's spellings of the contract's units, and units UDUNITS converts to them
+        ("par", "W.m-2", ("rate", 1e6)),
+        ("par", "W/m^2", ("rate", 1e6)),
+        ("par", "MJ/m2/month", 1.0),
+        ("rn", "J m-2", 1e-6),
+        ("rn", "kJ.m-2", 1e-3),
+        ("pr", "mm h-1", ("rate", 3600.0)),
+        ("pr", "mm/month", 1.0),
+        ("pr", "cm", 10.0),
+        ("pr", "kg m-2", 1.0),
+        ("pr", "kg m**-2 s**-1", ("rate", 1.0)),
+        ("evap", "mm/d", "days"),
+        ("tas", "degK", "kelvin"),
+        ("tas", "K", "kelvin"),
+        ("tas", "degree_Celsius", 1.0),
+        ("tas", "°C", 1.0),
+        ("fpar", "%", 0.01),
+        ("fpar", "percent", 0.01),
+        ("sund", "h", 1.0),
+        ("sund", "min month-1", 1 / 60),
+        ("sund", "s", 1 / 3600),
+        ("sund", "h day-1", "days"),
+        ("npp_mod17", "g C/m2/yr", 1.0),
+        ("npp_mod17", "kgC m-2 yr-1", 1000.0),
+        ("npp_mod17", "g m-2 yr-1", 1.0),
+    ],
+)
 def test_every_convertible_spelling_is_accepted(var, units, factor):
     good = make_forcing()
     if var == "npp_mod17":
@@ -240,20 +288,36 @@ def test_every_convertible_spelling_is_accepted(var, units, factor):
     ds, warnings = checks.check_forcing(f, PATH)
     np.testing.assert_allclose(ds[var].values, v, rtol=2e-6, atol=2e-4)
     assert ds[var].attrs["units"] == variables.units(var)
-    assert warnings == ([] if units == variables.units(var) else
-                        [f"{PATH}: variable {var} converted from {units!r} to {variables.units(var)!r}"])
+    assert warnings == (
+        []
+        if units == variables.units(var)
+        else [f"{PATH}: variable {var} converted from {units!r} to {variables.units(var)!r}"]
+    )
 
 
-@pytest.mark.parametrize("var, units", [("tas", "mm"), ("pr", "W m-2"), ("par", "mm"), ("fpar", "K"), ("sund", "%"),
-                                        ("sund", "m"), ("evap", "kg"), ("tas", "bananas"), ("npp_mod17", "g C m-2")])
+@pytest.mark.parametrize(
+    "var, units",
+    [
+        ("tas", "mm"),
+        ("pr", "W m-2"),
+        ("par", "mm"),
+        ("fpar", "K"),
+        ("sund", "%"),
+        ("sund", "m"),
+        ("evap", "kg"),
+        ("tas", "bananas"),
+        ("npp_mod17", "g C m-2"),
+    ],
+)
 def test_a_unit_not_convertible_is_a_one_line_error(var, units):
     f = make_forcing()
     if var == "npp_mod17":
         f["npp_mod17"] = (("y", "x"), np.full((3, 3), 350.0))
     f[var].attrs["units"] = units
     msg = one_line_error(f, "relaxed")
-    assert msg == (f"{PATH}: variable {var} has units {units!r}; expected {variables.units(var)!r} "
-                   "or units convertible to it")
+    assert msg == (
+        f"{PATH}: variable {var} has units {units!r}; expected {variables.units(var)!r} or units convertible to it"
+    )
 
 
 def test_all_nan_variable_is_an_error_at_once_or_after_the_blocks():

@@ -6,6 +6,7 @@ Each stage reads the whole-grid run's inputs, so a stage is compared on its own.
 compared exactly, except regrid (GDAL's coordinate transforms of a block's window round
 differently: 1e-6 relative) and the area table (sums over blocks: 1e-12 relative).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,8 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 YEARS = list(range(2000, 2004))
 DEMO_PRODUCTS = ["meteo", "fpar", "landcover", "sunshine"]
 STATS = {
-    "trend": ["ols_slope", "ols_intercept", "ols_p", "ols_q", "sen_slope", "sen_intercept",
-              "mk_s", "mk_z", "mk_p", "mk_q", "mk_tau", "valid_years"],
+    "trend": [
+        "ols_slope",
+        "ols_intercept",
+        "ols_p",
+        "ols_q",
+        "sen_slope",
+        "sen_intercept",
+        "mk_s",
+        "mk_z",
+        "mk_p",
+        "mk_q",
+        "mk_tau",
+        "valid_years",
+    ],
     "hurst": ["hurst", "hurst_p", "hurst_q"],
     "stability": ["nep_mean", "nep_std", "cv"],
     "correlation": [f"{k}_{f}" for f in ("pr", "tas", "sund") for k in ("r", "p_r", "q_r", "pr", "p_pr", "q_pr")],
@@ -71,64 +84,106 @@ def _delivered(year, product, name):
 
 
 def _job(rows=WHOLE, threads=1, **kw):
-    return SimpleNamespace(resources=SimpleNamespace(mem_mb=1000, block_rows=rows), threads=threads,
-                           log=[], **kw)
+    return SimpleNamespace(resources=SimpleNamespace(mem_mb=1000, block_rows=rows), threads=threads, log=[], **kw)
 
 
 def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
     """Run one stage's entry with inputs from ``src`` and outputs into ``d``."""
     d.mkdir(parents=True, exist_ok=True)
     if stage == "grid":
-        _entry("grid").main(_job(rows, params={"grid": cfg["grid"], "region": cfg["region"]},
-                                 input={}, output={"grid": str(d / "grid.nc")}))
+        _entry("grid").main(
+            _job(
+                rows,
+                params={"grid": cfg["grid"], "region": cfg["region"]},
+                input={},
+                output={"grid": str(d / "grid.nc")},
+            )
+        )
     elif stage == "retrieve":  # the demo source's retrieval (one job for its four products)
         for y in YEARS[:1] if rows != WHOLE else YEARS:
-            _entry("retrieve").main(_job(
-                rows, wildcards=SimpleNamespace(year=str(y)), input={},
-                params={"source": "demo", "products": DEMO_PRODUCTS,
-                        "settings": {"bbox": cfg["bbox"], "demo": cfg["demo"]}},
-                output={f"{p}_{name}": str(d / _delivered(y, p, name)) for p in DEMO_PRODUCTS for name in _names(p)}))
+            _entry("retrieve").main(
+                _job(
+                    rows,
+                    wildcards=SimpleNamespace(year=str(y)),
+                    input={},
+                    params={
+                        "source": "demo",
+                        "products": DEMO_PRODUCTS,
+                        "settings": {"bbox": cfg["bbox"], "demo": cfg["demo"]},
+                    },
+                    output={
+                        f"{p}_{name}": str(d / _delivered(y, p, name)) for p in DEMO_PRODUCTS for name in _names(p)
+                    },
+                )
+            )
     elif stage in ("regrid", "carbon"):
         for y in YEARS[:1] if rows != WHOLE else YEARS:
             if stage == "regrid":
                 inputs = {p: str(src / _delivered(y, p, "manifest" if p != "meteo" else "data")) for p in DEMO_PRODUCTS}
                 inputs["grid"] = str(src / "grid.nc")
-                params = {"sources": {p: "demo" for p in DEMO_PRODUCTS}, "source_settings": {"demo": cfg["demo"]},
-                          "land_max_missing": cfg["regrid"]["land_max_missing"],
-                          "coast_fill_km": cfg["regrid"]["coast_fill_km"], "methods": cfg["regrid"]["methods"],
-                          "landcover": cfg["landcover"], "par_fraction": cfg["carbon"]["par_fraction"],
-                          "strictness": cfg["checks"]["strictness"]}
+                params = {
+                    "sources": {p: "demo" for p in DEMO_PRODUCTS},
+                    "source_settings": {"demo": cfg["demo"]},
+                    "land_max_missing": cfg["regrid"]["land_max_missing"],
+                    "coast_fill_km": cfg["regrid"]["coast_fill_km"],
+                    "methods": cfg["regrid"]["methods"],
+                    "landcover": cfg["landcover"],
+                    "par_fraction": cfg["carbon"]["par_fraction"],
+                    "strictness": cfg["checks"]["strictness"],
+                }
                 out = {"forcing": str(d / f"forcing_{y}.nc")}
             else:
                 inputs = {"forcing": str(src / f"forcing_{y}.nc")}
                 params = {"carbon": cfg["carbon"], "strictness": cfg["checks"]["strictness"]}
                 out = {"carbon": str(d / f"carbon_{y}.nc")}
-            _entry(stage).main(_job(rows, wildcards=SimpleNamespace(year=str(y)), params=params,
-                                    input=inputs, output=out))
+            _entry(stage).main(
+                _job(rows, wildcards=SimpleNamespace(year=str(y)), params=params, input=inputs, output=out)
+            )
     elif stage == "series":
-        _entry("series").main(_job(rows, params={"years": YEARS},
-                                   input={"carbon": [str(src / f"carbon_{y}.nc") for y in YEARS],
-                                          "forcing": [str(src / f"forcing_{y}.nc") for y in YEARS]},
-                                   output={"series": str(d / "series.nc")}))
+        _entry("series").main(
+            _job(
+                rows,
+                params={"years": YEARS},
+                input={
+                    "carbon": [str(src / f"carbon_{y}.nc") for y in YEARS],
+                    "forcing": [str(src / f"forcing_{y}.nc") for y in YEARS],
+                },
+                output={"series": str(d / "series.nc")},
+            )
+        )
     elif stage in STATS:
         a = {k: v for k, v in cfg["analysis"].items() if k != "chunk"}  # chunk: a resource
-        job = _job(rows, threads=2, params={"statistic": stage, "analysis": a},
-                                      input={"series": str(src / "series.nc")},
-                                      output={"analysis": str(d / f"{stage}.nc"),
-                                              "tifs": [str(d / "tif" / f"{v}.tif") for v in STATS[stage]]})
+        job = _job(
+            rows,
+            threads=2,
+            params={"statistic": stage, "analysis": a},
+            input={"series": str(src / "series.nc")},
+            output={"analysis": str(d / f"{stage}.nc"), "tifs": [str(d / "tif" / f"{v}.tif") for v in STATS[stage]]},
+        )
         job.resources.chunk = chunk
         _entry("statistic").main(job)
     elif stage == "classes":
-        _entry("classes").main(_job(rows, params={"classes": cfg["classes"]},
-                                    input={k: str(src / f"{k}.nc") for k in STATS},
-                                    output={"classes": str(d / "classes.nc")}))
+        _entry("classes").main(
+            _job(
+                rows,
+                params={"classes": cfg["classes"]},
+                input={k: str(src / f"{k}.nc") for k in STATS},
+                output={"classes": str(d / "classes.nc")},
+            )
+        )
     elif stage == "area_stats":
-        _entry("area_stats").main(_job(rows, params={"years": YEARS},
-                                       input={"classes": str(src / "classes.nc"),
-                                              "stability": str(src / "stability.nc"),
-                                              "grid": str(src / "grid.nc")},
-                                       output={"table": str(d / "area_stats.csv"),
-                                               "summary": str(d / "summary.md")}))
+        _entry("area_stats").main(
+            _job(
+                rows,
+                params={"years": YEARS},
+                input={
+                    "classes": str(src / "classes.nc"),
+                    "stability": str(src / "stability.nc"),
+                    "grid": str(src / "grid.nc"),
+                },
+                output={"table": str(d / "area_stats.csv"), "summary": str(d / "summary.md")},
+            )
+        )
 
 
 ORDER = ["grid", "retrieve", "regrid", "carbon", "series", *STATS, "classes", "area_stats"]
@@ -174,9 +229,13 @@ def _compare(stage, d: Path, ref: Path):
         assert (ref / "summary.md").read_text() == (d / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("stage,rows", [*[(s, 7) for s in ("retrieve", "regrid", "carbon", "series", "classes",
-                                                           "area_stats")],
-                                        *[(s, 1) for s in ("regrid", "classes", "area_stats")]])
+@pytest.mark.parametrize(
+    "stage,rows",
+    [
+        *[(s, 7) for s in ("retrieve", "regrid", "carbon", "series", "classes", "area_stats")],
+        *[(s, 1) for s in ("regrid", "classes", "area_stats")],
+    ],
+)
 def test_blocks_of_rows_give_the_whole_grid_outputs(whole, tmp_path, stage, rows):
     cfg, ref = whole
     _run_stage(stage, tmp_path, ref, cfg, rows=rows)
@@ -226,4 +285,6 @@ def test_block_rows_from_memory():
     assert blocks.chunk_edge(21, 10**5, 2) == 512  # at most two stored chunks
     assert blocks.row_slices(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
     assert blocks.row_slices(10, None) == [slice(0, 10)]
-    assert blocks.rows_for_pixels(7, 10) == 1 and blocks.rows_for_pixels(7, 3) == 1 and blocks.rows_for_pixels(5, 20) == 4
+    assert (
+        blocks.rows_for_pixels(7, 10) == 1 and blocks.rows_for_pixels(7, 3) == 1 and blocks.rows_for_pixels(5, 20) == 4
+    )

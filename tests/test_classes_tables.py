@@ -1,4 +1,5 @@
 """Class maps, area statistics and the summary table."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,9 @@ from nepflow.errors import NepflowError
 
 def da(values, name):
     values = np.asarray(values, dtype="float64")
-    return xr.DataArray(values.reshape(1, -1), dims=("y", "x"), coords={"y": [0.0], "x": np.arange(values.size)},
-                        name=name)
+    return xr.DataArray(
+        values.reshape(1, -1), dims=("y", "x"), coords={"y": [0.0], "x": np.arange(values.size)}, name=name
+    )
 
 
 def codes(d):
@@ -36,10 +38,13 @@ def test_no_change_band():
     assert codes(classify.trend_classes(slope, p, no_change_slope=0.5)) == [1, 3, 3, 5, 2, -1]
 
 
-@pytest.mark.parametrize("scheme, values, expected", [
-    ("default", [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.41, np.nan], [1, 1, 2, 2, 3, 3, 4, 4, 5, -1]),
-    ("fine", [0.05, 0.06, 0.10, 0.15, 0.2, 0.21], [1, 2, 2, 3, 4, 5]),
-])
+@pytest.mark.parametrize(
+    "scheme, values, expected",
+    [
+        ("default", [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.41, np.nan], [1, 1, 2, 2, 3, 3, 4, 4, 5, -1]),
+        ("fine", [0.05, 0.06, 0.10, 0.15, 0.2, 0.21], [1, 2, 2, 3, 4, 5]),
+    ],
+)
 def test_cv_classes_boundaries(scheme, values, expected):
     assert codes(classify.cv_classes(da(values, "cv"), scheme)) == expected
 
@@ -91,7 +96,9 @@ def test_no_change_band_is_one_rule_for_trend_and_future_classes():
     trend = xr.Dataset({"ols_slope": slope, "ols_p": p})
     hurst = xr.Dataset({"hurst": h, "hurst_p": h.copy(data=np.full((1, 5), 0.01)).rename("hurst_p")})
     stab = xr.Dataset({"cv": da([0.1] * 5, "cv")})
-    c = classify.all_classes(trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"trend": {"no_change_slope": 0.5}}))
+    c = classify.all_classes(
+        trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"trend": {"no_change_slope": 0.5}})
+    )
     assert codes(c.trend_class) == [1, 3, 3, 5, 3]
     assert codes(c.future_class) == [1, 5, 5, 2, 5]
     assert codes(c.future_sig_class) == [1, 3, 3, 2, 3]
@@ -112,8 +119,9 @@ def test_summary_follows_the_one_persistence_switch():
     rng = np.random.default_rng(4)
     shape = region.shape
     slope = xr.DataArray(rng.normal(1, 1, shape), dims=("y", "x"), coords=region.coords, name="ols_slope")
-    trend = xr.Dataset({"ols_slope": slope.where(inside),
-                        "ols_p": slope.copy(data=rng.uniform(0, 0.1, shape)).rename("ols_p")})
+    trend = xr.Dataset(
+        {"ols_slope": slope.where(inside), "ols_p": slope.copy(data=rng.uniform(0, 0.1, shape)).rename("ols_p")}
+    )
     h = slope.copy(data=rng.uniform(0.55, 0.9, shape)).where(inside).rename("hurst")
     hp = h.copy(data=np.where(np.arange(h.size).reshape(shape) % 2, 0.01, 0.5)).rename("hurst_p")
     hurst = xr.Dataset({"hurst": h, "hurst_p": hp})
@@ -121,7 +129,9 @@ def test_summary_follows_the_one_persistence_switch():
     nep = h.copy(data=np.full(shape, 200.0)).where(inside).rename("nep_mean")
     rows = {}
     for req in (False, True):
-        c = classify.all_classes(trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"hurst": {"require_significance": req}}))
+        c = classify.all_classes(
+            trend, hurst, stab, xr.Dataset(), nconfig.defaults("classes", {"hurst": {"require_significance": req}})
+        )
         rows[req] = summary.headline(areastats.area_table(c, area, region), nep, area, region)["all"]
     a = area.values
     up, sig = inside & (slope.values > 0), trend.ols_p.values < 0.05
@@ -130,7 +140,8 @@ def test_summary_follows_the_one_persistence_switch():
         assert r["persistent, H > 0.5 (%)"] == pytest.approx(100 * a[pers].sum() / a[inside].sum())
         assert r["continuing increase (%)"] == pytest.approx(100 * a[pers & up].sum() / a[inside].sum())
         assert r["continuing significant increase (%)"] == pytest.approx(
-            100 * a[pers & up & sig].sum() / a[inside].sum())
+            100 * a[pers & up & sig].sum() / a[inside].sum()
+        )
     assert rows[True]["persistent, H > 0.5 (%)"] < rows[False]["persistent, H > 0.5 (%)"]
 
 
@@ -141,18 +152,24 @@ def test_corr_classes():
 
 
 def grid(n=4):
-    region = xr.DataArray(np.array([[1, 1, 2, 2], [1, 1, 2, 0], [1, 2, 2, 0], [0, 0, 0, 0]], dtype="int16"),
-                          dims=("y", "x"), coords={"y": np.arange(n)[::-1] * 1.0, "x": np.arange(n) * 1.0})
+    region = xr.DataArray(
+        np.array([[1, 1, 2, 2], [1, 1, 2, 0], [1, 2, 2, 0], [0, 0, 0, 0]], dtype="int16"),
+        dims=("y", "x"),
+        coords={"y": np.arange(n)[::-1] * 1.0, "x": np.arange(n) * 1.0},
+    )
     region.attrs = {"flag_values": np.array([1, 2], dtype="int16"), "flag_meanings": "Alpha Beta_Gamma"}
-    area = xr.DataArray(np.arange(1, n * n + 1, dtype="float64").reshape(n, n), dims=("y", "x"),
-                        coords=region.coords)
+    area = xr.DataArray(np.arange(1, n * n + 1, dtype="float64").reshape(n, n), dims=("y", "x"), coords=region.coords)
     return region, area
 
 
 def test_area_table_exact():
     region, area = grid()
-    cls = xr.DataArray(np.array([[1, 2, 1, 1], [2, 2, 1, -1], [1, -1, 2, -1], [-1, -1, -1, -1]], dtype="int8"),
-                       dims=("y", "x"), coords=region.coords, name="trend_class")
+    cls = xr.DataArray(
+        np.array([[1, 2, 1, 1], [2, 2, 1, -1], [1, -1, 2, -1], [-1, -1, -1, -1]], dtype="int8"),
+        dims=("y", "x"),
+        coords=region.coords,
+        name="trend_class",
+    )
     cls.attrs = {"flag_values": np.array([1, 2], dtype="int8"), "flag_meanings": "up down"}
     t = areastats.area_table(xr.Dataset({"trend_class": cls}), area, region)
     assert list(t.columns) == ["classification", "class", "region", "area_km2", "percent", "percent_of_region"]
@@ -194,14 +211,17 @@ def test_summary_recomputed_independently():
     a = area.values
     inside = region.values > 0
     assert h.loc["mean NEP (g C m-2 yr-1)", "all"] == pytest.approx(
-        np.sum(nep.values[inside] * a[inside]) / a[inside].sum(), rel=1e-4)
-    assert h.loc["total NEP (Tg C yr-1)", "all"] == pytest.approx(np.sum(nep.values[inside] * a[inside]) * 1e-6,
-                                                                  rel=1e-4)
+        np.sum(nep.values[inside] * a[inside]) / a[inside].sum(), rel=1e-4
+    )
+    assert h.loc["total NEP (Tg C yr-1)", "all"] == pytest.approx(
+        np.sum(nep.values[inside] * a[inside]) * 1e-6, rel=1e-4
+    )
     inc = inside & (slope.values > 0)
     assert h.loc["increasing (%)", "all"] == pytest.approx(100 * a[inc].sum() / a[inside].sum(), rel=1e-4)
     sig = inc & (p.values < 0.05)
     assert h.loc["significantly increasing (%)", "Alpha"] == pytest.approx(
-        100 * a[sig & (region.values == 1)].sum() / a[region.values == 1].sum(), rel=1e-4)
+        100 * a[sig & (region.values == 1)].sum() / a[region.values == 1].sum(), rel=1e-4
+    )
     md = summary.summary_table(table, nep, area, region, years=[2000, 2020])
     assert md.startswith("# nepflow summary 2000–2020") and "| increasing (%) |" in md and "88.8" in md
     row = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in md.splitlines() if line.startswith("| ")}
@@ -218,8 +238,12 @@ def test_ensemble_trend_shares_are_the_area_tables(trend_cfg):
     region, area = grid()
     rng = np.random.default_rng(8)
     years = np.arange(2000, 2021)
-    nep = xr.DataArray(rng.normal(200, 30, (len(years), 4, 4)) + rng.normal(0, 2, (1, 4, 4)) * (years - 2000)[:, None, None],
-                       dims=("year", "y", "x"), coords={"year": years, **region.coords}, name="nep")
+    nep = xr.DataArray(
+        rng.normal(200, 30, (len(years), 4, 4)) + rng.normal(0, 2, (1, 4, 4)) * (years - 2000)[:, None, None],
+        dims=("year", "y", "x"),
+        coords={"year": years, **region.coords},
+        name="nep",
+    )
     nep = nep.where(region > 0)
     c = nconfig.defaults("classes", {"trend": trend_cfg})["trend"]
     table = ensemble.compare({"tec": nep}, area, region, trend_cfg=c, mk_variant="yue_wang").iloc[0]

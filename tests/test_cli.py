@@ -1,4 +1,5 @@
 """The entry scripts from a shell: README's example runs as written; --help points to the repository's docs."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,13 @@ def test_readme_script_examples_run_as_written(line, tiny_run, tmp_path):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_points_to_documents_inside_the_repository(script):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True,
-                          env=env(), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--help"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=120,
+    )
     if "usage:" not in proc.stdout:  # a script without a command line of its own
         pytest.skip(f"{script}: no --help")
     docs = re.findall(r"(/\S+\.(?:md|yaml))", proc.stdout.split("documentation:", 1)[-1])
@@ -59,14 +65,16 @@ def test_a_missing_param_is_one_line():
     assert smk.params["strictness"] == "default"
     with pytest.raises(NepflowError) as err:
         smk.params["carbon"]
-    assert str(err.value) == ("missing param 'carbon': give it with --param carbon=YAML or in a --params YAML file "
-                              "(the rule's params: snakemake -n -p, or the job's log)")
+    assert str(err.value) == (
+        "missing param 'carbon': give it with --param carbon=YAML or in a --params YAML file "
+        "(the rule's params: snakemake -n -p, or the job's log)"
+    )
 
 
 def readme_block(heading: str, lang: str = "") -> str:
     """The first code block (```lang) after ``heading`` in README.md."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(heading):]
+    section = text[text.index(heading) :]
     return re.search(rf"```{lang}\n(.*?)```", section, re.S).group(1)
 
 

@@ -1,4 +1,5 @@
 """nepflow.codehash: which library files an entry script runs, and the hash that reruns it."""
+
 from __future__ import annotations
 
 import shutil
@@ -60,16 +61,29 @@ def tree(tmp_path):
 
 def test_dependencies_follow_imports_lazy_imports_packages_registries_and_data(tree):
     assert codehash.dependencies(tree / "entry.py") == (
-        "entry.py", "nepflow/__init__.py", "nepflow/a.py", "nepflow/b.py", "nepflow/reg/__init__.py",
-        "nepflow/reg/x.py", "nepflow/sub/__init__.py", "nepflow/sub/c.py", "nepflow/table.yml",
+        "entry.py",
+        "nepflow/__init__.py",
+        "nepflow/a.py",
+        "nepflow/b.py",
+        "nepflow/reg/__init__.py",
+        "nepflow/reg/x.py",
+        "nepflow/sub/__init__.py",
+        "nepflow/sub/c.py",
+        "nepflow/table.yml",
     )
     assert codehash.dependencies(tree / "other.py") == ("nepflow/__init__.py", "nepflow/d.py", "other.py")
 
 
-@pytest.mark.parametrize("edited, changes", [
-    ("nepflow/sub/c.py", True), ("nepflow/table.yml", True), ("nepflow/reg/x.py", True),
-    ("nepflow/d.py", False), ("nepflow/unread.yml", False),
-])
+@pytest.mark.parametrize(
+    "edited, changes",
+    [
+        ("nepflow/sub/c.py", True),
+        ("nepflow/table.yml", True),
+        ("nepflow/reg/x.py", True),
+        ("nepflow/d.py", False),
+        ("nepflow/unread.yml", False),
+    ],
+)
 def test_an_edit_changes_the_hash_of_the_scripts_that_run_it_only(tree, edited, changes):
     before = codehash.script_hash(tree / "entry.py"), codehash.script_hash(tree / "other.py")
     path = tree / edited

@@ -1,4 +1,5 @@
 """Config validation: one line naming the key, before any job runs."""
+
 import copy
 from pathlib import Path
 
@@ -53,8 +54,11 @@ def test_every_schema_property_has_a_description():
         ({"sources": {"meteo": "ftp"}}, "config key sources.meteo"),
         ({"analysis": {"mk_variant": "magic"}}, "config key analysis.mk_variant"),
         ({"demo": {"sed": 1}}, "config key demo.sed: unknown key"),
-        ({"grid": {"resolution:0.1": None}}, "config key grid.resolution:0.1: unknown key; expected one of crs, "
-         "resolution, bounds; a key: value pair needs a space after the colon (--config 'grid={resolution: 0.1}')"),
+        (
+            {"grid": {"resolution:0.1": None}},
+            "config key grid.resolution:0.1: unknown key; expected one of crs, "
+            "resolution, bounds; a key: value pair needs a space after the colon (--config 'grid={resolution: 0.1}')",
+        ),
     ],
 )
 def test_schema_errors_name_the_key(change, key):
@@ -93,11 +97,14 @@ def test_outside_paths_allowed_when_asked():
     nconfig.check_semantics(cfg)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("years:\n  start: 2000\n end: 2020\n", ["bad.yaml: line 3, column 2: not valid YAML", "indent with spaces"]),
-    ("grid: {resolution: 0.1\n", ["bad.yaml: line 2", "not valid YAML"]),
-    ("- years\n- grid\n", ["bad.yaml: the config is a list, not a mapping"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("years:\n  start: 2000\n end: 2020\n", ["bad.yaml: line 3, column 2: not valid YAML", "indent with spaces"]),
+        ("grid: {resolution: 0.1\n", ["bad.yaml: line 2", "not valid YAML"]),
+        ("- years\n- grid\n", ["bad.yaml: the config is a list, not a mapping"]),
+    ],
+)
 def test_broken_config_file_names_the_file_and_line(tmp_path, text, words):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -112,9 +119,14 @@ def test_broken_config_file_names_the_file_and_line(tmp_path, text, words):
 def test_config_overrides_get_the_schema_types():
     """Snakemake reads nested --config values as strings (YAML BaseLoader); they reach the schema typed."""
     cfg = filled(default())
-    overrides = {"years": {"start": "2005", "end": "2008"}, "grid": {"bounds": ["110", "34", "123", "43"]},
-                 "analysis": {"min_valid_years": "null", "mk_variant": "hamed_rao"}, "run_name": 2024,
-                 "carbon": {"monthly_output": "true"}, "sources": {"earthdata": {"tiles": ["h26v04"]}}}
+    overrides = {
+        "years": {"start": "2005", "end": "2008"},
+        "grid": {"bounds": ["110", "34", "123", "43"]},
+        "analysis": {"min_valid_years": "null", "mk_variant": "hamed_rao"},
+        "run_name": 2024,
+        "carbon": {"monthly_output": "true"},
+        "sources": {"earthdata": {"tiles": ["h26v04"]}},
+    }
     nconfig.apply_overrides(cfg, overrides, SCHEMA)
     assert cfg["years"] == {"start": 2005, "end": 2008}
     assert cfg["grid"]["bounds"] == [110, 34, 123, 43] and cfg["grid"]["resolution"] == 0.05  # merged, not replaced

@@ -8,6 +8,7 @@ library) with ``ast`` and fails on a second statement of a default: a ``DEFAULTS
 dict literal restating two or more schema defaults, and a function's keyword default equal to
 a config default unless it is one of the few listed (those are held equal to the schema).
 """
+
 from __future__ import annotations
 
 import ast
@@ -69,9 +70,13 @@ KEYWORD_DEFAULTS = {
 }
 #: Model constants with their published sources that the schema's carbon defaults take (held equal).
 MODEL_CONSTANTS = {
-    "carbon.eps_c3": ("tec", "EPS_C3"), "carbon.eps_c4": ("tec", "EPS_C4"),
-    "carbon.rh.a": ("rh", "A"), "carbon.rh.b": ("rh", "B"), "carbon.rh.c": ("rh", "C"),
-    "carbon.rh.days_per_month": ("rh", "DAYS"), "carbon.rh.carbon_fraction": ("rh", "CARBON_FRACTION"),
+    "carbon.eps_c3": ("tec", "EPS_C3"),
+    "carbon.eps_c4": ("tec", "EPS_C4"),
+    "carbon.rh.a": ("rh", "A"),
+    "carbon.rh.b": ("rh", "B"),
+    "carbon.rh.c": ("rh", "C"),
+    "carbon.rh.days_per_month": ("rh", "DAYS"),
+    "carbon.rh.carbon_fraction": ("rh", "CARBON_FRACTION"),
 }
 
 
@@ -112,8 +117,12 @@ def restatements(tree: ast.AST, defaults: dict) -> list[tuple[int, str]]:
     found = []
 
     def get_key(call):
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "get" \
-                and call.args:
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "get"
+            and call.args
+        ):
             ok, key = _literal(call.args[0])
             if ok and isinstance(key, str) and key in defaults:
                 return key
@@ -143,12 +152,16 @@ def restatements(tree: ast.AST, defaults: dict) -> list[tuple[int, str]]:
                 found.append((node.lineno, f"a dict restating the defaults of {', '.join(same)}"))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = node.args
-            pairs = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults))
+            pairs = list(zip(a.args[len(a.args) - len(a.defaults) :], a.defaults))
             pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
             for param, default in pairs:
                 ok, value = _literal(default)
-                if ok and value is not None and (node.name, param.arg) not in KEYWORD_DEFAULTS \
-                        and any(value == d for _, d in defaults.get(param.arg, [])):
+                if (
+                    ok
+                    and value is not None
+                    and (node.name, param.arg) not in KEYWORD_DEFAULTS
+                    and any(value == d for _, d in defaults.get(param.arg, []))
+                ):
                     found.append((node.lineno, f"def {node.name}({param.arg}={value!r})"))
     return found
 
@@ -165,17 +178,22 @@ def test_no_default_is_stated_twice():
 
 
 def test_the_scan_finds_each_kind_of_restatement():
-    code = '''
+    code = """
 DEFAULTS = {"tries": 5}
 def f(cfg, dpi=300):
     a = cfg.get("pad", 0.5)
     b = cfg.get("npp") or "tec"
     c = {"tries": 5, "backoff": 2.0}
     d = cfg.get("pad") or {}  # a guard, not a default
-'''
+"""
     kinds = [what for _, what in restatements(ast.parse(code), schema_defaults())]
-    assert kinds == ["a table DEFAULTS", "def f(dpi=300)", ".get('pad', 0.5)", ".get('npp') or 'tec'",
-                     "a dict restating the defaults of tries, backoff"]
+    assert kinds == [
+        "a table DEFAULTS",
+        "def f(dpi=300)",
+        ".get('pad', 0.5)",
+        ".get('npp') or 'tec'",
+        "a dict restating the defaults of tries, backoff",
+    ]
 
 
 def test_listed_keyword_defaults_and_model_constants_equal_the_schema():
@@ -188,7 +206,7 @@ def test_listed_keyword_defaults_and_model_constants_equal_the_schema():
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.FunctionDef) and node.name == func:
                     a = node.args
-                    pairs = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults))
+                    pairs = list(zip(a.args[len(a.args) - len(a.defaults) :], a.defaults))
                     pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
                     found += [ast.literal_eval(d) for p, d in pairs if p.arg == param]
         assert found, f"{func}({param}=...) is listed but no longer exists: drop it from KEYWORD_DEFAULTS"
@@ -204,8 +222,12 @@ def test_fill_is_what_snakemake_set_default_gives():
 
     configs = [{}, yaml.safe_load((ROOT / "config" / "config.yaml").read_text())]
     configs += [yaml.safe_load(p.read_text()) or {} for p in sorted((ROOT / "tests" / "configs").glob("*.yaml"))]
-    configs += [{"validation": {"sites": [{"id": "X", "lon": 1, "lat": 2, "file": "x.csv"}]},
-                 "sources": {"earthdata": {"products": {"fpar": {"short_name": "A", "version": "1"}}}}}]
+    configs += [
+        {
+            "validation": {"sites": [{"id": "X", "lon": 1, "lat": 2, "file": "x.csv"}]},
+            "sources": {"earthdata": {"products": {"fpar": {"short_name": "A", "version": "1"}}}},
+        }
+    ]
     for cfg in configs:
         ours, theirs = copy.deepcopy(cfg), copy.deepcopy(cfg)
         nconfig.fill(ours, nconfig.load_schema(str(SCHEMA)))

@@ -1,4 +1,5 @@
 """The demo generator: deterministic, plausible North China, planted signals present."""
+
 import numpy as np
 import pytest
 
@@ -6,7 +7,11 @@ from nepflow import config as nconfig
 from nepflow.sources import demo
 
 CFG = {
-    "seed": 20240601, "meteo_resolution": 0.25, "land_resolution": 0.125, "bounds": None, "warming": 0.03,
+    "seed": 20240601,
+    "meteo_resolution": 0.25,
+    "land_resolution": 0.125,
+    "bounds": None,
+    "warming": 0.03,
     "greening": {"background": 0.004, "hotspot": 0.02, "decline": -0.008},
     "persistence": {"west": 0.6, "east": -0.5},
 }
@@ -140,8 +145,10 @@ def test_planted_persistence_against_a_phi0_control():
     planted, lon = annual_drivers(CFG)
     null, _ = annual_drivers(control)
     west, east = lon < 112.5, lon > 120
-    hp = {k: stats.hurst(as_cube(np.log(d["pr"])), series="detrended") for k, d in (("planted", planted),
-                                                                                     ("control", null))}
+    hp = {
+        k: stats.hurst(as_cube(np.log(d["pr"])), series="detrended")
+        for k, d in (("planted", planted), ("control", null))
+    }
     h_w = {k: float(v.hurst.values[west].mean()) for k, v in hp.items()}
     h_e = {k: float(v.hurst.values[east].mean()) for k, v in hp.items()}
     assert h_w["planted"] > h_w["control"] + 0.05, h_w
@@ -225,7 +232,6 @@ def test_the_demo_delivers_the_real_formats(tmp_path):
     import pandas as pd
     import rasterio
     import xarray as xr
-
 
     cfg = {**nconfig.defaults("sources"), "bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}  # as the rules give it
     paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.DELIVERS}

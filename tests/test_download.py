@@ -1,4 +1,5 @@
 """Shared download machinery: atomic, verified, bounded retries; manifests; secrets kept out."""
+
 import dataclasses
 import hashlib
 import io as stdio
@@ -45,11 +46,22 @@ def leftovers(folder):
 
 def test_fetch_verifies_and_records(server, tmp_path):
     sleeps = Sleeps()
-    rec = download.fetch(f"{server.base}/files/a.hdf", tmp_path / "a.hdf", size=len(DATA), checksum=("MD5", MD5),
-                         retry=FAST, sleep=sleeps)
+    rec = download.fetch(
+        f"{server.base}/files/a.hdf",
+        tmp_path / "a.hdf",
+        size=len(DATA),
+        checksum=("MD5", MD5),
+        retry=FAST,
+        sleep=sleeps,
+    )
     assert (tmp_path / "a.hdf").read_bytes() == DATA
-    assert rec == {"name": "a.hdf", "url": f"{server.base}/files/a.hdf", "size": len(DATA), "sha256": SHA,
-                   "checksum": {"algorithm": "MD5", "value": MD5}}
+    assert rec == {
+        "name": "a.hdf",
+        "url": f"{server.base}/files/a.hdf",
+        "size": len(DATA),
+        "sha256": SHA,
+        "checksum": {"algorithm": "MD5", "value": MD5},
+    }
     assert sleeps == [] and leftovers(tmp_path) == []
 
 
@@ -86,12 +98,14 @@ def test_truncated_every_time_leaves_no_file(server, tmp_path):
 
 def test_checksum_mismatch(server, tmp_path):
     server.faults["/files/a.hdf"].append({"corrupt": True})  # one corrupt transfer, then good
-    rec = download.fetch(f"{server.base}/files/a.hdf", tmp_path / "a.hdf", checksum=("MD5", MD5), retry=FAST,
-                         sleep=Sleeps())
+    rec = download.fetch(
+        f"{server.base}/files/a.hdf", tmp_path / "a.hdf", checksum=("MD5", MD5), retry=FAST, sleep=Sleeps()
+    )
     assert rec["sha256"] == SHA
     with pytest.raises(NepflowError, match="MD5 checksum mismatch"):  # a catalogue checksum that never matches
-        download.fetch(f"{server.base}/files/a.hdf", tmp_path / "b.hdf", checksum=("MD5", "0" * 32), retry=FAST,
-                       sleep=Sleeps())
+        download.fetch(
+            f"{server.base}/files/a.hdf", tmp_path / "b.hdf", checksum=("MD5", "0" * 32), retry=FAST, sleep=Sleeps()
+        )
     assert not (tmp_path / "b.hdf").exists() and leftovers(tmp_path) == []
 
 
@@ -106,8 +120,12 @@ def test_timeout_then_success_and_timeout_always(server, tmp_path):
     assert rec["sha256"] == SHA
     server.faults["/files/b.hdf"].extend([{"stall": 5}] * 2)
     with pytest.raises(NepflowError, match="after 2 tries"):
-        download.fetch(f"{server.base}/files/b.hdf", tmp_path / "b.hdf",
-                       retry=dataclasses.replace(FAST, tries=2, backoff=0, read_timeout=0.3), sleep=Sleeps())
+        download.fetch(
+            f"{server.base}/files/b.hdf",
+            tmp_path / "b.hdf",
+            retry=dataclasses.replace(FAST, tries=2, backoff=0, read_timeout=0.3),
+            sleep=Sleeps(),
+        )
     assert not (tmp_path / "b.hdf").exists() and leftovers(tmp_path) == []
 
 
@@ -135,8 +153,12 @@ def test_connection_refused_is_transient(tmp_path):
     s.close()  # nothing listens there now
     sleeps = Sleeps()
     with pytest.raises(NepflowError, match="after 2 tries"):
-        download.fetch(f"http://127.0.0.1:{port}/x", tmp_path / "x", retry=dataclasses.replace(FAST, tries=2, backoff=0.01),
-                       sleep=sleeps)
+        download.fetch(
+            f"http://127.0.0.1:{port}/x",
+            tmp_path / "x",
+            retry=dataclasses.replace(FAST, tries=2, backoff=0.01),
+            sleep=sleeps,
+        )
     assert len(sleeps) == 1
 
 
@@ -162,8 +184,9 @@ def test_call_retries_transient_api_errors():
 def test_manifest_complete_and_changes(tmp_path):
     (tmp_path / "a.bin").write_bytes(DATA)
     m = tmp_path / "2001.json"
-    download.write_manifest(m, {"source": "x", "version": "061",
-                                "files": [{"name": "a.bin", "url": "u", "size": len(DATA), "sha256": SHA}]})
+    download.write_manifest(
+        m, {"source": "x", "version": "061", "files": [{"name": "a.bin", "url": "u", "size": len(DATA), "sha256": SHA}]}
+    )
     assert json.loads(m.read_text())["manifest_version"] == download.MANIFEST_VERSION
     assert download.is_complete(m, {"version": "061"})
     assert not download.is_complete(m, {"version": "062"})
@@ -179,8 +202,10 @@ def test_secrets_never_written_or_shown(monkeypatch, tmp_path):
     with pytest.raises(NepflowError, match="credential"):
         download.write_manifest(tmp_path / "m.json", {"request": {"key": "s3cr3t-key-value"}})
     assert not (tmp_path / "m.json").exists()
-    assert download.clean_url("https://user:pw@host:8443/a/b.nc?token=abc&x=1&X-Amz-Signature=zz") == \
-        "https://host:8443/a/b.nc?x=1"
+    assert (
+        download.clean_url("https://user:pw@host:8443/a/b.nc?token=abc&x=1&X-Amz-Signature=zz")
+        == "https://host:8443/a/b.nc?x=1"
+    )
 
 
 def test_progress_draws_only_on_a_terminal():
@@ -225,10 +250,13 @@ def test_other_jobs_temporary_files_are_left_alone(server, tmp_path):
 def test_outputs_accept_the_year_wildcard():
     from nepflow.sources import cds, earthdata, proxy, stations
 
-    cfg = nconfig.defaults("sources", {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]},
-                                       "stations": {"file": "s.csv"}})
+    cfg = nconfig.defaults(
+        "sources", {"bbox": [110, 34, 123, 43], "earthdata": {"tiles": ["h26v04"]}, "stations": {"file": "s.csv"}}
+    )
     assert cds.outputs("meteo", "{year}", cfg)["manifest"].endswith("/{year}.json")
     assert earthdata.outputs("fpar", "{year}", cfg)["manifest"] == "MOD15A2H.061/{year}/fpar-h26v04.json"
     assert stations.outputs("sunshine", "{year}", cfg)["manifest"].endswith("/{year}.json")
     assert proxy.outputs("sunshine", "{year}", cfg)["data"].endswith("/{year}.nc")
-    assert cds.outputs("meteo", 2001, cfg)["manifest"] == cds.outputs("meteo", "{year}", cfg)["manifest"].format(year=2001)
+    assert cds.outputs("meteo", 2001, cfg)["manifest"] == cds.outputs("meteo", "{year}", cfg)["manifest"].format(
+        year=2001
+    )

@@ -1,4 +1,5 @@
 """Pinned environments: the lock pins everything; every envs/*.yaml pin equals the lock."""
+
 import re
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def test_every_rule_env_holds_what_its_script_imports():
         for module in codehash.external_imports(ROOT / "scripts" / script):
             assert module in dists, f"{script} imports {module}, which is not installed"
             if not {_norm(d) for d in dists[module]} & available:
-                missing.append(f"rule {rule}: {script} imports {module} ({', '.join(dists[module])}), "
-                               f"not in {env_file}")
+                missing.append(
+                    f"rule {rule}: {script} imports {module} ({', '.join(dists[module])}), not in {env_file}"
+                )
     assert not missing, "\n".join(missing)

@@ -3,6 +3,7 @@
 The primary NEP is the default run's, byte for byte in value; the ensemble, uncertainty and validation
 outputs exist and say what they must (the planted tower offsets recovered).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -23,13 +24,23 @@ def extras(tiny_run, tmp_path_factory):
     wd = tmp_path_factory.mktemp("extras") / "run"
     shutil.copytree(tiny_run, wd, symlinks=True)
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update({"carbon": {"models": ["tec", "casa"]}, "uncertainty": {"draws": 100},
-                "validation": {"demo_sites": True}, "years": {"start": 2000, "end": 2007}})  # 8 years: quicker
+    cfg.update(
+        {
+            "carbon": {"models": ["tec", "casa"]},
+            "uncertainty": {"draws": 100},
+            "validation": {"demo_sites": True},
+            "years": {"start": 2000, "end": 2007},
+        }
+    )  # 8 years: quicker
     path = wd / "extras.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    targets = ["results/tiny/tables/ensemble.csv", "results/tiny/ensemble/models.png",
-               "results/tiny/tables/uncertainty.csv", "results/tiny/tables/validation.csv",
-               "results/tiny/tables/summary.md"]
+    targets = [
+        "results/tiny/tables/ensemble.csv",
+        "results/tiny/ensemble/models.png",
+        "results/tiny/tables/uncertainty.csv",
+        "results/tiny/tables/validation.csv",
+        "results/tiny/tables/summary.md",
+    ]
     snakemake(wd, "--cores", "2", *targets, configfile=path)
     return wd
 
@@ -72,16 +83,22 @@ def test_summary_holds_the_uncertainty_intervals(extras):
     text = (extras / "results/tiny/tables/summary.md").read_text()
     head, sep, section = text.partition("\n## Parameter uncertainty (100 draws, seed ")
     assert sep and head.startswith("# nepflow summary 2000–2007"), text[:200]
-    rows = {line.strip("|").split("|")[0].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
-            for line in section.splitlines() if line.startswith("| ") and not line.startswith("| quantity")}
-    labels = {"regional_mean_nep": "regional mean NEP", "total_sink": "total sink (total NEP)",
-              "trend": "trend of the regional mean NEP"}
+    rows = {
+        line.strip("|").split("|")[0].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| quantity")
+    }
+    labels = {
+        "regional_mean_nep": "regional mean NEP",
+        "total_sink": "total sink (total NEP)",
+        "trend": "trend of the regional mean NEP",
+    }
     for q, label in labels.items():
         central, p05, p95, units = rows[label]
         assert units == t.loc[q, "units"]
         decimals = 3 if q == "trend" else 2
         for shown, col in ((central, "central"), (p05, "p05"), (p95, "p95")):
-            assert float(shown) == pytest.approx(round(t.loc[q, col], decimals), abs=10 ** -decimals / 2), (q, col)
+            assert float(shown) == pytest.approx(round(t.loc[q, col], decimals), abs=10**-decimals / 2), (q, col)
         assert float(p05) < float(p95)
 
 

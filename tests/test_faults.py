@@ -1,4 +1,5 @@
 """Faults and determinism: a killed job is redone, results equal an uninterrupted run's."""
+
 from __future__ import annotations
 
 import subprocess
@@ -41,8 +42,16 @@ def kill_job(proc: subprocess.Popen, script: str, timeout=1800) -> bool:
 
 def start(wd, *args):
     """Start snakemake in the background, its output to a file (a pipe nobody reads would block it)."""
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd), *args,
-           "--configfile", str(TINY)]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(wd),
+        *args,
+        "--configfile",
+        str(TINY),
+    ]
     log = open(wd.parent / f"{wd.name}.{len(list(wd.parent.glob('*.out')))}.out", "w")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env(), cwd=wd)
 

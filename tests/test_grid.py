@@ -1,4 +1,5 @@
 """Target grid, region raster and true pixel areas."""
+
 import numpy as np
 import pytest
 
@@ -65,15 +66,18 @@ def test_grid_outside_region_is_an_error():
         grid.region_raster(g, shapes)
 
 
-@pytest.mark.parametrize("provinces, crs, res, bounds", [
-    (["Beijing"], "EPSG:4326", 2.0, None),       # one 2° pixel, its centre south-east of Beijing
-    (["Beijing"], "EPSG:4326", 1.0, None),
-    (["Tianjin"], "EPSG:4326", 0.7, None),
-    (["Beijing"], "EPSG:4326", 0.1, [0, 0, 1, 1]),  # bounds beside the region
-    (["Beijing"], "EPSG:4326", 0.25, [116.0, 39.9, 116.5, 40.4]),  # inside, 2 x 2 pixels
-    (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 150e3, None),
-    (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 5000, None),
-])
+@pytest.mark.parametrize(
+    "provinces, crs, res, bounds",
+    [
+        (["Beijing"], "EPSG:4326", 2.0, None),  # one 2° pixel, its centre south-east of Beijing
+        (["Beijing"], "EPSG:4326", 1.0, None),
+        (["Tianjin"], "EPSG:4326", 0.7, None),
+        (["Beijing"], "EPSG:4326", 0.1, [0, 0, 1, 1]),  # bounds beside the region
+        (["Beijing"], "EPSG:4326", 0.25, [116.0, 39.9, 116.5, 40.4]),  # inside, 2 x 2 pixels
+        (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 150e3, None),
+        (["Beijing", "Hebei"], "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m", 5000, None),
+    ],
+)
 def test_plan_coverage_check_agrees_with_the_region_raster(provinces, crs, res, bounds):
     """The plan-time check (no raster of the grid) says what the grid job's region raster says."""
     shapes = regions.province_shapes(provinces)

@@ -1,4 +1,5 @@
 """Atomic writes, one-line read errors, provenance without timestamps."""
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -8,8 +9,10 @@ from nepflow.errors import NepflowError
 
 
 def small():
-    ds = xr.Dataset({"nep": (("y", "x"), np.arange(6, dtype="float64").reshape(2, 3))},
-                    coords={"y": [1.0, 0.0], "x": [0.0, 1.0, 2.0]})
+    ds = xr.Dataset(
+        {"nep": (("y", "x"), np.arange(6, dtype="float64").reshape(2, 3))},
+        coords={"y": [1.0, 0.0], "x": [0.0, 1.0, 2.0]},
+    )
     ds = ds.rio.write_crs("EPSG:4326")
     variables.annotate(ds)
     return ds
@@ -38,8 +41,10 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path):
 
 def _maps():
     rng = np.random.default_rng(3)
-    ds = xr.Dataset({v: (("y", "x"), rng.normal(size=(40, 50))) for v in ("ols_slope", "ols_p", "mk_p")},
-                    coords={"y": 40.0 - np.arange(40) * 0.1, "x": 110.0 + np.arange(50) * 0.1})
+    ds = xr.Dataset(
+        {v: (("y", "x"), rng.normal(size=(40, 50))) for v in ("ols_slope", "ols_p", "mk_p")},
+        coords={"y": 40.0 - np.arange(40) * 0.1, "x": 110.0 + np.arange(50) * 0.1},
+    )
     ds["ols_p"].values[:5] = np.nan
     variables.annotate(ds)
     return ds
@@ -54,9 +59,14 @@ def test_analysis_files_written_concurrently_equal_a_serial_write(tmp_path):
     for threads in (1, 3):
         d = tmp_path / str(threads)
         analysis.write(ds, d / "trend.nc", [d / "tif" / f"{v}.tif" for v in ds.data_vars], "EPSG:4326", threads=threads)
-    xr.testing.assert_identical(xr.open_dataset(tmp_path / "1" / "trend.nc"), xr.open_dataset(tmp_path / "3" / "trend.nc"))
+    xr.testing.assert_identical(
+        xr.open_dataset(tmp_path / "1" / "trend.nc"), xr.open_dataset(tmp_path / "3" / "trend.nc")
+    )
     for v in ds.data_vars:
-        with rasterio.open(tmp_path / "1" / "tif" / f"{v}.tif") as a, rasterio.open(tmp_path / "3" / "tif" / f"{v}.tif") as b:
+        with (
+            rasterio.open(tmp_path / "1" / "tif" / f"{v}.tif") as a,
+            rasterio.open(tmp_path / "3" / "tif" / f"{v}.tif") as b,
+        ):
             np.testing.assert_array_equal(a.read(1), b.read(1))
             np.testing.assert_array_equal(a.read(1), ds[v].values.astype("float32"))
             assert a.tags()["units"] == ds[v].attrs["units"] and a.descriptions[0] == ds[v].attrs["long_name"]
@@ -77,8 +87,9 @@ def test_a_failed_analysis_write_moves_no_file_and_keeps_the_earlier_ones(tmp_pa
     for v in later.data_vars:
         later[v].attrs = ds[v].attrs
     with pytest.raises(NepflowError, match=r"cannot write .*/blocked/mk_p\.tif: "):
-        analysis.write(later, tmp_path / "trend.nc", tifs[:-1] + [tmp_path / "blocked" / "mk_p.tif"], "EPSG:4326",
-                       threads=2)
+        analysis.write(
+            later, tmp_path / "trend.nc", tifs[:-1] + [tmp_path / "blocked" / "mk_p.tif"], "EPSG:4326", threads=2
+        )
     assert {p: p.read_bytes() for p in before} == before
     assert not [p for p in tmp_path.rglob(".*")], "staging files left behind"
 
@@ -128,17 +139,56 @@ def test_cog_roundtrip(tmp_path):
 
 
 def test_variables_table_covers_contracts():
-    for name in ["fpar", "par", "tas", "pr", "sund", "rn", "evap", "c4_frac", "gpp", "npp", "rh", "nep",
-                 "ols_slope", "ols_p", "sen_slope", "mk_z", "mk_p", "hurst", "nep_mean", "nep_std", "cv",
-                 "r_pr", "p_r_pr", "pr_tas", "p_pr_sund"]:
+    for name in [
+        "fpar",
+        "par",
+        "tas",
+        "pr",
+        "sund",
+        "rn",
+        "evap",
+        "c4_frac",
+        "gpp",
+        "npp",
+        "rh",
+        "nep",
+        "ols_slope",
+        "ols_p",
+        "sen_slope",
+        "mk_z",
+        "mk_p",
+        "hurst",
+        "nep_mean",
+        "nep_std",
+        "cv",
+        "r_pr",
+        "p_r_pr",
+        "pr_tas",
+        "p_pr_sund",
+    ]:
         assert variables.attrs(name)["units"]
     with pytest.raises(NepflowError, match="not in nepflow's variables table"):
         variables.attrs("nonsense")
 
 
 def test_command_line_job_object():
-    job = jobs.cli_args("doc", ["--input", "carbon=a.nc", "--input", "carbon=b.nc", "--input", "grid=g.nc",
-                              "--output", "figures=out", "--param", "years=[2000, 2001]", "--threads", "2"])
+    job = jobs.cli_args(
+        "doc",
+        [
+            "--input",
+            "carbon=a.nc",
+            "--input",
+            "carbon=b.nc",
+            "--input",
+            "grid=g.nc",
+            "--output",
+            "figures=out",
+            "--param",
+            "years=[2000, 2001]",
+            "--threads",
+            "2",
+        ],
+    )
     assert job.input["carbon"] == ["a.nc", "b.nc"] and job.input.grid == "g.nc"
     assert job.output["figures"] == "out" and job.params["years"] == [2000, 2001] and job.threads == 2
     assert jobs.all_paths(job.input) == ["a.nc", "b.nc", "g.nc"]

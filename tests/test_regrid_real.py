@@ -1,4 +1,5 @@
 """Regridding real-data grids: MODIS sinusoidal to the target grid, conservative meteorology."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,8 +63,13 @@ def era5_like(res=0.1, bounds=(113.0, 36.0, 119.0, 42.0), months=3, seed=3):
     y = n - (np.arange(round((n - s) / res)) + 0.5) * res
     rng = np.random.default_rng(seed)
     pr = rng.gamma(2.0, 20.0, (months, len(y), len(x)))  # mm month-1, rough as real precipitation
-    da = xr.DataArray(pr, coords={"time": pd.date_range("2001-06-01", periods=months, freq="MS"), "y": y, "x": x},
-                      dims=("time", "y", "x"), name="pr", attrs={"units": "mm month-1"})
+    da = xr.DataArray(
+        pr,
+        coords={"time": pd.date_range("2001-06-01", periods=months, freq="MS"), "y": y, "x": x},
+        dims=("time", "y", "x"),
+        name="pr",
+        attrs={"units": "mm month-1"},
+    )
     return da.rio.write_crs("EPSG:4326")
 
 
@@ -127,8 +133,12 @@ def _coast(target, sea_from_x):
     """A field 10 + x on the target grid, NaN (sea) east of ``sea_from_x``, 12 identical-mask months."""
     xx = np.broadcast_to(target.x.values[None, :], (target.sizes["y"], target.sizes["x"]))
     v = np.where(xx >= sea_from_x, np.nan, 10 + xx)
-    da = xr.DataArray(np.stack([v + m for m in range(12)]), coords={"time": range(12), "y": target.y, "x": target.x},
-                      dims=("time", "y", "x"), name="tas")
+    da = xr.DataArray(
+        np.stack([v + m for m in range(12)]),
+        coords={"time": range(12), "y": target.y, "x": target.x},
+        dims=("time", "y", "x"),
+        name="tas",
+    )
     return da.rio.write_crs(target.rio.crs)
 
 
@@ -142,7 +152,9 @@ def test_fill_coastal_takes_the_nearest_land_pixel_within_the_distance():
     assert n == 10 and out.attrs["coastal_fill_pixels"] == 10 and out.attrs["coastal_fill_km"] == 12.0
     np.testing.assert_array_equal(out.values[:, :, 7], da.values[:, :, 6])  # the nearest land pixel, each month
     assert np.isnan(out.values[:, :, 8]).all() and np.isnan(out.values[:, :, 9]).all()  # beyond 12 km; outside
-    with pytest.raises(Exception, match=r"variable tas does not cover the region .*11\.1% of region.*regrid.coast_fill_km \(12 km\)"):
+    with pytest.raises(
+        Exception, match=r"variable tas does not cover the region .*11\.1% of region.*regrid.coast_fill_km \(12 km\)"
+    ):
         regrid.check_coverage(out, inside, "era5.nc")
     out, n = regrid.fill_coastal(da, inside, 20.0)
     assert n == 20 and np.isfinite(out.values[:, inside]).all()
@@ -174,8 +186,12 @@ def test_conservative_float32_coordinates_of_older_cds_files():
     time = pd.date_range("2001-01-01", periods=2, freq="MS")
 
     def src(dtype):
-        da = xr.DataArray(vals, coords={"time": time, "y": lat.astype(dtype), "x": lon.astype(dtype)},
-                          dims=("time", "y", "x"), name="pr")
+        da = xr.DataArray(
+            vals,
+            coords={"time": time, "y": lat.astype(dtype), "x": lon.astype(dtype)},
+            dims=("time", "y", "x"),
+            name="pr",
+        )
         return da.rio.write_crs("EPSG:4326")
 
     assert not np.allclose(np.diff(lat.astype("float32").astype(float)), -0.1, rtol=1e-6, atol=1e-9)  # irregular
@@ -207,7 +223,10 @@ def test_conservative_from_a_projected_field_stops_the_regrid_job_as_the_plan_do
 
     src = sinusoidal_source(field, months=1)
     target = grid.target_grid("EPSG:4326", 0.05, bounds=[115.5, 38.6, 116.5, 39.4])
-    with pytest.raises(NepflowError, match=r"^config key regrid\.methods\.fpar: conservative needs a lon/lat source "
-                                           r"grid and local/fpar/2001\.nc is on a projected grid"):
+    with pytest.raises(
+        NepflowError,
+        match=r"^config key regrid\.methods\.fpar: conservative needs a lon/lat source "
+        r"grid and local/fpar/2001\.nc is on a projected grid",
+    ):
         drivers.regrid_variable(src, target, "conservative", "local/fpar/2001.nc")
     assert drivers.regrid_variable(src, target, "average", "x").attrs["regrid_method"] == "average"

@@ -3,6 +3,7 @@
 One report build (``snakemake --report x.zip``) on the shared ``tiny_run``; the
 zip is unpacked and the report's embedded category and result tables read back.
 """
+
 from __future__ import annotations
 
 import html
@@ -34,18 +35,29 @@ def report(tiny_run, tmp_path_factory):
     results = table("results")
     m = re.search(r'<script id="workflow-desc">\s*var workflow_desc = (.*?);\s*</script>', page, re.S)
     description = json.loads(m.group(1))
-    captions = {path.rsplit("/", 1)[-1]: re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", r["caption"])))
-                for path, r in results.items()}
-    return {"names": names, "categories": table("categories"), "results": results, "captions": captions,
-            "description": description,
-            "figures": sorted(p.name for p in (tiny_run / "results/tiny/figures").glob("*.png"))}
+    captions = {
+        path.rsplit("/", 1)[-1]: re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", r["caption"])))
+        for path, r in results.items()
+    }
+    return {
+        "names": names,
+        "categories": table("categories"),
+        "results": results,
+        "captions": captions,
+        "description": description,
+        "figures": sorted(p.name for p in (tiny_run / "results/tiny/figures").glob("*.png")),
+    }
 
 
 def test_grouped_by_category(report):
     cats = report["categories"]
     assert set(cats) == {"Carbon", "Trend", "Persistence", "Stability", "Drivers", "Tables"}
-    filed = {path.rsplit("/", 1)[-1]: (cat, sub) for cat, subs in cats.items() for sub, paths in subs.items()
-             for path in paths}
+    filed = {
+        path.rsplit("/", 1)[-1]: (cat, sub)
+        for cat, subs in cats.items()
+        for sub, paths in subs.items()
+        for path in paths
+    }
     # every figure of the run is in the report, under its category, and only PNGs (the PDFs sit beside them)
     assert sorted(n for n in filed if n.endswith(".png")) == report["figures"]
     assert len(report["figures"]) == 18
@@ -65,15 +77,15 @@ def test_captions_state_method_units_thresholds_and_config(report):
         assert len(cap[name]) > 150, name
         assert "{{" not in cap[name] and "{%" not in cap[name], name
     for name in report["figures"]:
-        assert "2000–2020" in cap[name], name        # when, from config years
-        assert "300 dpi" in cap[name], name          # figures.dpi
+        assert "2000–2020" in cap[name], name  # when, from config years
+        assert "300 dpi" in cap[name], name  # figures.dpi
     assert "g C m-2 yr-1" in cap["nep_mean.png"] and "0.5 × GPP" in cap["nep_mean.png"]  # units, carbon.cue
-    assert "1.8" in cap["nep_mean.png"] and "0.0912" in cap["nep_mean.png"]               # eps_c3, rh.b
+    assert "1.8" in cap["nep_mean.png"] and "0.0912" in cap["nep_mean.png"]  # eps_c3, rh.b
     assert "g C m-2 yr-2" in cap["ols_slope.png"] and "p < 0.05" in cap["ols_slope.png"]  # classes.trend
-    assert "Mann–Kendall test (variant original)" in cap["sen_slope.png"]                 # analysis.mk_variant
-    assert "CV ≤ 0.1" in cap["cv_class.png"] and "lowest > 0.4" in cap["cv_class.png"]    # cv_scheme default
+    assert "Mann–Kendall test (variant original)" in cap["sen_slope.png"]  # analysis.mk_variant
+    assert "CV ≤ 0.1" in cap["cv_class.png"] and "lowest > 0.4" in cap["cv_class.png"]  # cv_scheme default
     assert "ddof = 1" in cap["cv.png"]
-    assert "H ≤ 0.35" in cap["hurst_class.png"] and "≤ 0.65" in cap["hurst_class.png"]   # classes.hurst
+    assert "H ≤ 0.35" in cap["hurst_class.png"] and "≤ 0.65" in cap["hurst_class.png"]  # classes.hurst
     assert "estimator rs" in cap["hurst.png"] and "1000 white-noise surrogates" in cap["hurst.png"]
     assert "H > 0.5" in cap["future_class.png"] and "share of the area" in cap["future_class.png"]
     assert "mm yr-1" in cap["corr_pr.png"] and "19 degrees of freedom" in cap["corr_pr.png"]
@@ -107,7 +119,8 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     # rendered as Snakemake renders it (snakemake.report: trim_blocks and lstrip_blocks)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
     text = env.from_string((ROOT / "report" / "workflow.rst").read_text()).render(
-        snakemake=type("S", (), {"config": cfg}))
+        snakemake=type("S", (), {"config": cfg})
+    )
     body = docutils.core.publish_parts(text, writer_name="html", settings_overrides={"halt_level": 2})["body"]
     assert "{" not in body and "http" not in body  # no raw dicts, no service URLs
     cells = re.findall(r"<td>(.*?)</td>", re.sub(r"\s+", " ", body))
@@ -140,8 +153,10 @@ def test_tables_render_inline_as_html_tables(report, tiny_run):
     sections = re.split(r"<h2>(.*?)</h2>", page)[1:]
     assert sections[0] == "all" and sorted(sections[::2]) == sorted(csv["region"].unique())
     for region, part in zip(sections[::2], sections[1::2]):
-        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
-                for r in re.findall(r"<tr>(<td.*?)</tr>", part)]
+        rows = [
+            [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+            for r in re.findall(r"<tr>(<td.*?)</tr>", part)
+        ]
         want = csv[csv["region"] == region]
         assert [r[:2] for r in rows] == want[["classification", "class"]].values.tolist(), region
         np.testing.assert_allclose([float(r[2].replace(",", "")) for r in rows], want["area_km2"], atol=0.5)
@@ -168,12 +183,18 @@ def test_report_in_a_real_browser(tiny_run, tmp_path):
     snakemake(tiny_run, "--report", str(page))
     landing = re.sub(r"\s+", " ", re.sub(r"<script.*?</script>", "", report_browser.dom(browser, page), flags=re.S))
     assert "System Message" not in landing
-    assert re.findall(r"<td>(region|period|grid|sources|models)</td>", landing) == \
-        ["region", "period", "grid", "sources", "models"]
+    assert re.findall(r"<td>(region|period|grid|sources|models)</td>", landing) == [
+        "region",
+        "period",
+        "grid",
+        "sources",
+        "models",
+    ]
     view = report_browser.dom(browser, report_browser.view_page(page, "area_stats", tmp_path / "a.html"))
     assert re.search(r'<iframe[^>]+src="data:text/html', view), "area_stats.html is not shown inline"
-    png = report_browser.screenshot(browser, report_browser.view_page(page, "summary", tmp_path / "s.html"),
-                                    tmp_path / "s.png")
+    png = report_browser.screenshot(
+        browser, report_browser.view_page(page, "summary", tmp_path / "s.html"), tmp_path / "s.png"
+    )
     import matplotlib.image as mpimg
 
     assert mpimg.imread(png)[..., :3].std() > 0.05  # a rendered table, not a blank page
@@ -191,8 +212,15 @@ def render(report_file: str, change: dict, name: str = "") -> str:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     update_config(cfg, change)
     validate(cfg, str(ROOT / "config" / "schema.yaml"))
-    smk = type("S", (), {"config": cfg, "wildcards": type("W", (), {"name": name}),
-                         "params": type("P", (), {"cv_bounds": [0.1, 0.2, 0.3, 0.4]})})
+    smk = type(
+        "S",
+        (),
+        {
+            "config": cfg,
+            "wildcards": type("W", (), {"name": name}),
+            "params": type("P", (), {"cv_bounds": [0.1, 0.2, 0.3, 0.4]}),
+        },
+    )
     text = jinja2.Template((ROOT / "report" / report_file).read_text()).render(snakemake=smk)
     return re.sub(r"\s+", " ", text)
 
@@ -215,8 +243,9 @@ def test_caption_of_the_future_classes_says_the_no_change_band():
 
 
 def test_summary_and_area_captions_say_the_persistence_rule_and_bands():
-    change = {"classes": {"trend": {"no_change_slope": 0.5},
-                          "hurst": {"random_band": 0.05, "require_significance": True}}}
+    change = {
+        "classes": {"trend": {"no_change_slope": 0.5}, "hurst": {"random_band": 0.05, "require_significance": True}}
+    }
     summary, area = render("summary.rst", change), render("area_stats.rst", change)
     assert "persistent (H > 0.55, hurst_p < 0.05, the same rule in every row)" in summary
     assert r"no change where \|slope\| ≤ 0.5" in area

@@ -1,4 +1,5 @@
 """What triggers a rerun, on a completed tiny demo run: config changes and library edits."""
+
 from __future__ import annotations
 
 import shutil
@@ -54,7 +55,11 @@ def test_analysis_option_reruns_only_that_statistic_and_after(run_copy, tmp_path
 
 def test_adding_a_year_adds_its_chain_and_reruns_aggregates(run_copy, tmp_path):
     counts = scheduled_jobs(run_copy, configfile=config_with(tmp_path, years={"start": 2000, "end": 2021}))
-    assert counts.get("retrieve_meteo_fpar_landcover_sunshine") == 1 and counts.get("regrid") == 1 and counts.get("carbon") == 1
+    assert (
+        counts.get("retrieve_meteo_fpar_landcover_sunshine") == 1
+        and counts.get("regrid") == 1
+        and counts.get("carbon") == 1
+    )
     for rule in AGGREGATES:
         assert counts.get(rule) == 1, rule
 
@@ -74,10 +79,24 @@ def test_interrupted_series_is_rebuilt_by_the_next_run(run_copy):
     before = provenance.file_sha256(cube)
     log = run_copy / "results/tiny/logs/series.log"
     log.unlink()
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(run_copy), "--cores", "1",
-           "--forcerun", "series", "--until", "series", "--configfile", str(TINY)]
-    proc = subprocess.Popen(cmd, env=env(), cwd=run_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(run_copy),
+        "--cores",
+        "1",
+        "--forcerun",
+        "series",
+        "--until",
+        "series",
+        "--configfile",
+        str(TINY),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env(), cwd=run_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -87,7 +106,12 @@ def test_interrupted_series_is_rebuilt_by_the_next_run(run_copy):
     assert proc.returncode != 0
     assert not cube.exists()
     counts = scheduled_jobs(run_copy)
-    assert counts.get("series") == 1 and not {"retrieve_meteo_fpar_landcover_sunshine", "regrid", "carbon", "grid"} & set(counts), counts
+    assert counts.get("series") == 1 and not {
+        "retrieve_meteo_fpar_landcover_sunshine",
+        "regrid",
+        "carbon",
+        "grid",
+    } & set(counts), counts
     from workflow import snakemake
 
     snakemake(run_copy, "--cores", "1")

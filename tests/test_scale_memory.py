@@ -7,6 +7,7 @@ after the same job on a tiny one (the process's own footprint: Python, libraries
 kernels). Chunked by its memory resource, the job's peak RSS grows by less than BOUND_MB; the same
 job with one chunk for the whole grid grows by more, so the bound does catch a loaded cube.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def _cube(path: Path, n: int) -> Path:
     shape = (len(YEARS), n, n)
     nep = (200 + 50 * rng.standard_normal(shape, dtype="float32")).astype("float32")
     climate = {v: ("year", np.ones(len(YEARS), "float32")) for v in ("pr", "tas", "sund")}  # unread by stability
-    ds = xr.Dataset({"nep": (("year", "y", "x"), nep), **climate},
-                    coords={"year": YEARS, "y": y, "x": x}).rio.write_crs("EPSG:4326")
+    ds = xr.Dataset(
+        {"nep": (("year", "y", "x"), nep), **climate}, coords={"year": YEARS, "y": y, "x": x}
+    ).rio.write_crs("EPSG:4326")
     from nepflow import netcdf
 
     netcdf.write_netcdf(ds, path)
@@ -68,8 +70,9 @@ def _peak_rss(tmp: Path, tiny: Path, mid: Path, chunk: int) -> tuple[float, floa
     code = RUN.format(scripts=str(ROOT / "scripts"), entry=str(ROOT / "scripts" / "statistic.py"), jobs=jobs)
     # through a shell that forks: Linux keeps a process's peak RSS across exec, so a child exec'd
     # straight from this (large) pytest process would report pytest's peak as its own
-    proc = subprocess.run(["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        ["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tuple(json.loads(proc.stdout.strip().splitlines()[-1]))
 

@@ -2,6 +2,7 @@
 
 Skipped only where Slurm is not installed (.ci/slurm/install.sh installs it).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,7 @@ def cluster(tmp_path_factory):
 
 
 def checksums(run_dir):
-    return {p.relative_to(run_dir).as_posix(): provenance.data_checksum(p)
-            for p in sorted(run_dir.rglob("*.nc"))}
+    return {p.relative_to(run_dir).as_posix(): provenance.data_checksum(p) for p in sorted(run_dir.rglob("*.nc"))}
 
 
 def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
@@ -31,15 +31,33 @@ def test_demo_through_slurm_equals_local_run(cluster, tiny_run, tmp_path):
     wd = tmp_path / "slurm_run"
     wd.mkdir()
     e = {**env(), **{k: v for k, v in cluster.env.items() if k.startswith("SLURM")}}
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
-           "--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "8",
-           # the per-year chain in three Slurm jobs of seven years each, the four statistics in another:
-           # fewer Slurm jobs than tiny jobs (what a user does for small grids, as the README shows). The
-           # executor plugin runs a group's members one after another (`--jobs 1` in the group job), so
-           # three groups run side by side where one group of all 21 years took 250 s alone.
-           "--groups", "regrid=peryear", "carbon=peryear", "trend=stats", "hurst=stats", "stability=stats",
-           "correlation=stats", "--group-components", "peryear=7", "stats=4",
-           "--configfile", str(TINY)]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(wd),
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        "--jobs",
+        "8",
+        # the per-year chain in three Slurm jobs of seven years each, the four statistics in another:
+        # fewer Slurm jobs than tiny jobs (what a user does for small grids, as the README shows). The
+        # executor plugin runs a group's members one after another (`--jobs 1` in the group job), so
+        # three groups run side by side where one group of all 21 years took 250 s alone.
+        "--groups",
+        "regrid=peryear",
+        "carbon=peryear",
+        "trend=stats",
+        "hurst=stats",
+        "stability=stats",
+        "correlation=stats",
+        "--group-components",
+        "peryear=7",
+        "stats=4",
+        "--configfile",
+        str(TINY),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=1500, cwd=wd)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
     # the jobs went through Slurm: sacct lists them (the plugin puts the rule in the comment), all completed

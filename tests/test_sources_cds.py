@@ -1,4 +1,5 @@
 """ERA5-Land through cdsapi against a local CDS stand-in: request, retries, cache, units, secrets."""
+
 import json
 import logging
 
@@ -30,8 +31,13 @@ def env(monkeypatch, tmp_path):
 
 
 def make_cfg(srv, **download_cfg):
-    return S({"bbox": BBOX, "cds": {"url": srv.url, "poll_interval": 0.01},
-              "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5, **download_cfg}})
+    return S(
+        {
+            "bbox": BBOX,
+            "cds": {"url": srv.url, "poll_interval": 0.01},
+            "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5, **download_cfg},
+        }
+    )
 
 
 def paths_for(tmp_path, cfg, year=2001):
@@ -56,9 +62,14 @@ def test_request_is_what_the_cds_expects():
     assert req["area"] == [43.0, 110.0, 34.0, 123.0]  # N, W, S, E
     assert req["product_type"] == ["monthly_averaged_reanalysis"] and req["year"] == ["2003"]
     assert req["month"] == [f"{m:02d}" for m in range(1, 13)] and req["data_format"] == "netcdf"
-    assert set(req["variable"]) == {"2m_temperature", "total_precipitation", "surface_solar_radiation_downwards",
-                                    "surface_net_solar_radiation", "surface_net_thermal_radiation",
-                                    "total_evaporation"}
+    assert set(req["variable"]) == {
+        "2m_temperature",
+        "total_precipitation",
+        "surface_solar_radiation_downwards",
+        "surface_net_solar_radiation",
+        "surface_net_thermal_radiation",
+        "total_evaporation",
+    }
     out = cds.outputs("meteo", 2003, S({"bbox": [110, 34, 123, 43]}))
     assert list(out) == ["manifest"]  # the delivered file's name follows its content
     assert out["manifest"].startswith("reanalysis-era5-land-monthly-means/110_34_123_43-")
@@ -77,7 +88,10 @@ def test_retrieve_open_and_skip(cds_server, env, caplog):
     paths["data"] = delivered(paths)
     assert rec["name"] == "2001.zip" and rec["size"] == paths["data"].stat().st_size  # a zip is named .zip
     assert rec["sha256"] == file_sha256(paths["data"])
-    assert m["request"] == cds.request(2001, BBOX, cfg) and m["versions"]["dataset"] == "reanalysis-era5-land-monthly-means"
+    assert (
+        m["request"] == cds.request(2001, BBOX, cfg)
+        and m["versions"]["dataset"] == "reanalysis-era5-land-monthly-means"
+    )
     assert "time" not in json.dumps(m).replace('"time": ["00:00"]', "")  # no retrieval time recorded
 
     ds = cds.open_year("meteo", 2001, paths["manifest"])
@@ -89,8 +103,9 @@ def test_retrieve_open_and_skip(cds_server, env, caplog):
     d = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], float)[:, None, None]
     np.testing.assert_allclose(ds["tas"].values, raw["t2m"].values.astype(float) - 273.15, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ds["pr"].values, raw["tp"].values.astype(float) * d * 1000, rtol=1e-14)
-    np.testing.assert_allclose(ds["rn"].values, (raw["ssr"].values.astype(float) + raw["str"].values) * d / 1e6,
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        ds["rn"].values, (raw["ssr"].values.astype(float) + raw["str"].values) * d / 1e6, rtol=1e-14
+    )
     np.testing.assert_allclose(ds["evap"].values, -raw["e"].values.astype(float) * d * 1000, rtol=1e-14)
 
     n = len(cds_server.requests)
@@ -199,8 +214,13 @@ def test_credentials_of_the_retired_cds_are_one_line(env, monkeypatch, where):
     msg = str(err.value)
     assert "\n" not in msg and "retired in September 2024" in msg and "personal access token" in msg
     assert "https://cds.climate.copernicus.eu/api " in msg and cds.PROFILE_URL in msg
-    named = {"env_key": "CDSAPI_KEY:", "rc_key": ".cdsapirc (key:)", "env_url": "CDSAPI_URL:",
-             "rc_url": ".cdsapirc (url:)", "config_url": "config key sources.cds.url:"}[where]
+    named = {
+        "env_key": "CDSAPI_KEY:",
+        "rc_key": ".cdsapirc (key:)",
+        "env_url": "CDSAPI_URL:",
+        "rc_url": ".cdsapirc (url:)",
+        "config_url": "config key sources.cds.url:",
+    }[where]
     assert msg.startswith(named) or named in msg.split(";")[0], msg
     assert old_key.split(":")[1] not in msg and KEY not in msg  # the secret part is never shown
     assert guard.blocked == []  # the retired API was not contacted
@@ -218,7 +238,9 @@ def test_a_failed_poll_is_repeated_by_the_client_not_resubmitted(env, monkeypatc
         cfg["cds"]["poll_interval"] = nconfig.defaults("sources.cds")["poll_interval"]  # the default
         paths = paths_for(env, cfg)
         cds.retrieve("meteo", 2001, cfg, paths)
-        calls = [r["method"] + " " + r["path"].split("/")[4] for r in srv.requests if r["path"].startswith("/api/retrieve")]
+        calls = [
+            r["method"] + " " + r["path"].split("/")[4] for r in srv.requests if r["path"].startswith("/api/retrieve")
+        ]
     assert calls.count("POST processes") == 1  # submitted once
     assert download.is_complete(paths["manifest"])
     polls = [s for s in slept if s != 60]
@@ -289,7 +311,9 @@ def test_old_format_longitude_wrap_and_expver():
     ds2["t2m"][0, 11] = np.nan  # December only in ERA5T
     ds2["t2m"][1, 11] = 290.0
     out = cds.to_cf(ds2)
-    assert out["tas"].values[0, 0, 0] == pytest.approx(300 - 273.15) and out["tas"].values[11, 0, 0] == pytest.approx(290 - 273.15)
+    assert out["tas"].values[0, 0, 0] == pytest.approx(300 - 273.15) and out["tas"].values[11, 0, 0] == pytest.approx(
+        290 - 273.15
+    )
 
 
 def test_bad_units_and_missing_variable():

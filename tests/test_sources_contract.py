@@ -1,5 +1,6 @@
 """The source contract (nepflow.sources): every source module declares it, in one place (its defaults
 are the schema's alone: tests/test_defaults.py)."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """MODIS through earthaccess against local CMR/EDL/data servers: search, download, decode, secrets."""
+
 import datetime as dt
 import json
 import logging
@@ -6,8 +7,16 @@ import logging
 import numpy as np
 import pytest
 
-from fakeservers import (AWS_METADATA_PROBE, FakeEarthdata, NetGuard, env_without_credentials, modis_name, scan_for,
-                         tile_lonlat_bbox, write_modis_tile)
+from fakeservers import (
+    AWS_METADATA_PROBE,
+    FakeEarthdata,
+    NetGuard,
+    env_without_credentials,
+    modis_name,
+    scan_for,
+    tile_lonlat_bbox,
+    write_modis_tile,
+)
 from nepflow import config as nconfig
 from nepflow.errors import NepflowError
 from nepflow.sources import download, earthdata, modis
@@ -39,9 +48,13 @@ def server(env, monkeypatch):
 
 
 def make_cfg(srv, tiles=("h26v04", "h26v05"), **extra):
-    return S({"bbox": BBOX,
-              "earthdata": {"cmr_url": srv.cmr_url, "edl_host": srv.host, "tiles": list(tiles), **extra},
-              "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5}})
+    return S(
+        {
+            "bbox": BBOX,
+            "earthdata": {"cmr_url": srv.cmr_url, "edl_host": srv.host, "tiles": list(tiles), **extra},
+            "download": {"tries": 3, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 5},
+        }
+    )
 
 
 def paths_for(root, product, year, cfg):
@@ -83,8 +96,13 @@ def test_monthly_fpar_known_values(tmp_path):
         if d.month == 4 or doy == 89:
             dn[0, 2] = 255  # pixel (0, 2): no retrieval in April -> interpolated
         dn[1, 0] = 254  # water
-        path = write_modis_tile(tmp_path / modis_name("MOD15A2H", f"2001{doy:03d}", 26, 4), "MOD15A2H", 26, 4,
-                                {"Fpar_500m": dn, "FparLai_QC": qc})
+        path = write_modis_tile(
+            tmp_path / modis_name("MOD15A2H", f"2001{doy:03d}", 26, 4),
+            "MOD15A2H",
+            26,
+            4,
+            {"Fpar_500m": dn, "FparLai_QC": qc},
+        )
         groups.append((d, [path], 1.0))
     da, counts = earthdata.monthly_fpar(groups, 2001)
     f = da.values
@@ -106,12 +124,24 @@ def test_fpar_2000_with_climatology_fill(server, env, caplog):
     caplog.set_level(logging.DEBUG)
     granules = env / "server"
     for doy in range(49, 366, 8):
-        publish(server, granules, "MOD15A2H", (dt.date(2000, 1, 1) + dt.timedelta(doy - 1)).isoformat(), "h26v04",
-                fpar_arrays(70))
+        publish(
+            server,
+            granules,
+            "MOD15A2H",
+            (dt.date(2000, 1, 1) + dt.timedelta(doy - 1)).isoformat(),
+            "h26v04",
+            fpar_arrays(70),
+        )
     for year, dn in ((2001, 30), (2002, 50)):
         for doy in range(1, 366, 8):
-            publish(server, granules, "MOD15A2H", (dt.date(year, 1, 1) + dt.timedelta(doy - 1)).isoformat(),
-                    "h26v04", fpar_arrays(dn))
+            publish(
+                server,
+                granules,
+                "MOD15A2H",
+                (dt.date(year, 1, 1) + dt.timedelta(doy - 1)).isoformat(),
+                "h26v04",
+                fpar_arrays(dn),
+            )
     cfg = make_cfg(server, tiles=("h26v04",), fpar_fill_years=[2001, 2002])
     paths = paths_for(env, "fpar", 2000, cfg)
     earthdata.retrieve("fpar", 2000, cfg, paths)
@@ -182,8 +212,14 @@ def test_mod16_evap_monthly_totals_by_day_overlap(server, env):
         arr[0, 0] = 32762  # urban: no ET all year
         if d == dt.date(year, 3, 6):
             arr[1, 1] = 32767  # fill in one composite (6-13 March)
-        publish(server, granules, "MOD16A2GF", d.isoformat(), "h26v04",
-                {"ET_500m": arr, "ET_QC_500m": np.zeros((N, N), np.uint8)})
+        publish(
+            server,
+            granules,
+            "MOD16A2GF",
+            d.isoformat(),
+            "h26v04",
+            {"ET_500m": arr, "ET_QC_500m": np.zeros((N, N), np.uint8)},
+        )
     cfg = make_cfg(server, tiles=("h26v04",))
     cfg["bbox"] = list(tile_lonlat_bbox(26, 4))  # the whole tile: mosaic pixels are the tile's
     paths = paths_for(env, "evap", year, cfg)
@@ -222,8 +258,15 @@ def test_download_faults_and_checksum(server, env):
     earthdata.retrieve("landcover", 2001, cfg, paths)
     assert download.is_complete(paths["manifest"])
     # a catalogue checksum that never matches: one-line error, nothing cached under the granule's name
-    bad = publish(server, granules, "MOD17A3HGF", "2001-01-01", "h26v04", {"Npp_500m": np.zeros((N, N), np.int16)},
-                  checksum_override="0" * 32)
+    bad = publish(
+        server,
+        granules,
+        "MOD17A3HGF",
+        "2001-01-01",
+        "h26v04",
+        {"Npp_500m": np.zeros((N, N), np.int16)},
+        checksum_override="0" * 32,
+    )
     publish(server, granules, "MOD17A3HGF", "2001-01-01", "h26v05", {"Npp_500m": np.zeros((N, N), np.int16)})
     npp_paths = paths_for(env, "npp", 2001, cfg)
     with pytest.raises(NepflowError, match="MD5 checksum mismatch") as err:
@@ -372,10 +415,14 @@ def test_local_source_tiles_and_geotiff(tmp_path):
 
     root = tmp_path / "mine"
     for doy in range(1, 366, 8):
-        write_modis_tile(root / "fpar" / "2003" / modis_name("MOD15A2H", f"2003{doy:03d}", 26, 4), "MOD15A2H", 26, 4,
-                         fpar_arrays(60))
-    lc = xr.DataArray(np.full((4, 5), 12, np.uint8), dims=("y", "x"),
-                      coords={"y": [39.875, 39.625, 39.375, 39.125], "x": 115 + 0.25 * np.arange(5) + 0.125})
+        write_modis_tile(
+            root / "fpar" / "2003" / modis_name("MOD15A2H", f"2003{doy:03d}", 26, 4), "MOD15A2H", 26, 4, fpar_arrays(60)
+        )
+    lc = xr.DataArray(
+        np.full((4, 5), 12, np.uint8),
+        dims=("y", "x"),
+        coords={"y": [39.875, 39.625, 39.375, 39.125], "x": 115 + 0.25 * np.arange(5) + 0.125},
+    )
     (root / "landcover").mkdir(parents=True)
     lc.rio.write_crs("EPSG:4326").rio.to_raster(root / "landcover" / "2003.tif")
     cfg = S({"local": {"root": str(root)}, "bbox": BBOX})
@@ -396,5 +443,6 @@ def test_evap_source_choice():
     sources.check_choice("evap", "earthdata")
     with pytest.raises(NepflowError, match="config key sources.evap: source 'cds' does not provide evap"):
         sources.check_choice("evap", "cds")
-    assert earthdata.outputs("evap", 2003, S({"bbox": BBOX, "earthdata": {"tiles": ["h26v04"]}})) == \
-        {"manifest": "MOD16A2GF.061/2003/evap-h26v04.json"}
+    assert earthdata.outputs("evap", 2003, S({"bbox": BBOX, "earthdata": {"tiles": ["h26v04"]}})) == {
+        "manifest": "MOD16A2GF.061/2003/evap-h26v04.json"
+    }

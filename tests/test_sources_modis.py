@@ -1,4 +1,5 @@
 """MODIS HDF4-EOS tiles: georeferencing from the tile grid, decoding, mosaicking."""
+
 import numpy as np
 import pytest
 from pyproj import Transformer
@@ -35,8 +36,9 @@ def test_known_pixel_lands_at_its_lonlat(tmp_path):
     fpar = np.full((2400, 2400), 50, np.uint8)
     fpar[row, col] = 77
     qc = np.zeros((2400, 2400), np.uint8)
-    path = write_modis_tile(tmp_path / modis_name("MOD15A2H", "2001001", h, v), "MOD15A2H", h, v,
-                            {"Fpar_500m": fpar, "FparLai_QC": qc})
+    path = write_modis_tile(
+        tmp_path / modis_name("MOD15A2H", "2001001", h, v), "MOD15A2H", h, v, {"Fpar_500m": fpar, "FparLai_QC": qc}
+    )
     ds = modis.read_tile(path, ["Fpar_500m"])
     assert ds.rio.crs.to_proj4().replace(" +type=crs", "").count("+R=6371007.181") == 1
     px = ds["Fpar_500m"].sel(x=x, y=y, method="nearest")
@@ -55,8 +57,9 @@ def test_known_pixel_lands_at_its_lonlat(tmp_path):
 def test_mod15_decoding(tmp_path):
     dn = np.array([[0, 1, 50, 100], [248, 249, 250, 255]], np.uint8)
     qc = np.array([[0, 1, 2, 3], [0, 0, 0, 0]], np.uint8)
-    path = write_modis_tile(tmp_path / modis_name("MOD15A2H", "2001009", 26, 4), "MOD15A2H", 26, 4,
-                            {"Fpar_500m": dn, "FparLai_QC": qc})
+    path = write_modis_tile(
+        tmp_path / modis_name("MOD15A2H", "2001009", 26, 4), "MOD15A2H", 26, 4, {"Fpar_500m": dn, "FparLai_QC": qc}
+    )
     fpar, attrs = modis.read_sds(path, "Fpar_500m")
     np.testing.assert_allclose(fpar[0], [0.0, 0.01, 0.5, 1.0])
     assert np.isnan(fpar[1]).all()  # 248 is outside valid_range 0-100, 249-255 are fill codes
@@ -67,8 +70,9 @@ def test_mod15_decoding(tmp_path):
 
 def test_mod17_decoding(tmp_path):
     dn = np.array([[1234, -30000, 32700, 0], [32761, 32767, 32701, -30001]], np.int16)
-    path = write_modis_tile(tmp_path / modis_name("MOD17A3HGF", "2001001", 27, 5), "MOD17A3HGF", 27, 5,
-                            {"Npp_500m": dn})
+    path = write_modis_tile(
+        tmp_path / modis_name("MOD17A3HGF", "2001001", 27, 5), "MOD17A3HGF", 27, 5, {"Npp_500m": dn}
+    )
     npp, attrs = modis.read_sds(path, "Npp_500m")
     np.testing.assert_allclose(npp[0] * 1000, [123.4, -3000.0, 3270.0, 0.0])  # DN x 0.1 = g C m-2 yr-1
     assert np.isnan(npp[1]).all()
@@ -76,14 +80,25 @@ def test_mod17_decoding(tmp_path):
 
 
 def test_struct_metadata_must_match_the_tile(tmp_path):
-    good = write_modis_tile(tmp_path / modis_name("MCD12Q1", "2001001", 26, 4), "MCD12Q1", 26, 4,
-                            {"LC_Type1": np.full((6, 6), 12, np.uint8)})
+    good = write_modis_tile(
+        tmp_path / modis_name("MCD12Q1", "2001001", 26, 4),
+        "MCD12Q1",
+        26,
+        4,
+        {"LC_Type1": np.full((6, 6), 12, np.uint8)},
+    )
     wrong = tmp_path / modis_name("MCD12Q1", "2001001", 27, 4)
     wrong.write_bytes(good.read_bytes())  # tile h26v04's metadata under tile h27v04's name
     with pytest.raises(NepflowError, match="do not match tile h27v04"):
         modis.read_tile(wrong, ["LC_Type1"])
-    bare = write_modis_tile(tmp_path / "x" / modis_name("MCD12Q1", "2001001", 26, 4), "MCD12Q1", 26, 4,
-                            {"LC_Type1": np.full((6, 6), 12, np.uint8)}, struct=False)
+    bare = write_modis_tile(
+        tmp_path / "x" / modis_name("MCD12Q1", "2001001", 26, 4),
+        "MCD12Q1",
+        26,
+        4,
+        {"LC_Type1": np.full((6, 6), 12, np.uint8)},
+        struct=False,
+    )
     assert modis.grid_info(bare)["nx"] == 6
 
 
@@ -104,8 +119,9 @@ def test_mosaic_places_tiles_and_crops(tmp_path):
     for h in (26, 27):
         for v in (4, 5):
             lc = np.full((8, 8), 10 * (h - 26) + (v - 4) + 1, np.uint8)
-            paths.append(write_modis_tile(tmp_path / modis_name("MCD12Q1", "2001001", h, v), "MCD12Q1", h, v,
-                                          {"LC_Type1": lc}))
+            paths.append(
+                write_modis_tile(tmp_path / modis_name("MCD12Q1", "2001001", h, v), "MCD12Q1", h, v, {"LC_Type1": lc})
+            )
     m = modis.mosaic(paths, "LC_Type1", decode=False)
     assert m.shape == (16, 16) and m.dtype == np.uint8
     assert (m.values[:8, :8] == 1).all() and (m.values[8:, :8] == 2).all()

@@ -1,4 +1,5 @@
 """Station sunshine: CSV validation, monthly totals, scipy interpolation, sunshine proxy."""
+
 import json
 
 import numpy as np
@@ -17,6 +18,8 @@ BBOX = [114.0, 37.0, 118.0, 41.0]
 def S(cfg: dict) -> dict:
     """A ``sources`` section as a validated config holds it: ``cfg`` over the schema's defaults."""
     return nconfig.defaults("sources", cfg)
+
+
 RNG = np.random.default_rng(7)
 LON = RNG.uniform(113.5, 118.5, 40)
 LAT = RNG.uniform(36.5, 41.5, 40)
@@ -27,8 +30,11 @@ def plane(lon, lat, month):
 
 
 def monthly_csv(path, year=2001, lon=LON, lat=LAT):
-    rows = [(f"S{i:03d}", lo, la, f"{year}-{m:02d}", plane(lo, la, m))
-            for i, (lo, la) in enumerate(zip(lon, lat)) for m in range(1, 13)]
+    rows = [
+        (f"S{i:03d}", lo, la, f"{year}-{m:02d}", plane(lo, la, m))
+        for i, (lo, la) in enumerate(zip(lon, lat))
+        for m in range(1, 13)
+    ]
     pd.DataFrame(rows, columns=stations.COLUMNS).to_csv(path, index=False)
     return path
 
@@ -62,8 +68,12 @@ def test_plane_reproduced(tmp_path, method, tol):
 def test_months_with_the_same_stations_are_interpolated_together(method):
     """monthly_surfaces gives each month what one call per month gives, also where one month has a
     station fewer (a second group) and the months' values differ."""
-    rows = [(f"S{i:03d}", lo, la, m, plane(lo, la, m) + 3 * np.sin(i + m))
-            for i, (lo, la) in enumerate(zip(LON, LAT)) for m in range(1, 13) if not (i == 5 and m == 7)]
+    rows = [
+        (f"S{i:03d}", lo, la, m, plane(lo, la, m) + 3 * np.sin(i + m))
+        for i, (lo, la) in enumerate(zip(LON, LAT))
+        for m in range(1, 13)
+        if not (i == 5 and m == 7)
+    ]
     totals = pd.DataFrame(rows, columns=["station_id", "lon", "lat", "month", "hours"])
     glon, glat = np.meshgrid(np.arange(114.0, 118.0, 0.25), np.arange(41.0, 37.0, -0.25))
     got = stations.monthly_surfaces(totals, glon, glat, method, 0.0)
@@ -163,8 +173,9 @@ def test_proxy_retrieve_from_meteo(tmp_path):
     time = pd.date_range("2001-01-01", periods=12, freq="MS")
     ra = proxy.extraterrestrial_monthly(lat[:, None] * np.ones((1, 2)), 2001)
     ssrd = (0.25 + 0.5 * 0.5) * ra
-    meteo = xr.Dataset({"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})},
-                       coords={"time": time, "y": lat, "x": lon}).rio.write_crs("EPSG:4326")
+    meteo = xr.Dataset(
+        {"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})}, coords={"time": time, "y": lat, "x": lon}
+    ).rio.write_crs("EPSG:4326")
     meteo.to_netcdf(tmp_path / "meteo.nc")
     cfg = S({"meteo": "demo", "proxy": {"a": 0.25, "b": 0.5}})
     out = {k: tmp_path / v for k, v in proxy.outputs("sunshine", 2001, cfg).items()}
@@ -185,9 +196,10 @@ def test_proxy_keeps_the_sea_mask_for_the_coastal_fill(tmp_path):
     ra = proxy.extraterrestrial_monthly(lat2, 2001)
     ssrd = (0.25 + 0.5 * 0.5) * ra
     ssrd[:, :, 3] = np.nan  # the easternmost column is sea
-    meteo = xr.Dataset({"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})},
-                       coords={"time": pd.date_range("2001-01-01", periods=12, freq="MS"), "y": target.y.values,
-                               "x": target.x.values}).rio.write_crs("EPSG:4326")
+    meteo = xr.Dataset(
+        {"ssrd": (("time", "y", "x"), ssrd, {"units": "MJ m-2 month-1"})},
+        coords={"time": pd.date_range("2001-01-01", periods=12, freq="MS"), "y": target.y.values, "x": target.x.values},
+    ).rio.write_crs("EPSG:4326")
     meteo.to_netcdf(tmp_path / "meteo.nc")
     cfg = S({"meteo": "demo"})
     out = {k: tmp_path / v for k, v in proxy.outputs("sunshine", 2001, cfg).items()}
@@ -224,8 +236,10 @@ def cma_lines(stations_, year=2001, months=(1, 2), value=lambda i, d: 60 + i + d
             if d.month not in months:
                 continue
             v = value(i, d)
-            out.append(f"{sid} {lat_dm:5d} {lon_dm:5d} {313:6d} {d.year:5d} {d.month:3d} {d.day:3d} {v:6d}"
-                       + (f" {0:3d}" if qc else ""))
+            out.append(
+                f"{sid} {lat_dm:5d} {lon_dm:5d} {313:6d} {d.year:5d} {d.month:3d} {d.day:3d} {v:6d}"
+                + (f" {0:3d}" if qc else "")
+            )
     return "\n".join(out) + "\n"
 
 
@@ -234,6 +248,7 @@ CMA_STATIONS = [("54527", 3905, 11704), ("54511", 3948, 11628), ("54623", 3903, 
 
 def test_cma_daily_layout_converted(tmp_path):
     p = tmp_path / "ssd.txt"
+
     def missing(i, d):
         return 32766 if (i == 0 and d.month == 1 and d.day <= 3) else 60 + i + d.day % 5
 
@@ -253,20 +268,25 @@ def test_cma_daily_layout_converted(tmp_path):
     assert stations.outputs("sunshine", 2001, cfg) != stations.outputs("sunshine", 2001, cfg_for(p))
 
 
-@pytest.mark.parametrize("case,text,match", [
-    ("code", None, r"station 54511, 2001-01-05: sunshine code 32744; expected 0.1 h values or 32766"),
-    ("day", None, r"station 54623, 2001-02-10: sunshine 25.3 h is above 24 h of a day"),
-    ("minutes", None, r"station 54527, 2001-01-01: lat '3975'; expected degrees and minutes"),
-    ("layout", "54527 3905 11704 313 2001 1 x 60\n", r"line 1: .* is not the CMA daily layout"),
-])
+@pytest.mark.parametrize(
+    "case,text,match",
+    [
+        ("code", None, r"station 54511, 2001-01-05: sunshine code 32744; expected 0.1 h values or 32766"),
+        ("day", None, r"station 54623, 2001-02-10: sunshine 25.3 h is above 24 h of a day"),
+        ("minutes", None, r"station 54527, 2001-01-01: lat '3975'; expected degrees and minutes"),
+        ("layout", "54527 3905 11704 313 2001 1 x 60\n", r"line 1: .* is not the CMA daily layout"),
+    ],
+)
 def test_cma_daily_bad_values_are_one_line(tmp_path, case, text, match):
     if text is None:
+
         def value(i, d):
             if case == "code" and i == 1 and d.month == 1 and d.day == 5:
                 return 32744
             if case == "day" and i == 2 and d.month == 2 and d.day == 10:
                 return 253
             return 60
+
         rows = [(s, 3975, lo) if case == "minutes" and s == "54527" else (s, la, lo) for s, la, lo in CMA_STATIONS]
         text = cma_lines(rows, value=value)
     p = tmp_path / "ssd.txt"
@@ -277,17 +297,27 @@ def test_cma_daily_bad_values_are_one_line(tmp_path, case, text, match):
     assert not list((tmp_path / "data").rglob("*.csv"))  # nothing half-written
 
 
-@pytest.mark.parametrize("date,hours,match", [
-    ("2001-06", 32766, r"station S001, 2001-06: sunshine 32766 h is above the 4\d\d\.\d daylight hours .*missing-value code"),
-    ("2001-12", 300.0, r"station S001, 2001-12: sunshine 300 h is above the 2\d\d\.\d daylight hours of the month"),
-    ("2001-03-04", 24.5, r"station S001, 2001-03-04: sunshine 24.5 h is above 24 h of a day"),
-    ("2001-03-04", 999.9, r"above 24 h of a day \(a missing-value code"),
-    ("2001-03-04", -1, r"station S001, 2001-03-04: negative sunshine hours"),
-])
+@pytest.mark.parametrize(
+    "date,hours,match",
+    [
+        (
+            "2001-06",
+            32766,
+            r"station S001, 2001-06: sunshine 32766 h is above the 4\d\d\.\d daylight hours .*missing-value code",
+        ),
+        ("2001-12", 300.0, r"station S001, 2001-12: sunshine 300 h is above the 2\d\d\.\d daylight hours of the month"),
+        ("2001-03-04", 24.5, r"station S001, 2001-03-04: sunshine 24.5 h is above 24 h of a day"),
+        ("2001-03-04", 999.9, r"above 24 h of a day \(a missing-value code"),
+        ("2001-03-04", -1, r"station S001, 2001-03-04: negative sunshine hours"),
+    ],
+)
 def test_implausible_csv_values_rejected_not_clipped(tmp_path, date, hours, match):
     daily = len(date) == 10
-    dates = [f"2001-{m:02d}" for m in range(1, 13)] if not daily else \
-        [d.strftime("%Y-%m-%d") for d in pd.date_range("2001-01-01", "2001-12-31")]
+    dates = (
+        [f"2001-{m:02d}" for m in range(1, 13)]
+        if not daily
+        else [d.strftime("%Y-%m-%d") for d in pd.date_range("2001-01-01", "2001-12-31")]
+    )
     rows = [(f"S{i:03d}", LON[i], LAT[i], t, 5.0 if daily else 150.0) for i in range(4) for t in dates]
     df = pd.DataFrame(rows, columns=stations.COLUMNS)
     df.loc[(df.station_id == "S001") & (df.date == date), "hours"] = hours

@@ -1,4 +1,5 @@
 """Statistics kernels: in-kernel distributions, selection and sorting against numpy/scipy, layouts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,18 +30,28 @@ def test_student_t_p_matches_scipy(nu):
 def test_student_t_p_closed_forms_near_zero():
     """ν = 1: p = 1 − (2/π) atan|t|; ν = 2: p = 1 − |t|/√(2 + t²). (scipy's stdtr is 3e-9 off at ν = 1, t = 1e-8.)"""
     t = np.array([1e-12, 1e-8, 1e-5, 0.3, 2.0, 40.0])
-    np.testing.assert_allclose(K.t_two_sided_vec(t, np.ones(t.size, np.int64)), 1 - 2 / np.pi * np.arctan(t),
-                               rtol=1e-13)
-    np.testing.assert_allclose(K.t_two_sided_vec(t, np.full(t.size, 2, np.int64)), 1 - t / np.sqrt(2 + t * t),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        K.t_two_sided_vec(t, np.ones(t.size, np.int64)), 1 - 2 / np.pi * np.arctan(t), rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        K.t_two_sided_vec(t, np.full(t.size, 2, np.int64)), 1 - t / np.sqrt(2 + t * t), rtol=1e-12
+    )
 
 
 def test_sen_median_selection_matches_numpy():
     """The bracketed median: exact whatever the guess, scale, ties or outliers."""
     rng = np.random.default_rng(0)
     work = np.empty(300)
-    cases = [rng.normal(size=210), np.round(rng.normal(size=210) * 3), np.zeros(210), np.r_[np.zeros(150), rng.normal(size=60)],
-             rng.standard_cauchy(209), np.arange(210.0), rng.normal(size=3), rng.normal(size=4)]
+    cases = [
+        rng.normal(size=210),
+        np.round(rng.normal(size=210) * 3),
+        np.zeros(210),
+        np.r_[np.zeros(150), rng.normal(size=60)],
+        rng.standard_cauchy(209),
+        np.arange(210.0),
+        rng.normal(size=3),
+        rng.normal(size=4),
+    ]
     for a in cases:
         for guess, w in [(np.median(a), 0.01), (0.0, 1e-9), (1e9, 1.0), (-5.0, 100.0), (np.nan, 1.0), (0.0, 0.0)]:
             b = a.copy()
@@ -95,8 +106,12 @@ def test_many_slabs_equal_one_call(monkeypatch):
     assert len(slabs) > 4
     chunked = da.chunk({"y": 3, "x": 4})
     fc = {k: v.chunk({"y": 5, "x": 2}) for k, v in f.items()}  # unified with nep's chunks
-    got = [stats.trend(chunked), stats.hurst(chunked, n_surrogates=50), stats.stability(chunked),
-           stats.correlation(chunked, fc)]
+    got = [
+        stats.trend(chunked),
+        stats.hurst(chunked, n_surrogates=50),
+        stats.stability(chunked),
+        stats.correlation(chunked, fc),
+    ]
     for a, b in zip(ref, got):
         xr.testing.assert_identical(a, b)
 
@@ -104,9 +119,9 @@ def test_many_slabs_equal_one_call(monkeypatch):
 def test_linear_trend_is_the_ols_of_trend_exactly():
     rng = np.random.default_rng(7)
     x = rng.normal(200, 40, (N, 40, 30)) + 3.0 * (YEARS - 2000)[:, None, None]
-    x[:, 0, 0] = np.nan                   # all-NaN pixel
-    x[:, 0, 1] = 5.0                      # constant pixel
-    x[3, 1, :] = np.nan                   # a missing year
+    x[:, 0, 0] = np.nan  # all-NaN pixel
+    x[:, 0, 1] = 5.0  # constant pixel
+    x[3, 1, :] = np.nan  # a missing year
     da = xr.DataArray(x, dims=("year", "y", "x"), coords={"year": YEARS})
     for mv in (None, 15):
         full, ols = stats.trend(da, min_valid=mv), stats.linear_trend(da, min_valid=mv)
@@ -120,8 +135,9 @@ def test_linear_trend_is_the_ols_of_trend_exactly():
 
 def test_hurst_of_a_series_too_short_for_the_estimator_is_nan():
     """rs needs 3 points of ln(R/S) over τ = 2..n: with 3 years there are 2, so H (and its null) is undefined."""
-    da = xr.DataArray(np.random.default_rng(0).normal(size=(3, 4, 4)), dims=("year", "y", "x"),
-                      coords={"year": [2000, 2001, 2002]})
+    da = xr.DataArray(
+        np.random.default_rng(0).normal(size=(3, 4, 4)), dims=("year", "y", "x"), coords={"year": [2000, 2001, 2002]}
+    )
     ds = stats.hurst(da, n_surrogates=50)
     assert np.isnan(ds["hurst"].values).all() and np.isnan(ds["hurst_p"].values).all()
     assert np.isnan(ds["hurst"].attrs["hurst_white_noise_mean"])

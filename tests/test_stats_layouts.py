@@ -1,4 +1,5 @@
 """The statistics' output layouts: kernel rows, wrapper outputs, the variables table and the README agree."""
+
 from __future__ import annotations
 
 import re
@@ -20,13 +21,22 @@ def results():
     rng = np.random.default_rng(3)
     nep = xr.DataArray(rng.normal(200, 40, (len(YEARS), 3, 4)), dims=("year", "y", "x"), coords={"year": YEARS})
     fac = {f: nep * 0.2 + rng.normal(size=nep.shape) for f in stats.FACTORS}
-    return {"trend": stats.trend(nep), "linear_trend": stats.linear_trend(nep),
-            "hurst": stats.hurst(nep, n_surrogates=20), "stability": stats.stability(nep),
-            "correlation": stats.correlation(nep, fac)}
+    return {
+        "trend": stats.trend(nep),
+        "linear_trend": stats.linear_trend(nep),
+        "hurst": stats.hurst(nep, n_surrogates=20),
+        "stability": stats.stability(nep),
+        "correlation": stats.correlation(nep, fac),
+    }
 
 
-LAYOUTS = {"trend": stats.TREND_OUT, "linear_trend": stats.OLS_OUT, "hurst": stats.HURST_OUT,
-           "stability": stats.STABILITY_OUT, "correlation": stats.correlation_names(stats.FACTORS)}
+LAYOUTS = {
+    "trend": stats.TREND_OUT,
+    "linear_trend": stats.OLS_OUT,
+    "hurst": stats.HURST_OUT,
+    "stability": stats.STABILITY_OUT,
+    "correlation": stats.correlation_names(stats.FACTORS),
+}
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
@@ -49,14 +59,33 @@ def test_q_names_cover_exactly_the_p_maps():
 
 def test_row_constants_are_the_positions_in_the_layouts():
     for module, layout, consts in [
-        (_trend, _trend.TREND_OUT, {"OLS_SLOPE": "ols_slope", "OLS_INTERCEPT": "ols_intercept", "OLS_P": "ols_p",
-                                    "SEN_SLOPE": "sen_slope", "SEN_INTERCEPT": "sen_intercept", "MK_S": "mk_s",
-                                    "MK_Z": "mk_z", "MK_P": "mk_p", "MK_TAU": "mk_tau", "VALID": "valid_years"}),
-        (_trend, _trend.OLS_OUT, {"O_SLOPE": "ols_slope", "O_INTERCEPT": "ols_intercept", "O_P": "ols_p",
-                                  "O_VALID": "valid_years"}),
+        (
+            _trend,
+            _trend.TREND_OUT,
+            {
+                "OLS_SLOPE": "ols_slope",
+                "OLS_INTERCEPT": "ols_intercept",
+                "OLS_P": "ols_p",
+                "SEN_SLOPE": "sen_slope",
+                "SEN_INTERCEPT": "sen_intercept",
+                "MK_S": "mk_s",
+                "MK_Z": "mk_z",
+                "MK_P": "mk_p",
+                "MK_TAU": "mk_tau",
+                "VALID": "valid_years",
+            },
+        ),
+        (
+            _trend,
+            _trend.OLS_OUT,
+            {"O_SLOPE": "ols_slope", "O_INTERCEPT": "ols_intercept", "O_P": "ols_p", "O_VALID": "valid_years"},
+        ),
         (_hurst, _hurst.HURST_OUT, {"H": "hurst", "H_P": "hurst_p", "H_VALID": "valid_years"}),
-        (_stability, _stability.STABILITY_OUT, {"MEAN": "nep_mean", "STD": "nep_std", "CV": "cv",
-                                                "S_VALID": "valid_years"}),
+        (
+            _stability,
+            _stability.STABILITY_OUT,
+            {"MEAN": "nep_mean", "STD": "nep_std", "CV": "cv", "S_VALID": "valid_years"},
+        ),
         (_correlation, _correlation.PER_FACTOR, {"R": "r", "P_R": "p_r", "PR": "pr", "P_PR": "p_pr"}),
     ]:
         assert {c: layout[getattr(module, c)] for c in consts} == consts

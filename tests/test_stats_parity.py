@@ -1,4 +1,5 @@
 """Statistics engine: parity with the reference libraries and planted truths."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,16 +21,20 @@ N = len(YEARS)
 
 def cube(values):
     values = np.asarray(values, dtype="float64")
-    return xr.DataArray(values.T.reshape(N, -1, 1) if values.ndim == 2 else values,
-                        dims=("year", "y", "x"), coords={"year": YEARS[: values.shape[-1]] if values.ndim == 2 else YEARS},
-                        name="nep")
+    return xr.DataArray(
+        values.T.reshape(N, -1, 1) if values.ndim == 2 else values,
+        dims=("year", "y", "x"),
+        coords={"year": YEARS[: values.shape[-1]] if values.ndim == 2 else YEARS},
+        name="nep",
+    )
 
 
 def series_cube(rows):
     """rows: (m, n) pixel series -> DataArray (year, y=m, x=1)."""
     rows = np.asarray(rows, dtype="float64")
-    return xr.DataArray(rows.T[:, :, None], dims=("year", "y", "x"), coords={"year": YEARS[: rows.shape[1]]},
-                        name="nep")
+    return xr.DataArray(
+        rows.T[:, :, None], dims=("year", "y", "x"), coords={"year": YEARS[: rows.shape[1]]}, name="nep"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +80,14 @@ def hamed_rao_factor(x):
     return r.var_s / mk.original_test(x).var_s
 
 
-@pytest.mark.parametrize("variant, ref", [("hamed_rao", mk.hamed_rao_modification_test),
-                                          ("tfpw", mk.trend_free_pre_whitening_modification_test),
-                                          ("pw", mk.pre_whitening_modification_test)])
+@pytest.mark.parametrize(
+    "variant, ref",
+    [
+        ("hamed_rao", mk.hamed_rao_modification_test),
+        ("tfpw", mk.trend_free_pre_whitening_modification_test),
+        ("pw", mk.pre_whitening_modification_test),
+    ],
+)
 def test_modified_mk_parity(rows, variant, ref):
     """The same method as pymannkendall's gives its numbers; Hamed-Rao where its factor is >= 1 (nepflow
     floors it at 1: below, pymannkendall shrinks Var(S) or returns NaN)."""
@@ -110,7 +120,7 @@ def yue_wang_ar1_reference(t, x):
     one = np.diff(t) == 1
     r1 = np.sum(d[:-1][one] * d[1:][one]) / np.sum(d * d)
     k = np.arange(1, n)
-    factor = max(1.0, 1 + 2 * np.sum((1 - k / n) * r1 ** k))
+    factor = max(1.0, 1 + 2 * np.sum((1 - k / n) * r1**k))
     r = mk.original_test(x)
     z = np.sign(r.s) * (abs(r.s) - 1) / np.sqrt(r.var_s * factor) if r.s else 0.0
     return z, 2 * sstats.norm.sf(abs(z))
@@ -134,7 +144,7 @@ def ar1(m, phi, seed):
     rng = np.random.default_rng(seed)
     e = rng.standard_normal((m, N))
     x = np.empty_like(e)
-    x[:, 0] = e[:, 0] / np.sqrt(1 - phi ** 2)
+    x[:, 0] = e[:, 0] / np.sqrt(1 - phi**2)
     for i in range(1, N):
         x[:, i] = phi * x[:, i - 1] + e[:, i]
     return x
@@ -208,13 +218,16 @@ def test_missing_years():
     assert np.isnan(float(few.ols_slope))
 
 
-
 def calendar_acf(t, a, nlags):
     """Biased ACF of a at times t, lag L summed over the pairs exactly L calendar years apart (written out)."""
     y = a - a.mean()
     c0 = float(np.sum(y * y))
-    return np.array([sum(y[i] * y[j] for i in range(len(a)) for j in range(len(a)) if t[j] - t[i] == lag) / c0
-                     for lag in range(nlags + 1)])
+    return np.array(
+        [
+            sum(y[i] * y[j] for i in range(len(a)) for j in range(len(a)) if t[j] - t[i] == lag) / c0
+            for lag in range(nlags + 1)
+        ]
+    )
 
 
 def hamed_rao_z(t, x, alpha=0.05, calendar=True):
@@ -238,6 +251,7 @@ def hamed_rao_z(t, x, alpha=0.05, calendar=True):
 
 def test_acf_lags_are_calendar_years():
     from nepflow.stats import _trend
+
     rng = np.random.default_rng(8)
     t = np.delete(YEARS, [2, 3, 9, 15]).astype(float)
     a = rng.normal(size=t.size)
@@ -256,7 +270,7 @@ def test_hamed_rao_with_missing_years_pairs_calendar_years():
     for i in range(1, N):
         rows[:, i] = 0.8 * rows[:, i - 1] + rng.normal(size=40)
     rows[:, [4, 5, 11]] = np.nan  # interior gaps
-    rows[::2, [0, 16]] = np.nan   # and an edge gap on half the pixels
+    rows[::2, [0, 16]] = np.nan  # and an edge gap on half the pixels
     z = stats.trend(series_cube(rows), min_valid=15, mk_variant="hamed_rao").mk_z.squeeze("x").values
     differs = 0
     for k, x in enumerate(rows):
@@ -264,6 +278,7 @@ def test_hamed_rao_with_missing_years_pairs_calendar_years():
         assert close(z[k], ref, 1e-10), (k, z[k], ref)
         differs += not close(ref, hamed_rao_z(YEARS, x, calendar=False), 1e-6)
     assert differs >= 10, differs  # the planted gaps matter: positional lags would give another Z
+
 
 def test_all_nan_pixel():
     ds = stats.trend(series_cube([np.full(N, np.nan)])).squeeze()
@@ -481,16 +496,22 @@ def test_detrended_correlation_is_the_partial_correlation_on_the_year():
     t = YEARS.astype(float)
     trend = 4.0 * (t - t.mean())
     y = rng.standard_normal((m, N)) * 10 + trend
-    f = {"pr": rng.standard_normal((m, N)) * 10 + trend, "tas": rng.standard_normal((m, N)),
-         "sund": rng.standard_normal((m, N))}
+    f = {
+        "pr": rng.standard_normal((m, N)) * 10 + trend,
+        "tas": rng.standard_normal((m, N)),
+        "sund": rng.standard_normal((m, N)),
+    }
     raw = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}).squeeze("x")
     det = stats.correlation(series_cube(y), {k: series_cube(v) for k, v in f.items()}, detrended=True).squeeze("x")
     assert float(raw.r_pr.mean()) > 0.7 and abs(float(det.r_pr.mean())) < 0.1
     for i in range(m):
-        ref = stats.correlation(series_cube(y[i:i + 1]), {"pr": series_cube(f["pr"][i:i + 1]),
-                                                           "tas": series_cube(t[None])}).squeeze()  # tas: the year
+        ref = stats.correlation(
+            series_cube(y[i : i + 1]), {"pr": series_cube(f["pr"][i : i + 1]), "tas": series_cube(t[None])}
+        ).squeeze()  # tas: the year
         assert close(det.r_pr[i], ref.pr_pr, 1e-9) and close(det.p_r_pr[i], ref.p_pr_pr, 1e-8), i
         res = [v - np.polyval(np.polyfit(t, v, 1), t) for v in (y[i], f["pr"][i], f["tas"][i], f["sund"][i])]
-        ref = stats.correlation(series_cube(res[0][None]), {"pr": series_cube(res[1][None]), "tas": series_cube(
-            res[2][None]), "sund": series_cube(res[3][None])}).squeeze()
+        ref = stats.correlation(
+            series_cube(res[0][None]),
+            {"pr": series_cube(res[1][None]), "tas": series_cube(res[2][None]), "sund": series_cube(res[3][None])},
+        ).squeeze()
         assert close(det.pr_pr[i], ref.pr_pr, 1e-9), i

@@ -5,6 +5,7 @@ Independent: written fresh here with numpy from the run's analysis NetCDFs
 grid.nc, without nepflow's classify, areastats or summary. The tiny config uses
 the default thresholds (classes section of config/schema.yaml).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,34 +34,72 @@ def load(run):
 def class_masks(v):
     """classification -> (defined, {class: mask}) from the analysis variables."""
     s, p, h, cv = v["ols_slope"], v["ols_p"], v["hurst"], v["cv"]
-    sig = p < ALPHA                       # NaN p: not significant
+    sig = p < ALPHA  # NaN p: not significant
     out = {
-        "trend_class": (np.isfinite(s), {
-            "significant_increase": (s > 0) & sig, "non_significant_increase": (s > 0) & ~sig, "no_change": s == 0,
-            "non_significant_decrease": (s < 0) & ~sig, "significant_decrease": (s < 0) & sig}),
-        "cv_class": (np.isfinite(cv), {
-            "highest_stability": cv <= CV_BOUNDS[0], "higher_stability": (cv > CV_BOUNDS[0]) & (cv <= CV_BOUNDS[1]),
-            "medium_stability": (cv > CV_BOUNDS[1]) & (cv <= CV_BOUNDS[2]),
-            "lower_stability": (cv > CV_BOUNDS[2]) & (cv <= CV_BOUNDS[3]), "lowest_stability": cv > CV_BOUNDS[3]}),
-        "hurst_class": (np.isfinite(h), {
-            "strong_anti_persistence": h <= H_LO, "weak_anti_persistence": (h > H_LO) & (h < H_MID),
-            "random": h == H_MID, "weak_persistence": (h > H_MID) & (h <= H_HI), "strong_persistence": h > H_HI}),
+        "trend_class": (
+            np.isfinite(s),
+            {
+                "significant_increase": (s > 0) & sig,
+                "non_significant_increase": (s > 0) & ~sig,
+                "no_change": s == 0,
+                "non_significant_decrease": (s < 0) & ~sig,
+                "significant_decrease": (s < 0) & sig,
+            },
+        ),
+        "cv_class": (
+            np.isfinite(cv),
+            {
+                "highest_stability": cv <= CV_BOUNDS[0],
+                "higher_stability": (cv > CV_BOUNDS[0]) & (cv <= CV_BOUNDS[1]),
+                "medium_stability": (cv > CV_BOUNDS[1]) & (cv <= CV_BOUNDS[2]),
+                "lower_stability": (cv > CV_BOUNDS[2]) & (cv <= CV_BOUNDS[3]),
+                "lowest_stability": cv > CV_BOUNDS[3],
+            },
+        ),
+        "hurst_class": (
+            np.isfinite(h),
+            {
+                "strong_anti_persistence": h <= H_LO,
+                "weak_anti_persistence": (h > H_LO) & (h < H_MID),
+                "random": h == H_MID,
+                "weak_persistence": (h > H_MID) & (h <= H_HI),
+                "strong_persistence": h > H_HI,
+            },
+        ),
     }
     both = np.isfinite(s) & np.isfinite(h)
-    out["future_class"] = (both, {
-        "persistent_increase": (s > 0) & (h > H_MID), "persistent_decrease": (s < 0) & (h > H_MID),
-        "increase_turning_to_decrease": (s > 0) & (h < H_MID), "decrease_turning_to_increase": (s < 0) & (h < H_MID),
-        "undetermined": both & ((h == H_MID) | (s == 0))})
+    out["future_class"] = (
+        both,
+        {
+            "persistent_increase": (s > 0) & (h > H_MID),
+            "persistent_decrease": (s < 0) & (h > H_MID),
+            "increase_turning_to_decrease": (s > 0) & (h < H_MID),
+            "decrease_turning_to_increase": (s < 0) & (h < H_MID),
+            "undetermined": both & ((h == H_MID) | (s == 0)),
+        },
+    )
     up, down = (s > 0) & sig & (h > H_MID), (s < 0) & sig & (h > H_MID)
-    out["future_sig_class"] = (both, {"persistent_significant_increase": up, "persistent_significant_decrease": down,
-                                      "not_significant_or_not_persistent": both & ~up & ~down})
+    out["future_sig_class"] = (
+        both,
+        {
+            "persistent_significant_increase": up,
+            "persistent_significant_decrease": down,
+            "not_significant_or_not_persistent": both & ~up & ~down,
+        },
+    )
     for kind, r_name, p_name in (("corr", "r_{}", "p_r_{}"), ("pcorr", "pr_{}", "p_pr_{}")):
         for f in ("pr", "tas", "sund"):
             r, pr = v[r_name.format(f)], v[p_name.format(f)]
             sg = pr < ALPHA
-            out[f"{kind}_{f}_class"] = (np.isfinite(r), {
-                "significant_positive": (r >= 0) & sg, "non_significant_positive": (r >= 0) & ~sg,
-                "non_significant_negative": (r < 0) & ~sg, "significant_negative": (r < 0) & sg})
+            out[f"{kind}_{f}_class"] = (
+                np.isfinite(r),
+                {
+                    "significant_positive": (r >= 0) & sg,
+                    "non_significant_positive": (r >= 0) & ~sg,
+                    "non_significant_negative": (r < 0) & ~sg,
+                    "significant_negative": (r < 0) & sg,
+                },
+            )
     return out
 
 
@@ -92,7 +131,7 @@ def recomputed(tiny_run):
         m = {}
         ok = inside & np.isfinite(nep)
         m["mean NEP (g C m-2 yr-1)"] = (nep[ok] * area[ok]).sum() / area[ok].sum()
-        m["total NEP (Tg C yr-1)"] = (nep[ok] * area[ok]).sum() * 1e6 / 1e12   # g m-2 yr-1 × km2 → Tg yr-1
+        m["total NEP (Tg C yr-1)"] = (nep[ok] * area[ok]).sum() * 1e6 / 1e12  # g m-2 yr-1 × km2 → Tg yr-1
         m["area (km2)"] = area[inside].sum()
 
         def pct(classification, *classes):
@@ -106,8 +145,9 @@ def recomputed(tiny_run):
         for c in ("highest", "higher", "medium", "lower", "lowest"):
             m[f"{c} stability (%)"] = pct("cv_class", f"{c}_stability")
         m["higher + highest stability (%)"] = pct("cv_class", "highest_stability", "higher_stability")
-        m["no CV class (mean NEP <= 0), % of the region"] = 100.0 * area[inside & ~masks["cv_class"][0]].sum() / area[
-            inside].sum()
+        m["no CV class (mean NEP <= 0), % of the region"] = (
+            100.0 * area[inside & ~masks["cv_class"][0]].sum() / area[inside].sum()
+        )
         m["persistent, H > 0.5 (%)"] = pct("hurst_class", "weak_persistence", "strong_persistence")
         m["strongly persistent (%)"] = pct("hurst_class", "strong_persistence")
         m["random, H = 0.5 (%)"] = pct("hurst_class", "random")
@@ -133,18 +173,18 @@ def recomputed(tiny_run):
 def test_summary_md_matches_independent_recomputation(recomputed):
     run, want, *_ = recomputed
     got = read_summary(run / "tables" / "summary.md")
-    assert list(got.columns) == list(want.columns)          # all + every province
+    assert list(got.columns) == list(want.columns)  # all + every province
     assert set(got.index) == set(want.index)
     for measure in want.index:
         for region in want.columns:
             w, g = want.loc[measure, region], got.loc[measure, region]
             if np.isnan(w):
                 assert np.isnan(g), (measure, region)
-            elif "(%)" in measure:                           # percent of area: to 0.01 percentage points
+            elif "(%)" in measure:  # percent of area: to 0.01 percentage points
                 assert abs(g - w) <= 0.01, (measure, region, g, w)
-            elif "km2" in measure:                           # printed to whole km2
+            elif "km2" in measure:  # printed to whole km2
                 assert abs(g - w) <= 0.5 + 1e-6 * w, (measure, region, g, w)
-            else:                                            # NEP mean and total: to 0.01 % (printed to 2 decimals)
+            else:  # NEP mean and total: to 0.01 % (printed to 2 decimals)
                 assert abs(g - w) <= max(1e-4 * abs(w), 0.005 + 1e-9), (measure, region, g, w)
     # the complements add up, as a sanity check of the recomputation itself
     a = want["all"]

@@ -1,4 +1,5 @@
 """The summary's parameter-uncertainty section, from a planted tables/uncertainty.csv."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -9,18 +10,20 @@ from nepflow import summary
 from nepflow.errors import NepflowError
 
 #: As the uncertainty rule writes it (scripts/uncertainty.py), with hand-picked numbers.
-PLANTED = pd.DataFrame({
-    "quantity": ["regional_mean_nep", "total_sink", "trend"],
-    "central": [228.814, 103.2049, 1.23456],
-    "p05": [201.5, 90.004, 0.4994],
-    "p50": [229.0, 103.3, 1.2],
-    "p95": [255.996, 116.7351, 2.0005],
-    "sd": [16.3, 8.1, 0.46],
-    "units": ["g C m-2 yr-1", "Tg C yr-1", "g C m-2 yr-2"],
-    "draws": [100, 100, 100],
-    "seed": [42, 42, 42],
-    "primary_model": ["tec", "tec", "tec"],
-})
+PLANTED = pd.DataFrame(
+    {
+        "quantity": ["regional_mean_nep", "total_sink", "trend"],
+        "central": [228.814, 103.2049, 1.23456],
+        "p05": [201.5, 90.004, 0.4994],
+        "p50": [229.0, 103.3, 1.2],
+        "p95": [255.996, 116.7351, 2.0005],
+        "sd": [16.3, 8.1, 0.46],
+        "units": ["g C m-2 yr-1", "Tg C yr-1", "g C m-2 yr-2"],
+        "draws": [100, 100, 100],
+        "seed": [42, 42, 42],
+        "primary_model": ["tec", "tec", "tec"],
+    }
+)
 
 SECTION = (
     "## Parameter uncertainty (100 draws, seed 42)\n"
@@ -50,11 +53,14 @@ def test_summary_appends_the_section_only_when_given():
     assert with_unc == plain + "\n" + SECTION  # the study's table unchanged, the section after it
 
 
-@pytest.mark.parametrize("bad, says", [
-    (PLANTED.drop(columns="p95"), "tables/uncertainty.csv: no column p95"),
-    (PLANTED[PLANTED.quantity != "trend"], "tables/uncertainty.csv: no row for quantity trend"),
-    (PLANTED.assign(seed=[42, 42, 43]), "tables/uncertainty.csv: the draws and seed columns differ"),
-])
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        (PLANTED.drop(columns="p95"), "tables/uncertainty.csv: no column p95"),
+        (PLANTED[PLANTED.quantity != "trend"], "tables/uncertainty.csv: no row for quantity trend"),
+        (PLANTED.assign(seed=[42, 42, 43]), "tables/uncertainty.csv: the draws and seed columns differ"),
+    ],
+)
 def test_bad_table_is_one_line(bad, says):
     with pytest.raises(NepflowError, match=says) as e:
         summary.uncertainty_section(bad)

@@ -1,4 +1,5 @@
 """Validation against flux towers: FLUXNET2015 CSVs, the site's pixel, scores; the demo's planted bias and RMSE."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,17 @@ def test_planted_bias_and_rmse_are_recovered(tmp_path):
         demo_sites.record(site, YEARS, gpp, nep, seed=1).to_csv(path, index=False)
         obs = validation.read_site(path, site["id"])
         assert list(obs.index) == YEARS
-        rows += [{"site": site["id"], "year": y, "gpp_obs": obs.loc[y, "GPP_NT_VUT_REF"], "gpp_mod": g,
-                  "nep_obs": -obs.loc[y, "NEE_VUT_REF"], "nep_mod": n} for y, g, n in zip(YEARS, gpp, nep)]
+        rows += [
+            {
+                "site": site["id"],
+                "year": y,
+                "gpp_obs": obs.loc[y, "GPP_NT_VUT_REF"],
+                "gpp_mod": g,
+                "nep_obs": -obs.loc[y, "NEE_VUT_REF"],
+                "nep_mod": n,
+            }
+            for y, g, n in zip(YEARS, gpp, nep)
+        ]
     t = validation.table(pd.DataFrame(rows)).set_index("site")
     scores = t[t["kind"] == "scores"]
     for site in demo_sites.SITES:
@@ -46,12 +56,17 @@ def test_monthly_files_sum_to_years_and_missing_values(tmp_path):
     assert obs.loc[2005, "GPP_NT_VUT_REF"] == 365.0 and np.isnan(obs.loc[2005, "NEE_VUT_REF"])
 
 
-@pytest.mark.parametrize("frame, words", [
-    ({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [900.0]}, "site S1: .* missing column\\(s\\) NEE_VUT_REF"),
-    ({"TIMESTAMP": ["2001", "2002"], "GPP_NT_VUT_REF": [-9999, -9999], "NEE_VUT_REF": [-9999, -9999]},
-     "site S1: .* all missing \\(-9999\\)"),
-    ({"TIMESTAMP": ["2001-01"], "GPP_NT_VUT_REF": [1.0], "NEE_VUT_REF": [1.0]}, "neither YYYY"),
-])
+@pytest.mark.parametrize(
+    "frame, words",
+    [
+        ({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [900.0]}, "site S1: .* missing column\\(s\\) NEE_VUT_REF"),
+        (
+            {"TIMESTAMP": ["2001", "2002"], "GPP_NT_VUT_REF": [-9999, -9999], "NEE_VUT_REF": [-9999, -9999]},
+            "site S1: .* all missing \\(-9999\\)",
+        ),
+        ({"TIMESTAMP": ["2001-01"], "GPP_NT_VUT_REF": [1.0], "NEE_VUT_REF": [1.0]}, "neither YYYY"),
+    ],
+)
 def test_bad_site_files_name_the_site_and_file(tmp_path, frame, words):
     p = tmp_path / "s1.csv"
     pd.DataFrame(frame).to_csv(p, index=False)
@@ -65,7 +80,7 @@ def test_site_pixel_window_and_outside():
     assert (x[col], y[row]) == (111.25, 38.75)
     da = xr.DataArray(np.arange(80.0).reshape(8, 10), dims=("y", "x"))
     assert validation.extract(da, row, col) == da.values[row, col]
-    assert validation.extract(da, row, col, 3) == da.values[row - 1:row + 2, col - 1:col + 2].mean()
+    assert validation.extract(da, row, col, 3) == da.values[row - 1 : row + 2, col - 1 : col + 2].mean()
     with pytest.raises(NepflowError, match=r"validation.sites \(B\): lon 120.0, lat 38.0 is outside the grid"):
         validation.site_pixel({"id": "B", "lon": 120.0, "lat": 38.0}, x, y, "EPSG:4326")
 
@@ -86,8 +101,12 @@ def test_plan_time_site_checks_read_the_csv(tmp_path, monkeypatch):
     from nepflow import config as nconfig
 
     monkeypatch.chdir(tmp_path)
-    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [900.0], "NEE_VUT_REF": [-200.0]}).to_csv("s.csv", index=False)
-    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [-9999], "NEE_VUT_REF": [-9999]}).to_csv("m.csv", index=False)
+    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [900.0], "NEE_VUT_REF": [-200.0]}).to_csv(
+        "s.csv", index=False
+    )
+    pd.DataFrame({"TIMESTAMP": ["2001"], "GPP_NT_VUT_REF": [-9999], "NEE_VUT_REF": [-9999]}).to_csv(
+        "m.csv", index=False
+    )
     base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     base.update(yaml.safe_load(TINY.read_text()))
     for name, ok in (("s.csv", True), ("m.csv", False)):

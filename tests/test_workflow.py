@@ -1,4 +1,5 @@
 """The whole DAG on the tiny demo (0.25°, 2000–2020) in a temporary directory."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,16 @@ def test_contract_files(tiny_run):
     assert inside.any() and (~inside).any()
 
     f = _open(wd, "forcing/2005.nc")
-    units = {"fpar": "1", "par": "MJ m-2 month-1", "tas": "degC", "pr": "mm month-1", "sund": "h month-1",
-             "rn": "MJ m-2 month-1", "evap": "mm month-1", "c4_frac": "1"}
+    units = {
+        "fpar": "1",
+        "par": "MJ m-2 month-1",
+        "tas": "degC",
+        "pr": "mm month-1",
+        "sund": "h month-1",
+        "rn": "MJ m-2 month-1",
+        "evap": "mm month-1",
+        "c4_frac": "1",
+    }
     for name, u in units.items():
         assert f[name].dims == ("time", "y", "x"), name
         assert f.sizes["time"] == 12
@@ -83,8 +92,7 @@ def test_contract_files(tiny_run):
         "trend": {"ols_slope": "g m-2 yr-2", "ols_p": "1", "sen_slope": "g m-2 yr-2", "mk_z": "1", "mk_p": "1"},
         "hurst": {"hurst": "1"},
         "stability": {"nep_mean": "g m-2 yr-1", "nep_std": "g m-2 yr-1", "cv": "1"},
-        "correlation": {f"{k}_{f}": "1" for f in ("pr", "tas", "sund")
-                        for k in ("r", "p_r", "pr", "p_pr")},
+        "correlation": {f"{k}_{f}": "1" for f in ("pr", "tas", "sund") for k in ("r", "p_r", "pr", "p_pr")},
     }
     for name, variables in expected.items():
         a = _open(wd, f"analysis/{name}.nc")
@@ -142,8 +150,11 @@ def test_every_file_of_the_run_is_a_target_of_all(tiny_run):
     targets = {line.split("\t")[0] for line in (proc.stdout + proc.stderr).splitlines() if "\t" in line}
     assert f"{RUN}/series/annual.nc" in targets and f"{RUN}/grid.nc" in targets, sorted(targets)[:20]
     run = tiny_run / RUN
-    written = {f"{RUN}/{p.relative_to(run).as_posix()}" for p in run.rglob("*")
-               if p.is_file() and p.relative_to(run).parts[0] not in ("logs", "benchmarks", "figures")}
+    written = {
+        f"{RUN}/{p.relative_to(run).as_posix()}"
+        for p in run.rglob("*")
+        if p.is_file() and p.relative_to(run).parts[0] not in ("logs", "benchmarks", "figures")
+    }
     missing = sorted(written - targets)
     assert missing == []
 
@@ -221,4 +232,3 @@ def test_demo_planted_signals_are_recovered(tiny_run):
     south = c.r_pr.where(se).mean()
     assert float(north) > 0.5 and float(south) < float(north) - 0.2
     assert float(c.pr_sund.where(se).mean()) > 0.5
-

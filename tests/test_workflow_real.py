@@ -11,6 +11,7 @@ gaps and the monthly means use the composites available, as with a real gap.
 Every Python process of the run (snakemake and each job) carries the network guard
 (tests/netguard/sitecustomize.py): only loopback can be contacted.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,17 @@ import pytest
 import xarray as xr
 import yaml
 
-from fakeservers import (AWS_METADATA_PROBE, FakeCDS, FakeEarthdata, NetGuard, cds_delivery, modis_name, scan_for,
-                         tile_lonlat_bbox, write_modis_tile)
+from fakeservers import (
+    AWS_METADATA_PROBE,
+    FakeCDS,
+    FakeEarthdata,
+    NetGuard,
+    cds_delivery,
+    modis_name,
+    scan_for,
+    tile_lonlat_bbox,
+    write_modis_tile,
+)
 from nepflow.sources import modis
 from workflow import ROOT, scheduled_jobs, snakemake
 
@@ -56,8 +66,14 @@ def publish_modis(srv, folder: Path, tiles):
             lc = np.where(cols < N // 2, 12, 10).astype(np.uint8)  # cropland west, grassland east
             lc[rows % 17 == 5] = 13  # an urban row: FPAR code 250 there
             name = modis_name("MCD12Q1", f"{year}001", h, v)
-            srv.add_granule(write_modis_tile(folder / name, "MCD12Q1", h, v, {"LC_Type1": lc}),
-                            "MCD12Q1", "061", f"{year}-01-01", f"{year}-12-31", box)
+            srv.add_granule(
+                write_modis_tile(folder / name, "MCD12Q1", h, v, {"LC_Type1": lc}),
+                "MCD12Q1",
+                "061",
+                f"{year}-01-01",
+                f"{year}-12-31",
+                box,
+            )
             for doy in COMPOSITES:
                 d = _doy_date(year, doy)
                 season = max(0.0, np.sin(np.pi * (doy - 80) / 230)) if 80 <= doy <= 310 else 0.0
@@ -75,16 +91,23 @@ def publish_modis(srv, folder: Path, tiles):
                 et = np.full((N, N), ET_DN + 250 * season, dtype=np.int16)  # 4-29 mm per 8 days: irrigated wheat
                 et[rows % 17 == 5] = 32762  # the urban row: MOD16's fill code
                 name = modis_name("MOD16A2GF", f"{year}{doy:03d}", h, v)
-                path = write_modis_tile(folder / name, "MOD16A2GF", h, v,
-                                        {"ET_500m": et, "ET_QC_500m": np.zeros((N, N), np.uint8)})
+                path = write_modis_tile(
+                    folder / name, "MOD16A2GF", h, v, {"ET_500m": et, "ET_QC_500m": np.zeros((N, N), np.uint8)}
+                )
                 end = min(d + dt.timedelta(days=7), dt.date(year, 12, 31))
                 srv.add_granule(path, "MOD16A2GF", "061", d.isoformat(), end.isoformat(), box)
 
 
 def station_csv(path: Path):
     """Monthly sunshine totals of six stations around Tianjin."""
-    stations = [("54527", 117.07, 39.08), ("54523", 117.05, 39.43), ("54428", 117.40, 40.03),
-                ("54623", 117.72, 39.05), ("54619", 117.22, 38.63), ("54517", 116.88, 39.60)]
+    stations = [
+        ("54527", 117.07, 39.08),
+        ("54523", 117.05, 39.43),
+        ("54428", 117.40, 40.03),
+        ("54623", 117.72, 39.05),
+        ("54619", 117.22, 38.63),
+        ("54517", 116.88, 39.60),
+    ]
     lines = ["station_id,lon,lat,date,hours"]
     for year in YEARS:
         for m in range(1, 13):
@@ -101,7 +124,10 @@ def real_config(srv_ed, srv_cds, stations) -> dict:
         "region": {"provinces": ["Tianjin"]},
         "grid": {"crs": "EPSG:4326", "resolution": 0.1, "bounds": BOUNDS},
         "sources": {
-            "meteo": "cds", "fpar": "earthdata", "landcover": "earthdata", "sunshine": "stations",
+            "meteo": "cds",
+            "fpar": "earthdata",
+            "landcover": "earthdata",
+            "sunshine": "stations",
             "evap": "earthdata",  # MOD16A2GF instead of ERA5-Land's evaporation
             "bbox": BBOX,
             "download": {"tries": 2, "backoff": 0.01, "max_wait": 0.05, "read_timeout": 20},
@@ -109,9 +135,18 @@ def real_config(srv_ed, srv_cds, stations) -> dict:
             "cds": {"url": srv_cds.url},
             "stations": {"file": str(stations), "resolution": 0.1},
         },
-        "regrid": {"methods": {"tas": "bilinear", "pr": "conservative", "ssrd": "conservative",
-                               "rn": "conservative", "evap": "average", "sund": "bilinear",
-                               "fpar": "average", "c4_frac": "average"}},
+        "regrid": {
+            "methods": {
+                "tas": "bilinear",
+                "pr": "conservative",
+                "ssrd": "conservative",
+                "rn": "conservative",
+                "evap": "average",
+                "sund": "bilinear",
+                "fpar": "average",
+                "c4_frac": "average",
+            }
+        },
         "analysis": {"hurst_surrogates": 100},
         "figures": {"dpi": 50},
     }
@@ -123,8 +158,12 @@ def servers(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     home = root / "home"
     home.mkdir()
-    with pytest.MonkeyPatch.context() as mp, NetGuard() as guard, \
-            FakeEarthdata(root / "tls") as ed, FakeCDS(CDS_KEY, cds_delivery()) as cds:
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        NetGuard() as guard,
+        FakeEarthdata(root / "tls") as ed,
+        FakeCDS(CDS_KEY, cds_delivery()) as cds,
+    ):
         for k in ("EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "CDSAPI_URL"):
             mp.delenv(k, raising=False)
         mp.setenv("HOME", str(home))
@@ -165,8 +204,15 @@ def test_dry_run_without_credentials_builds_the_dag(servers, tmp_path):
         n = len(servers["earthdata"].requests) + len(servers["cds"].requests)
         counts = scheduled_jobs(tmp_path, configfile=tmp_path / "real.yaml")
     assert mp is not None
-    for rule in ("retrieve_meteo", "retrieve_fpar", "retrieve_landcover", "retrieve_sunshine", "retrieve_evap",
-                 "regrid", "carbon"):
+    for rule in (
+        "retrieve_meteo",
+        "retrieve_fpar",
+        "retrieve_landcover",
+        "retrieve_sunshine",
+        "retrieve_evap",
+        "regrid",
+        "carbon",
+    ):
         assert counts[rule] == len(YEARS), (rule, counts)
     assert len(servers["earthdata"].requests) + len(servers["cds"].requests) == n  # planning contacted nobody
 
@@ -215,8 +261,12 @@ def test_outputs_are_sane(real_run):
 def test_manifests_are_written(real_run):
     data = real_run["wd"] / "data"
     for year in YEARS:
-        for pattern in (f"cds/reanalysis-era5-land-monthly-means/*/{year}.json", f"earthdata/MOD15A2H.061/{year}/fpar-*.json",
-                        f"earthdata/MCD12Q1.061/{year}/landcover-*.json", f"stations/*/{year}.json"):
+        for pattern in (
+            f"cds/reanalysis-era5-land-monthly-means/*/{year}.json",
+            f"earthdata/MOD15A2H.061/{year}/fpar-*.json",
+            f"earthdata/MCD12Q1.061/{year}/landcover-*.json",
+            f"stations/*/{year}.json",
+        ):
             found = list(data.glob(pattern))
             assert len(found) == 1, pattern
             m = json.loads(found[0].read_text())

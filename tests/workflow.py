@@ -1,4 +1,5 @@
 """Helpers to run the real Snakemake workflow in a temporary directory."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,14 @@ def env() -> dict:
 
 def snakemake(workdir, *args, configfile=TINY, check=True, timeout=1200, config=None, snakefile=None):
     """Run snakemake on the project's Snakefile (or ``snakefile``) in ``workdir``; return the CompletedProcess."""
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(snakefile or ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    cmd = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(snakefile or ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     # --configfile and --config take several values: they go last, after any targets
     if configfile:
         cmd += ["--configfile", str(configfile)]
@@ -28,7 +36,9 @@ def snakemake(workdir, *args, configfile=TINY, check=True, timeout=1200, config=
         cmd += ["--config", *config]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=timeout, cwd=workdir)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 

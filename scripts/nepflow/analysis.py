@@ -7,6 +7,7 @@ maps) and runs the numba kernels on the job's ``threads``; Benjamini–Hochberg
 q-values are added over the whole (2-D) p maps, and :func:`write` stores the
 NetCDF plus one Cloud-Optimized GeoTIFF per variable.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +35,14 @@ def compute(name: str, cube: xr.Dataset, a: dict, threads: int = 1) -> xr.Datase
         if name == "trend":
             ds = stats.trend(nep, min_valid=a["min_valid_years"], mk_variant=a["mk_variant"])
         elif name == "hurst":
-            ds = stats.hurst(nep, estimator=a["hurst_estimator"], n_surrogates=a["hurst_surrogates"],
-                             seed=a["seed"], min_valid=a["min_valid_years"], series=a["hurst_series"])
+            ds = stats.hurst(
+                nep,
+                estimator=a["hurst_estimator"],
+                n_surrogates=a["hurst_surrogates"],
+                seed=a["seed"],
+                min_valid=a["min_valid_years"],
+                series=a["hurst_series"],
+            )
         elif name == "stability":
             ds = stats.stability(nep, ddof=a["cv_ddof"], min_valid=a["min_valid_years"])
         elif name == "correlation":

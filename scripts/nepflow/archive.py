@@ -24,6 +24,7 @@ Secrets never enter: credentials are read from the environment or ~/.netrc /
 ~/.cdsapirc by the sources and never stored in config, params or files, and
 :func:`scan_for_secrets` refuses to finish an archive containing a known one.
 """
+
 from __future__ import annotations
 
 import io
@@ -38,18 +39,35 @@ import yaml
 from . import files, provenance
 from .errors import NepflowError
 
-CODE = ["Snakefile", "rules", "scripts", "config", "envs", "profiles", "report", "requirements.txt",
-        "requirements.lock", "README.md", "Makefile", "docs"]
+CODE = [
+    "Snakefile",
+    "rules",
+    "scripts",
+    "config",
+    "envs",
+    "profiles",
+    "report",
+    "requirements.txt",
+    "requirements.lock",
+    "README.md",
+    "Makefile",
+    "docs",
+]
 SECRET_ENV = ("EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_KEY")
 
 
 def git_state(root: Path) -> str:
     """Commit and cleanliness of the code tree, as text."""
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "commit: unknown (not a git checkout)\n"
     text = f"commit: {commit}\n"
@@ -74,9 +92,14 @@ def code_files(root: Path) -> list[Path]:
 
 def output_files(run_dir: Path, exclude=("forcing", "archive")) -> list[Path]:
     """Every file of a run's results folder but the excluded subfolders, sorted."""
-    return sorted(f for f in run_dir.rglob("*") if f.is_file()
-                  and f.relative_to(run_dir).parts[0] not in exclude and not f.name.startswith(".")
-                  and f.relative_to(run_dir).as_posix() != "logs/archive.log")
+    return sorted(
+        f
+        for f in run_dir.rglob("*")
+        if f.is_file()
+        and f.relative_to(run_dir).parts[0] not in exclude
+        and not f.name.startswith(".")
+        and f.relative_to(run_dir).as_posix() != "logs/archive.log"
+    )
 
 
 def provenance_records(paths, workdir: Path) -> dict:
@@ -102,34 +125,52 @@ def provenance_records(paths, workdir: Path) -> dict:
     return records
 
 
-def ro_crate(run: str, code: list[Path], outputs: list[Path], manifests: list[Path], config: dict,
-             software: dict) -> str:
+def ro_crate(
+    run: str, code: list[Path], outputs: list[Path], manifests: list[Path], config: dict, software: dict
+) -> str:
     """RO-Crate metadata (JSON text) of the run, built with the ``rocrate`` package."""
     from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
 
     crate = ROCrate()
     crate.name = f"nepflow run {run}"
-    crate.description = ("Net ecosystem productivity (NEP = NPP - Rh) per year and its trend, persistence, "
-                         "stability and climate correlations, computed by the nepflow Snakemake workflow.")
+    crate.description = (
+        "Net ecosystem productivity (NEP = NPP - Rh) per year and its trend, persistence, "
+        "stability and climate correlations, computed by the nepflow Snakemake workflow."
+    )
     crate.license = "https://spdx.org/licenses/MIT"
-    wf = crate.add_workflow(dest_path="workflow/Snakefile", main=True, lang="snakemake",
-                            properties={"name": "nepflow", "version": software.get("nepflow")})
+    wf = crate.add_workflow(
+        dest_path="workflow/Snakefile",
+        main=True,
+        lang="snakemake",
+        properties={"name": "nepflow", "version": software.get("nepflow")},
+    )
     for p in code:
         if str(p) != "Snakefile":
             crate.add_file(dest_path=f"workflow/{p}", properties={"encodingFormat": "text/plain"})
-    ins = [crate.add_file(dest_path=f"inputs/{m}", properties={"name": f"retrieval manifest {m}"})
-           for m in manifests]
-    cfg = crate.add_file(dest_path="config.effective.yaml",
-                         properties={"name": "effective configuration", "encodingFormat": "application/yaml"})
-    outs = [crate.add_file(dest_path=f"results/{run}/{p}",
-                           properties={"encodingFormat": _format(p)}) for p in outputs]
-    tools = [crate.add(ContextEntity(crate, f"#software-{name}", properties={
-        "@type": "SoftwareApplication", "name": name, "version": version}))
-        for name, version in sorted(software.items())]
-    crate.add_action(wf, identifier="#run", properties={
-        "name": f"nepflow run {run}", "description": f"config sha256 {provenance.config_hash(config)}"},
-        object=[cfg, *ins], result=outs)
+    ins = [crate.add_file(dest_path=f"inputs/{m}", properties={"name": f"retrieval manifest {m}"}) for m in manifests]
+    cfg = crate.add_file(
+        dest_path="config.effective.yaml",
+        properties={"name": "effective configuration", "encodingFormat": "application/yaml"},
+    )
+    outs = [crate.add_file(dest_path=f"results/{run}/{p}", properties={"encodingFormat": _format(p)}) for p in outputs]
+    tools = [
+        crate.add(
+            ContextEntity(
+                crate,
+                f"#software-{name}",
+                properties={"@type": "SoftwareApplication", "name": name, "version": version},
+            )
+        )
+        for name, version in sorted(software.items())
+    ]
+    crate.add_action(
+        wf,
+        identifier="#run",
+        properties={"name": f"nepflow run {run}", "description": f"config sha256 {provenance.config_hash(config)}"},
+        object=[cfg, *ins],
+        result=outs,
+    )
     crate.root_dataset["mentions"] = [{"@id": "#run"}]
     wf["softwareRequirements"] = tools
     text = json.dumps(crate.metadata.generate(), indent=2, sort_keys=True)
@@ -137,22 +178,42 @@ def ro_crate(run: str, code: list[Path], outputs: list[Path], manifests: list[Pa
 
 
 def _format(p: Path) -> str:
-    return {".nc": "application/netcdf", ".tif": "image/tiff", ".png": "image/png", ".pdf": "application/pdf",
-            ".csv": "text/csv", ".md": "text/markdown", ".tsv": "text/tab-separated-values",
-            ".log": "text/plain", ".zip": "application/zip", ".html": "text/html"}.get(p.suffix, "application/octet-stream")
+    return {
+        ".nc": "application/netcdf",
+        ".tif": "image/tiff",
+        ".png": "image/png",
+        ".pdf": "application/pdf",
+        ".csv": "text/csv",
+        ".md": "text/markdown",
+        ".tsv": "text/tab-separated-values",
+        ".log": "text/plain",
+        ".zip": "application/zip",
+        ".html": "text/html",
+    }.get(p.suffix, "application/octet-stream")
 
 
 def scan_for_secrets(blobs: dict[str, bytes], secrets=None) -> None:
     """Raise if any archived file contains a credential from the environment."""
-    secrets = [s for s in (secrets if secrets is not None else [os.environ.get(k) for k in SECRET_ENV]) if s and len(s) >= 4]
+    secrets = [
+        s for s in (secrets if secrets is not None else [os.environ.get(k) for k in SECRET_ENV]) if s and len(s) >= 4
+    ]
     for name, data in blobs.items():
         for s in secrets:
             if s.encode() in data:
                 raise NepflowError(f"archive: {name} contains a credential; refusing to write the archive")
 
 
-def build(workdir: Path, code_root: Path, run: str, run_dir: Path, config: dict, data_dir: Path,
-          out_tar: Path, out_sums: Path, include_inputs: bool = False) -> None:
+def build(
+    workdir: Path,
+    code_root: Path,
+    run: str,
+    run_dir: Path,
+    config: dict,
+    data_dir: Path,
+    out_tar: Path,
+    out_sums: Path,
+    include_inputs: bool = False,
+) -> None:
     """Write the archive ``out_tar`` and its ``SHA256SUMS`` (``out_sums``)."""
     prefix = f"nepflow-{run}"
     blobs: dict[str, bytes] = {}
@@ -176,10 +237,12 @@ def build(workdir: Path, code_root: Path, run: str, run_dir: Path, config: dict,
     blobs["checksums.json"] = json.dumps(checksums, indent=1, sort_keys=True).encode()
     blobs["provenance.json"] = json.dumps(provenance_records(outputs, workdir), indent=1, sort_keys=True).encode()
     software = provenance.software_versions()
-    blobs["ro-crate-metadata.json"] = ro_crate(run, code, [f.relative_to(run_dir) for f in outputs],
-                                               rel_manifests, config, software).encode()
+    blobs["ro-crate-metadata.json"] = ro_crate(
+        run, code, [f.relative_to(run_dir) for f in outputs], rel_manifests, config, software
+    ).encode()
     manifest = "path\tbytes\tsha256\n" + "".join(
-        f"{name}\t{len(data)}\t{provenance.sha256_bytes(data)}\n" for name, data in sorted(blobs.items()))
+        f"{name}\t{len(data)}\t{provenance.sha256_bytes(data)}\n" for name, data in sorted(blobs.items())
+    )
     blobs["MANIFEST.tsv"] = manifest.encode()
     scan_for_secrets(blobs)
 

@@ -6,6 +6,7 @@ percent_of_region = the same area / the region's whole area, and a row ``undefin
 per classification and region holds the area without a class (e.g. CV where mean
 NEP ≤ 0) with its percent_of_region (its ``percent`` is empty).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ UNDEFINED = "undefined"
 COLUMNS = ["classification", "class", "region", "area_km2", "percent", "percent_of_region"]
 
 
-def area_table(classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArray,
-               rows: int | None = None) -> pd.DataFrame:
+def area_table(
+    classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArray, rows: int | None = None
+) -> pd.DataFrame:
     """One row per (classification, class, region): ``area_km2``, ``percent`` (of the area with a defined
     class) and ``percent_of_region`` (of the region's whole area), plus one ``undefined`` row per
     (classification, region).
@@ -39,8 +41,10 @@ def area_table(classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArr
     """
     ny = classes.sizes["y"]
     slices = blocks.row_slices(ny, rows)  # rows None: one block
-    meta = {name: (np.atleast_1d(da.attrs["flag_values"]), da.attrs["flag_meanings"].split())
-            for name, da in classes.data_vars.items()}
+    meta = {
+        name: (np.atleast_1d(da.attrs["flag_values"]), da.attrs["flag_meanings"].split())
+        for name, da in classes.data_vars.items()
+    }
     names = list(region_masks(region.isel(y=slice(0, 1))))
     sums: dict = {}
     for s in slices:
@@ -67,7 +71,14 @@ def area_table(classes: xr.Dataset, pixel_area: xr.DataArray, region: xr.DataArr
             total, whole = sums[(name, rname)], sums.get(rname, 0.0)
             areas = [(meaning, sums[(name, rname, int(value))]) for value, meaning in zip(values, meanings)]
             for meaning, a in areas + [(UNDEFINED, sums[(name, rname, UNDEFINED)])]:
-                out.append({"classification": name, "class": meaning, "region": rname, "area_km2": a,
-                            "percent": np.nan if meaning == UNDEFINED else 100.0 * a / total if total > 0 else np.nan,
-                            "percent_of_region": 100.0 * a / whole if whole > 0 else np.nan})
+                out.append(
+                    {
+                        "classification": name,
+                        "class": meaning,
+                        "region": rname,
+                        "area_km2": a,
+                        "percent": np.nan if meaning == UNDEFINED else 100.0 * a / total if total > 0 else np.nan,
+                        "percent_of_region": 100.0 * a / whole if whole > 0 else np.nan,
+                    }
+                )
     return pd.DataFrame(out, columns=COLUMNS)

@@ -5,6 +5,7 @@ follows a block, not the grid; docs/architecture.md, "How memory is bounded").
 Block sizes change no value: every stage's result is per pixel (or a sum over blocks), so the
 outputs are the same whatever the block (tests/test_chunking.py).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -84,13 +85,21 @@ def stage_bytes(stage: str, n_years: int = 0) -> int:
     """Bytes per pixel of a block of ``stage`` (a key of :data:`BYTES_PER_PIXEL` or
     :data:`BYTES_PER_PIXEL_YEAR`) holding ``n_years`` years."""
     if stage not in BYTES_PER_PIXEL and stage not in BYTES_PER_PIXEL_YEAR:
-        raise KeyError(f"no memory row for stage {stage!r}; expected one of "
-                       f"{', '.join(sorted({*BYTES_PER_PIXEL, *BYTES_PER_PIXEL_YEAR}))}")
+        raise KeyError(
+            f"no memory row for stage {stage!r}; expected one of "
+            f"{', '.join(sorted({*BYTES_PER_PIXEL, *BYTES_PER_PIXEL_YEAR}))}"
+        )
     return BYTES_PER_PIXEL.get(stage, 0) + BYTES_PER_PIXEL_YEAR.get(stage, 0) * int(n_years)
 
 
-def block_rows(nx: int, bytes_per_pixel: float, mem_mb: float | None = None, threads: int = 1,
-               rows: int | None = None, ny: int | None = None) -> int:
+def block_rows(
+    nx: int,
+    bytes_per_pixel: float,
+    mem_mb: float | None = None,
+    threads: int = 1,
+    rows: int | None = None,
+    ny: int | None = None,
+) -> int:
     """Rows of the grid a job processes at once.
 
     ``rows`` (a config value) wins when set. Otherwise the rows whose pixels
@@ -178,11 +187,13 @@ def blocked(func, y: xr.DataArray, rows: int) -> xr.Dataset:
             shape = list(var.shape)
             shape[axis] = s.stop - s.start
             parts.append(dsa.from_delayed(take(d, name), shape=tuple(shape), dtype=var.dtype))
-        data[name] = xr.Variable(var.dims, dsa.concatenate(parts, axis=axis), attrs=var.attrs,
-                                 encoding=var.encoding)
+        data[name] = xr.Variable(var.dims, dsa.concatenate(parts, axis=axis), attrs=var.attrs, encoding=var.encoding)
     coords = {k: v for k, v in first.coords.items() if "y" not in v.dims}
-    yc = xr.DataArray(np.asarray(y.values if hasattr(y, "values") else y), dims="y",
-                      attrs=dict(first["y"].attrs)) if "y" in first.coords else None
+    yc = (
+        xr.DataArray(np.asarray(y.values if hasattr(y, "values") else y), dims="y", attrs=dict(first["y"].attrs))
+        if "y" in first.coords
+        else None
+    )
     if yc is not None:
         coords["y"] = yc
     return xr.Dataset(data, coords=coords, attrs=first.attrs)

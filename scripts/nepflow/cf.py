@@ -7,6 +7,7 @@ coordinates with their standard name, int32 day counts and bounds. The producers
 the file covers: the months of a year (:func:`with_months`), one year (:func:`with_year`), every year
 of the series (:func:`with_years`) or the period of a statistic (:func:`with_period`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,12 +35,12 @@ TITLES = {
 }
 REFERENCES = {
     "carbon": "Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC); Pei Z. et al. (2009) "
-              "Journal of Integrative Plant Biology 51(5): 521-526 (Rh); Priestley C.H.B., Taylor R.J. (1972) "
-              "Monthly Weather Review 100: 81-92",
+    "Journal of Integrative Plant Biology 51(5): 521-526 (Rh); Priestley C.H.B., Taylor R.J. (1972) "
+    "Monthly Weather Review 100: 81-92",
     "trend": "Mann H.B. (1945) Econometrica 13: 245-259; Kendall M.G. (1975) Rank Correlation Methods; "
-             "Sen P.K. (1968) JASA 63: 1379-1389; Benjamini Y., Hochberg Y. (1995) JRSS B 57: 289-300",
+    "Sen P.K. (1968) JASA 63: 1379-1389; Benjamini Y., Hochberg Y. (1995) JRSS B 57: 289-300",
     "hurst": "Hurst H.E. (1951) Transactions of the ASCE 116: 770-799; Benjamini Y., Hochberg Y. (1995) "
-             "JRSS B 57: 289-300",
+    "JRSS B 57: 289-300",
     "correlation": "Benjamini Y., Hochberg Y. (1995) JRSS B 57: 289-300",
 }
 REFERENCES["carbon_monthly"] = REFERENCES["carbon"]
@@ -49,8 +50,11 @@ DOCS = "nepflow docs/science.md (equations, defaults and literature)"
 def file_attrs(rule: str, version: str) -> dict[str, str]:
     """``title``, ``history`` and ``references`` of a rule's file: no timestamp, so reruns give the same bytes."""
     refs = "; ".join(r for r in (REFERENCES.get(rule), DOCS) if r)
-    return {"title": TITLES.get(rule, f"nepflow {rule}"), "history": f"written by nepflow {version}, rule {rule}",
-            "references": refs}
+    return {
+        "title": TITLES.get(rule, f"nepflow {rule}"),
+        "history": f"written by nepflow {version}, rule {rule}",
+        "references": refs,
+    }
 
 
 def conform(ds: xr.Dataset) -> xr.Dataset:
@@ -76,8 +80,9 @@ def conform(ds: xr.Dataset) -> xr.Dataset:
         if "time" in ds.dims:
             t.attrs["axis"] = "T"
     if "year" in ds.dims and "year" in ds.coords and ds["year"].dtype.kind in "iu":
-        ds.coords["year"] = xr.Variable("year", ds["year"].values.astype("int32"),
-                                        {"long_name": "calendar year", "units": "1"})
+        ds.coords["year"] = xr.Variable(
+            "year", ds["year"].values.astype("int32"), {"long_name": "calendar year", "units": "1"}
+        )
     return ds
 
 
@@ -126,10 +131,14 @@ def with_period(ds: xr.Dataset, first: int, last: int) -> xr.Dataset:
 
 def _scalar_time(ds, first, last, long_name):
     lo, hi = _jan1(first), _jan1(last + 1)
-    mid = np.datetime64(f"{first:04d}-07-01", "ns") if first == last else lo + ((hi - lo) // 2).astype(
-        "timedelta64[D]").astype("timedelta64[ns]")
-    ds = ds.assign_coords(time=xr.Variable((), mid, {"standard_name": "time", "long_name": long_name,
-                                                     "bounds": BOUNDS}))
+    mid = (
+        np.datetime64(f"{first:04d}-07-01", "ns")
+        if first == last
+        else lo + ((hi - lo) // 2).astype("timedelta64[D]").astype("timedelta64[ns]")
+    )
+    ds = ds.assign_coords(
+        time=xr.Variable((), mid, {"standard_name": "time", "long_name": long_name, "bounds": BOUNDS})
+    )
     ds[BOUNDS] = xr.DataArray(np.array([lo, hi]), dims=("nv",))
     return ds
 
@@ -139,8 +148,11 @@ def with_years(ds: xr.Dataset) -> xr.Dataset:
     years = [int(y) for y in ds["year"].values]
     mid = np.array([np.datetime64(f"{y:04d}-07-01", "ns") for y in years])
     bounds = np.array([[_jan1(y), _jan1(y + 1)] for y in years])
-    ds = ds.assign_coords(time=xr.Variable("year", mid, {"standard_name": "time", "long_name": "calendar year (1 July)",
-                                                         "bounds": BOUNDS}))
+    ds = ds.assign_coords(
+        time=xr.Variable(
+            "year", mid, {"standard_name": "time", "long_name": "calendar year (1 July)", "bounds": BOUNDS}
+        )
+    )
     ds[BOUNDS] = xr.DataArray(bounds, dims=("year", "nv"))
     return ds
 

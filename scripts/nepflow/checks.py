@@ -36,6 +36,7 @@ Known trap: ERA5(-Land) *monthly means* of accumulated variables declare ``m``
 (or ``J m-2``) but hold means per day. Checks cannot tell; the sources modules
 convert them (× days in month) before the forcing file is written.
 """
+
 from __future__ import annotations
 
 import re
@@ -147,8 +148,9 @@ def converter(declared: str, expected: str, name: str | None = None):
     return None
 
 
-def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
-                  required=FORCING_VARS, valued: dict | None = None) -> tuple[xr.Dataset, list[str]]:
+def check_forcing(
+    ds: xr.Dataset, path, strictness: str = "default", required=FORCING_VARS, valued: dict | None = None
+) -> tuple[xr.Dataset, list[str]]:
     """Check (and where allowed, convert or clip) a forcing dataset.
 
     Parameters
@@ -176,8 +178,9 @@ def check_forcing(ds: xr.Dataset, path, strictness: str = "default",
         raise NepflowError(f"config key checks.strictness: {strictness!r}; expected one of {', '.join(LEVELS)}")
     missing = [v for v in required if v not in ds.data_vars]
     if missing:
-        raise NepflowError(f"{path}: missing variable(s) {', '.join(missing)}; expected the forcing contract's "
-                           f"{', '.join(required)}")
+        raise NepflowError(
+            f"{path}: missing variable(s) {', '.join(missing)}; expected the forcing contract's {', '.join(required)}"
+        )
     _check_time(ds, path)
     _check_coords(ds, path)
     warnings: list[str] = []
@@ -202,8 +205,10 @@ def _check_time(ds, path):
         months = ds["time"].dt.month.values.tolist()
         years = set(ds["time"].dt.year.values.tolist())
         if months != list(range(1, 13)) or len(years) != 1:
-            raise NepflowError(f"{path}: time steps are months {months} of years {sorted(years)}; "
-                               "expected January to December of one year")
+            raise NepflowError(
+                f"{path}: time steps are months {months} of years {sorted(years)}; "
+                "expected January to December of one year"
+            )
 
 
 def _check_coords(ds, path):
@@ -221,8 +226,10 @@ def _dims(da, name, path):
     expected = ("y", "x") if name == "npp_mod17" else ("time", "y", "x")
     allowed = [set(expected)] + ([{"y", "x"}] if name == "c4_frac" else [])
     if set(da.dims) not in allowed or len(da.dims) != len(set(da.dims)):
-        raise NepflowError(f"{path}: variable {name} has dims ({', '.join(map(str, da.dims))}); "
-                           f"expected ({', '.join(expected)}) on the grid shared by all variables")
+        raise NepflowError(
+            f"{path}: variable {name} has dims ({', '.join(map(str, da.dims))}); "
+            f"expected ({', '.join(expected)}) on the grid shared by all variables"
+        )
     return da.transpose(*[d for d in expected if d in da.dims])
 
 
@@ -235,14 +242,18 @@ def _units(da, ds, name, path, strictness, warnings):
         return da
     conv = converter(str(declared), expected, name)
     if conv is None or strictness == "strict":
-        raise NepflowError(f"{path}: variable {name} has units {declared!r}; expected {expected!r}"
-                           + (" or units convertible to it" if conv is None else " (strict checks convert nothing)"))
+        raise NepflowError(
+            f"{path}: variable {name} has units {declared!r}; expected {expected!r}"
+            + (" or units convertible to it" if conv is None else " (strict checks convert nothing)")
+        )
     convert, per_second = conv
     values = convert(np.asarray(da.values, dtype="float64"))
     if per_second:
         if "time" not in da.dims or not np.issubdtype(ds["time"].dtype, np.datetime64):
-            raise NepflowError(f"{path}: variable {name} has units {declared!r}, a rate; expected {expected!r} "
-                               "(converting needs a date time coordinate)")
+            raise NepflowError(
+                f"{path}: variable {name} has units {declared!r}, a rate; expected {expected!r} "
+                "(converting needs a date time coordinate)"
+            )
         seconds = ds["time"].dt.days_in_month.values.astype("float64") * 86400.0
         values = values * seconds.reshape((-1,) + (1,) * (da.ndim - 1))
     attrs = {**da.attrs, "units": expected, "units_converted_from": str(declared)}
@@ -257,8 +268,9 @@ def _range(da, name, path, strictness, warnings, valued=None):
     lim = LIMITS[name]
     vals = np.asarray(da.values)
     if np.isinf(vals).any():
-        raise NepflowError(f"{path}: variable {name} has infinite values; expected finite numbers (NaN outside the "
-                           "region)")
+        raise NepflowError(
+            f"{path}: variable {name} has infinite values; expected finite numbers (NaN outside the region)"
+        )
     finite = np.isfinite(vals)
     if valued is not None:
         valued[name] = valued.get(name, False) or bool(finite.any())
@@ -283,8 +295,10 @@ def _range(da, name, path, strictness, warnings, valued=None):
         if strictness != "relaxed" and excess <= lim.small:
             hint = f"; checks.strictness relaxed would clip excesses up to {lim.small:g}"
         raise NepflowError(f"{path}: variable {name} has values out of range (e.g. {bad:g}); expected {span}{hint}")
-    warnings.append(f"{path}: variable {name}: {n} values outside [{lim.lo:g}, {lim.hi:g}] {units} by at most "
-                    f"{excess:.3g} clipped ({why})")
+    warnings.append(
+        f"{path}: variable {name}: {n} values outside [{lim.lo:g}, {lim.hi:g}] {units} by at most "
+        f"{excess:.3g} clipped ({why})"
+    )
     attrs = dict(da.attrs)
     da = da.clip(lim.lo, lim.hi)
     da.attrs = attrs
@@ -295,8 +309,9 @@ def require_values(valued: dict, path) -> None:
     """Raise a one-line error naming the first variable of ``valued`` (name -> had a finite value) that had none."""
     for name, ok in valued.items():
         if not ok:
-            raise NepflowError(f"{path}: variable {name} is NaN everywhere (all-NaN region); expected valid values "
-                               "inside the region")
+            raise NepflowError(
+                f"{path}: variable {name} is NaN everywhere (all-NaN region); expected valid values inside the region"
+            )
 
 
 def check_series(valid_years, n_years: int, min_valid, path, what: str = "nep") -> None:
@@ -312,5 +327,7 @@ def check_series(valid_years, n_years: int, min_valid, path, what: str = "nep") 
     counts = np.asarray(valid_years)
     most = int(np.nanmax(counts)) if counts.size and np.isfinite(counts).any() else 0
     if most < need:
-        raise NepflowError(f"{path}: no pixel has {need} valid years of {what} (at most {most} of {n_years}); "
-                           f"expected at least analysis.min_valid_years = {need} valid years somewhere in the region")
+        raise NepflowError(
+            f"{path}: no pixel has {need} valid years of {what} (at most {most} of {n_years}); "
+            f"expected at least analysis.min_valid_years = {need} valid years somewhere in the region"
+        )

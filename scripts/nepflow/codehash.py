@@ -25,6 +25,7 @@ The hash depends only on the files' contents and their paths relative to ``scrip
 is the same in any clone and on any machine. Each file is parsed once (the scans are kept in
 ``__pycache__``, by file digest) and hashed once per process.
 """
+
 from __future__ import annotations
 
 import ast
@@ -76,8 +77,7 @@ def _computed_import(node: ast.Call) -> bool:
     """``importlib.import_module(<not a literal>)`` or ``__import__(<not a literal>)``."""
     f = node.func
     called = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-    return (called in ("import_module", "__import__") and bool(node.args)
-            and not isinstance(node.args[0], ast.Constant))
+    return called in ("import_module", "__import__") and bool(node.args) and not isinstance(node.args[0], ast.Constant)
 
 
 def _parse(source: bytes, path: Path, name: str) -> list:
@@ -175,8 +175,8 @@ def _walk(script: Path) -> tuple[_Scanner, dict[Path, bool]]:
     root = script.parent
     scanner = _scanner(root)
     reached = {script: True}
-    full: set[str] = set()      # modules whose every import is followed
-    shallow: set[str] = set()   # reached only through a computed import: top-level imports followed
+    full: set[str] = set()  # modules whose every import is followed
+    shallow: set[str] = set()  # reached only through a computed import: top-level imports followed
     top, lazy, _, _ = scanner.scan(script, "__main__")
     todo = [(m, True) for m in top | lazy]
     while todo:

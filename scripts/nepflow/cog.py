@@ -1,6 +1,7 @@
 """Writing Cloud-Optimized GeoTIFFs: one map per file, class maps with their colour table and
 category names. Writes are atomic (:mod:`nepflow.files`).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,9 +50,16 @@ def write_cog(da: xr.DataArray, path: str | os.PathLike, colours=None) -> Path:
     else:
         data, nodata = np.asarray(da.values), (-1 if da.dtype.kind == "i" else 0)
     tags = {k: str(v) for k, v in da.attrs.items() if k not in ("_FillValue", "grid_mapping", "missing_value")}
-    profile = {"driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1,
-               "dtype": data.dtype.name, "crs": da.rio.crs, "transform": da.rio.transform(recalc=True),
-               "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": da.rio.crs,
+        "transform": da.rio.transform(recalc=True),
+        "nodata": nodata,
+    }
     with atomic_path(path, suffix=".tif") as tmp, MemoryFile() as mem:
         with mem.open(**profile) as dst:
             if classes is not None:  # the palette before the pixels: TIFF fixes its photometry at the first write
@@ -95,5 +103,8 @@ def _pam_categories(categories: list[str]) -> str:
     from xml.sax.saxutils import escape
 
     items = "".join(f"      <Category>{escape(c)}</Category>\n" for c in categories)
-    return ('<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n' + items +
-            "    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
+    return (
+        '<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n'
+        + items
+        + "    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n"
+    )

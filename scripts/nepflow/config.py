@@ -10,6 +10,7 @@ outputs before running it). The schema is the one place of every default: :func:
 puts them in (jsonschema validates the config once per process, in :func:`check`), and
 :func:`defaults` gives them to code that runs without a config (tests, benchmarks).
 """
+
 from __future__ import annotations
 
 import math
@@ -72,13 +73,16 @@ def load_yaml(path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise NepflowError(f"{path}:{where}: not valid YAML ({problem}); expected 'key: value' lines "
-                           "(indent with spaces, not tabs)") from None
+        raise NepflowError(
+            f"{path}:{where}: not valid YAML ({problem}); expected 'key: value' lines (indent with spaces, not tabs)"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise NepflowError(f"{path}: the config is a {type(data).__name__}, not a mapping; expected 'key: value' "
-                           "lines at the top level")
+        raise NepflowError(
+            f"{path}: the config is a {type(data).__name__}, not a mapping; expected 'key: value' "
+            "lines at the top level"
+        )
     return data
 
 
@@ -171,7 +175,8 @@ def check_grid_size(config: dict, pixels: int, shape) -> None:
             f"config key resources.max_mem_mb: the grid of {shape[0]} x {shape[1]} = {pixels:.4g} pixels "
             f"(grid.resolution {g['resolution']} in {g['crs']} units) needs {_size(need)} per job, above "
             f"resources.max_mem_mb = {ceiling}; expected a coarser grid.resolution (or smaller grid.bounds), "
-            "or raise resources.max_mem_mb")
+            "or raise resources.max_mem_mb"
+        )
 
 
 def planned_grid(config: dict, shapes) -> tuple[tuple, tuple[int, int]]:
@@ -206,15 +211,22 @@ def check_semantics(config: dict) -> dict:
         for name in region["provinces"]:
             regions.english_name(name)
     elif not os.path.exists(region["vector_file"]):
-        raise NepflowError(f"config key region.vector_file: {region['vector_file']} not found; "
-                           "expected a vector file (any format GDAL reads) with the region's outline")
+        raise NepflowError(
+            f"config key region.vector_file: {region['vector_file']} not found; "
+            "expected a vector file (any format GDAL reads) with the region's outline"
+        )
     elif not config.get("allow_outside_paths"):
         check_inside(region["vector_file"], "config key region.vector_file")
     grid.parse_crs(config["grid"]["crs"])
     if config["grid"]["resolution"] <= 0:
-        raise NepflowError(f"config key grid.resolution: expected a positive number, got {config['grid']['resolution']}")
-    for key, bounds in (("grid.bounds", config["grid"]["bounds"]), ("sources.bbox", config["sources"]["bbox"]),
-                        ("demo.bounds", config["demo"]["bounds"])):
+        raise NepflowError(
+            f"config key grid.resolution: expected a positive number, got {config['grid']['resolution']}"
+        )
+    for key, bounds in (
+        ("grid.bounds", config["grid"]["bounds"]),
+        ("sources.bbox", config["sources"]["bbox"]),
+        ("demo.bounds", config["demo"]["bounds"]),
+    ):
         if bounds is not None:
             grid.check_bounds(bounds, key)
     annual.validate(config["carbon"])
@@ -228,20 +240,28 @@ def check_semantics(config: dict) -> dict:
             sources.check_choice(product, source)
     models = annual.ensemble(config["carbon"])
     if "mod17" in models and not config["sources"].get("npp"):
-        raise NepflowError("config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
-                           "expected earthdata or local")
+        raise NepflowError(
+            "config key sources.npp: carbon.npp or carbon.models has mod17 but no NPP source is set; "
+            "expected earthdata or local"
+        )
     if config["validation"]["window"] % 2 == 0:
-        raise NepflowError(f"config key validation.window: {config['validation']['window']}; expected an odd number "
-                           "of pixels (the window is centred on the site)")
+        raise NepflowError(
+            f"config key validation.window: {config['validation']['window']}; expected an odd number "
+            "of pixels (the window is centred on the site)"
+        )
     ids = [s["id"] for s in config["validation"]["sites"]]
     for site in config["validation"]["sites"]:
         if ids.count(site["id"]) > 1:
-            raise NepflowError(f"config key validation.sites: site id {site['id']!r} appears twice; expected unique ids")
+            raise NepflowError(
+                f"config key validation.sites: site id {site['id']!r} appears twice; expected unique ids"
+            )
         if not config.get("allow_outside_paths"):
             check_inside(site["file"], f"config key validation.sites ({site['id']}).file")
         if not Path(site["file"]).is_file():
-            raise NepflowError(f"config key validation.sites ({site['id']}): {site['file']}: file not found; expected "
-                               "a FLUXNET2015-format CSV")
+            raise NepflowError(
+                f"config key validation.sites ({site['id']}): {site['file']}: file not found; expected "
+                "a FLUXNET2015-format CSV"
+            )
     _check_sources(config)
     if not config.get("allow_outside_paths"):
         for key in ("results_dir", "data_dir"):
@@ -282,8 +302,11 @@ def products(config: dict) -> list[str]:
     """The products a run retrieves: the four drivers, NPP when a model is mod17 (carbon.npp or
     carbon.models), and evapotranspiration when sources.evap is set (rules/common.smk's RUN_PRODUCTS)."""
     models = [config["carbon"]["npp"], *config["carbon"]["models"]]
-    return (["meteo", "fpar", "landcover", "sunshine"] + (["npp"] if "mod17" in models else [])
-            + (["evap"] if config["sources"].get("evap") else []))
+    return (
+        ["meteo", "fpar", "landcover", "sunshine"]
+        + (["npp"] if "mod17" in models else [])
+        + (["evap"] if config["sources"].get("evap") else [])
+    )
 
 
 def _check_sources(config: dict) -> None:
@@ -317,8 +340,10 @@ def _check_sources(config: dict) -> None:
             pass
         elif (src.get("stations") or {}).get("format") == "cma_daily":  # no header; the job reads every line
             if not Path(f).is_file():
-                raise NepflowError(f"config key sources.stations.file: {f} not found; expected the CMA daily "
-                                   "sunshine file (sources.stations.format: cma_daily)")
+                raise NepflowError(
+                    f"config key sources.stations.file: {f} not found; expected the CMA daily "
+                    "sunshine file (sources.stations.format: cma_daily)"
+                )
         else:
             stations.check_header(f)
 
@@ -333,13 +358,13 @@ def _check_methods(config: dict, used: dict[str, str]) -> None:
     names = {n: p for p in sources.PRODUCT_VARIABLES for n in sources.variables(p, {})}
     for name in methods:
         if name not in names:
-            raise NepflowError(f"config key regrid.methods.{name}: not a variable; expected one of "
-                               f"{', '.join(names)}")
+            raise NepflowError(f"config key regrid.methods.{name}: not a variable; expected one of {', '.join(names)}")
     for product, source in used.items():
         for name in sources.variables(product, used):
             method = methods.get(name, regrid.FIXED_METHODS.get(name, "bilinear"))
-            regrid.check_method(name, method, sources.projected(product, source),
-                                f"{product} from {source} (sources.{product})")
+            regrid.check_method(
+                name, method, sources.projected(product, source), f"{product} from {source} (sources.{product})"
+            )
 
 
 def validate(config: dict, schema_path, overrides: dict | None = None) -> dict:

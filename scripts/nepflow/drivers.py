@@ -13,6 +13,7 @@ Methods: ``conservative`` (lon/lat sources, accumulated meteorology) by
 :func:`nepflow.regrid.conservative`; projected sources (MODIS sinusoidal) month by month by
 :func:`nepflow.regrid.sinusoidal_to_target`; lon/lat sources otherwise by :func:`nepflow.regrid.to_target`.
 """
+
 from __future__ import annotations
 
 import gc
@@ -90,12 +91,15 @@ def check_land_coverage(name: str, missing: int, total: int, what: str, max_miss
     """One-line error if more than ``max_missing`` of the region's pixel-months of ``name`` are NaN."""
     frac = missing / total if total else 0.0
     if frac > max_missing:
-        raise NepflowError(f"{what}: variable {name} does not cover the region on the target grid "
-                           f"({frac:.1%} of region pixel-months missing); expected at most {max_missing:.0%} "
-                           f"(regrid.land_max_missing) and the source to cover sources.bbox")
+        raise NepflowError(
+            f"{what}: variable {name} does not cover the region on the target grid "
+            f"({frac:.1%} of region pixel-months missing); expected at most {max_missing:.0%} "
+            f"(regrid.land_max_missing) and the source to cover sources.bbox"
+        )
     if frac:
-        log.info("%s: %s undefined in %.2f%% of the region's pixel-months (no vegetation retrieval)",
-                 what, name, 100 * frac)
+        log.info(
+            "%s: %s undefined in %.2f%% of the region's pixel-months (no vegetation retrieval)", what, name, 100 * frac
+        )
 
 
 def land_vars(params: dict) -> tuple[str, ...]:
@@ -136,8 +140,13 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
             if name not in land:
                 whole, n = regrid.fill_coastal(whole, inside, params["coast_fill_km"], copy=False)
                 if n:
-                    log.info("%s %s: %d coastal region pixels filled from land within %g km "
-                             "(regrid.coast_fill_km)", year, name, n, params["coast_fill_km"])
+                    log.info(
+                        "%s %s: %d coastal region pixels filled from land within %g km (regrid.coast_fill_km)",
+                        year,
+                        name,
+                        n,
+                        params["coast_fill_km"],
+                    )
             out[name] = (whole, describe(path))
         big = sum(v.nbytes for v in native.data_vars.values()) > 2**27
         native = da = None
@@ -146,8 +155,9 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
     return out
 
 
-def year_forcing(year: int, inputs: dict, target: xr.Dataset, params: dict, mem_mb: float | None = None,
-                 rows: int | None = None):
+def year_forcing(
+    year: int, inputs: dict, target: xr.Dataset, params: dict, mem_mb: float | None = None, rows: int | None = None
+):
     """The forcing of ``year`` as row blocks computed when written, and what to add once all are.
 
     Parameters

@@ -7,6 +7,7 @@ trend classes, classified per pixel exactly as the run's ``trend_class`` is
 (``classes.trend``: basis, p or q, α, no-change band; :func:`pixel_trend_classes`),
 so that the primary model's shares are the area table's.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ def regional_series(nep: xr.DataArray, pixel_area: xr.DataArray, inside: np.ndar
     return np.where(ok, v, 0.0).reshape(len(v), -1) @ w.ravel() / (ok.reshape(len(v), -1) @ w.ravel())
 
 
-def pixel_trend_classes(nep: xr.DataArray, trend_cfg: dict, mk_variant: str = "original",
-                        min_valid=None) -> xr.DataArray:
+def pixel_trend_classes(
+    nep: xr.DataArray, trend_cfg: dict, mk_variant: str = "original", min_valid=None
+) -> xr.DataArray:
     """The trend classes of an annual NEP cube (year, y, x) as the run's ``trend_class``: the statistics of
     ``classes.trend.basis`` (OLS and t-test, or Sen and Mann–Kendall with ``mk_variant``) over the years
     (``min_valid`` as ``analysis.min_valid_years``), p or the Benjamini–Hochberg q over the finite pixels,
@@ -48,9 +50,14 @@ def pixel_trend_classes(nep: xr.DataArray, trend_cfg: dict, mk_variant: str = "o
     return classify.trend_classes(slope, p, t["alpha"], t["no_change_slope"])
 
 
-def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.DataArray,
-            trend_cfg: dict, mk_variant: str = "original",
-            min_valid=None) -> pd.DataFrame:
+def compare(
+    neps: dict[str, xr.DataArray],
+    pixel_area: xr.DataArray,
+    region: xr.DataArray,
+    trend_cfg: dict,
+    mk_variant: str = "original",
+    min_valid=None,
+) -> pd.DataFrame:
     """One row per model: mean NEP, total sink, regional trend and p, trend-class area shares (%).
 
     Parameters
@@ -70,12 +77,17 @@ def compare(neps: dict[str, xr.DataArray], pixel_area: xr.DataArray, region: xr.
         fit = sps.linregress(years, series)
         mean_map = np.asarray(nep.mean("year", skipna=False).values, dtype="float64")
         ok = np.isfinite(mean_map) & inside
-        row = {"model": model, "mean_nep_g_m2_yr": float(series.mean()),
-               "total_sink_tg_c_yr": float((mean_map[ok] * area[ok]).sum() * TG_PER_G_M2_KM2),
-               "trend_g_m2_yr2": float(fit.slope), "trend_p": float(fit.pvalue),
-               "sink_area_pct": float(100 * area[ok & (mean_map > 0)].sum() / area[ok].sum())}
-        classes = pixel_trend_classes(nep.where(xr.DataArray(inside, dims=("y", "x"))), trend_cfg, mk_variant,
-                                      min_valid).values
+        row = {
+            "model": model,
+            "mean_nep_g_m2_yr": float(series.mean()),
+            "total_sink_tg_c_yr": float((mean_map[ok] * area[ok]).sum() * TG_PER_G_M2_KM2),
+            "trend_g_m2_yr2": float(fit.slope),
+            "trend_p": float(fit.pvalue),
+            "sink_area_pct": float(100 * area[ok & (mean_map > 0)].sum() / area[ok].sum()),
+        }
+        classes = pixel_trend_classes(
+            nep.where(xr.DataArray(inside, dims=("y", "x"))), trend_cfg, mk_variant, min_valid
+        ).values
         defined = inside & (classes > 0)
         for code, name in enumerate(classify.TREND_CLASSES, start=1):
             row[f"{name}_pct"] = float(100 * area[defined & (classes == code)].sum() / area[defined].sum())

@@ -1,5 +1,6 @@
 """The figure of an ensemble run's NPP models (rule `ensemble_figure`), apart from
 :mod:`nepflow.ensemble` so that the figures environment (matplotlib, no numba) can import it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,13 @@ def figure(table: pd.DataFrame, series: dict[str, np.ndarray], years, path) -> N
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     for model, s in series.items():
         row = table.set_index("model").loc[model]
-        ax.plot(years, s, marker="o", ms=3,
-                label=f"{model}: {row.mean_nep_g_m2_yr:.0f}, {row.trend_g_m2_yr2:+.2f} yr-1 (p {row.trend_p:.2g})")
+        ax.plot(
+            years,
+            s,
+            marker="o",
+            ms=3,
+            label=f"{model}: {row.mean_nep_g_m2_yr:.0f}, {row.trend_g_m2_yr2:+.2f} yr-1 (p {row.trend_p:.2g})",
+        )
     ax.set_xlabel("year")
     ax.set_ylabel("regional mean NEP (g C m-2 yr-1)")
     ax.legend(fontsize=8)

@@ -6,6 +6,7 @@ here, and rule ``figures`` files each PNG under its category in the HTML report
 (``snakemake --report``); the captions (``report/figures.rst``) are keyed by
 the same names.
 """
+
 from __future__ import annotations
 
 from .variables import FACTORS
@@ -24,8 +25,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "future_sig_class": ("Persistence", "Class maps"),
     "cv": ("Stability", "Maps"),
     "cv_class": ("Stability", "Class maps"),
-    **{f"{kind}_{f}": ("Drivers", label.capitalize()) for f, label in FACTORS.items()
-       for kind in ("corr", "pcorr")},
+    **{f"{kind}_{f}": ("Drivers", label.capitalize()) for f, label in FACTORS.items() for kind in ("corr", "pcorr")},
 }
 
 

@@ -31,6 +31,7 @@ Every plotting function takes data and returns a dict describing what it drew
 (the plotted array, colour limits, legend labels, fitted trends), so tests can
 check a figure against the file it claims to show.
 """
+
 from __future__ import annotations
 
 import gc
@@ -53,8 +54,10 @@ UNDEFINED_COLOUR = "#969696"  # inside the region, no value (mid grey: no colour
 OUTSIDE_COLOUR = "white"
 from .variables import shown_units  # noqa: E402
 from .grid import cell_edges  # noqa: E402
+
 #: Class colours: the class maps' GeoTIFF colour tables carry the same (nepflow.classify).
 from .classify import CLASS_COLOURS, NEUTRAL, PALETTES  # noqa: E402,F401
+
 LONLAT = "EPSG:4326"
 MAP_FIGSIZE = (6.5, 5.0)  # inches, every map
 #: A map is drawn at 1:k when its grid has more cells than this per pixel of the map axes (along x or y).
@@ -104,7 +107,8 @@ class MapFrame:
             span = lat1 - lat0
             self.crs = CRS.from_proj4(
                 f"+proj=aea +lat_1={lat0 + span / 6:.2f} +lat_2={lat1 - span / 6:.2f} +lat_0={(lat0 + lat1) / 2:.2f} "
-                f"+lon_0={(float(np.min(xe)) + float(np.max(xe))) / 2:.2f} +datum=WGS84 +units=m +no_defs")
+                f"+lon_0={(float(np.min(xe)) + float(np.max(xe))) / 2:.2f} +datum=WGS84 +units=m +no_defs"
+            )
             self.name = "Albers equal-area conic"
         else:
             self.crs = native
@@ -133,8 +137,9 @@ def _graticule(ax, frame: MapFrame):
     """Meridians and parallels with degree labels where they cross the bottom and left frame."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    corners_lon, corners_lat = frame.xy_to_lonlat(np.array([x0, x1, x1, x0, (x0 + x1) / 2, (x0 + x1) / 2]),
-                                                  np.array([y0, y0, y1, y1, y0, y1]))
+    corners_lon, corners_lat = frame.xy_to_lonlat(
+        np.array([x0, x1, x1, x0, (x0 + x1) / 2, (x0 + x1) / 2]), np.array([y0, y0, y1, y1, y0, y1])
+    )
     lon_lo, lon_hi = np.min(corners_lon) - 1, np.max(corners_lon) + 1
     lat_lo, lat_hi = np.min(corners_lat) - 1, np.max(corners_lat) + 1
     step = _nice_step(max(np.ptp(corners_lon), np.ptp(corners_lat)))
@@ -187,12 +192,19 @@ def _cells_in(ax, frame: MapFrame, occupied: np.ndarray, box) -> bool:
     """Whether a cell of ``occupied`` (bool, the drawn grid's shape) reaches into ``box`` (axes fraction)."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    bx0, by0, bx1, by1 = x0 + box[0] * (x1 - x0), y0 + box[1] * (y1 - y0), x0 + box[2] * (x1 - x0), \
-        y0 + box[3] * (y1 - y0)
+    bx0, by0, bx1, by1 = (
+        x0 + box[0] * (x1 - x0),
+        y0 + box[1] * (y1 - y0),
+        x0 + box[2] * (x1 - x0),
+        y0 + box[3] * (y1 - y0),
+    )
     corners_x = np.stack([frame.X[:-1, :-1], frame.X[:-1, 1:], frame.X[1:, :-1], frame.X[1:, 1:]])[:, occupied]
     corners_y = np.stack([frame.Y[:-1, :-1], frame.Y[:-1, 1:], frame.Y[1:, :-1], frame.Y[1:, 1:]])[:, occupied]
-    return bool(((corners_x.max(0) > bx0) & (corners_x.min(0) < bx1)
-                 & (corners_y.max(0) > by0) & (corners_y.min(0) < by1)).any())
+    return bool(
+        (
+            (corners_x.max(0) > bx0) & (corners_x.min(0) < bx1) & (corners_y.max(0) > by0) & (corners_y.min(0) < by1)
+        ).any()
+    )
 
 
 def _place(ax, frame: MapFrame, occupied: np.ndarray, size, vert: str) -> str:
@@ -219,8 +231,13 @@ def _north_arrow(ax, frame: MapFrame, corner: str):
     ang = np.arctan2(yn - y, xn - x)
     length = 0.09 * (y1 - y0)
     dx, dy = length * np.cos(ang), length * np.sin(ang)
-    ax.annotate("", xy=(x + dx / 2, y + dy / 2), xytext=(x - dx / 2, y - dy / 2),
-                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2}, zorder=6)
+    ax.annotate(
+        "",
+        xy=(x + dx / 2, y + dy / 2),
+        xytext=(x - dx / 2, y - dy / 2),
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
+        zorder=6,
+    )
     ax.text(x + 0.8 * dx, y + 0.8 * dy, "N", ha="center", va="center", fontsize=9, fontweight="bold", zorder=6)
 
 
@@ -230,8 +247,18 @@ def _scale_bar(ax, corner: str):
 
     x0, x1 = ax.get_xlim()
     km = _scale_km(ax)
-    bar = AnchoredSizeBar(ax.transData, km * 1000, f"{km:g} km", corner, pad=0.4, borderpad=0.5, sep=3,
-                          frameon=False, size_vertical=0.006 * (x1 - x0), fontproperties={"size": 7})
+    bar = AnchoredSizeBar(
+        ax.transData,
+        km * 1000,
+        f"{km:g} km",
+        corner,
+        pad=0.4,
+        borderpad=0.5,
+        sep=3,
+        frameon=False,
+        size_vertical=0.006 * (x1 - x0),
+        fontproperties={"size": 7},
+    )
     bar.set_zorder(6)
     ax.add_artist(bar)
 
@@ -250,10 +277,18 @@ def _draw(ax, frame: MapFrame, values: np.ndarray, inside, **kw):
         undefined &= np.asarray(inside, dtype=bool)
     if undefined.any():
         grey = ListedColormap([UNDEFINED_COLOUR])
-        ax.pcolormesh(frame.X, frame.Y, np.ma.masked_where(~undefined, np.ones_like(values)), cmap=grey,
-                      shading="flat", rasterized=True, zorder=1)
-    return ax.pcolormesh(frame.X, frame.Y, np.ma.masked_invalid(values), shading="flat", rasterized=True, zorder=1,
-                         **kw), bool(undefined.any())
+        ax.pcolormesh(
+            frame.X,
+            frame.Y,
+            np.ma.masked_where(~undefined, np.ones_like(values)),
+            cmap=grey,
+            shading="flat",
+            rasterized=True,
+            zorder=1,
+        )
+    return ax.pcolormesh(
+        frame.X, frame.Y, np.ma.masked_invalid(values), shading="flat", rasterized=True, zorder=1, **kw
+    ), bool(undefined.any())
 
 
 def _frame(ax, frame: MapFrame, values, outlines, title, inside=None) -> dict:
@@ -265,7 +300,7 @@ def _frame(ax, frame: MapFrame, values, outlines, title, inside=None) -> dict:
     corner_ok = np.zeros(frame.X.shape, bool)
     for dy in (0, 1):
         for dx in (0, 1):
-            corner_ok[dy:dy + ok.shape[0], dx:dx + ok.shape[1]] |= ok
+            corner_ok[dy : dy + ok.shape[0], dx : dx + ok.shape[1]] |= ok
     if not corner_ok.any():
         corner_ok[:] = True
     xs, ys = frame.X[corner_ok], frame.Y[corner_ok]
@@ -295,8 +330,9 @@ def _save(fig, path, dpi) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     out = [path.with_suffix(".png"), path.with_suffix(".pdf")]
     fig.savefig(out[0], dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(out[1], dpi=dpi, bbox_inches="tight",
-                metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    fig.savefig(
+        out[1], dpi=dpi, bbox_inches="tight", metadata={"CreationDate": None, "Creator": None, "Producer": None}
+    )
     plt.close(fig)
     gc.collect()  # a figure's reference cycles hold its mesh (MBs) until a full collection
     return out
@@ -306,12 +342,15 @@ def map_axes_pixels(dpi: int, figsize=MAP_FIGSIZE) -> tuple[float, float]:
     """Width and height (pixels at ``dpi``) of a map's axes box: the figure (inches) within matplotlib's
     default subplot margins. The colour bar or an equal aspect only make the drawn map smaller."""
     rc = matplotlib.rcParams
-    return ((rc["figure.subplot.right"] - rc["figure.subplot.left"]) * figsize[0] * dpi,
-            (rc["figure.subplot.top"] - rc["figure.subplot.bottom"]) * figsize[1] * dpi)
+    return (
+        (rc["figure.subplot.right"] - rc["figure.subplot.left"]) * figsize[0] * dpi,
+        (rc["figure.subplot.top"] - rc["figure.subplot.bottom"]) * figsize[1] * dpi,
+    )
 
 
-def display_factor(shape: tuple[int, int], dpi: int, figsize=MAP_FIGSIZE,
-                   max_cells_per_pixel: float = MAX_CELLS_PER_PIXEL) -> int:
+def display_factor(
+    shape: tuple[int, int], dpi: int, figsize=MAP_FIGSIZE, max_cells_per_pixel: float = MAX_CELLS_PER_PIXEL
+) -> int:
     """The smallest block edge k (grid cells) such that a ``(ny, nx)`` grid drawn as k × k blocks has at most
     ``max_cells_per_pixel`` blocks per pixel of the map axes along x and along y (1: draw every cell)."""
     width, height = map_axes_pixels(dpi, figsize)
@@ -390,10 +429,24 @@ def _extend(finite: np.ndarray, vmin: float, vmax: float) -> str:
     return {(True, True): "both", (True, False): "min", (False, True): "max"}.get((bool(lo), bool(hi)), "neither")
 
 
-def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "viridis", vmin=None, vmax=None,
-                   diverging: bool = False, centred: bool = False, outlines=None, stipple: xr.DataArray | None = None,
-                   stipple_label: str = "p < 0.05", label: str | None = None, inside=None,
-                   undefined_label: str = "no value", dpi: int = 300) -> dict:
+def map_continuous(
+    da: xr.DataArray,
+    path,
+    title: str,
+    units: str,
+    cmap: str = "viridis",
+    vmin=None,
+    vmax=None,
+    diverging: bool = False,
+    centred: bool = False,
+    outlines=None,
+    stipple: xr.DataArray | None = None,
+    stipple_label: str = "p < 0.05",
+    label: str | None = None,
+    inside=None,
+    undefined_label: str = "no value",
+    dpi: int = 300,
+) -> dict:
     """A continuous map with a colour bar labelled ``label (units)``; ``stipple`` (bool map) adds dots where True.
 
     Colour limits: ``vmin``/``vmax``, else the 2nd–98th percentiles of the data
@@ -413,7 +466,7 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
     vals = np.asarray(da.values, dtype="float64")
     finite = vals[np.isfinite(vals)]
     if vmin is None or vmax is None:
-        lo, hi = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
         if diverging:
             m = max(abs(lo), abs(hi)) or 1.0
             lo, hi = -m, m
@@ -444,25 +497,53 @@ def map_continuous(da: xr.DataArray, path, title: str, units: str, cmap: str = "
         sub[::step, ::step] = True
         cx = (frame.X[:-1, :-1] + frame.X[1:, 1:]) / 2
         cy = (frame.Y[:-1, :-1] + frame.Y[1:, 1:]) / 2
-        handles.append(ax.scatter(cx[dots & sub], cy[dots & sub], s=STIPPLE_SIZE, c="black", marker="o", linewidths=0,
-                                  label=stipple_label, zorder=2, rasterized=True))
+        handles.append(
+            ax.scatter(
+                cx[dots & sub],
+                cy[dots & sub],
+                s=STIPPLE_SIZE,
+                c="black",
+                marker="o",
+                linewidths=0,
+                label=stipple_label,
+                zorder=2,
+                rasterized=True,
+            )
+        )
     if has_undefined:
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label=undefined_label))
     furniture = _frame(ax, frame, drawn, outlines, title, region)
     note = _drawn_at(ax, k, "block means")
     if handles:  # below the map, never over it
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.07), fontsize=7, markerscale=2,
-                  frameon=False, ncol=len(handles))
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0.0, -0.07),
+            fontsize=7,
+            markerscale=2,
+            frameon=False,
+            ncol=len(handles),
+        )
     cb = fig.colorbar(im, ax=ax, shrink=0.85, extend=extend)
     if centred:
         cb.ax.set_yscale("linear")  # a two-slope norm's bar linear in data values, not half per side
-    cb.set_label(units_label(f"{label} ({units})" if label and units not in ("", "1") else (label or units)),
-                 fontsize=8)
+    cb.set_label(
+        units_label(f"{label} ({units})" if label and units not in ("", "1") else (label or units)), fontsize=8
+    )
     cb.ax.tick_params(labelsize=7)
     files = _save(fig, path, dpi)
-    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
-            "clim": (float(vmin), float(vmax)), "units": units, "projection": frame.name, "stippled": stippled,
-            **furniture}
+    return {
+        "files": files,
+        "name": da.name,
+        "data": drawn,
+        "factor": k,
+        "note": note,
+        "clim": (float(vmin), float(vmax)),
+        "units": units,
+        "projection": frame.name,
+        "stippled": stippled,
+        **furniture,
+    }
 
 
 def class_shares(codes: np.ndarray, values, pixel_area, inside=None) -> list[float]:
@@ -472,14 +553,24 @@ def class_shares(codes: np.ndarray, values, pixel_area, inside=None) -> list[flo
     defined = np.isfinite(codes)
     if inside is not None:
         defined &= np.asarray(inside, dtype=bool)
-    sums = np.bincount(codes[defined].astype("int64"), weights=area[defined].astype("float64"),
-                       minlength=max(values) + 1)
+    sums = np.bincount(
+        codes[defined].astype("int64"), weights=area[defined].astype("float64"), minlength=max(values) + 1
+    )
     total = sums.sum()
     return [100.0 * sums[v] / total if total > 0 else np.nan for v in values]
 
 
-def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None, descriptions=None, inside=None,
-                pixel_area=None, dpi: int = 300) -> dict:
+def map_classes(
+    da: xr.DataArray,
+    path,
+    title: str,
+    outlines=None,
+    colours=None,
+    descriptions=None,
+    inside=None,
+    pixel_area=None,
+    dpi: int = 300,
+) -> dict:
     """A class map (int codes with flag_values/flag_meanings) with a discrete legend of class names.
 
     Legend label: the class name; with ``pixel_area`` (km2) its percent of the
@@ -494,8 +585,12 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
     """
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = da.attrs["flag_meanings"].split()
-    colours = colours or PALETTES.get(da.name) or CLASS_COLOURS.get(len(values)) or \
-        [plt.get_cmap("tab10")(i) for i in range(len(values))]
+    colours = (
+        colours
+        or PALETTES.get(da.name)
+        or CLASS_COLOURS.get(len(values))
+        or [plt.get_cmap("tab10")(i) for i in range(len(values))]
+    )
     cm = ListedColormap(colours[: len(values)])
     norm = BoundaryNorm(np.arange(min(values) - 0.5, max(values) + 1.0), cm.N)
     codes = np.asarray(da.values, dtype="float64")
@@ -519,9 +614,19 @@ def map_classes(da: xr.DataArray, path, title: str, outlines=None, colours=None,
         handles.append(Patch(facecolor=UNDEFINED_COLOUR, edgecolor="#555555", label="no value"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     files = _save(fig, path, dpi)
-    return {"files": files, "name": da.name, "data": drawn, "factor": k, "note": note,
-            "classes": [n.replace("_", " ") for n in names], "labels": labels, "percent": shares,
-            "colours": list(cm.colors), "projection": frame.name, **furniture}
+    return {
+        "files": files,
+        "name": da.name,
+        "data": drawn,
+        "factor": k,
+        "note": note,
+        "classes": [n.replace("_", " ") for n in names],
+        "labels": labels,
+        "percent": shares,
+        "colours": list(cm.colors),
+        "projection": frame.name,
+        **furniture,
+    }
 
 
 def _ols(years, values):
@@ -546,8 +651,11 @@ def ols_band(years, values, level: float = 0.95):
     x, y = years[ok], values[ok]
     fit = icpt + slope * years
     s = np.sqrt(np.sum((y - (icpt + slope * x)) ** 2) / (n - 2))
-    half = sstats.t.ppf(0.5 + level / 2, n - 2) * s * np.sqrt(1 / n + (years - x.mean()) ** 2
-                                                               / np.sum((x - x.mean()) ** 2))
+    half = (
+        sstats.t.ppf(0.5 + level / 2, n - 2)
+        * s
+        * np.sqrt(1 / n + (years - x.mean()) ** 2 / np.sum((x - x.mean()) ** 2))
+    )
     return fit, fit - half, fit + half
 
 
@@ -577,8 +685,9 @@ def _year_axis(ax, years=None):
     ax.grid(True, alpha=0.3)
 
 
-def timeseries(df: pd.DataFrame, path, title: str, region: str = "all", variables=("nep", "npp", "rh"),
-               dpi: int = 300) -> dict:
+def timeseries(
+    df: pd.DataFrame, path, title: str, region: str = "all", variables=("nep", "npp", "rh"), dpi: int = 300
+) -> dict:
     """Regional mean per year of ``variables`` with OLS trend lines; slope and p in the legend."""
     d = df[df.region == region].sort_values("year")
     years = d.year.to_numpy(dtype="float64")
@@ -597,11 +706,23 @@ def timeseries(df: pd.DataFrame, path, title: str, region: str = "all", variable
     ax.set_ylabel(f"annual flux ({units_label(FLUX_UNITS)})", fontsize=8)
     ax.set_title(title, fontsize=9)
     _year_axis(ax, years)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False,
-              title="dashed: OLS trend line, shaded: its 95 % confidence band", title_fontsize=7)
+    ax.legend(
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=1,
+        frameon=False,
+        title="dashed: OLS trend line, shaded: its 95 % confidence band",
+        title_fontsize=7,
+    )
     files = _save(fig, path, dpi)
-    return {"files": files, "fits": fits, "data": {v: d[v].to_numpy(dtype="float64") for v in variables},
-            "years": years, "bands": bands}
+    return {
+        "files": files,
+        "fits": fits,
+        "data": {v: d[v].to_numpy(dtype="float64") for v in variables},
+        "years": years,
+        "bands": bands,
+    }
 
 
 def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str = "nep", dpi: int = 300) -> dict:
@@ -627,16 +748,23 @@ def timeseries_small_multiples(df: pd.DataFrame, path, title: str, variable: str
         ax.tick_params(labelsize=6, labelbottom=True, labelleft=True)
         ax.set_xlabel("year", fontsize=7)
         ax.set_ylabel(ylabel, fontsize=7)
-    for ax in list(axes.flat)[len(regions):]:
+    for ax in list(axes.flat)[len(regions) :]:
         ax.set_visible(False)
     fig.suptitle(title + "\n(dashed: OLS trend, shaded: its 95 % confidence band)", fontsize=9)
     fig.tight_layout()
     files = _save(fig, path, dpi)
-    return {"files": files, "fits": fits, "bands": bands,
-            "labelled": [ax.xaxis.get_label_text() != "" and ax.yaxis.get_label_text() != ""
-                         and any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())
-                         and any(t.get_visible() and t.get_text() for t in ax.get_yticklabels())
-                         for ax in list(axes.flat)[:len(regions)]]}
+    return {
+        "files": files,
+        "fits": fits,
+        "bands": bands,
+        "labelled": [
+            ax.xaxis.get_label_text() != ""
+            and ax.yaxis.get_label_text() != ""
+            and any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())
+            and any(t.get_visible() and t.get_text() for t in ax.get_yticklabels())
+            for ax in list(axes.flat)[: len(regions)]
+        ],
+    }
 
 
 def class_descriptions(c: dict) -> dict[str, dict[str, str]]:
@@ -650,23 +778,35 @@ def class_descriptions(c: dict) -> dict[str, dict[str, str]]:
     hc = c["hurst"]
     # the class rules of nepflow.classify, as the config sets them: the no-change band, the random band and
     # the hurst p (or q) that persistence requires
-    up, down, flat = (f"slope > {tol}", f"slope < −{tol}", f"|slope| ≤ {tol}") if tol else \
-        ("slope > 0", "slope < 0", "slope = 0")
+    up, down, flat = (
+        (f"slope > {tol}", f"slope < −{tol}", f"|slope| ≤ {tol}") if tol else ("slope > 0", "slope < 0", "slope = 0")
+    )
     sig = f", hurst_{hc['p']} < {hc['alpha']}" if hc["require_significance"] else ""
     pers, anti = f"H > {t1 + band:g}{sig}", f"H < {t1 - band:g}"
     random = (f"|H − {t1}| ≤ {band}" if band else f"H = {t1}") + (
-        f", or H above it without hurst_{hc['p']} < {hc['alpha']}" if sig else "")
+        f", or H above it without hurst_{hc['p']} < {hc['alpha']}" if sig else ""
+    )
     texts = {  # in the order of each map's classes (classify.*_CLASSES); the last future_sig class has none
-        "trend_class": (classify.TREND_CLASSES, [f"{up}, {pn} < {a}", f"{up}, {pn} ≥ {a}", flat,
-                                                 f"{down}, {pn} ≥ {a}", f"{down}, {pn} < {a}"]),
-        "cv_class": (classify.CV_CLASSES, [f"CV ≤ {b[0]}", f"{b[0]} < CV ≤ {b[1]}", f"{b[1]} < CV ≤ {b[2]}",
-                                           f"{b[2]} < CV ≤ {b[3]}", f"CV > {b[3]}"]),
-        "hurst_class": (classify.HURST_CLASSES, [f"H ≤ {t0}", f"{t0} < {anti}", random,
-                                                 f"{t1 + band:g} < H ≤ {t2}{sig}", f"H > {t2}{sig}"]),
-        "future_class": (classify.FUTURE_CLASSES, [f"{up}, {pers}", f"{down}, {pers}", f"{up}, {anti}",
-                                                   f"{down}, {anti}", f"{random}, or {flat}"]),
-        "future_sig_class": (classify.FUTURE_SIG_CLASSES[:2], [f"{up}, {pn} < {a}, {pers}",
-                                                               f"{down}, {pn} < {a}, {pers}"]),
+        "trend_class": (
+            classify.TREND_CLASSES,
+            [f"{up}, {pn} < {a}", f"{up}, {pn} ≥ {a}", flat, f"{down}, {pn} ≥ {a}", f"{down}, {pn} < {a}"],
+        ),
+        "cv_class": (
+            classify.CV_CLASSES,
+            [f"CV ≤ {b[0]}", f"{b[0]} < CV ≤ {b[1]}", f"{b[1]} < CV ≤ {b[2]}", f"{b[2]} < CV ≤ {b[3]}", f"CV > {b[3]}"],
+        ),
+        "hurst_class": (
+            classify.HURST_CLASSES,
+            [f"H ≤ {t0}", f"{t0} < {anti}", random, f"{t1 + band:g} < H ≤ {t2}{sig}", f"H > {t2}{sig}"],
+        ),
+        "future_class": (
+            classify.FUTURE_CLASSES,
+            [f"{up}, {pers}", f"{down}, {pers}", f"{up}, {anti}", f"{down}, {anti}", f"{random}, or {flat}"],
+        ),
+        "future_sig_class": (
+            classify.FUTURE_SIG_CLASSES[:2],
+            [f"{up}, {pn} < {a}, {pers}", f"{down}, {pn} < {a}, {pers}"],
+        ),
     }
     return {name: dict(zip(classes, text, strict=True)) for name, (classes, text) in texts.items()}
 
@@ -684,8 +824,10 @@ def stipples(analysis: dict, classes_cfg: dict | None) -> dict[str, tuple[xr.Dat
     ta, tp = cfg["trend"]["alpha"], cfg["trend"]["p"]
     ca, cp = cfg["correlation"]["alpha"], cfg["correlation"]["p"]
     t, c = analysis["trend"], analysis["correlation"]
-    out = {"ols_slope": (t[f"ols_{tp}"] < ta, f"t-test {tp} < {ta}"),
-           "sen_slope": (t[f"mk_{tp}"] < ta, f"Mann–Kendall {tp} < {ta}")}
+    out = {
+        "ols_slope": (t[f"ols_{tp}"] < ta, f"t-test {tp} < {ta}"),
+        "sen_slope": (t[f"mk_{tp}"] < ta, f"Mann–Kendall {tp} < {ta}"),
+    }
     for f in FACTORS:
         if f"r_{f}" in c:
             out[f"corr_{f}"] = (c[f"{cp}_r_{f}"] < ca, f"{cp} < {ca}")
@@ -693,8 +835,19 @@ def stipples(analysis: dict, classes_cfg: dict | None) -> dict[str, tuple[xr.Dat
     return out
 
 
-def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outlines: dict, outdir, years,
-             *, classes_cfg: dict, dpi: int = 300, inside=None, pixel_area=None) -> dict[str, dict]:
+def make_all(
+    analysis: dict,
+    classes: xr.Dataset,
+    series_df: pd.DataFrame,
+    outlines: dict,
+    outdir,
+    years,
+    *,
+    classes_cfg: dict,
+    dpi: int = 300,
+    inside=None,
+    pixel_area=None,
+) -> dict[str, dict]:
     """The full figure set of a run into ``outdir``.
 
     Returns figure name -> what its plotting function returned (files, plotted
@@ -720,37 +873,107 @@ def make_all(analysis: dict, classes: xr.Dataset, series_df: pd.DataFrame, outli
     def cont(name, da, title, units, **kw):
         done[name] = map_continuous(da, outdir / name, title, units, **common, **kw)
 
-    cont("nep_mean", s["nep_mean"], f"Mean annual NEP, {when}", shown_units("nep_mean"), label="NEP (> 0: carbon sink)",
-         cmap="BrBG", centred=True)
-    cont("ols_slope", t["ols_slope"], f"Linear (OLS) trend of NEP, {when}", shown_units("ols_slope"), label="OLS slope",
-         cmap="BrBG", diverging=True, stipple=dots["ols_slope"][0], stipple_label=dots["ols_slope"][1])
-    cont("sen_slope", t["sen_slope"], f"Theil–Sen trend of NEP, {when}", shown_units("sen_slope"), label="Sen slope",
-         cmap="BrBG", diverging=True, stipple=dots["sen_slope"][0], stipple_label=dots["sen_slope"][1])
-    cont("hurst", h["hurst"], f"Hurst exponent of NEP, {when}", shown_units("hurst"), label="Hurst exponent H", cmap="PuOr",
-         vmin=0.0, vmax=1.0)
-    cont("cv", s["cv"], f"Coefficient of variation of annual NEP, {when}", shown_units("cv"), label="CV = σ / μ", cmap="viridis",
-         vmin=0.0, undefined_label="no value (mean NEP ≤ 0)")
-    for name, title in [("trend_class", "Trend of NEP"), ("cv_class", "Stability of NEP (CV classes)"),
-                        ("hurst_class", "Persistence of NEP (Hurst classes)"),
-                        ("future_class", "Future trend of NEP (trend × persistence)"),
-                        ("future_sig_class", "Future trend of NEP (significant trend × persistence)")]:
+    cont(
+        "nep_mean",
+        s["nep_mean"],
+        f"Mean annual NEP, {when}",
+        shown_units("nep_mean"),
+        label="NEP (> 0: carbon sink)",
+        cmap="BrBG",
+        centred=True,
+    )
+    cont(
+        "ols_slope",
+        t["ols_slope"],
+        f"Linear (OLS) trend of NEP, {when}",
+        shown_units("ols_slope"),
+        label="OLS slope",
+        cmap="BrBG",
+        diverging=True,
+        stipple=dots["ols_slope"][0],
+        stipple_label=dots["ols_slope"][1],
+    )
+    cont(
+        "sen_slope",
+        t["sen_slope"],
+        f"Theil–Sen trend of NEP, {when}",
+        shown_units("sen_slope"),
+        label="Sen slope",
+        cmap="BrBG",
+        diverging=True,
+        stipple=dots["sen_slope"][0],
+        stipple_label=dots["sen_slope"][1],
+    )
+    cont(
+        "hurst",
+        h["hurst"],
+        f"Hurst exponent of NEP, {when}",
+        shown_units("hurst"),
+        label="Hurst exponent H",
+        cmap="PuOr",
+        vmin=0.0,
+        vmax=1.0,
+    )
+    cont(
+        "cv",
+        s["cv"],
+        f"Coefficient of variation of annual NEP, {when}",
+        shown_units("cv"),
+        label="CV = σ / μ",
+        cmap="viridis",
+        vmin=0.0,
+        undefined_label="no value (mean NEP ≤ 0)",
+    )
+    for name, title in [
+        ("trend_class", "Trend of NEP"),
+        ("cv_class", "Stability of NEP (CV classes)"),
+        ("hurst_class", "Persistence of NEP (Hurst classes)"),
+        ("future_class", "Future trend of NEP (trend × persistence)"),
+        ("future_sig_class", "Future trend of NEP (significant trend × persistence)"),
+    ]:
         if name in classes:
-            done[name] = map_classes(classes[name], outdir / name, f"{title}, {when}", descriptions=desc.get(name),
-                                     pixel_area=pixel_area, **common)
+            done[name] = map_classes(
+                classes[name],
+                outdir / name,
+                f"{title}, {when}",
+                descriptions=desc.get(name),
+                pixel_area=pixel_area,
+                **common,
+            )
     for f, label in FACTORS.items():
         if f"r_{f}" in c:
-            cont(f"corr_{f}", c[f"r_{f}"], f"Correlation of NEP with {label}, {when}", shown_units(f"r_{f}"),
-                 label="Pearson r", cmap="RdBu", vmin=-1, vmax=1, stipple=dots[f"corr_{f}"][0],
-                 stipple_label=dots[f"corr_{f}"][1])
+            cont(
+                f"corr_{f}",
+                c[f"r_{f}"],
+                f"Correlation of NEP with {label}, {when}",
+                shown_units(f"r_{f}"),
+                label="Pearson r",
+                cmap="RdBu",
+                vmin=-1,
+                vmax=1,
+                stipple=dots[f"corr_{f}"][0],
+                stipple_label=dots[f"corr_{f}"][1],
+            )
             others = " and ".join(v for k, v in FACTORS.items() if k != f)
-            cont(f"pcorr_{f}", c[f"pr_{f}"], f"Partial correlation of NEP with {label}, {when}\n"
-                 f"controlling for {others}", shown_units(f"pr_{f}"), label="partial r", cmap="RdBu", vmin=-1, vmax=1,
-                 stipple=dots[f"pcorr_{f}"][0], stipple_label=dots[f"pcorr_{f}"][1])
-    done["timeseries"] = timeseries(series_df, outdir / "timeseries",
-                                    f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi)
+            cont(
+                f"pcorr_{f}",
+                c[f"pr_{f}"],
+                f"Partial correlation of NEP with {label}, {when}\ncontrolling for {others}",
+                shown_units(f"pr_{f}"),
+                label="partial r",
+                cmap="RdBu",
+                vmin=-1,
+                vmax=1,
+                stipple=dots[f"pcorr_{f}"][0],
+                stipple_label=dots[f"pcorr_{f}"][1],
+            )
+    done["timeseries"] = timeseries(
+        series_df, outdir / "timeseries", f"Area-weighted regional mean NEP, NPP and Rh, {when}", dpi=dpi
+    )
     if (series_df.region != "all").any():
         done["timeseries_provinces"] = timeseries_small_multiples(
-            series_df, outdir / "timeseries_provinces", f"Area-weighted mean NEP per province, {when}", dpi=dpi)
+            series_df, outdir / "timeseries_provinces", f"Area-weighted mean NEP per province, {when}", dpi=dpi
+        )
     unknown = set(done) - set(FIGURES)
     assert not unknown, f"figures missing from figure_index.FIGURES: {sorted(unknown)}"
     return done

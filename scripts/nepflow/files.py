@@ -2,6 +2,7 @@
 into place only when complete, so a killed job never leaves a file that looks finished; a set of
 files appears together or not at all (:func:`staged`). Write errors are one line naming the file.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ Products arrive regridded (``regrid.to_target``); this module derives PAR from
 surface solar radiation, masks everything outside the region and attaches the
 contract's attributes. Contract: docs/architecture.md, ``forcing/{Y}.nc``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,14 +37,18 @@ def par_from_ssrd(ssrd: xr.DataArray, fraction: float = 0.45) -> xr.DataArray:
         raise NepflowError(f"config key carbon.par_fraction: expected a fraction in (0, 1], got {fraction}")
     par = ssrd * fraction
     par.name = "par"
-    par.attrs = variables.attrs("par", comment=f"PAR = {fraction} x surface solar radiation downwards",
-                                par_fraction=fraction,
-                                **{k: v for k, v in ssrd.attrs.items() if k.startswith("coastal_fill_")})
+    par.attrs = variables.attrs(
+        "par",
+        comment=f"PAR = {fraction} x surface solar radiation downwards",
+        par_fraction=fraction,
+        **{k: v for k, v in ssrd.attrs.items() if k.startswith("coastal_fill_")},
+    )
     return par
 
 
-def assemble(fields: dict[str, xr.DataArray], region: xr.DataArray, year: int,
-             par_fraction: float = 0.45) -> xr.Dataset:
+def assemble(
+    fields: dict[str, xr.DataArray], region: xr.DataArray, year: int, par_fraction: float = 0.45
+) -> xr.Dataset:
     """The forcing dataset of one year from regridded fields.
 
     Parameters
@@ -73,8 +78,11 @@ def assemble(fields: dict[str, xr.DataArray], region: xr.DataArray, year: int,
                 raise NepflowError(f"forcing {year}: {name} has {da.sizes['time']} months; expected 12")
             da = da.assign_coords(time=time)
         da = da.where(inside)
-        extra = {k: v for k, v in da.attrs.items() if k in ("regrid_method", "comment", "par_fraction", "source",
-                                                             "coastal_fill_km", "coastal_fill_pixels")}
+        extra = {
+            k: v
+            for k, v in da.attrs.items()
+            if k in ("regrid_method", "comment", "par_fraction", "source", "coastal_fill_km", "coastal_fill_pixels")
+        }
         da.attrs = {**variables.attrs(name), **extra, "grid_mapping": "spatial_ref"}
         out[name] = da.astype("float32")
     ds = xr.Dataset(out)
@@ -85,11 +93,13 @@ def assemble(fields: dict[str, xr.DataArray], region: xr.DataArray, year: int,
 
 def annual_climate(forcing: xr.Dataset) -> xr.Dataset:
     """Annual precipitation (sum, mm yr-1), temperature (mean, degC) and sunshine (sum, h yr-1)."""
-    out = xr.Dataset({
-        "pr": forcing["pr"].sum("time", skipna=False),
-        "tas": forcing["tas"].mean("time", skipna=False),
-        "sund": forcing["sund"].sum("time", skipna=False),
-    })
+    out = xr.Dataset(
+        {
+            "pr": forcing["pr"].sum("time", skipna=False),
+            "tas": forcing["tas"].mean("time", skipna=False),
+            "sund": forcing["sund"].sum("time", skipna=False),
+        }
+    )
     for name in out.data_vars:
         out[name].attrs = {**variables.attrs(f"{name}_annual"), "grid_mapping": "spatial_ref"}
     return out
@@ -97,6 +107,10 @@ def annual_climate(forcing: xr.Dataset) -> xr.Dataset:
 
 def check_grid_match(a: xr.Dataset, b: xr.Dataset, what: str) -> None:
     """One-line error if two datasets are not on the same grid."""
-    if a.sizes.get("x") != b.sizes.get("x") or a.sizes.get("y") != b.sizes.get("y") \
-            or not np.allclose(a.x, b.x) or not np.allclose(a.y, b.y):
+    if (
+        a.sizes.get("x") != b.sizes.get("x")
+        or a.sizes.get("y") != b.sizes.get("y")
+        or not np.allclose(a.x, b.x)
+        or not np.allclose(a.y, b.y)
+    ):
         raise NepflowError(f"{what}: grid differs from the run's target grid (grid.nc); expected identical y/x")

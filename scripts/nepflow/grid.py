@@ -5,6 +5,7 @@ bounds (``[west, south, east, north]`` in the CRS; by default the region's
 bounding box, snapped outward to the resolution). Pixel centres are the
 coordinates ``x`` (ascending) and ``y`` (descending, north up), as GDAL writes.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,12 @@ def region_bounds(shapes: dict, crs: CRS) -> tuple[float, float, float, float]:
 def snapped_bounds(shapes: dict, crs: CRS, resolution: float) -> tuple[float, float, float, float]:
     """The region's bounding box in ``crs`` snapped outward to ``resolution``: the grid's default bounds."""
     w, s, e, n = region_bounds(shapes, crs)
-    return (math.floor(w / resolution) * resolution, math.floor(s / resolution) * resolution,
-            math.ceil(e / resolution) * resolution, math.ceil(n / resolution) * resolution)
+    return (
+        math.floor(w / resolution) * resolution,
+        math.floor(s / resolution) * resolution,
+        math.ceil(e / resolution) * resolution,
+        math.ceil(n / resolution) * resolution,
+    )
 
 
 def target_grid(crs_text: str, resolution: float, bounds=None, shapes=None) -> xr.Dataset:
@@ -76,8 +81,9 @@ def grid_bounds(crs: CRS, resolution: float, bounds=None, shapes=None) -> tuple[
         w, s, e, n = (float(b) for b in bounds)
         check_bounds([w, s, e, n])
     if not (e > w and n > s):  # a region outline without area (e.g. a point)
-        raise NepflowError(f"config key region: the region's outline has no area (bounding box {[w, s, e, n]}); "
-                           "expected polygons")
+        raise NepflowError(
+            f"config key region: the region's outline has no area (bounding box {[w, s, e, n]}); expected polygons"
+        )
     return w, s, e, n
 
 
@@ -86,8 +92,10 @@ def grid_shape(bounds, resolution: float) -> tuple[int, int]:
     w, s, e, n = bounds
     nx, ny = int(round((e - w) / resolution)), int(round((n - s) / resolution))
     if nx < 1 or ny < 1:
-        raise NepflowError(f"config key grid.resolution: {resolution} is larger than the bounds {[w, s, e, n]}; "
-                           "expected a resolution below the grid's width and height")
+        raise NepflowError(
+            f"config key grid.resolution: {resolution} is larger than the bounds {[w, s, e, n]}; "
+            "expected a resolution below the grid's width and height"
+        )
     return nx, ny
 
 
@@ -96,8 +104,7 @@ def grid_axes(bounds, resolution: float) -> tuple[np.ndarray, np.ndarray]:
     :func:`target_grid` has them; cheap (two 1-D arrays): the plan-time checks use them without building the grid."""
     w, s, e, n = bounds
     nx, ny = grid_shape(bounds, resolution)
-    return (np.round(w + (np.arange(nx) + 0.5) * resolution, 10),
-            np.round(n - (np.arange(ny) + 0.5) * resolution, 10))
+    return (np.round(w + (np.arange(nx) + 0.5) * resolution, 10), np.round(n - (np.arange(ny) + 0.5) * resolution, 10))
 
 
 def check_bounds(bounds, key: str = "grid.bounds") -> None:
@@ -112,10 +119,12 @@ def _coord_attrs(ds: xr.Dataset, crs: CRS) -> None:
         ds["x"].attrs.update(standard_name="longitude", long_name="longitude", units="degrees_east", axis="X")
         ds["y"].attrs.update(standard_name="latitude", long_name="latitude", units="degrees_north", axis="Y")
     else:
-        ds["x"].attrs.update(standard_name="projection_x_coordinate", long_name="x coordinate of projection",
-                             units="m", axis="X")
-        ds["y"].attrs.update(standard_name="projection_y_coordinate", long_name="y coordinate of projection",
-                             units="m", axis="Y")
+        ds["x"].attrs.update(
+            standard_name="projection_x_coordinate", long_name="x coordinate of projection", units="m", axis="X"
+        )
+        ds["y"].attrs.update(
+            standard_name="projection_y_coordinate", long_name="y coordinate of projection", units="m", axis="Y"
+        )
 
 
 def resolution_of(grid) -> tuple[float, float]:
@@ -134,8 +143,11 @@ def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
 
     geoms = [(g, k + 1) for k, g in enumerate(shapes_on_grid(shapes, grid.rio.crs))]
     codes = features.rasterize(
-        geoms, out_shape=(grid.sizes["y"], grid.sizes["x"]), transform=grid.rio.transform(),
-        fill=0, dtype="int16",
+        geoms,
+        out_shape=(grid.sizes["y"], grid.sizes["x"]),
+        transform=grid.rio.transform(),
+        fill=0,
+        dtype="int16",
     )
     da = xr.DataArray(codes, coords={"y": grid.y, "x": grid.x}, dims=("y", "x"), name="region")
     da.attrs = {
@@ -150,9 +162,11 @@ def region_raster(grid: xr.Dataset, shapes: dict) -> xr.DataArray:
 
 
 #: The region raster's one requirement of the grid: a pixel centre inside the region (GDAL's rule).
-NOT_COVERED = ("config key grid: the grid does not cover the region (no pixel centre inside it); expected "
-               "grid.bounds around the region (or null: the region's bounding box) and a grid.resolution finer "
-               "than the region")
+NOT_COVERED = (
+    "config key grid: the grid does not cover the region (no pixel centre inside it); expected "
+    "grid.bounds around the region (or null: the region's bounding box) and a grid.resolution finer "
+    "than the region"
+)
 
 
 def shapes_on_grid(shapes: dict, crs) -> list:
@@ -187,8 +201,9 @@ def check_covers(x: np.ndarray, y: np.ndarray, resolution: float, crs, shapes: d
         if not len(cols) or not len(rows):
             continue
         window = from_origin(x[cols[0]] - resolution / 2, y[rows[0]] + resolution / 2, resolution, resolution)
-        codes = features.rasterize([(geom, 1)], out_shape=(len(rows), len(cols)), transform=window, fill=0,
-                                   dtype="uint8")
+        codes = features.rasterize(
+            [(geom, 1)], out_shape=(len(rows), len(cols)), transform=window, fill=0, dtype="uint8"
+        )
         if codes.any():
             return
     raise NepflowError(NOT_COVERED)
@@ -237,8 +252,9 @@ def region_masks(region: xr.DataArray) -> dict[str, np.ndarray]:
     names = region_names(region)
     values = np.atleast_1d(region.attrs.get("flag_values", np.arange(1, len(names) + 1)))
     if len(values) != len(names):
-        raise NepflowError(f"region: {len(values)} flag_values but {len(names)} flag_meanings; expected one name "
-                           "per code")
+        raise NepflowError(
+            f"region: {len(values)} flag_values but {len(names)} flag_meanings; expected one name per code"
+        )
     masks = {"all": codes > 0}
     for code, name in zip(values, names):
         masks[name] = codes == int(code)
@@ -289,4 +305,3 @@ def like(grid: xr.Dataset, data: np.ndarray, name: str, dims=("y", "x"), coords=
     da = xr.DataArray(data, coords={k: c[k] for k in dims}, dims=dims, name=name)
     da.attrs = variables.attrs(name)
     return da
-

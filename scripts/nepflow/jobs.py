@@ -1,6 +1,7 @@
 """The job an entry script runs: Snakemake's ``snakemake`` object, or the same built from the command
 line (:func:`cli_args`), and what its resources say about its work (light: no numerical imports, for
 every entry script)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,11 @@ def job_resources(smk) -> tuple[float | None, int | None]:
     resources, not params: changing them reruns nothing.
     """
     res = getattr(smk, "resources", None)
-    get = (res.get if isinstance(res, dict) else lambda k, d=None: getattr(res, k, d)) if res is not None \
+    get = (
+        (res.get if isinstance(res, dict) else lambda k, d=None: getattr(res, k, d))
+        if res is not None
         else (lambda k, d=None: d)
+    )
     mem = get("mem_mb", None)
     rows = get("block_rows", 0)
     return (float(mem) if mem else None), (int(rows) if rows else None)
@@ -38,9 +42,9 @@ def job_chunk(smk) -> int | None:
 _REPO = Path(__file__).resolve().parents[2]
 #: Where --help sends a reader: documents inside the repository.
 CLI_DOCS = f"""documentation:
-  {_REPO / 'README.md'} (Running the workflow yourself; Outputs)
-  {_REPO / 'config' / 'README.md'} and {_REPO / 'config' / 'schema.yaml'} (every config key)
-  {_REPO / 'docs' / 'science.md'} (equations, defaults, checks)"""
+  {_REPO / "README.md"} (Running the workflow yourself; Outputs)
+  {_REPO / "config" / "README.md"} and {_REPO / "config" / "schema.yaml"} (every config key)
+  {_REPO / "docs" / "science.md"} (equations, defaults, checks)"""
 
 
 def cli_args(doc: str, argv=None) -> SimpleNamespace:
@@ -55,8 +59,7 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
     more than once (``--input carbon=2000.nc --input carbon=2001.nc``) is a
     list of files, as a rule's ``expand()`` input.
     """
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=CLI_DOCS)
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=CLI_DOCS)
     p.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--output", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--params", metavar="YAML", help="YAML file with the rule's params")
@@ -121,8 +124,10 @@ class _Params(_Named):
         try:
             return dict.__getitem__(self, key)
         except KeyError:
-            raise NepflowError(f"missing param {key!r}: give it with --param {key}=YAML or in a --params YAML "
-                               "file (the rule's params: snakemake -n -p, or the job's log)") from None
+            raise NepflowError(
+                f"missing param {key!r}: give it with --param {key}=YAML or in a --params YAML "
+                "file (the rule's params: snakemake -n -p, or the job's log)"
+            ) from None
 
     def __getattr__(self, key):
         return self[key]

@@ -4,6 +4,7 @@ Croplands of the North China Plain rotate winter wheat (C3, October–June) and
 summer maize (C4, June–September), so the C4 fraction of a class is given per
 month. A rule is a constant or a list of 12 monthly values in [0, 1].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,11 +16,23 @@ from .errors import NepflowError
 
 #: IGBP (MCD12Q1 LC_Type1) class names.
 IGBP = {
-    1: "evergreen needleleaf forest", 2: "evergreen broadleaf forest", 3: "deciduous needleleaf forest",
-    4: "deciduous broadleaf forest", 5: "mixed forest", 6: "closed shrubland", 7: "open shrubland",
-    8: "woody savanna", 9: "savanna", 10: "grassland", 11: "permanent wetland", 12: "cropland",
-    13: "urban and built-up", 14: "cropland/natural vegetation mosaic", 15: "permanent snow and ice",
-    16: "barren", 17: "water",
+    1: "evergreen needleleaf forest",
+    2: "evergreen broadleaf forest",
+    3: "deciduous needleleaf forest",
+    4: "deciduous broadleaf forest",
+    5: "mixed forest",
+    6: "closed shrubland",
+    7: "open shrubland",
+    8: "woody savanna",
+    9: "savanna",
+    10: "grassland",
+    11: "permanent wetland",
+    12: "cropland",
+    13: "urban and built-up",
+    14: "cropland/natural vegetation mosaic",
+    15: "permanent snow and ice",
+    16: "barren",
+    17: "water",
 }
 
 
@@ -103,6 +116,7 @@ def decode_classes(encoded: xr.DataArray) -> xr.DataArray:
     codes = np.rint(encoded * CLASS_SCALE)
     codes = codes.where(codes > 0)
     codes.name = "landcover"
-    codes.attrs = variables.attrs("landcover", comment="dominant IGBP class (MCD12Q1 LC_Type1 values) of the "
-                                                       "pixel, regridded with mode")
+    codes.attrs = variables.attrs(
+        "landcover", comment="dominant IGBP class (MCD12Q1 LC_Type1 values) of the pixel, regridded with mode"
+    )
     return codes

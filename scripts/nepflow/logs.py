@@ -1,4 +1,5 @@
 """One logging helper for entry scripts: the rule's log file plus stderr."""
+
 from __future__ import annotations
 
 import contextlib

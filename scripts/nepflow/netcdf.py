@@ -2,6 +2,7 @@
 blocks of rows that write them). Writes are atomic (:mod:`nepflow.files`); read errors are one line
 naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,7 @@ def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:
     for name, var in ds.data_vars.items():
         e: dict = {"zlib": True, "complevel": 1, "shuffle": True}
         if var.ndim:
-            e["chunksizes"] = tuple(
-                min(n, edge[d]) if d in edge else n for d, n in zip(var.dims, var.shape)
-            )
+            e["chunksizes"] = tuple(min(n, edge[d]) if d in edge else n for d, n in zip(var.dims, var.shape))
         if var.dtype.kind == "M":
             e.update(cf.time_encoding())
         elif np.issubdtype(var.dtype, np.floating):
@@ -38,8 +37,9 @@ def _encoding(ds: xr.Dataset, chunk_rows: int | None = None) -> dict:
     return enc
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None = None,
-                 threads: int = 1, late_attrs=None) -> Path:
+def write_netcdf(
+    ds: xr.Dataset, path: str | os.PathLike, chunk_rows: int | None = None, threads: int = 1, late_attrs=None
+) -> Path:
     """Write ``ds`` as CF-1.8 NetCDF4 to ``path`` atomically (coordinates made CF by :func:`nepflow.cf.conform`).
 
     Float variables are stored as float32 with NaN fill; y/x chunks of

@@ -5,6 +5,7 @@ computed it, the job's inputs (as given, relative to the work directory), the
 job's parameters as canonical JSON and their SHA-256. No wall-clock time is
 recorded, so the same inputs and config give byte-identical files.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -13,6 +13,7 @@ recorded in the output attributes:
 Reprojection is rasterio's (GDAL warp) through rioxarray, so any source CRS
 (lon/lat, MODIS sinusoidal) goes onto any target CRS.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,15 +45,21 @@ def check_method(name: str, method: str, projected: bool, what: str) -> None:
     configurable. The same check for the plan (a source's ``PROJECTED`` declaration) and for the
     regrid job (the opened field's CRS)."""
     if method not in METHODS and method != "conservative":
-        raise NepflowError(f"config key regrid.methods.{name}: unknown method {method!r}; expected one of "
-                           f"{', '.join(METHODS)}, conservative")
+        raise NepflowError(
+            f"config key regrid.methods.{name}: unknown method {method!r}; expected one of "
+            f"{', '.join(METHODS)}, conservative"
+        )
     fixed = FIXED_METHODS.get(name)
     if fixed is not None and method != fixed:
-        raise NepflowError(f"config key regrid.methods.{name}: {method}; expected {fixed} or no entry (the class "
-                           f"map is regridded to the dominant class, never a mean of class codes)")
+        raise NepflowError(
+            f"config key regrid.methods.{name}: {method}; expected {fixed} or no entry (the class "
+            f"map is regridded to the dominant class, never a mean of class codes)"
+        )
     if method == "conservative" and projected:
-        raise NepflowError(f"config key regrid.methods.{name}: conservative needs a lon/lat source grid and {what} "
-                           "is on a projected grid (e.g. MODIS sinusoidal); expected average, bilinear, nearest or mode")
+        raise NepflowError(
+            f"config key regrid.methods.{name}: conservative needs a lon/lat source grid and {what} "
+            "is on a projected grid (e.g. MODIS sinusoidal); expected average, bilinear, nearest or mode"
+        )
 
 
 def to_target(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.DataArray:
@@ -62,7 +69,9 @@ def to_target(da: xr.DataArray, target: xr.Dataset, method: str) -> xr.DataArray
     method is added as ``regrid_method``.
     """
     if method not in METHODS:
-        raise NepflowError(f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        raise NepflowError(
+            f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     if da.rio.crs is None:
         raise NepflowError(f"variable {da.name}: source grid has no CRS; expected a georeferenced field")
     src = da.astype("float64").rio.write_nodata(np.nan, encoded=False)
@@ -110,7 +119,9 @@ def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
         return out.rio.write_crs(target.rio.crs)
     da = ds
     if method not in METHODS:
-        raise NepflowError(f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        raise NepflowError(
+            f"config key regrid.methods: unknown method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     if da.rio.crs is None:
         raise NepflowError(f"variable {da.name}: source grid has no CRS; expected a georeferenced field")
     lead = [d for d in da.dims if d not in ("y", "x")]
@@ -127,8 +138,17 @@ def sinusoidal_to_target(ds, target: xr.Dataset, method: str = "average"):
     out = np.full((n,) + shape, np.nan, "float32")
     for i in range(n):
         src = np.ascontiguousarray((da.isel({lead[0]: i}) if lead else da).transpose("y", "x").values, "float32")
-        reproject(source=src, destination=out[i], src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
-                  dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=np.nan, resampling=METHODS[method])
+        reproject(
+            source=src,
+            destination=out[i],
+            src_transform=src_transform,
+            src_crs=src_crs,
+            src_nodata=np.nan,
+            dst_transform=dst_transform,
+            dst_crs=dst_crs,
+            dst_nodata=np.nan,
+            resampling=METHODS[method],
+        )
     coords = {"y": target.y, "x": target.x}
     if lead:
         coords[lead[0]] = da[lead[0]].values
@@ -252,6 +272,7 @@ def conservative(ds, target: xr.Dataset, subdivisions: int = 8, min_cover: float
             num = (m @ np.where(ok, v.ravel(), 0)).reshape(nyt, nxt)
             den = (m @ ok.astype(float)).reshape(nyt, nxt)
             return num, den
+
     out = np.empty((flat.shape[0], target.sizes["y"], target.sizes["x"]))
     for i, v in enumerate(flat):
         num, den = remap(v)
@@ -297,6 +318,7 @@ EARTH_RADIUS_KM = 6371.0088
 
 def _reach_pixels(x: np.ndarray, y: np.ndarray, crs, max_km: float) -> tuple[int, int]:
     """(rows, columns) a pixel ``max_km`` away can be at most, from a lower bound of the pixel size (km)."""
+
     def step(c):
         return float(np.abs(np.diff(c)).min()) if c.size > 1 else 0.0
 
@@ -346,8 +368,11 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool
 
         x, y = np.asarray(da["x"].values, float), np.asarray(da["y"].values, float)
         crs = da.rio.crs
-        to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) \
-            if crs is not None and not crs.is_geographic else None
+        to_lonlat = (
+            Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+            if crs is not None and not crs.is_geographic
+            else None
+        )
 
         def unit_vectors(idx):  # pixel centres (flat indices) as unit vectors on the sphere
             px, py = x[idx % len(x)], y[idx // len(x)]
@@ -372,7 +397,9 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool
                 src = np.flatnonzero(ok & near)
                 dst = np.flatnonzero(holes)
                 if src.size:
-                    dist, j = cKDTree(unit_vectors(src)).query(unit_vectors(dst), distance_upper_bound=chord * (1 + 1e-9))
+                    dist, j = cKDTree(unit_vectors(src)).query(
+                        unit_vectors(dst), distance_upper_bound=chord * (1 + 1e-9)
+                    )
                     hit = np.isfinite(dist)
                     masks[key] = (dst[hit], src[j[hit]])
                 else:

@@ -4,6 +4,7 @@
 tables/summary.md (the Markdown nepflow writes, ``nepflow.summary``: a heading, paragraphs, one pipe table
 and its notes) as HTML. Both are standalone pages with a small style sheet, no scripts, no external links.
 """
+
 from __future__ import annotations
 
 import html
@@ -23,14 +24,23 @@ p { max-width: 60em; }
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"{STYLE}\n</head>\n<body>\n{body}</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+        f"{STYLE}\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
 
 
 def _table(header: list[str], rows: list[list[str]], numeric: list[bool]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f'<td class="num">{html.escape(c)}</td>' if num else f"<td>{html.escape(c)}</td>"
-                                    for c, num in zip(row, numeric)) + "</tr>\n" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{html.escape(c)}</td>' if num else f"<td>{html.escape(c)}</td>"
+            for c, num in zip(row, numeric)
+        )
+        + "</tr>\n"
+        for row in rows
+    )
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
 
 

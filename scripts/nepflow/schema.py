@@ -3,6 +3,7 @@
 No validation here (``nepflow.config`` validates, with jsonschema, once per process), so that
 jobs whose environment has no jsonschema (retrieval) can take the schema's defaults too.
 """
+
 from __future__ import annotations
 
 import copy

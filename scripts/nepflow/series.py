@@ -4,6 +4,7 @@ The cube is built and written in blocks of rows (every year of a block at
 once), and read by the statistics in dask chunks, so memory stays bounded by
 a block or a chunk, not the grid.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -26,7 +27,9 @@ MIN_YEARS = 3
 def check_year_count(n: int, where: str) -> None:
     """One-line error naming ``where`` (a file, or the config key at plan time) for fewer than MIN_YEARS years."""
     if n < MIN_YEARS:
-        raise NepflowError(f"{where}: {n} year{'s' if n != 1 else ''}; expected at least {MIN_YEARS} for the statistics")
+        raise NepflowError(
+            f"{where}: {n} year{'s' if n != 1 else ''}; expected at least {MIN_YEARS} for the statistics"
+        )
 
 
 def min_valid_years(n: int, min_valid) -> int:
@@ -38,7 +41,9 @@ def min_valid_years(n: int, min_valid) -> int:
     if min_valid is None:
         return n
     if not MIN_YEARS <= int(min_valid) <= n:
-        raise NepflowError(f"config key analysis.min_valid_years: {min_valid}; expected {MIN_YEARS} to the number of years ({n})")
+        raise NepflowError(
+            f"config key analysis.min_valid_years: {min_valid}; expected {MIN_YEARS} to the number of years ({n})"
+        )
     return int(min_valid)
 
 

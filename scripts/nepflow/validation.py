@@ -8,6 +8,7 @@ when all 12 months are present), with ``GPP_NT_VUT_REF`` and ``NEE_VUT_REF``
 compared with GPP_NT_VUT_REF and its NEP with −NEE (NEE is positive upward: a
 source), at the site's pixel or the mean of a window of pixels around it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,10 @@ def read_site(path, site: str) -> pd.DataFrame:
         raise NepflowError(f"site {site}: {path}: not a readable CSV ({type(exc).__name__}: {exc})") from exc
     missing = [c for c in NEEDED if c not in df.columns]
     if missing:
-        raise NepflowError(f"site {site}: {path}: missing column(s) {', '.join(missing)}; expected the FLUXNET2015 "
-                           f"columns {', '.join(NEEDED)}")
+        raise NepflowError(
+            f"site {site}: {path}: missing column(s) {', '.join(missing)}; expected the FLUXNET2015 "
+            f"columns {', '.join(NEEDED)}"
+        )
     cols = [c for c in NEEDED[1:] + OPTIONAL if c in df.columns]
     stamp = df["TIMESTAMP"].str.strip()
     if stamp.str.fullmatch(r"\d{4}").all():
@@ -53,14 +56,33 @@ def read_site(path, site: str) -> pd.DataFrame:
     else:
         raise NepflowError(f"site {site}: {path}: TIMESTAMP is neither YYYY (annual) nor YYYYMM (monthly)")
     if not np.isfinite(out[["GPP_NT_VUT_REF", "NEE_VUT_REF"]].to_numpy()).any():
-        raise NepflowError(f"site {site}: {path}: GPP_NT_VUT_REF and NEE_VUT_REF are all missing ({MISSING}); "
-                           "expected at least one valid year")
+        raise NepflowError(
+            f"site {site}: {path}: GPP_NT_VUT_REF and NEE_VUT_REF are all missing ({MISSING}); "
+            "expected at least one valid year"
+        )
     return out
 
 
 #: FLUXNET's IGBP abbreviations (site metadata) -> IGBP class numbers (MCD12Q1 LC_Type1).
-IGBP_CODES = {"ENF": 1, "EBF": 2, "DNF": 3, "DBF": 4, "MF": 5, "CSH": 6, "OSH": 7, "WSA": 8, "SAV": 9, "GRA": 10,
-              "WET": 11, "CRO": 12, "URB": 13, "CVM": 14, "SNO": 15, "BSV": 16, "WAT": 17}
+IGBP_CODES = {
+    "ENF": 1,
+    "EBF": 2,
+    "DNF": 3,
+    "DBF": 4,
+    "MF": 5,
+    "CSH": 6,
+    "OSH": 7,
+    "WSA": 8,
+    "SAV": 9,
+    "GRA": 10,
+    "WET": 11,
+    "CRO": 12,
+    "URB": 13,
+    "CVM": 14,
+    "SNO": 15,
+    "BSV": 16,
+    "WAT": 17,
+}
 
 
 def igbp_class(site: dict) -> int | None:
@@ -74,8 +96,10 @@ def igbp_class(site: dict) -> int | None:
         return IGBP_CODES[key]
     if key.isdigit() and 1 <= int(key) <= 17:
         return int(key)
-    raise NepflowError(f"config key validation.sites ({site['id']}).landcover: {value!r}; expected an IGBP class "
-                       f"number 1-17 or one of {', '.join(IGBP_CODES)}")
+    raise NepflowError(
+        f"config key validation.sites ({site['id']}).landcover: {value!r}; expected an IGBP class "
+        f"number 1-17 or one of {', '.join(IGBP_CODES)}"
+    )
 
 
 def landcover_match(site: dict, grid_class: float) -> str:
@@ -96,8 +120,10 @@ def site_pixel(site: dict, x: np.ndarray, y: np.ndarray, crs, key: str = "valida
     dx, dy = abs(x[1] - x[0]) if len(x) > 1 else 0.0, abs(y[1] - y[0]) if len(y) > 1 else 0.0
     inside = (min(x) - dx / 2 <= px <= max(x) + dx / 2) and (min(y) - dy / 2 <= py <= max(y) + dy / 2)
     if not inside:
-        raise NepflowError(f"config key {key} ({site['id']}): lon {site['lon']}, lat {site['lat']} is "
-                           "outside the grid; expected a site inside the run's region grid")
+        raise NepflowError(
+            f"config key {key} ({site['id']}): lon {site['lon']}, lat {site['lat']} is "
+            "outside the grid; expected a site inside the run's region grid"
+        )
     return int(np.abs(y - py).argmin()), int(np.abs(x - px).argmin())
 
 
@@ -152,7 +178,7 @@ def figure(pairs: pd.DataFrame, path) -> None:
         ax.set_xlabel(f"observed {flux.upper()}" + (" (-NEE)" if flux == "nep" else "") + " (g C m-2 yr-1)")
         ax.set_ylabel(f"modelled {flux.upper()} (g C m-2 yr-1)")
     for site, g in pairs.groupby("site", sort=False):
-        line, = axes[2].plot(g["year"], g["nep_mod"], lw=1)
+        (line,) = axes[2].plot(g["year"], g["nep_mod"], lw=1)
         axes[2].plot(g["year"], g["nep_obs"], "o", ms=3, color=line.get_color(), label=site)
     axes[2].set_xlabel("year")
     axes[2].set_ylabel("NEP (g C m-2 yr-1): line model, dots -NEE")

@@ -4,6 +4,7 @@ The table lives in ``variables.yml`` beside this module, with the meteorological
 correlated with (:data:`FACTORS`: name -> label); templated entries such as ``r_{f}`` expand
 for each factor.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,6 @@ from pathlib import Path
 import yaml
 
 from .errors import NepflowError
-
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,9 +33,7 @@ def table() -> dict[str, dict[str, str]]:
             continue
         if "{f}" in name:
             for f, factor in FACTORS.items():
-                out[name.format(f=f)] = {
-                    k: str(v).format(factor=factor) for k, v in attrs.items()
-                }
+                out[name.format(f=f)] = {k: str(v).format(factor=factor) for k, v in attrs.items()}
         else:
             out[name] = {k: str(v) for k, v in attrs.items()}
     return out
@@ -65,8 +63,7 @@ def shown_units(name: str) -> str:
     table keeps carbon in the standard name: in units, "g C" would read as gram coulomb). Carbon:
     a standard name of carbon, or NEP's statistics (``nep_*``, OLS and Theil-Sen)."""
     u, attrs = units(name), table()[name]
-    carbon = "carbon" in attrs.get("standard_name", "") or \
-        name.startswith(("nep_", "ols_", "sen_"))
+    carbon = "carbon" in attrs.get("standard_name", "") or name.startswith(("nep_", "ols_", "sen_"))
     return u.replace("g ", "g C ", 1) if carbon and u.startswith("g ") else u
 
 

@@ -5,6 +5,7 @@ reach. With ``NEPFLOW_NETGUARD_LOG`` set, this module (imported by ``site`` at s
 :class:`fakeservers.NetGuard`, so a job can contact only loopback addresses; every refused
 attempt is appended to that file when the process exits, for the test to check.
 """
+
 import os
 
 if os.environ.get("NEPFLOW_NETGUARD_LOG"):
@@ -12,8 +13,9 @@ if os.environ.get("NEPFLOW_NETGUARD_LOG"):
     import importlib.util
 
     _spec = importlib.util.spec_from_file_location(
-        "_nepflow_fakeservers", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                             "fakeservers.py"))
+        "_nepflow_fakeservers",
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fakeservers.py"),
+    )
     _mod = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_mod)
     _guard = _mod.NetGuard().__enter__()

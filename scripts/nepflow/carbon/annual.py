@@ -5,6 +5,7 @@ gives the 12 monthly values it sums. Parameters come from the config's
 ``carbon`` section as validated (config/schema.yaml states every default;
 docs/science.md the science); every parameter used is written into the outputs' attributes.
 """
+
 from __future__ import annotations
 
 import xarray as xr
@@ -17,11 +18,15 @@ from . import rh as rh_model
 #: The NPP models: tec (CUE x TEC GPP), casa (Potter et al. 1993), mod17 (MODIS MOD17A3HGF).
 MODELS = ("tec", "casa", "mod17")
 
-TEC_REF = ("Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC model); "
-           "temperature scalar of Raich et al. (1991) as in VPM/VPRM")
+TEC_REF = (
+    "Yan H., Wang S.-Q. et al. (2015) Ecological Modelling 297: 42-59 (TEC model); "
+    "temperature scalar of Raich et al. (1991) as in VPM/VPRM"
+)
 RH_REF = "Pei Z. et al. (2009) Journal of Integrative Plant Biology 51(5): 521-526"
-CASA_REF = ("Potter C.S. et al. (1993) Global Biogeochemical Cycles 7(4): 811-841 (CASA); eps_max per IGBP class "
-            "from config carbon.casa.eps_max (defaults: Zhu W. et al. (2006) Chinese Science Bulletin 51(4): 457-463)")
+CASA_REF = (
+    "Potter C.S. et al. (1993) Global Biogeochemical Cycles 7(4): 811-841 (CASA); eps_max per IGBP class "
+    "from config carbon.casa.eps_max (defaults: Zhu W. et al. (2006) Chinese Science Bulletin 51(4): 457-463)"
+)
 #: Forcing variables the models read (the forcing contract, docs/architecture.md).
 INPUTS = ("fpar", "par", "tas", "pr", "rn", "evap", "c4_frac")
 
@@ -32,20 +37,31 @@ def validate(p: dict) -> None:
     if p["npp"] not in MODELS:
         raise NepflowError(f"config key carbon.npp: {p['npp']!r}; expected one of {', '.join(MODELS)}")
     models = p["models"]
-    if not isinstance(models, list) or not models or any(m not in MODELS for m in models) \
-            or len(set(models)) != len(models):
-        raise NepflowError(f"config key carbon.models: {models!r}; expected a non-empty list of distinct models "
-                           f"from {', '.join(MODELS)}")
+    if (
+        not isinstance(models, list)
+        or not models
+        or any(m not in MODELS for m in models)
+        or len(set(models)) != len(models)
+    ):
+        raise NepflowError(
+            f"config key carbon.models: {models!r}; expected a non-empty list of distinct models "
+            f"from {', '.join(MODELS)}"
+        )
     table = p["casa"]["eps_max"]
     if not isinstance(table, dict):
         raise NepflowError(f"config key carbon.casa.eps_max: {table!r}; expected a mapping IGBP class -> g C MJ-1")
     for key, value in table.items():
         if str(key) != "default" and not (str(key).isdigit() and int(key) in landcover.IGBP):
-            raise NepflowError(f"config key carbon.casa.eps_max.{key}: not an IGBP class; expected a class number "
-                               f"1-17 or default")
+            raise NepflowError(
+                f"config key carbon.casa.eps_max.{key}: not an IGBP class; expected a class number 1-17 or default"
+            )
         _number(f"carbon.casa.eps_max.{key}", value, 0, None)
-    checks = [("par_fraction", p["par_fraction"], 0, 1), ("eps_c3", p["eps_c3"], 0, None),
-              ("eps_c4", p["eps_c4"], 0, None), ("cue", p["cue"], 0, 1)]
+    checks = [
+        ("par_fraction", p["par_fraction"], 0, 1),
+        ("eps_c3", p["eps_c3"], 0, None),
+        ("eps_c4", p["eps_c4"], 0, None),
+        ("cue", p["cue"], 0, 1),
+    ]
     checks += [(f"water.{k}", v, 0, None) for k, v in p["water"].items()]
     checks += [(f"rh.{k}", v, 0, 1 if k == "carbon_fraction" else None) for k, v in p["rh"].items()]
     for key, value, lo, hi in checks:
@@ -54,8 +70,10 @@ def validate(p: dict) -> None:
         for k, v in t.items():
             _number(f"carbon.temperature.{path}.{k}", v, None, None)
         if not t["tmin"] < t["topt"] < t["tmax"]:
-            raise NepflowError(f"config key carbon.temperature.{path}: tmin {t['tmin']}, topt {t['topt']}, "
-                               f"tmax {t['tmax']}; expected tmin < topt < tmax")
+            raise NepflowError(
+                f"config key carbon.temperature.{path}: tmin {t['tmin']}, topt {t['topt']}, "
+                f"tmax {t['tmax']}; expected tmin < topt < tmax"
+            )
     if not isinstance(p["monthly_output"], bool):
         raise NepflowError(f"config key carbon.monthly_output: {p['monthly_output']!r}; expected true or false")
 
@@ -77,47 +95,65 @@ def parameter_attrs(p: dict) -> dict:
         extra["casa_eps_max"] = ", ".join(f"{k}: {v}" for k, v in p["casa"]["eps_max"].items())
     return {
         **extra,
-        "npp_source": p["npp"], "eps_c3": float(p["eps_c3"]), "eps_c4": float(p["eps_c4"]),
+        "npp_source": p["npp"],
+        "eps_c3": float(p["eps_c3"]),
+        "eps_c4": float(p["eps_c4"]),
         "cue": float(p["cue"]),
-        "tmin_c3": float(t["c3"]["tmin"]), "topt_c3": float(t["c3"]["topt"]), "tmax_c3": float(t["c3"]["tmax"]),
-        "tmin_c4": float(t["c4"]["tmin"]), "topt_c4": float(t["c4"]["topt"]), "tmax_c4": float(t["c4"]["tmax"]),
-        "pt_alpha": float(w["pt_alpha"]), "psychrometric_constant": float(w["gamma"]),
+        "tmin_c3": float(t["c3"]["tmin"]),
+        "topt_c3": float(t["c3"]["topt"]),
+        "tmax_c3": float(t["c3"]["tmax"]),
+        "tmin_c4": float(t["c4"]["tmin"]),
+        "topt_c4": float(t["c4"]["topt"]),
+        "tmax_c4": float(t["c4"]["tmax"]),
+        "pt_alpha": float(w["pt_alpha"]),
+        "psychrometric_constant": float(w["gamma"]),
         "latent_heat": float(w["lambda"]),
-        "rh_a": float(r["a"]), "rh_b": float(r["b"]), "rh_c": float(r["c"]),
-        "rh_days_per_month": float(r["days_per_month"]), "rh_carbon_fraction": float(r["carbon_fraction"]),
+        "rh_a": float(r["a"]),
+        "rh_b": float(r["b"]),
+        "rh_c": float(r["c"]),
+        "rh_days_per_month": float(r["days_per_month"]),
+        "rh_carbon_fraction": float(r["carbon_fraction"]),
     }
 
 
 def model_comment(model: str, p: dict) -> str:
     """The NPP equation and reference of one model, for an output's ``comment``."""
     if model == "mod17":
-        return ("NPP from MODIS MOD17A3HGF annual NPP (forcing variable npp_mod17), regridded; "
-                "not derived from the GPP in this file")
+        return (
+            "NPP from MODIS MOD17A3HGF annual NPP (forcing variable npp_mod17), regridded; "
+            "not derived from the GPP in this file"
+        )
     if model == "casa":
         table = ", ".join(f"{k}: {v}" for k, v in p["casa"]["eps_max"].items())
-        return (f"NPP = PAR x FPAR x eps_max x Te1 x Te2 x (0.5 + 0.5 Ws) (CASA), summed over the months; "
-                f"Te1 = 0.8 + 0.02 Topt - 0.0005 Topt^2 (0 where T <= -10 degC), Te2 = 1.1814/(1 + exp(0.2 (Topt - "
-                f"10 - T)))/(1 + exp(0.3 (-Topt - 10 + T))) (half its optimum beyond Topt + 10 / Topt - 13), Topt "
-                f"the temperature of the month of peak FPAR, Ws TEC's E/E_PT; eps_max (g C MJ-1) per IGBP class "
-                f"{{{table}}}. {CASA_REF}")
+        return (
+            f"NPP = PAR x FPAR x eps_max x Te1 x Te2 x (0.5 + 0.5 Ws) (CASA), summed over the months; "
+            f"Te1 = 0.8 + 0.02 Topt - 0.0005 Topt^2 (0 where T <= -10 degC), Te2 = 1.1814/(1 + exp(0.2 (Topt - "
+            f"10 - T)))/(1 + exp(0.3 (-Topt - 10 + T))) (half its optimum beyond Topt + 10 / Topt - 13), Topt "
+            f"the temperature of the month of peak FPAR, Ws TEC's E/E_PT; eps_max (g C MJ-1) per IGBP class "
+            f"{{{table}}}. {CASA_REF}"
+        )
     return f"NPP = {p['cue']} x GPP (carbon-use efficiency), GPP from the TEC model"
 
 
 def _comments(p: dict) -> dict[str, str]:
     t, w, r = p["temperature"], p["water"], p["rh"]
-    gpp = (f"GPP = PAR x FPAR x [f_C4 x {p['eps_c4']} x Ts_C4 + (1 - f_C4) x {p['eps_c3']} x Ts_C3] x Ws "
-           f"(g C m-2 month-1, summed over the months); Ts = (T-Tmin)(T-Tmax)/[(T-Tmin)(T-Tmax)-(T-Topt)^2] "
-           f"with Tmin/Topt/Tmax {t['c3']['tmin']}/{t['c3']['topt']}/{t['c3']['tmax']} degC (C3) and "
-           f"{t['c4']['tmin']}/{t['c4']['topt']}/{t['c4']['tmax']} degC (C4), 0 outside (Tmin, Tmax); "
-           f"Ws = E/E_PT clipped to [0, 1], 1 where E_PT <= 0; E_PT = {w['pt_alpha']} Delta/(Delta + "
-           f"{w['gamma']}) Rn/{w['lambda']} (Priestley-Taylor). E is the forcing's actual evapotranspiration "
-           f"(reanalysis E stands in for TEC's ARTS model). {TEC_REF}")
+    gpp = (
+        f"GPP = PAR x FPAR x [f_C4 x {p['eps_c4']} x Ts_C4 + (1 - f_C4) x {p['eps_c3']} x Ts_C3] x Ws "
+        f"(g C m-2 month-1, summed over the months); Ts = (T-Tmin)(T-Tmax)/[(T-Tmin)(T-Tmax)-(T-Topt)^2] "
+        f"with Tmin/Topt/Tmax {t['c3']['tmin']}/{t['c3']['topt']}/{t['c3']['tmax']} degC (C3) and "
+        f"{t['c4']['tmin']}/{t['c4']['topt']}/{t['c4']['tmax']} degC (C4), 0 outside (Tmin, Tmax); "
+        f"Ws = E/E_PT clipped to [0, 1], 1 where E_PT <= 0; E_PT = {w['pt_alpha']} Delta/(Delta + "
+        f"{w['gamma']}) Rn/{w['lambda']} (Priestley-Taylor). E is the forcing's actual evapotranspiration "
+        f"(reanalysis E stands in for TEC's ARTS model). {TEC_REF}"
+    )
     npp = model_comment(p["npp"], p)
     if p["npp"] != "tec":
         gpp += f". This run's NPP is {'MOD17A3HGF' if p['npp'] == 'mod17' else 'CASA'}, not CUE x this GPP"
-    rh = (f"Rh = {r['a']} x [exp({r['b']} T) + ln({r['c']} R + 1)] x {r['days_per_month']} x "
-          f"{r['carbon_fraction']} per month, summed over the months; T monthly mean air temperature (degC), "
-          f"R monthly precipitation (mm). {RH_REF}")
+    rh = (
+        f"Rh = {r['a']} x [exp({r['b']} T) + ln({r['c']} R + 1)] x {r['days_per_month']} x "
+        f"{r['carbon_fraction']} per month, summed over the months; T monthly mean air temperature (degC), "
+        f"R monthly precipitation (mm). {RH_REF}"
+    )
     nep = f"NEP = NPP - Rh; positive: carbon sink. {npp}. Rh: {RH_REF}"
     return {"gpp": gpp, "npp": npp, "rh": rh, "nep": nep}
 
@@ -131,16 +167,19 @@ def _drivers(forcing: xr.Dataset, models=("tec",)) -> dict[str, xr.DataArray]:
     where = forcing.encoding.get("source", "forcing")
     missing = [v for v in INPUTS if v not in forcing]
     if missing:
-        raise NepflowError(f"{where}: missing variable(s) {', '.join(missing)}; expected the forcing contract "
-                           f"({', '.join(INPUTS)})")
+        raise NepflowError(
+            f"{where}: missing variable(s) {', '.join(missing)}; expected the forcing contract ({', '.join(INPUTS)})"
+        )
     if forcing.sizes.get("time") != 12:
         raise NepflowError(f"{where}: {forcing.sizes.get('time', 0)} months; expected 12 monthly time steps")
     names = INPUTS
     if "casa" in models:
         if "landcover" not in forcing:
-            raise NepflowError(f"{where}: variable landcover is missing but config key carbon.models or carbon.npp "
-                               "lists casa; expected the dominant IGBP class on the grid (the regrid step writes it "
-                               "when casa is computed)")
+            raise NepflowError(
+                f"{where}: variable landcover is missing but config key carbon.models or carbon.npp "
+                "lists casa; expected the dominant IGBP class on the grid (the regrid step writes it "
+                "when casa is computed)"
+            )
         names = INPUTS + ("landcover",)
     return {name: forcing[name].astype("float64") for name in names}
 
@@ -166,12 +205,14 @@ def _monthly_core(forcing: xr.Dataset, p: dict, models) -> dict[str, xr.DataArra
     c4 = (t["c4"]["tmin"], t["c4"]["topt"], t["c4"]["tmax"])
     pet = tec.priestley_taylor_pet(f["rn"], f["tas"], alpha=w["pt_alpha"], gamma=w["gamma"], lambda_=w["lambda"])
     ws = tec.water_scalar(f["evap"], pet)
-    gpp = tec.gpp_monthly(f["par"], f["fpar"], f["c4_frac"], f["tas"], ws,
-                          eps_c3=p["eps_c3"], eps_c4=p["eps_c4"], c3=c3, c4=c4)
+    gpp = tec.gpp_monthly(
+        f["par"], f["fpar"], f["c4_frac"], f["tas"], ws, eps_c3=p["eps_c3"], eps_c4=p["eps_c4"], c3=c3, c4=c4
+    )
     ts = tec.effective_temperature_scalar(f["tas"], f["c4_frac"], p["eps_c3"], p["eps_c4"], c3, c4)
     r = p["rh"]
-    rh = rh_model.rh_monthly(f["tas"], f["pr"], a=r["a"], b=r["b"], c=r["c"], days=r["days_per_month"],
-                             carbon_fraction=r["carbon_fraction"])
+    rh = rh_model.rh_monthly(
+        f["tas"], f["pr"], a=r["a"], b=r["b"], c=r["c"], days=r["days_per_month"], carbon_fraction=r["carbon_fraction"]
+    )
     out = {"gpp": gpp, "rh": rh, "ts": ts, "ws": ws, "pet": pet}
     for m in models:
         out[f"npp_{m}"] = _model_npp(m, f, gpp, ws, p, forcing)
@@ -215,8 +256,11 @@ def monthly_fluxes(forcing: xr.Dataset, params: dict) -> xr.Dataset:
         "gpp": {**month, "description": "Monthly total gross primary productivity.", "comment": comments["gpp"]},
         "npp": {**month, "description": "Monthly total net primary productivity.", "comment": npp_comment},
         "rh": {**month, "description": "Monthly total soil heterotrophic respiration.", "comment": comments["rh"]},
-        "nep": {**month, "description": "Monthly NEP = NPP - Rh; positive is a carbon sink.",
-                "comment": "NEP = NPP - Rh"},
+        "nep": {
+            **month,
+            "description": "Monthly NEP = NPP - Rh; positive is a carbon sink.",
+            "comment": "NEP = NPP - Rh",
+        },
         "ts": {"comment": "epsilon-weighted mean of the C3 and C4 temperature scalars"},
         "ws": {"comment": "E / E_PT clipped to [0, 1]; 1 where E_PT <= 0"},
         "pet": {"comment": "Priestley-Taylor potential evaporation (can be negative where Rn < 0)"},
@@ -230,8 +274,10 @@ def monthly_fluxes(forcing: xr.Dataset, params: dict) -> xr.Dataset:
 def _mod17(forcing: xr.Dataset) -> xr.DataArray:
     where = forcing.encoding.get("source", "forcing")
     if "npp_mod17" not in forcing:
-        raise NepflowError(f"{where}: variable npp_mod17 is missing but config key carbon.npp is mod17; "
-                           "expected MOD17A3HGF NPP in the forcing (config sources.npp)")
+        raise NepflowError(
+            f"{where}: variable npp_mod17 is missing but config key carbon.npp is mod17; "
+            "expected MOD17A3HGF NPP in the forcing (config sources.npp)"
+        )
     npp = forcing["npp_mod17"]
     if "time" in npp.dims:
         raise NepflowError(f"{where}: variable npp_mod17 has dims {tuple(npp.dims)}; expected (y, x), an annual total")
@@ -294,18 +340,27 @@ def annual_fluxes(forcing: xr.Dataset, params: dict, monthly: bool = False):
             npp_m = annual[f"npp_{m}"]
             nep_m = npp_m - annual["rh"]
             neps.append(nep_m)
-            annual[f"npp_{m}"] = npp_m.assign_attrs(variables.attrs(
-                "npp", long_name=f"net primary productivity ({m})", comment=model_comment(m, p)))
-            annual[f"nep_{m}"] = nep_m.assign_attrs(variables.attrs(
-                "nep", long_name=f"net ecosystem productivity ({m})", comment=f"NEP = NPP ({m}) - Rh"))
+            annual[f"npp_{m}"] = npp_m.assign_attrs(
+                variables.attrs("npp", long_name=f"net primary productivity ({m})", comment=model_comment(m, p))
+            )
+            annual[f"nep_{m}"] = nep_m.assign_attrs(
+                variables.attrs("nep", long_name=f"net ecosystem productivity ({m})", comment=f"NEP = NPP ({m}) - Rh")
+            )
             names += [f"npp_{m}", f"nep_{m}"]
         stack = xr.concat(neps, dim="model")
         listed = ", ".join(models)
-        annual["nep_ensemble_mean"] = stack.mean("model", skipna=False).assign_attrs(variables.attrs(
-            "nep", long_name="net ecosystem productivity, ensemble mean", comment=f"mean of the NEP of {listed}"))
-        annual["nep_ensemble_sd"] = stack.std("model", skipna=False).assign_attrs(variables.attrs(
-            "nep", long_name="net ecosystem productivity, ensemble spread",
-            comment=f"standard deviation (ddof 0) of the NEP of {listed}"))
+        annual["nep_ensemble_mean"] = stack.mean("model", skipna=False).assign_attrs(
+            variables.attrs(
+                "nep", long_name="net ecosystem productivity, ensemble mean", comment=f"mean of the NEP of {listed}"
+            )
+        )
+        annual["nep_ensemble_sd"] = stack.std("model", skipna=False).assign_attrs(
+            variables.attrs(
+                "nep",
+                long_name="net ecosystem productivity, ensemble spread",
+                comment=f"standard deviation (ddof 0) of the NEP of {listed}",
+            )
+        )
         names += ["nep_ensemble_mean", "nep_ensemble_sd"]
     annual = annual[names]
     if monthly:
@@ -354,7 +409,10 @@ def uncertainty_terms(forcing: xr.Dataset, params: dict) -> xr.Dataset:
 
     out = _in_row_blocks(one, forcing)
     for name in out.data_vars:
-        out[name].attrs = {"long_name": f"uncertainty term {name[4:]} (nepflow.carbon.uncertainty)",
-                           "units": "1", "comment": "an annual sum of the forcing from which NEP is evaluated "
-                                                    "for each draw of the constants (docs/science.md)"}
+        out[name].attrs = {
+            "long_name": f"uncertainty term {name[4:]} (nepflow.carbon.uncertainty)",
+            "units": "1",
+            "comment": "an annual sum of the forcing from which NEP is evaluated "
+            "for each draw of the constants (docs/science.md)",
+        }
     return out

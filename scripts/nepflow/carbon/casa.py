@@ -25,6 +25,7 @@ PAR is already the PAR fraction of shortwave radiation (Potter's 0.5 × SOL is
 ``carbon.par_fraction`` × SSRD here). All functions are pure and work on numpy
 arrays or xarray objects alike (NaN in, NaN out).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,22 @@ import xarray as xr
 #: broadleaf 0.985, deciduous needleleaf 0.485, deciduous broadleaf 0.692, mixed forest 0.475, shrubland 0.429,
 #: grassland, cropland and other vegetation 0.542. Savannas follow their dominant layer (woody: shrub;
 #: savanna: grass); that mapping of IGBP onto Zhu's types is nepflow's.
-EPS_MAX = {"1": 0.389, "2": 0.985, "3": 0.485, "4": 0.692, "5": 0.475, "6": 0.429, "7": 0.429, "8": 0.429,
-           "9": 0.542, "10": 0.542, "11": 0.542, "12": 0.542, "14": 0.542, "default": 0.542}
+EPS_MAX = {
+    "1": 0.389,
+    "2": 0.985,
+    "3": 0.485,
+    "4": 0.692,
+    "5": 0.475,
+    "6": 0.429,
+    "7": 0.429,
+    "8": 0.429,
+    "9": 0.542,
+    "10": 0.542,
+    "11": 0.542,
+    "12": 0.542,
+    "14": 0.542,
+    "default": 0.542,
+}
 #: Tε2's normalisation (Potter et al. 1993): Tε2(Topt) ≈ 0.99.
 T_EPS2_SCALE = 1.1814
 #: Below this monthly mean temperature (degC) Tε1 is 0.
@@ -59,7 +74,7 @@ def optimum_temperature(tas, fpar, dim="time"):
 
 def t_eps1(topt, tas):
     """Tε1 (1) = 0.8 + 0.02 Topt − 0.0005 Topt², 0 where T ≤ −10 degC; broadcast over the months of ``tas``."""
-    t1 = 0.8 + 0.02 * topt - 0.0005 * topt ** 2
+    t1 = 0.8 + 0.02 * topt - 0.0005 * topt**2
     return xr.where(tas > T_EPS1_FREEZE, t1, 0.0).where(tas.notnull() & topt.notnull())
 
 

@@ -24,6 +24,7 @@ Two ambiguities in the literature:
   of the 200–300 g C m-2 yr-1 reported for North China (a typical annual cycle:
   228 against 87).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -35,6 +35,7 @@ All functions are pure, work on numpy arrays, scalars or xarray objects alike
 (NaN in, NaN out), and compute in the precision of their inputs (nepflow passes
 float64).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,8 +95,7 @@ def light_use_efficiency(tas, c4_frac, eps_c3=EPS_C3, eps_c4=EPS_C4, c3=C3_TEMPE
     return c4_frac * eps_c4 * ts4 + (1.0 - c4_frac) * eps_c3 * ts3
 
 
-def effective_temperature_scalar(tas, c4_frac, eps_c3=EPS_C3, eps_c4=EPS_C4, c3=C3_TEMPERATURES,
-                                 c4=C4_TEMPERATURES):
+def effective_temperature_scalar(tas, c4_frac, eps_c3=EPS_C3, eps_c4=EPS_C4, c3=C3_TEMPERATURES, c4=C4_TEMPERATURES):
     """The single Ts of the mixture (1): ε / [f_C4 ε_C4 + (1 − f_C4) ε_C3].
 
     With it GPP = PAR × FPAR × [f_C4 ε_C4 + (1 − f_C4) ε_C3] × Ts × Ws exactly,
@@ -166,8 +166,7 @@ def water_scalar(evap, pet):
     return out + 0.0 * evap  # NaN where evap is NaN, even where E_PT <= 0
 
 
-def gpp_monthly(par, fpar, c4_frac, tas, ws, eps_c3=EPS_C3, eps_c4=EPS_C4,
-                c3=C3_TEMPERATURES, c4=C4_TEMPERATURES):
+def gpp_monthly(par, fpar, c4_frac, tas, ws, eps_c3=EPS_C3, eps_c4=EPS_C4, c3=C3_TEMPERATURES, c4=C4_TEMPERATURES):
     """Monthly gross primary productivity (g C m-2 month-1).
 
     GPP = PAR × FPAR × [f_C4 ε_C4 Ts_C4 + (1 − f_C4) ε_C3 Ts_C3] × Ws

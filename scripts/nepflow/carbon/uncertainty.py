@@ -21,6 +21,7 @@ product: NEP_draw = Σ_k coef_{draw,k} X_k (:func:`coefficients`). Means over
 the years and OLS trends are linear too, so the per-pixel SD of mean NEP and of
 its trend is the exact sample SD of the draws, √(x̄ᵀ Cov(coef) x̄).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,12 +55,20 @@ def terms(f: dict[str, xr.DataArray], p: dict, npp_fixed: xr.DataArray | None = 
     k = r["days_per_month"] * r["carbon_fraction"]
     zero = 0.0 * T
     out = {
-        "g3": light * (1.0 - c4) * ts3, "g4": light * c4 * ts4,
-        "npp_casa": (casa.npp_monthly(f["par"], f["fpar"], T, ws, casa.eps_max_map(f["landcover"],
-                                                                                    p["casa"]["eps_max"]))
-                     if p["npp"] == "casa" else zero),
-        "rh0": k * (e + np.log(cr)), "e1": k * T * e, "e2": k * T ** 2 * e / 2.0, "e3": k * T ** 3 * e / 6.0,
-        "l1": k * R / cr, "l2": -k * R ** 2 / cr ** 2 / 2.0, "l3": k * R ** 3 / cr ** 3 / 3.0,
+        "g3": light * (1.0 - c4) * ts3,
+        "g4": light * c4 * ts4,
+        "npp_casa": (
+            casa.npp_monthly(f["par"], f["fpar"], T, ws, casa.eps_max_map(f["landcover"], p["casa"]["eps_max"]))
+            if p["npp"] == "casa"
+            else zero
+        ),
+        "rh0": k * (e + np.log(cr)),
+        "e1": k * T * e,
+        "e2": k * T**2 * e / 2.0,
+        "e3": k * T**3 * e / 6.0,
+        "l1": k * R / cr,
+        "l2": -k * R**2 / cr**2 / 2.0,
+        "l3": k * R**3 / cr**3 / 3.0,
     }
     sums = {name: da.sum("time", skipna=False) for name, da in out.items()}
     sums["npp_fixed"] = npp_fixed if (p["npp"] == "mod17" and npp_fixed is not None) else 0.0 * sums["g3"]
@@ -73,8 +82,15 @@ def draw_parameters(n: int, seed: int, sd: dict, p: dict) -> dict[str, np.ndarra
     Draws are clipped to stay physical: positive, CUE ≤ 1. The same ``seed``
     and ``n`` give the same draws, and the first ``m`` of ``n`` draws are those of ``m``.
     """
-    centre = {"eps_c3": p["eps_c3"], "eps_c4": p["eps_c4"], "cue": p["cue"], "casa_eps_max": 1.0,
-              "rh_a": p["rh"]["a"], "rh_b": p["rh"]["b"], "rh_c": p["rh"]["c"]}
+    centre = {
+        "eps_c3": p["eps_c3"],
+        "eps_c4": p["eps_c4"],
+        "cue": p["cue"],
+        "casa_eps_max": 1.0,
+        "rh_a": p["rh"]["a"],
+        "rh_b": p["rh"]["b"],
+        "rh_c": p["rh"]["c"],
+    }
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, len(DRAWN)))  # draw by draw: a longer run extends a shorter one
     out = {}
@@ -93,9 +109,15 @@ def coefficients(draws: dict[str, np.ndarray], p: dict) -> np.ndarray:
     cols = {
         "g3": draws["cue"] * draws["eps_c3"] if tec_primary else np.zeros(n),
         "g4": draws["cue"] * draws["eps_c4"] if tec_primary else np.zeros(n),
-        "npp_casa": draws["casa_eps_max"], "npp_fixed": np.ones(n),
-        "rh0": -a, "e1": -a * db, "e2": -a * db ** 2, "e3": -a * db ** 3,
-        "l1": -a * dc, "l2": -a * dc ** 2, "l3": -a * dc ** 3,
+        "npp_casa": draws["casa_eps_max"],
+        "npp_fixed": np.ones(n),
+        "rh0": -a,
+        "e1": -a * db,
+        "e2": -a * db**2,
+        "e3": -a * db**3,
+        "l1": -a * dc,
+        "l2": -a * dc**2,
+        "l3": -a * dc**3,
     }
     return np.stack([cols[k] for k in TERMS], axis=1)
 
@@ -104,7 +126,7 @@ def ols_weights(years) -> np.ndarray:
     """w with OLS slope = Σ w_t x_t (per year)."""
     t = np.asarray(years, dtype="float64")
     d = t - t.mean()
-    return d / (d ** 2).sum()
+    return d / (d**2).sum()
 
 
 def pixel_sd(xbar: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -116,9 +138,15 @@ def pixel_sd(xbar: np.ndarray, coef: np.ndarray) -> np.ndarray:
 
 def central(p: dict) -> dict[str, np.ndarray]:
     """The configured constants as a single "draw" (the model run's own NEP)."""
-    return {"eps_c3": np.array([p["eps_c3"]]), "eps_c4": np.array([p["eps_c4"]]), "cue": np.array([p["cue"]]),
-            "casa_eps_max": np.array([1.0]), "rh_a": np.array([p["rh"]["a"]]), "rh_b": np.array([p["rh"]["b"]]),
-            "rh_c": np.array([p["rh"]["c"]])}
+    return {
+        "eps_c3": np.array([p["eps_c3"]]),
+        "eps_c4": np.array([p["eps_c4"]]),
+        "cue": np.array([p["cue"]]),
+        "casa_eps_max": np.array([1.0]),
+        "rh_a": np.array([p["rh"]["a"]]),
+        "rh_b": np.array([p["rh"]["b"]]),
+        "rh_c": np.array([p["rh"]["c"]]),
+    }
 
 
 class Accumulator:
@@ -167,14 +195,21 @@ def summarise(acc: Accumulator, coef: np.ndarray, coef0: np.ndarray) -> tuple[di
     table = {}
     for c, key in ((coef, "draws"), (coef0, "central")):
         series = c @ reg.T  # (N, T)
-        table[key] = {"regional_mean_nep": series.mean(axis=1), "total_sink": c @ sink_terms,
-                      "trend": series @ acc.w}
-    units = {"regional_mean_nep": variables.shown_units("nep"), "total_sink": "Tg C yr-1",
-             "trend": variables.shown_units("ols_slope")}
+        table[key] = {"regional_mean_nep": series.mean(axis=1), "total_sink": c @ sink_terms, "trend": series @ acc.w}
+    units = {
+        "regional_mean_nep": variables.shown_units("nep"),
+        "total_sink": "Tg C yr-1",
+        "trend": variables.shown_units("ols_slope"),
+    }
     out = {}
     for q, unit in units.items():
         d = table["draws"][q]
-        out[q] = {"central": float(table["central"][q][0]), "p05": float(np.percentile(d, 5)),
-                  "p50": float(np.percentile(d, 50)), "p95": float(np.percentile(d, 95)),
-                  "sd": float(d.std(ddof=1)), "units": unit}
+        out[q] = {
+            "central": float(table["central"][q][0]),
+            "p05": float(np.percentile(d, 5)),
+            "p50": float(np.percentile(d, 50)),
+            "p95": float(np.percentile(d, 95)),
+            "sd": float(d.std(ddof=1)),
+            "units": unit,
+        }
     return maps, out

@@ -56,6 +56,7 @@ The source contract. Every source module (listed in :data:`SOURCES`) declares, i
 every product on the target grid. Adding a source: one module with the names above, its
 entry in :data:`SOURCES`, its settings in config/schema.yaml, and its tests.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -106,11 +107,14 @@ def variables(product: str, source_of: dict[str, str]) -> tuple[str, ...]:
 def check_choice(product: str, source: str) -> None:
     """Raise a one-line error if ``source`` cannot deliver ``product``."""
     if source not in SOURCES:
-        raise NepflowError(f"config key sources.{product}: unknown source {source!r}; expected one of "
-                           f"{', '.join(delivering(product))}")
+        raise NepflowError(
+            f"config key sources.{product}: unknown source {source!r}; expected one of {', '.join(delivering(product))}"
+        )
     if product not in module(source).DELIVERS:
-        raise NepflowError(f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
-                           f"{', '.join(delivering(product))}")
+        raise NepflowError(
+            f"config key sources.{product}: source {source!r} does not provide {product}; expected one of "
+            f"{', '.join(delivering(product))}"
+        )
 
 
 def source_config(config: dict) -> dict:

@@ -49,6 +49,7 @@ coordinates ``latitude``/``longitude`` become ``y``/``x``; longitudes in
 0–360 are wrapped to −180–180 and sorted; an old-style ``expver`` dimension
 (ERA5T mixed with final data) is collapsed, final data first.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -170,23 +171,44 @@ def credentials(cfg: dict) -> tuple[str, str]:
                     conf[k.strip()] = v.strip()
         except OSError:
             pass
-    url, url_from = next(((v, w) for v, w in ((s.get("url"), "config key sources.cds.url"),
-                                              (os.environ.get("CDSAPI_URL"), "CDSAPI_URL"),
-                                              (conf.get("url"), f"{rc_name} (url:)")) if v),
-                         (DEFAULT_URL, "the default"))
-    key, key_from = next(((v, w) for v, w in ((os.environ.get("CDSAPI_KEY"), "CDSAPI_KEY"),
-                                              (conf.get("key"), f"{rc_name} (key:)")) if v), (None, None))
+    url, url_from = next(
+        (
+            (v, w)
+            for v, w in (
+                (s.get("url"), "config key sources.cds.url"),
+                (os.environ.get("CDSAPI_URL"), "CDSAPI_URL"),
+                (conf.get("url"), f"{rc_name} (url:)"),
+            )
+            if v
+        ),
+        (DEFAULT_URL, "the default"),
+    )
+    key, key_from = next(
+        (
+            (v, w)
+            for v, w in ((os.environ.get("CDSAPI_KEY"), "CDSAPI_KEY"), (conf.get("key"), f"{rc_name} (key:)"))
+            if v
+        ),
+        (None, None),
+    )
     if not key:
-        raise NepflowError(f"CDS credentials missing: set CDSAPI_KEY (your CDS personal access token) or write "
-                           f"'url:' and 'key:' lines in {rc_name} (path from CDSAPI_RC); see docs/real-data.md")
-    new = (f"the current CDS takes url {DEFAULT_URL} and as key the personal access token shown on "
-           f"{PROFILE_URL} (no UID: prefix); see docs/real-data.md")
+        raise NepflowError(
+            f"CDS credentials missing: set CDSAPI_KEY (your CDS personal access token) or write "
+            f"'url:' and 'key:' lines in {rc_name} (path from CDSAPI_RC); see docs/real-data.md"
+        )
+    new = (
+        f"the current CDS takes url {DEFAULT_URL} and as key the personal access token shown on "
+        f"{PROFILE_URL} (no UID: prefix); see docs/real-data.md"
+    )
     if re.fullmatch(r"\s*\d+\s*:\s*\S+", key):
-        raise NepflowError(f"{key_from}: a key of the form <UID>:<API key> is a credential of the CDS retired in "
-                           f"September 2024; {new}")
+        raise NepflowError(
+            f"{key_from}: a key of the form <UID>:<API key> is a credential of the CDS retired in September 2024; {new}"
+        )
     if re.search(r"/api/v2/?$", urlsplit(url.strip()).path):
-        raise NepflowError(f"{url_from}: the URL {download.clean_url(url)} (/api/v2) is the API of the CDS retired in "
-                           f"September 2024; {new}")
+        raise NepflowError(
+            f"{url_from}: the URL {download.clean_url(url)} (/api/v2) is the API of the CDS retired in "
+            f"September 2024; {new}"
+        )
     return url.rstrip("/"), key
 
 
@@ -204,8 +226,11 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     expect = {"source": "cds", "dataset": s["dataset"], "request": req}
     manifest = Path(paths["manifest"])
     names = {f"{manifest.stem}{suffix}" for suffix in SUFFIXES.values()}
-    if download.is_complete(manifest, expect, verify) and \
-            len(files := download.read_manifest(manifest)["files"]) == 1 and files[0]["name"] in names:
+    if (
+        download.is_complete(manifest, expect, verify)
+        and len(files := download.read_manifest(manifest)["files"]) == 1
+        and files[0]["name"] in names
+    ):
         log.info("%s %s: complete in the cache (%s), not downloading", s["dataset"], year, manifest)
         return
     url, key = credentials(cfg)
@@ -214,28 +239,47 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     # the client polls the job and repeats a failed HTTP call itself (sleep_max is both the longest wait between
     # polls and the wait before a repeated call); its retrieve() is called once, so nothing resubmits the job
     client = cdsapi.Client(
-        url=url, key=key, quiet=True, progress=False, timeout=retry.read_timeout,
-        retry_max=int(s["retry_max"]), sleep_max=float(s["poll_interval"]),
+        url=url,
+        key=key,
+        quiet=True,
+        progress=False,
+        timeout=retry.read_timeout,
+        retry_max=int(s["retry_max"]),
+        sleep_max=float(s["poll_interval"]),
         info_callback=lambda *a, **k: log.info("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
         warning_callback=lambda *a, **k: log.warning("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
         error_callback=lambda *a, **k: log.error("CDS: %s", download.redact(a[0] % a[1:] if len(a) > 1 else a[0])),
         debug_callback=lambda *a, **k: None,  # debug lines would echo the key
     )
     log.info("CDS request %s %s: area %s", s["dataset"], year, req["area"])
-    result = download.call(lambda: client.retrieve(s["dataset"], req), f"CDS request {s['dataset']} {year}",
-                           dataclasses.replace(retry, tries=1), transient=_transient)
+    result = download.call(
+        lambda: client.retrieve(s["dataset"], req),
+        f"CDS request {s['dataset']} {year}",
+        dataclasses.replace(retry, tries=1),
+        transient=_transient,
+    )
     href = str(result.location).split("?")[0]
-    data = manifest.with_suffix(SUFFIXES[href.endswith(".zip") or "zip" in str(getattr(result, "content_type", "") or "")])
+    data = manifest.with_suffix(
+        SUFFIXES[href.endswith(".zip") or "zip" in str(getattr(result, "content_type", "") or "")]
+    )
     record = download.fetch(result.location, data, size=int(result.content_length), retry=retry)
     if (suffix := SUFFIXES[zipfile.is_zipfile(data)]) != data.suffix:  # named by what came, not what was announced
         data = data.rename(data.with_suffix(suffix))
         record["name"] = data.name
     record["content_type"] = str(getattr(result, "content_type", "") or "")
-    download.write_manifest(manifest, {
-        "source": "cds", "product": "meteo", "year": int(year), "dataset": s["dataset"],
-        "versions": {"dataset": s["dataset"], "product_type": s["product_type"]},
-        "request": req, "service": download.clean_url(url), "files": [record],
-    })
+    download.write_manifest(
+        manifest,
+        {
+            "source": "cds",
+            "product": "meteo",
+            "year": int(year),
+            "dataset": s["dataset"],
+            "versions": {"dataset": s["dataset"], "product_type": s["product_type"]},
+            "request": req,
+            "service": download.clean_url(url),
+            "files": [record],
+        },
+    )
     for name in names - {data.name}:  # the other kind of an earlier delivery
         manifest.with_name(name).unlink(missing_ok=True)
 
@@ -244,8 +288,10 @@ def _transient(exc):
     again, after = download.retry_advice(exc)
     resp = getattr(exc, "response", None)
     if resp is not None and getattr(resp, "status_code", None) in (401, 403):
-        raise NepflowError("CDS request refused (HTTP %d): check CDSAPI_KEY / ~/.cdsapirc and that the dataset "
-                           "licence is accepted on the CDS website" % resp.status_code) from None
+        raise NepflowError(
+            "CDS request refused (HTTP %d): check CDSAPI_KEY / ~/.cdsapirc and that the dataset "
+            "licence is accepted on the CDS website" % resp.status_code
+        ) from None
     return again, after
 
 
@@ -287,8 +333,9 @@ def open_raw(path) -> xr.Dataset:
 
 def days_in_month(time: xr.DataArray) -> xr.DataArray:
     """Days in the month of each time stamp (28–31), float64, on the ``time`` dim."""
-    return xr.DataArray(pd.DatetimeIndex(time.values).days_in_month.astype("float64"),
-                        coords={"time": time}, dims="time")
+    return xr.DataArray(
+        pd.DatetimeIndex(time.values).days_in_month.astype("float64"), coords={"time": time}, dims="time"
+    )
 
 
 def normalise(raw: xr.Dataset, what: str = "ERA5-Land file") -> xr.Dataset:
@@ -304,12 +351,14 @@ def normalise(raw: xr.Dataset, what: str = "ERA5-Land file") -> xr.Dataset:
         ds = parts[0]
         for part in parts[1:]:  # final data first, ERA5T where the final data are missing
             ds = ds.combine_first(part)
-    ds = ds.drop_vars([v for v in ("expver", "number", "step", "surface") if v in ds.variables and v not in ds.dims],
-                      errors="ignore")
+    ds = ds.drop_vars(
+        [v for v in ("expver", "number", "step", "surface") if v in ds.variables and v not in ds.dims], errors="ignore"
+    )
     for d in ("time", "y", "x"):
         if d not in ds.dims:
-            raise NepflowError(f"{what}: no {d} dimension (valid_time/time, latitude, longitude); "
-                               f"found {', '.join(map(str, ds.dims))}")
+            raise NepflowError(
+                f"{what}: no {d} dimension (valid_time/time, latitude, longitude); found {', '.join(map(str, ds.dims))}"
+            )
     x = ds["x"].values
     if np.nanmax(x) > 180:
         ds = ds.assign_coords(x=((ds["x"] + 180) % 360) - 180)
@@ -345,17 +394,23 @@ def to_cf(raw: xr.Dataset, what: str = "ERA5-Land file") -> xr.Dataset:
     for req_name, aliases in VARIABLES.items():
         found = next((a for a in aliases if a in ds.data_vars), None)
         if found is None:
-            raise NepflowError(f"{what}: variable {aliases[0]} ({req_name}) missing; expected the six ERA5-Land "
-                               f"variables {', '.join(a[0] for a in VARIABLES.values())}")
+            raise NepflowError(
+                f"{what}: variable {aliases[0]} ({req_name}) missing; expected the six ERA5-Land "
+                f"variables {', '.join(a[0] for a in VARIABLES.values())}"
+            )
         names[aliases[0]] = found
     v = {}
     for short, found in names.items():
         da = ds[found].astype("float64")
         units = da.attrs.get("units") or da.attrs.get("GRIB_units")
         if units is None:
-            log.warning("%s: %s has no units attribute; assuming the ERA5 units %s", what, found, sorted(UNITS[short])[0])
+            log.warning(
+                "%s: %s has no units attribute; assuming the ERA5 units %s", what, found, sorted(UNITS[short])[0]
+            )
         elif units not in UNITS[short]:
-            raise NepflowError(f"{what}: variable {found} has units {units!r}; expected {' or '.join(sorted(UNITS[short]))}")
+            raise NepflowError(
+                f"{what}: variable {found} has units {units!r}; expected {' or '.join(sorted(UNITS[short]))}"
+            )
         v[short] = da
     days = days_in_month(ds["time"])
     out = {
@@ -371,7 +426,7 @@ def to_cf(raw: xr.Dataset, what: str = "ERA5-Land file") -> xr.Dataset:
         "ssrd": "ERA5-Land ssrd (J m-2 per day) x days in month / 1e6",
         "rn": "ERA5-Land (ssr + str) (J m-2 per day) x days in month / 1e6; ground heat flux neglected",
         "evap": "-ERA5-Land e (m of water per day, negative = evaporation) x days in month x 1000; "
-                "reanalysis evaporation used as actual evapotranspiration (documented approximation of TEC's ARTS model)",
+        "reanalysis evaporation used as actual evapotranspiration (documented approximation of TEC's ARTS model)",
     }
     res = xr.Dataset()
     for name, da in out.items():
@@ -397,6 +452,8 @@ def open_year(product: str, year: int, path, cfg: dict | None = None, landcover_
     if len(t) != 12 or list(t.year) != [int(year)] * 12 or list(t.month) != list(range(1, 13)):
         raise NepflowError(f"{src}: expected the 12 months of {year}, found {[str(x)[:7] for x in t]}")
     ds = ds.assign_coords(time=pd.date_range(f"{year}-01-01", periods=12, freq="MS"))
-    ds.attrs = {"source": "ERA5-Land monthly means, Copernicus Climate Change Service (C3S) Climate Data Store",
-                "references": "Munoz-Sabater et al. (2021) Earth Syst. Sci. Data 13, 4349-4383"}
+    ds.attrs = {
+        "source": "ERA5-Land monthly means, Copernicus Climate Change Service (C3S) Climate Data Store",
+        "references": "Munoz-Sabater et al. (2021) Earth Syst. Sci. Data 13, 4349-4383",
+    }
     return ds

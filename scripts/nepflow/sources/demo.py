@@ -61,6 +61,7 @@ Planted signals (what the analyses must recover):
    precipitation, so NEP correlates less with precipitation than in the north-west
    and positively with sunshine (partial correlation, precipitation and temperature held fixed).
 """
+
 from __future__ import annotations
 
 import functools
@@ -98,8 +99,12 @@ HOTSPOTS = {
 }
 DECLINE = {"Beijing-Tianjin": (116.9, 39.5, 0.45), "Shijiazhuang": (114.5, 38.0, 0.35)}
 CITIES = {  # (lon, lat, radius in degrees)
-    "Beijing": (116.40, 39.90, 0.22), "Tianjin": (117.20, 39.12, 0.18), "Shijiazhuang": (114.51, 38.04, 0.12),
-    "Taiyuan": (112.55, 37.87, 0.12), "Jinan": (117.00, 36.65, 0.12), "Qingdao": (120.38, 36.07, 0.10),
+    "Beijing": (116.40, 39.90, 0.22),
+    "Tianjin": (117.20, 39.12, 0.18),
+    "Shijiazhuang": (114.51, 38.04, 0.12),
+    "Taiyuan": (112.55, 37.87, 0.12),
+    "Jinan": (117.00, 36.65, 0.12),
+    "Qingdao": (120.38, 36.07, 0.10),
 }
 AR_START = 1950
 CLUSTER = 0.5  # degrees: edge of the cells with their own AR(1) realisation of the precipitation anomaly
@@ -235,8 +240,10 @@ def _ar1(seed: int, tag: int, phi: float, year: int, cell: tuple = ()) -> float:
 def _cells(lon, lat):
     """Cluster index (non-negative ints) of every point: cells of CLUSTER degrees in absolute lon/lat, so a
     point's cell does not depend on the grid or the bounds."""
-    return (np.floor(np.asarray(lon) / CLUSTER).astype("int64") + 1000,
-            np.floor(np.asarray(lat) / CLUSTER).astype("int64") + 1000)
+    return (
+        np.floor(np.asarray(lon) / CLUSTER).astype("int64") + 1000,
+        np.floor(np.asarray(lat) / CLUSTER).astype("int64") + 1000,
+    )
 
 
 def _ar1_field(seed: int, tag: int, phi: float, year: int, lon, lat) -> np.ndarray:
@@ -317,8 +324,13 @@ def _meteo_fields(year: int, cfg: dict, LON, LAT) -> dict[str, np.ndarray]:
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month)[:, None, None]
     ra, daylen = extraterrestrial(LAT[None], months[:, None, None])
     cloud = cloud_anomaly(LON, LAT, year, cfg)
-    sfrac = np.clip((0.60 - 0.16 * g)[None] * np.clip(np.exp(-(0.03 + 0.25 * g) * cloud), 0.7, 1.3)[None]
-                    * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None], 0.1, 0.8)
+    sfrac = np.clip(
+        (0.60 - 0.16 * g)[None]
+        * np.clip(np.exp(-(0.03 + 0.25 * g) * cloud), 0.7, 1.3)[None]
+        * (1 - 0.25 * _bump(months, 7.4, 1.2))[:, None, None],
+        0.1,
+        0.8,
+    )
     sund = sfrac * daylen * days
     rs_day = (0.25 + 0.50 * sfrac) * ra
     ssrd = rs_day * days
@@ -348,11 +360,13 @@ def _land_fields(year: int, cfg: dict, LON2, LAT2) -> dict[str, np.ndarray]:
 
 
 def _lc_attrs() -> dict:
-    return {"long_name": "IGBP land cover class (synthetic)", "units": "1",
-            "flag_values": np.array(sorted(landcover.IGBP), dtype="uint8"),
-            "flag_meanings": " ".join(v.replace(" ", "_").replace("/", "_")
-                                      for _, v in sorted(landcover.IGBP.items())),
-            "grid_mapping": "spatial_ref"}
+    return {
+        "long_name": "IGBP land cover class (synthetic)",
+        "units": "1",
+        "flag_values": np.array(sorted(landcover.IGBP), dtype="uint8"),
+        "flag_meanings": " ".join(v.replace(" ", "_").replace("/", "_") for _, v in sorted(landcover.IGBP.items())),
+        "grid_mapping": "spatial_ref",
+    }
 
 
 def _product(product: str, year: int, cfg: dict, lon, lat, attrs) -> xr.Dataset:
@@ -384,7 +398,6 @@ def _attrs(year: int, cfg: dict) -> dict:
     }
 
 
-
 def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
     delivered files hold; the tests check the planted signals on them).
@@ -396,15 +409,15 @@ def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
     bounds : [west, south, east, north] in degrees, the domain to cover.
     """
     attrs = _attrs(year, cfg)
-    return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs)
-            for product in DELIVERS}
+    return {product: _product(product, year, cfg, *product_axes(product, cfg, bounds), attrs) for product in DELIVERS}
 
 
 def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """Generate and write one product of ``year`` in its real format (atomic writes)."""
     demo_cfg, bounds = cfg["demo"], domain(cfg)
-    {"meteo": _write_meteo, "fpar": _write_land, "landcover": _write_land,
-     "sunshine": _write_sunshine}[product](product, int(year), demo_cfg, bounds, cfg, paths)
+    {"meteo": _write_meteo, "fpar": _write_land, "landcover": _write_land, "sunshine": _write_sunshine}[product](
+        product, int(year), demo_cfg, bounds, cfg, paths
+    )
 
 
 def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
@@ -418,8 +431,12 @@ def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
     days = np.array(pd.date_range(f"{year}-01-01", periods=12, freq="MS").days_in_month, float)[:, None, None]
     ssr = (1 - ALBEDO) * f["ssrd"]
     native = {  # per-day means of the accumulations, as ERA5-Land's monthly means
-        "t2m": f["tas"] + 273.15, "tp": f["pr"] / days / 1000.0, "ssrd": f["ssrd"] * 1e6 / days,
-        "ssr": ssr * 1e6 / days, "str": (f["rn"] - ssr) * 1e6 / days, "e": -f["evap"] / days / 1000.0,
+        "t2m": f["tas"] + 273.15,
+        "tp": f["pr"] / days / 1000.0,
+        "ssrd": f["ssrd"] * 1e6 / days,
+        "ssr": ssr * 1e6 / days,
+        "str": (f["rn"] - ssr) * 1e6 / days,
+        "e": -f["evap"] / days / 1000.0,
     }
     units = {"t2m": "K", "tp": "m", "ssrd": "J m**-2", "ssr": "J m**-2", "str": "J m**-2", "e": "m of water equivalent"}
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
@@ -427,12 +444,25 @@ def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
     with tempfile.TemporaryDirectory() as tmp, files.atomic_path(paths["data"], suffix=".zip") as out:
         with zipfile.ZipFile(out, "w") as z:
             for step, names in streams.items():
-                ds = xr.Dataset({n: (("valid_time", "latitude", "longitude"), native[n].astype("float32"),
-                                     {"units": units[n], "GRIB_units": units[n], "GRIB_stepType": step})
-                                 for n in names},
-                                coords={"valid_time": time, "latitude": ("latitude", lat, {"units": "degrees_north"}),
-                                        "longitude": ("longitude", lon, {"units": "degrees_east"})})
-                ds.attrs = {"institution": "nepflow demo (synthetic), as ERA5-Land monthly means", "Conventions": "CF-1.7"}
+                ds = xr.Dataset(
+                    {
+                        n: (
+                            ("valid_time", "latitude", "longitude"),
+                            native[n].astype("float32"),
+                            {"units": units[n], "GRIB_units": units[n], "GRIB_stepType": step},
+                        )
+                        for n in names
+                    },
+                    coords={
+                        "valid_time": time,
+                        "latitude": ("latitude", lat, {"units": "degrees_north"}),
+                        "longitude": ("longitude", lon, {"units": "degrees_east"}),
+                    },
+                )
+                ds.attrs = {
+                    "institution": "nepflow demo (synthetic), as ERA5-Land monthly means",
+                    "Conventions": "CF-1.7",
+                }
                 name = f"data_stream-moda_stepType-{step}.nc"
                 enc = {"valid_time": {"units": "seconds since 1970-01-01", "dtype": "int64"}}
                 enc.update({n: {"zlib": True, "complevel": 1, "_FillValue": np.float32(np.nan)} for n in names})
@@ -463,7 +493,9 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
 
     x, y, px = sinusoidal_axes(cfg, bounds)
     job = src_cfg.get("job") or {}
-    rows = blocks.block_rows(len(x), blocks.stage_bytes("demo_land"), job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y))
+    rows = blocks.block_rows(
+        len(x), blocks.stage_bytes("demo_land"), job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y)
+    )
 
     w, so, e, n = bounds
 
@@ -479,14 +511,26 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
             lon, lat, inside = lonlat(s)
             fpar = np.full((12,) + inside.shape, np.nan)
             fpar[:, inside] = np.round(_land_fields(year, cfg, lon, lat)["fpar"][:, 0] * 100) / 100  # counts of 0.01
-            return xr.DataArray(fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"),
-                                name="fpar").to_dataset()
+            return xr.DataArray(
+                fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"), name="fpar"
+            ).to_dataset()
 
         ds = blocks.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
-        ds["fpar"].attrs = {"long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)", "units": "1",
-                            "grid_mapping": "spatial_ref"}
-        enc = {"fpar": {"dtype": "uint8", "scale_factor": np.float32(0.01), "add_offset": np.float32(0), "_FillValue": 255, "zlib": True,
-                        "chunksizes": (12, min(rows, len(y)), len(x))}}
+        ds["fpar"].attrs = {
+            "long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)",
+            "units": "1",
+            "grid_mapping": "spatial_ref",
+        }
+        enc = {
+            "fpar": {
+                "dtype": "uint8",
+                "scale_factor": np.float32(0.01),
+                "add_offset": np.float32(0),
+                "_FillValue": 255,
+                "zlib": True,
+                "chunksizes": (12, min(rows, len(y)), len(x)),
+            }
+        }
         with files.atomic_path(paths["data"], suffix=".nc") as out:
             ds.to_netcdf(out, engine="netcdf4", encoding=enc)
         kind = "netcdf"
@@ -496,9 +540,20 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
         from rasterio.windows import Window
 
         with files.atomic_path(paths["data"], suffix=".tif") as out:
-            with rasterio.open(out, "w", driver="GTiff", width=len(x), height=len(y), count=1, dtype="uint8",
-                               crs=modis.SINUSOIDAL, nodata=255, compress="deflate", tiled=True,
-                               transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px)) as dst:
+            with rasterio.open(
+                out,
+                "w",
+                driver="GTiff",
+                width=len(x),
+                height=len(y),
+                count=1,
+                dtype="uint8",
+                crs=modis.SINUSOIDAL,
+                nodata=255,
+                compress="deflate",
+                tiled=True,
+                transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px),
+            ) as dst:
                 for s in blocks.row_slices(len(y), rows):
                     lon, lat, inside = lonlat(s)
                     lc = np.full(inside.shape, 255, "uint8")
@@ -509,9 +564,17 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
     # The local source's manifest of a user's file; the name is relative to the manifest's folder
     # (the file sits beside it), so the cache reads the same wherever the project folder is moved
     # and a rerun of the job writes the same bytes.
-    download.write_manifest(paths["manifest"], {
-        "source": "local", "product": product, "year": int(year), "kind": kind, "bbox": [float(b) for b in bounds],
-        "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}]})
+    download.write_manifest(
+        paths["manifest"],
+        {
+            "source": "local",
+            "product": product,
+            "year": int(year),
+            "kind": kind,
+            "bbox": [float(b) for b in bounds],
+            "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}],
+        },
+    )
 
 
 def station_locations(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray]:
@@ -531,10 +594,15 @@ def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
     lon, lat = station_locations(cfg, bounds)
     sund = _meteo_fields(year, cfg, lon[None], lat[None])["sund"][:, 0]  # (12, stations)
     raw = Path(paths["data"]).with_name(f"stations-{year}.csv")
-    rows = pd.DataFrame({"station_id": np.repeat([f"D{i:04d}" for i in range(len(lon))], 12),
-                         "lon": np.repeat(np.round(lon, 4), 12), "lat": np.repeat(np.round(lat, 4), 12),
-                         "date": np.tile([f"{year}-{m:02d}" for m in range(1, 13)], len(lon)),
-                         "hours": np.round(sund.T.ravel(), 2)})
+    rows = pd.DataFrame(
+        {
+            "station_id": np.repeat([f"D{i:04d}" for i in range(len(lon))], 12),
+            "lon": np.repeat(np.round(lon, 4), 12),
+            "lat": np.repeat(np.round(lat, 4), 12),
+            "date": np.tile([f"{year}-{m:02d}" for m in range(1, 13)], len(lon)),
+            "hours": np.round(sund.T.ravel(), 2),
+        }
+    )
     with files.atomic_path(raw, suffix=".csv") as out:
         rows.to_csv(out, index=False)
     # the stations source with its own defaults (the schema's), whatever the run's sources.stations
@@ -550,6 +618,7 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
         return cds.open_year("meteo", year, path)
     if product == "sunshine":  # interpolated onto the meteorology's grid, as the demo made it before
         res = cfg["demo"]["meteo_resolution"]
-        return stations.open_year("sunshine", year, path,
-                                  {"stations": schema.defaults("sources.stations", {"resolution": res})})
+        return stations.open_year(
+            "sunshine", year, path, {"stations": schema.defaults("sources.stations", {"resolution": res})}
+        )
     return local.open_year(product, year, path, cfg, landcover_rules)

@@ -30,6 +30,7 @@ user info and secret-looking query parameters (:func:`clean_url`), and
 :func:`redact` removes the values of the credential environment variables from
 any text before it is logged or raised.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -52,11 +53,30 @@ log = logging.getLogger("nepflow.download")
 #: Environment variables whose values are secrets (never logged or written).
 SECRET_ENV = ("EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_KEY")
 #: Query parameter names treated as secrets in URLs (case-insensitive substrings).
-SECRET_PARAMS = ("token", "key", "password", "passwd", "secret", "signature", "sig", "credential", "auth",
-                 "x-amz-security", "code")
+SECRET_PARAMS = (
+    "token",
+    "key",
+    "password",
+    "passwd",
+    "secret",
+    "signature",
+    "sig",
+    "credential",
+    "auth",
+    "x-amz-security",
+    "code",
+)
 #: Checksum algorithms as CMR (UMM-G) names them -> hashlib names.
-HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA1": "sha1", "SHA-256": "sha256", "SHA256": "sha256",
-          "SHA-2": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+HASHES = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA1": "sha1",
+    "SHA-256": "sha256",
+    "SHA256": "sha256",
+    "SHA-2": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 MANIFEST_VERSION = 1
 
@@ -86,11 +106,15 @@ class Retry:
         unknown = sorted(set(cfg) - known - {"verify"})
         missing = sorted(known - set(cfg))
         if unknown or missing:
-            raise NepflowError(f"config key sources.download: unknown key(s) {', '.join(unknown) or 'none'}, missing "
-                               f"{', '.join(missing) or 'none'}; expected {', '.join(sorted(known | {'verify'}))}")
+            raise NepflowError(
+                f"config key sources.download: unknown key(s) {', '.join(unknown) or 'none'}, missing "
+                f"{', '.join(missing) or 'none'}; expected {', '.join(sorted(known | {'verify'}))}"
+            )
         out = cls(**{k: v for k, v in cfg.items() if k in known})
         if out.tries < 1 or out.backoff < 0 or out.max_wait < 0 or out.connect_timeout <= 0 or out.read_timeout <= 0:
-            raise NepflowError(f"config key sources.download: expected tries >= 1, waits >= 0 and timeouts > 0, got {cfg}")
+            raise NepflowError(
+                f"config key sources.download: expected tries >= 1, waits >= 0 and timeouts > 0, got {cfg}"
+            )
         return out
 
     @property
@@ -137,8 +161,11 @@ def clean_url(url: str) -> str:
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not any(s in k.lower() for s in SECRET_PARAMS)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not any(s in k.lower() for s in SECRET_PARAMS)
+    ]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
@@ -255,11 +282,16 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
                 if resp.status_code >= 400:
                     raise _status_error(resp, label, denied)
                 if is_login_page(resp.headers.get("Content-Type")):  # a data file never comes as HTML
-                    raise Permanent(f"the server sent an HTML page (a login page) instead of the file: "
-                                    f"authentication failed; {denied or DENIED}")
+                    raise Permanent(
+                        f"the server sent an HTML page (a login page) instead of the file: "
+                        f"authentication failed; {denied or DENIED}"
+                    )
                 announced = resp.headers.get("Content-Length")
-                announced = int(announced) if announced and announced.isdigit() and \
-                    not resp.headers.get("Content-Encoding") else None
+                announced = (
+                    int(announced)
+                    if announced and announced.isdigit() and not resp.headers.get("Content-Encoding")
+                    else None
+                )
                 bar = Progress(label, announced or size)
                 try:
                     with open(tmp, "wb") as f:
@@ -290,8 +322,18 @@ def _attempt(url, dest: Path, sess, retry: Retry, size, checksum, headers, label
     return record
 
 
-def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple[str, str] | None = None,
-          retry: Retry, headers: dict | None = None, sleep=time.sleep, denied: str | None = None) -> dict:
+def fetch(
+    url: str,
+    dest,
+    *,
+    sess=None,
+    size: int | None = None,
+    checksum: tuple[str, str] | None = None,
+    retry: Retry,
+    headers: dict | None = None,
+    sleep=time.sleep,
+    denied: str | None = None,
+) -> dict:
     """Download ``url`` to ``dest`` atomically, verified, with bounded retries.
 
     Parameters
@@ -329,8 +371,9 @@ def fetch(url: str, dest, *, sess=None, size: int | None = None, checksum: tuple
             raise NepflowError(f"download of {label} from {host} failed: {_one_line(exc)}") from None
         except Transient as exc:
             if attempt == retry.tries:
-                raise NepflowError(f"download of {label} from {host} failed after {retry.tries} tries: "
-                                   f"{_one_line(exc)}") from None
+                raise NepflowError(
+                    f"download of {label} from {host} failed after {retry.tries} tries: {_one_line(exc)}"
+                ) from None
             wait = retry.wait(attempt, exc.retry_after)
             log.warning("%s: %s; retry %d of %d in %.1f s", label, _one_line(exc), attempt, retry.tries - 1, wait)
             sleep(wait)
@@ -430,7 +473,9 @@ def is_complete(manifest_path, expect: dict | None = None, verify: str = "sha256
     base = manifest_path.parent / m.get("folder", ".")
     for rec in m.get("files", []):
         if not file_ok(base / rec["name"], rec, verify):
-            log.info("%s: %s is missing or differs from the manifest; retrieving again", manifest_path.name, rec["name"])
+            log.info(
+                "%s: %s is missing or differs from the manifest; retrieving again", manifest_path.name, rec["name"]
+            )
             return False
     return True
 
@@ -452,11 +497,17 @@ def request_bbox(config: dict, pad: float | None = None) -> list[float]:
     g = config["grid"]
     crs = grid.parse_crs(g["crs"])
     if g["bounds"]:
-        w, s, e, n = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(*g["bounds"], densify_pts=21)
+        w, s, e, n = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(
+            *g["bounds"], densify_pts=21
+        )
     else:
         w, s, e, n = grid.region_bounds(regions.shapes_from_config(config["region"]), grid.parse_crs("EPSG:4326"))
-    return [math.floor((w - pad) * 10) / 10, math.floor((s - pad) * 10) / 10,
-            math.ceil((e + pad) * 10) / 10, math.ceil((n + pad) * 10) / 10]
+    return [
+        math.floor((w - pad) * 10) / 10,
+        math.floor((s - pad) * 10) / 10,
+        math.ceil((e + pad) * 10) / 10,
+        math.ceil((n + pad) * 10) / 10,
+    ]
 
 
 def source_config(config: dict) -> dict:

@@ -65,6 +65,7 @@ Decoding (``open_year``), all documented in the output attributes:
   ERA5-Land it sees irrigation (its inputs are MODIS FPAR/LAI and albedo), so it
   is the recommended ``evap`` for croplands; it replaces the meteo source's evap.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -141,8 +142,10 @@ def data_year(product: str, year: int, short: str) -> int:
     if product == "landcover":
         return first
     other = "carbon.npp: tec" if product == "npp" else f"sources.{product}: local with your own files"
-    raise NepflowError(f"config key years.start: {short} (sources.{product}) starts in {first}, the run asks for "
-                       f"{year}; expected years from {first} (or {other})")
+    raise NepflowError(
+        f"config key years.start: {short} (sources.{product}) starts in {first}, the run asks for "
+        f"{year}; expected years from {first} (or {other})"
+    )
 
 
 def fill_years(product: str, year: int, short: str, s: dict) -> list[int]:
@@ -180,15 +183,22 @@ def login(s: dict):
     from earthaccess.system import System
 
     env_ok = bool(os.environ.get("EARTHDATA_TOKEN")) or (
-        bool(os.environ.get("EARTHDATA_USERNAME")) and bool(os.environ.get("EARTHDATA_PASSWORD")))
+        bool(os.environ.get("EARTHDATA_USERNAME")) and bool(os.environ.get("EARTHDATA_PASSWORD"))
+    )
     host = s["edl_host"]
     if not env_ok and not _netrc_has(host):
         netrc_path = os.environ.get("NETRC") or "~/.netrc"
-        raise NepflowError(f"Earthdata credentials missing: set EARTHDATA_TOKEN, or EARTHDATA_USERNAME and "
-                           f"EARTHDATA_PASSWORD, or add 'machine {host} login <user> password <password>' to "
-                           f"{netrc_path}; see docs/real-data.md")
-    system = System(cmr_base_url=s["cmr_url"], status_url=f"https://{host}/",
-                    status_api_url=f"https://{host}/api/v1/statuses", edl_hostname=host)
+        raise NepflowError(
+            f"Earthdata credentials missing: set EARTHDATA_TOKEN, or EARTHDATA_USERNAME and "
+            f"EARTHDATA_PASSWORD, or add 'machine {host} login <user> password <password>' to "
+            f"{netrc_path}; see docs/real-data.md"
+        )
+    system = System(
+        cmr_base_url=s["cmr_url"],
+        status_url=f"https://{host}/",
+        status_api_url=f"https://{host}/api/v1/statuses",
+        edl_hostname=host,
+    )
     # a fresh login per retrieve: earthaccess keeps a module-level session that would otherwise be reused
     earthaccess._auth = earthaccess.Auth()
     earthaccess.__store__ = None
@@ -198,18 +208,24 @@ def login(s: dict):
         if (code := _refused(exc)) is not None:
             raise NepflowError(f"Earthdata login at {host} refused the credentials (HTTP {code}); {REFUSED}") from None
         text = download.redact(" ".join(str(exc).split()))[:200]
-        raise NepflowError(f"Earthdata login at {host} failed ({type(exc).__name__}: {text}); check "
-                           f"EARTHDATA_TOKEN / EARTHDATA_USERNAME / EARTHDATA_PASSWORD or ~/.netrc") from None
+        raise NepflowError(
+            f"Earthdata login at {host} failed ({type(exc).__name__}: {text}); check "
+            f"EARTHDATA_TOKEN / EARTHDATA_USERNAME / EARTHDATA_PASSWORD or ~/.netrc"
+        ) from None
     if not auth or not auth.authenticated or earthaccess.__store__ is None:
-        raise NepflowError(f"Earthdata login at {host} failed; check EARTHDATA_TOKEN / EARTHDATA_USERNAME / "
-                           f"EARTHDATA_PASSWORD or ~/.netrc")
+        raise NepflowError(
+            f"Earthdata login at {host} failed; check EARTHDATA_TOKEN / EARTHDATA_USERNAME / "
+            f"EARTHDATA_PASSWORD or ~/.netrc"
+        )
     return earthaccess
 
 
 #: What to do when Earthdata refuses the credentials (CMR or the data server: HTTP 401/403 or a login page).
-REFUSED = ("an Earthdata token (EARTHDATA_TOKEN) is valid for 60 days after it is generated: generate a new one "
-           "at https://urs.earthdata.nasa.gov (Generate Token), or check EARTHDATA_USERNAME/EARTHDATA_PASSWORD or "
-           "~/.netrc, and that the data's EULA is accepted; see docs/real-data.md")
+REFUSED = (
+    "an Earthdata token (EARTHDATA_TOKEN) is valid for 60 days after it is generated: generate a new one "
+    "at https://urs.earthdata.nasa.gov (Generate Token), or check EARTHDATA_USERNAME/EARTHDATA_PASSWORD or "
+    "~/.netrc, and that the data's EULA is accepted; see docs/real-data.md"
+)
 
 
 def _refused(exc) -> int | None:
@@ -236,20 +252,29 @@ def _refused(exc) -> int | None:
 def _file_info(granule) -> list[dict]:
     """(name, url, size, checksum) of the .hdf file of a CMR granule."""
     links = [u for u in granule.data_links() if u.split("?")[0].endswith(".hdf")]
-    arch = {a.get("Name"): a for a in granule["umm"].get("DataGranule", {}).get("ArchiveAndDistributionInformation", [])}
+    arch = {
+        a.get("Name"): a for a in granule["umm"].get("DataGranule", {}).get("ArchiveAndDistributionInformation", [])
+    }
     out = []
     for url in links:
         name = url.split("?")[0].rsplit("/", 1)[-1]
         a = arch.get(name, {})
         size = a.get("SizeInBytes")
         ck = a.get("Checksum") or {}
-        out.append({"name": name, "url": url, "size": int(size) if size is not None else None,
-                    "checksum": (ck["Algorithm"], ck["Value"]) if ck.get("Algorithm") and ck.get("Value") else None})
+        out.append(
+            {
+                "name": name,
+                "url": url,
+                "size": int(size) if size is not None else None,
+                "checksum": (ck["Algorithm"], ck["Value"]) if ck.get("Algorithm") and ck.get("Value") else None,
+            }
+        )
     return out
 
 
-def search(ea, short: str, version: str, start: str, end: str, bbox, tile_names, retry, want_year=None,
-           max_doy=None) -> list[dict]:
+def search(
+    ea, short: str, version: str, start: str, end: str, bbox, tile_names, retry, want_year=None, max_doy=None
+) -> list[dict]:
     """Granule files of one product in [start, end] over ``bbox``, kept to ``tile_names``.
 
     Composites dated outside ``want_year`` (CMR's temporal overlap also returns
@@ -264,9 +289,17 @@ def search(ea, short: str, version: str, start: str, end: str, bbox, tile_names,
         return (True, None) if isinstance(exc, RuntimeError) else download.retry_advice(exc)
 
     granules = download.call(
-        lambda: ea.search_data(short_name=short, version=version, temporal=(start, end),
-                               bounding_box=tuple(float(b) for b in bbox), count=-1),
-        what, retry, transient=transient)
+        lambda: ea.search_data(
+            short_name=short,
+            version=version,
+            temporal=(start, end),
+            bounding_box=tuple(float(b) for b in bbox),
+            count=-1,
+        ),
+        what,
+        retry,
+        transient=transient,
+    )
     best: dict = {}
     for g in granules:
         for f in _file_info(g):
@@ -283,8 +316,12 @@ def search(ea, short: str, version: str, start: str, end: str, bbox, tile_names,
                 continue
             key = (info["year"], info["doy"], tile)
             if key not in best or info["production"] > best[key]["production"]:
-                best[key] = {**f, **{k: info[k] for k in ("year", "doy", "production")}, "tile": tile,
-                             "date": info["date"].isoformat()}
+                best[key] = {
+                    **f,
+                    **{k: info[k] for k in ("year", "doy", "production")},
+                    "tile": tile,
+                    "date": info["date"].isoformat(),
+                }
     return [best[k] for k in sorted(best)]
 
 
@@ -311,8 +348,15 @@ def _fetch_one(ea, f: dict, dest: Path, s: dict, retry, verify: str) -> dict:
             return rec
     if s["transfer"] == "earthaccess":
         return _fetch_with_earthaccess(ea, f, dest, retry)
-    return download.fetch(f["url"], dest, sess=ea.get_requests_https_session(), size=f["size"],
-                          checksum=f["checksum"], retry=retry, denied=REFUSED)
+    return download.fetch(
+        f["url"],
+        dest,
+        sess=ea.get_requests_https_session(),
+        size=f["size"],
+        checksum=f["checksum"],
+        retry=retry,
+        denied=REFUSED,
+    )
 
 
 def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
@@ -327,8 +371,10 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
             path = Path(got[0])
             with open(path, "rb") as fh:
                 if download.is_login_page(None, fh.read(512)):
-                    raise download.Permanent("the server sent an HTML page (a login page) instead of the file: "
-                                             f"authentication failed; {REFUSED}")
+                    raise download.Permanent(
+                        "the server sent an HTML page (a login page) instead of the file: "
+                        f"authentication failed; {REFUSED}"
+                    )
             size = path.stat().st_size
             if f["size"] is not None and size != f["size"]:
                 raise download.Transient(f"size mismatch: got {size} bytes, the catalogue says {f['size']}")
@@ -339,8 +385,12 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
                 if h.hexdigest().lower() != str(f["checksum"][1]).lower():
                     raise download.Transient(f"{f['checksum'][0]} checksum mismatch")
             os.replace(path, dest)
-        rec = {"name": dest.name, "url": download.clean_url(f["url"]), "size": dest.stat().st_size,
-               "sha256": file_sha256(dest)}
+        rec = {
+            "name": dest.name,
+            "url": download.clean_url(f["url"]),
+            "size": dest.stat().st_size,
+            "sha256": file_sha256(dest),
+        }
         if f["checksum"]:
             rec["checksum"] = {"algorithm": f["checksum"][0], "value": str(f["checksum"][1]).lower()}
         return rec
@@ -350,9 +400,12 @@ def _fetch_with_earthaccess(ea, f: dict, dest: Path, retry) -> dict:
         if isinstance(exc, download.Permanent):
             return False, None
         if (code := _refused(exc)) is not None:
-            raise NepflowError(f"download of {dest.name} failed: Earthdata refused the credentials (HTTP {code}); "
-                               f"{REFUSED}") from None
-        if isinstance(exc, download.Transient) or any(f"Status code: {c}" in text for c in (408, 429, 500, 502, 503, 504)):
+            raise NepflowError(
+                f"download of {dest.name} failed: Earthdata refused the credentials (HTTP {code}); {REFUSED}"
+            ) from None
+        if isinstance(exc, download.Transient) or any(
+            f"Status code: {c}" in text for c in (408, 429, 500, 502, 503, 504)
+        ):
             return True, None
         return download.retry_advice(exc)
 
@@ -376,8 +429,17 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     dyear = data_year(product, int(year), short)
     fills = fill_years(product, int(year), short, s)
     bbox = [float(b) for b in cfg["bbox"]]
-    expect = {"source": "earthdata", "product": product, "short_name": short, "version": version, "year": int(year),
-              "data_year": dyear, "tiles": tile_names, "bbox": bbox, "fill_years": fills}
+    expect = {
+        "source": "earthdata",
+        "product": product,
+        "short_name": short,
+        "version": version,
+        "year": int(year),
+        "data_year": dyear,
+        "tiles": tile_names,
+        "bbox": bbox,
+        "fill_years": fills,
+    }
     if download.is_complete(manifest, expect, verify):
         log.info("%s.%s %s: complete in the cache (%s), not downloading", short, version, year, manifest)
         return
@@ -385,23 +447,42 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     year_dir = manifest.parent.parent  # <SHORT>.<VERSION>/
     found = search(ea, short, version, f"{dyear}-01-01", f"{dyear}-12-31", bbox, tile_names, retry, want_year=dyear)
     if not found:
-        raise NepflowError(f"CMR found no {short}.{version} granules of {dyear} for tiles {', '.join(tile_names)} "
-                           f"(bbox {bbox}); expected the product to cover the region")
+        raise NepflowError(
+            f"CMR found no {short}.{version} granules of {dyear} for tiles {', '.join(tile_names)} "
+            f"(bbox {bbox}); expected the product to cover the region"
+        )
     _check_found(found, product, short, dyear, tile_names)
     records = []
     for f in found:
         rec = _fetch_one(ea, f, year_dir / str(f["year"]) / f["name"], s, retry, verify)
         records.append(_relative(rec, f, manifest, year_dir))
     for fy in fills:
-        extra = search(ea, short, version, f"{fy}-01-01", f"{fy}-02-17", bbox, tile_names, retry, want_year=fy,
-                       max_doy=FPAR_START.timetuple().tm_yday - 1)
+        extra = search(
+            ea,
+            short,
+            version,
+            f"{fy}-01-01",
+            f"{fy}-02-17",
+            bbox,
+            tile_names,
+            retry,
+            want_year=fy,
+            max_doy=FPAR_START.timetuple().tm_yday - 1,
+        )
         for f in extra:
             rec = _fetch_one(ea, f, year_dir / str(f["year"]) / f["name"], s, retry, verify)
             records.append({**_relative(rec, f, manifest, year_dir), "role": "gap_fill"})
-    download.write_manifest(manifest, {
-        **expect, "cmr": download.clean_url(s["cmr_url"]), "edl_host": s["edl_host"],
-        "versions": {short: version}, "layers": list(LAYERS[product]), "files": records,
-    })
+    download.write_manifest(
+        manifest,
+        {
+            **expect,
+            "cmr": download.clean_url(s["cmr_url"]),
+            "edl_host": s["edl_host"],
+            "versions": {short: version},
+            "layers": list(LAYERS[product]),
+            "files": records,
+        },
+    )
 
 
 def _relative(rec: dict, f: dict, manifest: Path, year_dir: Path) -> dict:
@@ -415,15 +496,24 @@ def _check_found(found, product, short, year, tile_names):
         have[f["tile"]].add(f["doy"])
     missing = [t for t in tile_names if t not in have]
     if product in ("landcover", "npp") and missing:
-        raise NepflowError(f"CMR found no {short} granule of {year} for tile(s) {', '.join(missing)}; "
-                           f"expected one per tile (sources.earthdata.tiles)")
+        raise NepflowError(
+            f"CMR found no {short} granule of {year} for tile(s) {', '.join(missing)}; "
+            f"expected one per tile (sources.earthdata.tiles)"
+        )
     if product in ("fpar", "evap"):
         doys = set().union(*have.values())
         expected = {d for d in range(1, 366, 8) if dt.date(year, 1, 1) + dt.timedelta(d - 1) >= FPAR_START}
         gaps = sorted(expected - doys)
         if missing or gaps:
-            log.warning("%s %s: %d composite date(s) missing (%s) and tile(s) without data (%s); the monthly means "
-                        "use the composites available", short, year, len(gaps), gaps[:10], missing)
+            log.warning(
+                "%s %s: %d composite date(s) missing (%s) and tile(s) without data (%s); the monthly means "
+                "use the composites available",
+                short,
+                year,
+                len(gaps),
+                gaps[:10],
+                missing,
+            )
 
 
 # ---------------------------------------------------------------- opening
@@ -494,8 +584,9 @@ def monthly_et(groups, year: int, bounds=None) -> tuple[xr.DataArray, int]:
         out = np.where(full, num, np.where(enough, num * days[:, None, None] / cov, np.nan)).astype("float32")
     scaled = int((enough & ~full).sum())
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
-    da = xr.DataArray(out, coords={"time": time, "y": coords.y.values, "x": coords.x.values},
-                      dims=("time", "y", "x"), name="evap")
+    da = xr.DataArray(
+        out, coords={"time": time, "y": coords.y.values, "x": coords.x.values}, dims=("time", "y", "x"), name="evap"
+    )
     return da, scaled
 
 
@@ -519,16 +610,20 @@ def _interp_months(a: np.ndarray, block: int = 64) -> tuple[np.ndarray, int]:
         nxt = np.minimum.accumulate(np.where(valid, idx, np.int8(99))[::-1], axis=0)[::-1]
         vp = np.take_along_axis(b, np.clip(prev, 0, 11).astype(np.intp), axis=0)
         vq = np.take_along_axis(b, np.clip(nxt, 0, 11).astype(np.intp), axis=0)
-        span = (nxt.astype(np.float32) - prev)
-        frac = np.where((prev >= 0) & (nxt <= 11) & (nxt > prev), (idx - prev.astype(np.float32)) / np.maximum(span, 1),
-                        np.float32(0))
+        span = nxt.astype(np.float32) - prev
+        frac = np.where(
+            (prev >= 0) & (nxt <= 11) & (nxt > prev),
+            (idx - prev.astype(np.float32)) / np.maximum(span, 1),
+            np.float32(0),
+        )
         filled = np.where(prev < 0, vq, np.where(nxt > 11, vp, vp + frac * (vq - vp)))
         b[holes] = filled[holes]
     return a, n
 
 
-def monthly_fpar(groups: list[tuple[dt.date, list[Path], float]], year: int, bounds=None, qc: str = "main",
-                 nonveg: str = "nan"):
+def monthly_fpar(
+    groups: list[tuple[dt.date, list[Path], float]], year: int, bounds=None, qc: str = "main", nonveg: str = "nan"
+):
     """Monthly mean FPAR (12, y, x) from 8-day MOD15A2H composites.
 
     Parameters
@@ -623,7 +718,9 @@ def c4_fraction_float32(lc: xr.DataArray, rules: dict, year: int) -> xr.DataArra
         out[m] = lut[:, m][codes]
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     da = xr.DataArray(out, coords={"time": time, "y": lc.y, "x": lc.x}, dims=("time", "y", "x"), name="c4_frac")
-    da.attrs = variables.attrs("c4_frac", comment="C4 fraction per IGBP class and month from config landcover.c4_fraction")
+    da.attrs = variables.attrs(
+        "c4_frac", comment="C4 fraction per IGBP class and month from config landcover.c4_fraction"
+    )
     return da
 
 
@@ -663,16 +760,25 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
             groups += [(d, fs, 1.0 / len(by_year)) for _, fs in sorted(by_year.items())]
         groups.sort(key=lambda g: g[0])
         da, counts = monthly_fpar(groups, int(year), bounds, s["fpar_qc"], s["fpar_nonveg"])
-        comment = ("monthly mean of MOD15A2H 8-day Fpar_500m (DN x 0.01, valid 0-100), composites weighted by their "
-                   "days in the month; main-algorithm retrievals (FparLai_QC bit 0 = 0) first, all valid retrievals "
-                   "where a month has none, then linear interpolation between valid months")
+        comment = (
+            "monthly mean of MOD15A2H 8-day Fpar_500m (DN x 0.01, valid 0-100), composites weighted by their "
+            "days in the month; main-algorithm retrievals (FparLai_QC bit 0 = 0) first, all valid retrievals "
+            "where a month has none, then linear interpolation between valid months"
+        )
         if filled_doys:
-            comment += (f"; composites of day {filled_doys[0]}-{filled_doys[-1] + 7} of {year} (before the record "
-                        f"starts on {FPAR_START}) replaced by their {min(min(c) for c in clim.values())}-"
-                        f"{max(max(c) for c in clim.values())} climatology")
-        da.attrs = variables.attrs("fpar", comment=comment, source=src, fpar_qc=s["fpar_qc"],
-                                   fpar_nonveg=s["fpar_nonveg"],
-                                   **{f"pixel_months_{k}": v for k, v in counts.items()})
+            comment += (
+                f"; composites of day {filled_doys[0]}-{filled_doys[-1] + 7} of {year} (before the record "
+                f"starts on {FPAR_START}) replaced by their {min(min(c) for c in clim.values())}-"
+                f"{max(max(c) for c in clim.values())} climatology"
+            )
+        da.attrs = variables.attrs(
+            "fpar",
+            comment=comment,
+            source=src,
+            fpar_qc=s["fpar_qc"],
+            fpar_nonveg=s["fpar_nonveg"],
+            **{f"pixel_months_{k}": v for k, v in counts.items()},
+        )
         ds = da.to_dataset()
     elif product == "landcover":
         lc = modis.mosaic([p_ for p_, _ in files], "LC_Type1", decode=False, bounds=bounds)
@@ -684,9 +790,12 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
     elif product == "npp":
         npp = modis.mosaic([p_ for p_, _ in files], "Npp_500m", decode=True, bounds=bounds) * 1000.0
         npp.name = "npp_mod17"
-        npp.attrs = variables.attrs("npp_mod17", source=src,
-                                    comment="Npp_500m DN x 0.0001 kg C m-2 yr-1 x 1000 = DN x 0.1 g C m-2 yr-1; "
-                                            "valid -30000..32700, fill codes 32761-32767 masked")
+        npp.attrs = variables.attrs(
+            "npp_mod17",
+            source=src,
+            comment="Npp_500m DN x 0.0001 kg C m-2 yr-1 x 1000 = DN x 0.1 g C m-2 yr-1; "
+            "valid -30000..32700, fill codes 32761-32767 masked",
+        )
         ds = npp.to_dataset()
     elif product == "evap":
         groups = defaultdict(list)
@@ -694,11 +803,13 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
             groups[modis.parse_name(p_.name)["date"]].append(p_)
         da, scaled = monthly_et(sorted(groups.items()), int(year), bounds)
         da.attrs = variables.attrs(
-            "evap", source=src,
+            "evap",
+            source=src,
             comment="MOD16A2GF ET_500m (DN x 0.1 kg m-2 = mm, the sum over each 8-day composite, the year's last "
-                    "5 or 6 days; fill codes 32761-32767 masked) split over months by the composite's days in each "
-                    f"month; months less than {ET_MIN_COVER:.0%} covered by valid composites are NaN",
-            pixel_months_scaled=scaled)
+            "5 or 6 days; fill codes 32761-32767 masked) split over months by the composite's days in each "
+            f"month; months less than {ET_MIN_COVER:.0%} covered by valid composites are NaN",
+            pixel_months_scaled=scaled,
+        )
         ds = da.to_dataset()
     else:
         raise NepflowError(f"config key sources.{product}: the earthdata source delivers fpar, landcover, npp and evap")

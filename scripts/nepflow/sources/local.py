@@ -24,6 +24,7 @@ Retrieval copies nothing: it checks the files exist and writes a manifest with
 their paths, sizes and sha256 (``data/local/<product>/<year>-<key>.json``), so a
 changed file reruns its year. :func:`inputs` lists the files for the rule.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,11 +60,17 @@ def candidates(product: str, year: int, root: Path) -> list[tuple[str, list[Path
     out = {
         "meteo": [("netcdf", [d / f"{year}.nc"]), ("zip", [d / f"{year}.zip"])],
         "fpar": [("netcdf", [d / f"{year}.nc"]), ("hdf", sorted((d / str(year)).glob("*.hdf")))],
-        "landcover": [("geotiff", [d / f"{year}.tif"]), ("netcdf", [d / f"{year}.nc"]),
-                      ("hdf", sorted((d / str(year)).glob("*.hdf")))],
+        "landcover": [
+            ("geotiff", [d / f"{year}.tif"]),
+            ("netcdf", [d / f"{year}.nc"]),
+            ("hdf", sorted((d / str(year)).glob("*.hdf"))),
+        ],
         "sunshine": [("netcdf", [d / f"{year}.nc"]), ("csv", [d / "stations.csv"])],
-        "npp": [("geotiff", [d / f"{year}.tif"]), ("netcdf", [d / f"{year}.nc"]),
-                ("hdf", sorted((d / str(year)).glob("*.hdf")))],
+        "npp": [
+            ("geotiff", [d / f"{year}.tif"]),
+            ("netcdf", [d / f"{year}.nc"]),
+            ("hdf", sorted((d / str(year)).glob("*.hdf"))),
+        ],
     }
     if product not in out:
         raise NepflowError(f"config key sources.{product}: the local source has no product {product}")
@@ -81,8 +88,10 @@ def find(product: str, year: int, cfg: dict) -> tuple[str, list[Path]]:
         if files and all(f.exists() for f in files):
             return kind, files
         tried.append(str(files[0]) if files and kind != "hdf" else str(root / product / str(year) / "*.hdf"))
-    raise NepflowError(f"local {product} {year}: none of {', '.join(tried)} exists; expected the layout of "
-                       f"docs/real-data.md (sources.local.root = {root})")
+    raise NepflowError(
+        f"local {product} {year}: none of {', '.join(tried)} exists; expected the layout of "
+        f"docs/real-data.md (sources.local.root = {root})"
+    )
 
 
 def inputs(product: str, year: int, cfg: dict) -> list[str]:
@@ -100,11 +109,17 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
 def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     """Check the user's files and record them (path, size, sha256) in the manifest."""
     kind, files = find(product, year, cfg)
-    download.write_manifest(paths["manifest"], {
-        "source": "local", "product": product, "year": int(year), "kind": kind,
-        "bbox": [float(b) for b in cfg["bbox"]] if cfg.get("bbox") else None,
-        "files": [{"name": str(p.resolve()), "size": p.stat().st_size, "sha256": file_sha256(p)} for p in files],
-    })
+    download.write_manifest(
+        paths["manifest"],
+        {
+            "source": "local",
+            "product": product,
+            "year": int(year),
+            "kind": kind,
+            "bbox": [float(b) for b in cfg["bbox"]] if cfg.get("bbox") else None,
+            "files": [{"name": str(p.resolve()), "size": p.stat().st_size, "sha256": file_sha256(p)} for p in files],
+        },
+    )
 
 
 def _lonlat(ds: xr.Dataset) -> xr.Dataset:
@@ -141,8 +156,9 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules=None) ->
         return _fpar_tiles(files, year, cfg, m.get("bbox"))
     if product == "landcover":
         if kind == "hdf":
-            lc = modis.mosaic(files, "LC_Type1", decode=False,
-                              bounds=modis.sinusoidal_bounds(m["bbox"]) if m.get("bbox") else None)
+            lc = modis.mosaic(
+                files, "LC_Type1", decode=False, bounds=modis.sinusoidal_bounds(m["bbox"]) if m.get("bbox") else None
+            )
         elif kind == "geotiff":
             lc = _tif(files[0])
             check_extent(lc, m.get("bbox"), files[0])
@@ -195,16 +211,21 @@ def check_extent(da: xr.DataArray, bbox, what) -> None:
     try:
         left, bottom, right, top = da.rio.bounds()
         w, s, e, n = Transformer.from_crs(da.rio.crs, "EPSG:4326", always_xy=True).transform_bounds(
-            left, bottom, right, top, densify_pts=21)
+            left, bottom, right, top, densify_pts=21
+        )
     except Exception as exc:  # PROJ errors: outside the CRS's area of use
-        raise NepflowError(f"{what}: its extent cannot be placed in lon/lat with its CRS {da.rio.crs} "
-                           f"({type(exc).__name__}); expected a raster georeferenced in its true CRS") from None
+        raise NepflowError(
+            f"{what}: its extent cannot be placed in lon/lat with its CRS {da.rio.crs} "
+            f"({type(exc).__name__}); expected a raster georeferenced in its true CRS"
+        ) from None
     bw, bs, be, bn = (float(b) for b in bbox)
     finite = all(np.isfinite(v) for v in (w, s, e, n))
     if not finite or e < bw or w > be or n < bs or s > bn:
-        raise NepflowError(f"{what}: with its CRS {da.rio.crs.to_string()} it lies at lon/lat "
-                           f"[{w:.4g}, {s:.4g}, {e:.4g}, {n:.4g}], outside the request box {list(map(float, bbox))}; "
-                           f"expected a raster over the region (is its CRS right?)")
+        raise NepflowError(
+            f"{what}: with its CRS {da.rio.crs.to_string()} it lies at lon/lat "
+            f"[{w:.4g}, {s:.4g}, {e:.4g}, {n:.4g}], outside the request box {list(map(float, bbox))}; "
+            f"expected a raster over the region (is its CRS right?)"
+        )
 
 
 def _tif(path: Path) -> xr.DataArray:
@@ -235,11 +256,16 @@ def _fpar_tiles(files, year, cfg, bbox) -> xr.Dataset:
         if d not in main and d < earthdata.FPAR_START:
             groups += [(d, fs, 1.0 / len(by_year)) for fs in by_year.values()]
     groups.sort(key=lambda g: g[0])
-    da, counts = earthdata.monthly_fpar(groups, year, modis.sinusoidal_bounds(bbox) if bbox else None,
-                                        s["fpar_qc"], s["fpar_nonveg"])
-    da.attrs = variables.attrs("fpar", source="local MOD15A2H tiles", fpar_qc=s["fpar_qc"],
-                               comment="monthly means of valid 8-day retrievals as in nepflow.sources.earthdata",
-                               **{f"pixel_months_{k}": v for k, v in counts.items()})
+    da, counts = earthdata.monthly_fpar(
+        groups, year, modis.sinusoidal_bounds(bbox) if bbox else None, s["fpar_qc"], s["fpar_nonveg"]
+    )
+    da.attrs = variables.attrs(
+        "fpar",
+        source="local MOD15A2H tiles",
+        fpar_qc=s["fpar_qc"],
+        comment="monthly means of valid 8-day retrievals as in nepflow.sources.earthdata",
+        **{f"pixel_months_{k}": v for k, v in counts.items()},
+    )
     return da.to_dataset().rio.write_crs(modis.SINUSOIDAL, inplace=True)
 
 
@@ -256,11 +282,17 @@ def _stations(path: Path, year: int, cfg, m) -> xr.Dataset:
     for month in range(1, 13):
         n = int((totals["month"] == month).sum())
         if n < s["min_stations"]:
-            raise NepflowError(f"{path}: month {year}-{month:02d} has {n} stations with a complete record; "
-                               f"expected at least {s['min_stations']}")
+            raise NepflowError(
+                f"{path}: month {year}-{month:02d} has {n} stations with a complete record; "
+                f"expected at least {s['min_stations']}"
+            )
     out = stations.monthly_surfaces(totals, glon, glat, s["method"], float(s["smoothing"]))
     out = np.clip(out, 0, stations.daylight_hours(glat, year))
-    da = xr.DataArray(out, coords={"time": pd.date_range(f"{year}-01-01", periods=12, freq="MS"), "y": lat, "x": lon},
-                      dims=("time", "y", "x"), name="sund")
+    da = xr.DataArray(
+        out,
+        coords={"time": pd.date_range(f"{year}-01-01", periods=12, freq="MS"), "y": lat, "x": lon},
+        dims=("time", "y", "x"),
+        name="sund",
+    )
     da.attrs = variables.attrs("sund", source=f"local station records {path.name}", interpolation=s["method"])
     return da.to_dataset().rio.write_crs("EPSG:4326")

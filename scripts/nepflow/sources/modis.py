@@ -24,6 +24,7 @@ need the codes read the raw DN (``decode=False``).
 References: MODIS Land Grid (https://modis-land.gsfc.nasa.gov/MODLAND_grid.html);
 HDF-EOS2 Grid StructMetadata (HDF-EOS Library User's Guide, vol. 1).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,10 @@ R_SPHERE = 6371007.181
 X_ORIGIN = -20015109.355798
 Y_ORIGIN = 10007554.677199
 TILE_WIDTH = 2 * 20015109.355798 / 36  # 1111950.5197 m
-NAME = re.compile(r"^(?P<short>[A-Z0-9]+)\.A(?P<year>\d{4})(?P<doy>\d{3})\.h(?P<h>\d{2})v(?P<v>\d{2})\."
-                  r"(?P<version>\d{3})\.(?P<production>\d{13})\.hdf$")
+NAME = re.compile(
+    r"^(?P<short>[A-Z0-9]+)\.A(?P<year>\d{4})(?P<doy>\d{3})\.h(?P<h>\d{2})v(?P<v>\d{2})\."
+    r"(?P<version>\d{3})\.(?P<production>\d{13})\.hdf$"
+)
 
 
 def parse_name(name: str) -> dict:
@@ -56,9 +59,16 @@ def parse_name(name: str) -> dict:
         raise NepflowError(f"{name}: not a MODIS tile file name; expected SHORT.AYYYYDDD.hHHvVV.VVV.PRODUCTION.hdf")
     d = m.groupdict()
     year, doy = int(d["year"]), int(d["doy"])
-    return {"short": d["short"], "year": year, "doy": doy,
-            "date": dt.date(year, 1, 1) + dt.timedelta(days=doy - 1),
-            "h": int(d["h"]), "v": int(d["v"]), "version": d["version"], "production": d["production"]}
+    return {
+        "short": d["short"],
+        "year": year,
+        "doy": doy,
+        "date": dt.date(year, 1, 1) + dt.timedelta(days=doy - 1),
+        "h": int(d["h"]),
+        "v": int(d["v"]),
+        "version": d["version"],
+        "production": d["production"],
+    }
 
 
 def tile_bounds(h: int, v: int) -> tuple[float, float, float, float]:
@@ -166,12 +176,16 @@ def grid_info(path) -> dict:
         sm = parse_struct_metadata(struct)
         nx, ny = sm.get("XDim", nx), sm.get("YDim", ny)
         if sm.get("Projection") not in (None, "GCTP_SNSOID"):
-            raise NepflowError(f"{path}: StructMetadata.0 projection {sm['Projection']}; expected GCTP_SNSOID (sinusoidal)")
+            raise NepflowError(
+                f"{path}: StructMetadata.0 projection {sm['Projection']}; expected GCTP_SNSOID (sinusoidal)"
+            )
         w, s, e, n = tile_bounds(info["h"], info["v"])
         ul, lr = sm.get("UpperLeftPointMtrs"), sm.get("LowerRightMtrs")
         if ul and lr and max(abs(ul[0] - w), abs(ul[1] - n), abs(lr[0] - e), abs(lr[1] - s)) > 1.0:
-            raise NepflowError(f"{path}: StructMetadata.0 corners {ul}, {lr} do not match tile "
-                               f"h{info['h']:02d}v{info['v']:02d}; expected {(w, n)}, {(e, s)}")
+            raise NepflowError(
+                f"{path}: StructMetadata.0 corners {ul}, {lr} do not match tile "
+                f"h{info['h']:02d}v{info['v']:02d}; expected {(w, n)}, {(e, s)}"
+            )
         info["struct"] = sm
     if not nx or not ny:
         raise NepflowError(f"{path}: cannot tell the tile size (no StructMetadata.0 and no SDS)")
@@ -232,11 +246,16 @@ def read_tile(path, names, decode: bool = True) -> xr.Dataset:
         arr, attrs = read_sds(path, name, decode)
         if arr.shape != (info["ny"], info["nx"]):
             raise NepflowError(f"{path}: {name} has shape {arr.shape}; expected {(info['ny'], info['nx'])}")
-        keep = {k: (v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v) for k, v in attrs.items()
-                if k in ("long_name", "units", "scale_factor", "add_offset", "valid_range", "_FillValue")}
+        keep = {
+            k: (v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v)
+            for k, v in attrs.items()
+            if k in ("long_name", "units", "scale_factor", "add_offset", "valid_range", "_FillValue")
+        }
         if decode:
-            keep = {f"modis_{k}" if k in ("scale_factor", "add_offset", "valid_range", "_FillValue") else k: v
-                    for k, v in keep.items()}
+            keep = {
+                f"modis_{k}" if k in ("scale_factor", "add_offset", "valid_range", "_FillValue") else k: v
+                for k, v in keep.items()
+            }
         data[name] = (("y", "x"), arr, keep)
     ds = xr.Dataset(data, coords={"y": y, "x": x})
     return _georef(ds)
@@ -274,8 +293,9 @@ def mosaic_layout(infos: list[dict], bounds=None):
         cx = np.nonzero((x >= w) & (x <= e))[0]
         ry = np.nonzero((y >= s) & (y <= n))[0]
         if len(cx) == 0 or len(ry) == 0:
-            raise NepflowError(f"MODIS tiles {sorted({(i['h'], i['v']) for i in infos})} do not cover the "
-                               f"requested area {bounds}")
+            raise NepflowError(
+                f"MODIS tiles {sorted({(i['h'], i['v']) for i in infos})} do not cover the requested area {bounds}"
+            )
         c0, c1, r0, r1 = int(cx[0]), int(cx[-1]) + 1, int(ry[0]), int(ry[-1]) + 1
     place = {}
     for i in infos:
@@ -285,8 +305,12 @@ def mosaic_layout(infos: list[dict], bounds=None):
         b0, b1 = max(r0, tr0), min(r1, tr0 + ny)
         if a0 >= a1 or b0 >= b1:
             continue
-        place[(i["h"], i["v"])] = (slice(b0 - r0, b1 - r0), slice(a0 - c0, a1 - c0),
-                                   slice(b0 - tr0, b1 - tr0), slice(a0 - tc0, a1 - tc0))
+        place[(i["h"], i["v"])] = (
+            slice(b0 - r0, b1 - r0),
+            slice(a0 - c0, a1 - c0),
+            slice(b0 - tr0, b1 - tr0),
+            slice(a0 - tc0, a1 - tc0),
+        )
     return x[c0:c1], y[r0:r1], place
 
 
@@ -318,7 +342,10 @@ def mosaic(paths, name: str, decode: bool = True, bounds=None, fill=None) -> xr.
         out[mr, mc] = arr[tr, tc]
     if out is None:
         raise NepflowError(f"no MODIS tile overlaps the requested area for {name}")
-    keep = {k: (v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v) for k, v in attrs.items()
-            if k in ("long_name", "units")}
+    keep = {
+        k: (v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v)
+        for k, v in attrs.items()
+        if k in ("long_name", "units")
+    }
     da = xr.DataArray(out, coords={"y": y, "x": x}, dims=("y", "x"), name=name, attrs=keep)
     return _georef(da.to_dataset())[name]

@@ -21,6 +21,7 @@ China are about a = 0.16–0.22, b = 0.52–0.60). Every output says so in its
 The retrieve job reads the year's meteorology (``paths["meteo"]``, from the
 configured meteo source) and writes ``<key>/<year>.nc`` on its grid.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,7 +49,9 @@ def settings(cfg: dict) -> dict:
     """``sources.proxy`` of the validated ``sources`` section ``cfg``, checked."""
     s = cfg["proxy"]
     if not (0 <= s["a"] < 1 and 0 < s["b"] <= 1 and s["a"] + s["b"] <= 1):
-        raise NepflowError(f"config key sources.proxy: a={s['a']}, b={s['b']}; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1")
+        raise NepflowError(
+            f"config key sources.proxy: a={s['a']}, b={s['b']}; expected 0 <= a < 1, 0 < b <= 1, a + b <= 1"
+        )
     return s
 
 
@@ -118,16 +121,22 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     n_max = daylight_hours(lat2, int(year))
     sund = sunshine_from_radiation(ssrd.values, ra, n_max, s["a"], s["b"])
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
-    da = xr.DataArray(sund, coords={"time": time, "y": ds["y"].values, "x": ds["x"].values},
-                      dims=("time", "y", "x"), name="sund")
+    da = xr.DataArray(
+        sund, coords={"time": time, "y": ds["y"].values, "x": ds["x"].values}, dims=("time", "y", "x"), name="sund"
+    )
     da.attrs = variables.attrs(
-        "sund", source="proxy: estimated from surface solar radiation, not observed",
+        "sund",
+        source="proxy: estimated from surface solar radiation, not observed",
         comment=f"inverted Angstrom-Prescott relation n = N clip((Rs/Ra - a)/b, 0, 1), a = {s['a']}, b = {s['b']}; "
-                f"Rs = ssrd of the meteo source ({cfg.get('meteo')}), Ra and N from FAO-56 eqs. 21-25 and 34",
-        angstrom_a=s["a"], angstrom_b=s["b"])
+        f"Rs = ssrd of the meteo source ({cfg.get('meteo')}), Ra and N from FAO-56 eqs. 21-25 and 34",
+        angstrom_a=s["a"],
+        angstrom_b=s["b"],
+    )
     out = da.to_dataset().rio.write_crs("EPSG:4326")
-    out.attrs = {"source": "nepflow sunshine proxy from reanalysis radiation (nepflow.sources.proxy)",
-                 "references": "Allen et al. (1998) FAO Irrigation and Drainage Paper 56, eqs. 21-25, 34, 35"}
+    out.attrs = {
+        "source": "nepflow sunshine proxy from reanalysis radiation (nepflow.sources.proxy)",
+        "references": "Allen et al. (1998) FAO Irrigation and Drainage Paper 56, eqs. 21-25, 34, 35",
+    }
     netcdf.write_netcdf(out, paths["data"])
 
 

@@ -49,6 +49,7 @@ projection centred on the stations (km), per month:
 The interpolated surface (not the station values) is clipped to [0, daylight
 hours of the month] (FAO-56 eq. 34), where a spline overshoots between stations.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,13 +90,17 @@ def settings(cfg: dict) -> dict:
     if s["format"] not in FORMATS:
         raise NepflowError(f"config key sources.stations.format: {s['format']!r}; expected one of {', '.join(FORMATS)}")
     if not s["file"]:
-        raise NepflowError("config key sources.stations.file: no station file set; expected a CSV with columns "
-                           "station_id,lon,lat,date,hours")
+        raise NepflowError(
+            "config key sources.stations.file: no station file set; expected a CSV with columns "
+            "station_id,lon,lat,date,hours"
+        )
     return s
 
 
 def _key(s: dict, bbox) -> str:
-    text = repr((str(s["file"]), s["min_days"], [float(b) for b in bbox]) + ((s["format"],) if s["format"] != "csv" else ()))
+    text = repr(
+        (str(s["file"]), s["min_days"], [float(b) for b in bbox]) + ((s["format"],) if s["format"] != "csv" else ())
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -112,8 +117,9 @@ def _read(path, **kw) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype={"station_id": str, "date": str}, **kw)
     except FileNotFoundError:
-        raise NepflowError(f"config key sources.stations.file: {path} not found; expected a CSV with columns "
-                           f"{','.join(COLUMNS)}") from None
+        raise NepflowError(
+            f"config key sources.stations.file: {path} not found; expected a CSV with columns {','.join(COLUMNS)}"
+        ) from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise NepflowError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
 
@@ -154,14 +160,18 @@ def read_csv(path) -> pd.DataFrame:
         raise NepflowError(f"{path}: line {i + 2}: lon/lat {df['lon'].iloc[i]}, {df['lat'].iloc[i]} out of range")
     if (df["hours"] < 0).any():
         i = int(np.flatnonzero((df["hours"] < 0).values)[0])
-        raise NepflowError(f"{path}: line {i + 2}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: "
-                           f"negative sunshine hours {df['hours'].iloc[i]}; expected a measured duration or an empty field")
+        raise NepflowError(
+            f"{path}: line {i + 2}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: "
+            f"negative sunshine hours {df['hours'].iloc[i]}; expected a measured duration or an empty field"
+        )
     daily = df["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     monthly = df["date"].str.fullmatch(r"\d{4}-\d{2}")
     if not (daily.all() or monthly.all()):
         i = int(np.flatnonzero(~(daily | monthly).values)[0]) if not (daily | monthly).all() else 0
-        raise NepflowError(f"{path}: line {i + 2}: date {df['date'].iloc[i]!r}; expected all YYYY-MM-DD (daily) "
-                           f"or all YYYY-MM (monthly totals)")
+        raise NepflowError(
+            f"{path}: line {i + 2}: date {df['date'].iloc[i]!r}; expected all YYYY-MM-DD (daily) "
+            f"or all YYYY-MM (monthly totals)"
+        )
     df.attrs["daily"] = bool(daily.all())
     return df
 
@@ -171,8 +181,10 @@ def _degrees_minutes(v: pd.Series, path, df, what: str) -> pd.Series:
     bad = (minutes >= 60) | v.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.values)[0])
-        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: {what} "
-                           f"{df.iloc[i][what]!r}; expected degrees and minutes (ddmm, minutes < 60)")
+        raise NepflowError(
+            f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: {what} "
+            f"{df.iloc[i][what]!r}; expected degrees and minutes (ddmm, minutes < 60)"
+        )
     return deg + minutes / 60
 
 
@@ -183,26 +195,34 @@ def read_cma_daily(path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, sep=r"\s+", header=None, usecols=range(8), names=names, dtype=str, comment=None)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise NepflowError(f"{path}: not the CMA daily layout (station lat lon alt year month day sunshine ...; "
-                           f"sources.stations.format: cma_daily): {type(exc).__name__}: {exc}") from None
+        raise NepflowError(
+            f"{path}: not the CMA daily layout (station lat lon alt year month day sunshine ...; "
+            f"sources.stations.format: cma_daily): {type(exc).__name__}: {exc}"
+        ) from None
     num = raw[names[1:]].apply(pd.to_numeric, errors="coerce")
     bad = num.isna().any(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad.values)[0])
-        raise NepflowError(f"{path}: line {i + 1}: {' '.join(raw.iloc[i].astype(str))!r} is not the CMA daily layout; "
-                           f"expected 8 or more numeric columns station lat(ddmm) lon(dddmm) alt year month day "
-                           f"sunshine(0.1 h)")
+        raise NepflowError(
+            f"{path}: line {i + 1}: {' '.join(raw.iloc[i].astype(str))!r} is not the CMA daily layout; "
+            f"expected 8 or more numeric columns station lat(ddmm) lon(dddmm) alt year month day "
+            f"sunshine(0.1 h)"
+        )
     df = pd.DataFrame({"station_id": raw["station_id"].str.strip()})
-    df["date"] = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(num["year"].astype(int), num["month"].astype(int),
-                                                                  num["day"].astype(int))]
+    df["date"] = [
+        f"{y:04d}-{m:02d}-{d:02d}"
+        for y, m, d in zip(num["year"].astype(int), num["month"].astype(int), num["day"].astype(int))
+    ]
     df["lat"] = _degrees_minutes(num["lat"], path, df.assign(lat=raw["lat"]), "lat")
     df["lon"] = _degrees_minutes(num["lon"], path, df.assign(lon=raw["lon"]), "lon")
     ssd = num["ssd"]
     code = (ssd >= CMA_CODES) & (ssd != CMA_MISSING)
     if code.any():
         i = int(np.flatnonzero(code.values)[0])
-        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine code "
-                           f"{int(ssd.iloc[i])}; expected 0.1 h values or {CMA_MISSING} (missing)")
+        raise NepflowError(
+            f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine code "
+            f"{int(ssd.iloc[i])}; expected 0.1 h values or {CMA_MISSING} (missing)"
+        )
     df["hours"] = ssd.where(ssd != CMA_MISSING) * CMA_UNIT
     df = df[COLUMNS]
     df.attrs["daily"] = True
@@ -230,9 +250,13 @@ def check_values(df: pd.DataFrame, path) -> None:
         i = int(np.flatnonzero(over)[0])
         v = float(h[i])
         code = " (a missing-value code? leave missing values empty)" if any(np.isclose(v, c) for c in SENTINELS) else ""
-        what = "24 h of a day" if daily else f"the {limit[i]:.1f} daylight hours of the month at {df['lat'].iloc[i]:g} N"
-        raise NepflowError(f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine {v:g} h is "
-                           f"above {what}{code}; expected a measured sunshine duration (values are not clipped)")
+        what = (
+            "24 h of a day" if daily else f"the {limit[i]:.1f} daylight hours of the month at {df['lat'].iloc[i]:g} N"
+        )
+        raise NepflowError(
+            f"{path}: station {df['station_id'].iloc[i]}, {df['date'].iloc[i]}: sunshine {v:g} h is "
+            f"above {what}{code}; expected a measured sunshine duration (values are not clipped)"
+        )
 
 
 def monthly_totals(df: pd.DataFrame, year: int, min_days: float = 0.8) -> pd.DataFrame:
@@ -241,8 +265,7 @@ def monthly_totals(df: pd.DataFrame, year: int, min_days: float = 0.8) -> pd.Dat
     y["month"] = y["date"].str.slice(5, 7).astype(int)
     loc = y.groupby("station_id")[["lon", "lat"]].first()
     if df.attrs.get("daily", True) and len(y) and len(y["date"].iloc[0]) == 10:
-        days = pd.Series(pd.to_datetime([f"{year}-{m:02d}-01" for m in range(1, 13)]).days_in_month,
-                         index=range(1, 13))
+        days = pd.Series(pd.to_datetime([f"{year}-{m:02d}-01" for m in range(1, 13)]).days_in_month, index=range(1, 13))
         g = y.dropna(subset=["hours"]).groupby(["station_id", "month"])["hours"]
         stats = pd.DataFrame({"mean": g.mean(), "n": g.count()}).reset_index()
         stats["days"] = stats["month"].map(days)
@@ -252,7 +275,9 @@ def monthly_totals(df: pd.DataFrame, year: int, min_days: float = 0.8) -> pd.Dat
     else:
         out = y.dropna(subset=["hours"]).groupby(["station_id", "month"], as_index=False)["hours"].sum()
     out = out.join(loc, on="station_id")
-    return out[["station_id", "lon", "lat", "month", "hours"]].sort_values(["month", "station_id"]).reset_index(drop=True)
+    return (
+        out[["station_id", "lon", "lat", "month", "hours"]].sort_values(["month", "station_id"]).reset_index(drop=True)
+    )
 
 
 def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
@@ -268,14 +293,19 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     else:
         src_path = Path(src)
         if not src_path.exists():
-            raise NepflowError(f"config key sources.stations.file: {src_path} not found; expected a CSV with "
-                               f"columns {','.join(COLUMNS)}")
+            raise NepflowError(
+                f"config key sources.stations.file: {src_path} not found; expected a CSV with "
+                f"columns {','.join(COLUMNS)}"
+            )
         from ..provenance import file_sha256
 
-        rec = {"name": src_path.name, "url": str(src_path), "size": src_path.stat().st_size,
-               "sha256": file_sha256(src_path)}
-    expect = {"source": "stations", "year": int(year), "station_file_sha256": rec["sha256"],
-              "min_days": s["min_days"]}
+        rec = {
+            "name": src_path.name,
+            "url": str(src_path),
+            "size": src_path.stat().st_size,
+            "sha256": file_sha256(src_path),
+        }
+    expect = {"source": "stations", "year": int(year), "station_file_sha256": rec["sha256"], "min_days": s["min_days"]}
     if s["format"] != "csv":
         expect["format"] = s["format"]
     if download.is_complete(manifest, expect):
@@ -287,18 +317,25 @@ def retrieve(product: str, year: int, cfg: dict, paths: dict) -> None:
     per_month = totals.groupby("month").size().reindex(range(1, 13), fill_value=0)
     short = [int(m) for m, n in per_month.items() if n < s["min_stations"]]
     if short:
-        raise NepflowError(f"{src_path}: year {year} has fewer than {s['min_stations']} stations with a complete "
-                           f"record in month(s) {short}; expected at least {s['min_stations']} (sources.stations.min_stations)")
+        raise NepflowError(
+            f"{src_path}: year {year} has fewer than {s['min_stations']} stations with a complete "
+            f"record in month(s) {short}; expected at least {s['min_stations']} (sources.stations.min_stations)"
+        )
     with files.atomic_path(data, suffix=".csv") as tmp:
         totals.to_csv(tmp, index=False, float_format="%.6g")
     from ..provenance import file_sha256
 
-    download.write_manifest(manifest, {
-        **expect, "product": "sunshine", "bbox": [float(b) for b in cfg["bbox"]],
-        "station_file": {k: rec[k] for k in ("name", "url", "size", "sha256")},
-        "stations": sorted(totals["station_id"].unique().tolist()),
-        "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}],
-    })
+    download.write_manifest(
+        manifest,
+        {
+            **expect,
+            "product": "sunshine",
+            "bbox": [float(b) for b in cfg["bbox"]],
+            "station_file": {k: rec[k] for k in ("name", "url", "size", "sha256")},
+            "stations": sorted(totals["station_id"].unique().tolist()),
+            "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}],
+        },
+    )
 
 
 def daylight_hours(lat_deg, year: int) -> np.ndarray:
@@ -314,8 +351,9 @@ def daylight_hours(lat_deg, year: int) -> np.ndarray:
     return out
 
 
-def interpolate(lon, lat, values, grid_lon, grid_lat, method: str = "thin_plate_spline",
-                smoothing: float = 0.0) -> np.ndarray:
+def interpolate(
+    lon, lat, values, grid_lon, grid_lat, method: str = "thin_plate_spline", smoothing: float = 0.0
+) -> np.ndarray:
     """Interpolate station values to a lon/lat mesh (2-D arrays) with a scipy method (module docstring).
 
     ``values``: (stations,) or (stations, k), k fields at the same stations (e.g. months) interpolated
@@ -358,8 +396,7 @@ def monthly_surfaces(totals: pd.DataFrame, grid_lon, grid_lat, method: str, smoo
     out = np.empty((12,) + np.shape(grid_lon))
     for key, months in groups.items():
         lon, lat = [k[1] for k in key], [k[2] for k in key]
-        surfaces = interpolate(lon, lat, np.column_stack([v for _, v in months]), grid_lon, grid_lat, method,
-                               smoothing)
+        surfaces = interpolate(lon, lat, np.column_stack([v for _, v in months]), grid_lon, grid_lat, method, smoothing)
         for i, (month, _) in enumerate(months):
             out[month - 1] = surfaces[..., i]
     return out
@@ -394,11 +431,13 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules=None) ->
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     da = xr.DataArray(out, coords={"time": time, "y": lat, "x": lon}, dims=("time", "y", "x"), name="sund")
     da.attrs = variables.attrs(
-        "sund", source=f"weather stations ({len(m['stations'])}) from {m['station_file']['name']} "
-                       f"(sha256 {m['station_file']['sha256'][:12]})",
+        "sund",
+        source=f"weather stations ({len(m['stations'])}) from {m['station_file']['name']} "
+        f"(sha256 {m['station_file']['sha256'][:12]})",
         comment=f"station-month totals interpolated with {s['method']} (scipy; smoothing {s['smoothing']}) in an "
-                f"azimuthal equidistant projection, clipped to [0, daylight hours]; grid {res} degrees",
-        interpolation=s["method"])
+        f"azimuthal equidistant projection, clipped to [0, daylight hours]; grid {res} degrees",
+        interpolation=s["method"],
+    )
     ds = da.to_dataset().rio.write_crs("EPSG:4326")
     ds["x"].attrs.update(standard_name="longitude", units="degrees_east", axis="X")
     ds["y"].attrs.update(standard_name="latitude", units="degrees_north", axis="Y")

@@ -44,6 +44,7 @@ statistic unless ``min_valid`` is set; then missing years are dropped, the
 time positions of the rest kept, and pixels with fewer than ``min_valid``
 valid years are NaN. ``valid_years`` counts the finite years of each pixel.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -51,8 +52,20 @@ import importlib
 #: public name -> the module that defines it
 _WHERE = {
     **dict.fromkeys(("trend", "linear_trend", "MK_VARIANTS", "TREND_OUT", "OLS_OUT"), "_trend"),
-    **dict.fromkeys(("hurst", "hurst_input", "hurst_numpy", "white_noise_null", "nolds_nvals", "expected_rs",
-                     "HURST_ESTIMATORS", "HURST_SERIES", "HURST_OUT"), "_hurst"),
+    **dict.fromkeys(
+        (
+            "hurst",
+            "hurst_input",
+            "hurst_numpy",
+            "white_noise_null",
+            "nolds_nvals",
+            "expected_rs",
+            "HURST_ESTIMATORS",
+            "HURST_SERIES",
+            "HURST_OUT",
+        ),
+        "_hurst",
+    ),
     **dict.fromkeys(("stability", "count_nonpositive_mean", "STABILITY_OUT"), "_stability"),
     **dict.fromkeys(("correlation", "correlation_names", "FACTORS", "PER_FACTOR"), "_correlation"),
     **dict.fromkeys(("fdr_bh", "add_qvalues", "Q_NAMES"), "_fdr"),

@@ -4,6 +4,7 @@
 in turn, the rows named by ``PER_FACTOR`` and then ``valid_years``; :func:`correlation_names`
 spells the maps' names from the same table (``r_pr``, ``p_r_pr``, ``pr_pr``, ``p_pr_pr``, …).
 """
+
 from __future__ import annotations
 
 import functools
@@ -205,8 +206,9 @@ def _corr_blocks(blocks, min_valid, years=None):
     return out
 
 
-def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None,
-                detrended: bool = False) -> xr.Dataset:
+def correlation(
+    nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=None, detrended: bool = False
+) -> xr.Dataset:
     """Pearson and partial correlations of ``nep`` with each factor, per pixel.
 
     Pearson r with two-sided p from t = r√[(n − 2)/(1 − r²)], df = n − 2
@@ -233,9 +235,20 @@ def correlation(nep: xr.DataArray, factors: dict[str, xr.DataArray], min_valid=N
     data = map_pixels(func, arrays, correlation_names(names))
     k = len(names) - 1
     prefix = "on series detrended by OLS on the year; " if detrended else ""
-    methods = {"r": prefix + f"Pearson correlation, two-sided t-test (df = n - 2 - {int(detrended)})",
-               "pr": prefix + "partial correlation controlling for the other factors, two-sided t-test "
-               f"(df = n - 2 - {k + int(detrended)})"}
-    return dataset(data, {name: {"method": methods[name.removeprefix("p_").split("_")[0]], "min_valid_years": mv,
-                                  "detrended": int(detrended)}
-                           for name in data if name != "valid_years"})
+    methods = {
+        "r": prefix + f"Pearson correlation, two-sided t-test (df = n - 2 - {int(detrended)})",
+        "pr": prefix + "partial correlation controlling for the other factors, two-sided t-test "
+        f"(df = n - 2 - {k + int(detrended)})",
+    }
+    return dataset(
+        data,
+        {
+            name: {
+                "method": methods[name.removeprefix("p_").split("_")[0]],
+                "min_valid_years": mv,
+                "detrended": int(detrended),
+            }
+            for name in data
+            if name != "valid_years"
+        },
+    )

@@ -2,6 +2,7 @@
 
 Needs the whole map at once: it runs on the 2-D p maps after the slab pass.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +25,15 @@ def q_name(p: str) -> str:
 
 
 #: p map -> q map names: the p maps of trend (ols_p, mk_p), hurst (hurst_p) and correlation (per factor)
-Q_NAMES = {p: q_name(p) for p in ("ols_p", "mk_p", "hurst_p",
-                                  *(f"{stem}_{f}" for stem in PER_FACTOR if stem.startswith("p_") for f in FACTORS))}
+Q_NAMES = {
+    p: q_name(p)
+    for p in (
+        "ols_p",
+        "mk_p",
+        "hurst_p",
+        *(f"{stem}_{f}" for stem in PER_FACTOR if stem.startswith("p_") for f in FACTORS),
+    )
+}
 
 
 @numba.njit(cache=True, nogil=True)
@@ -135,7 +143,8 @@ def add_qvalues(ds: xr.Dataset) -> xr.Dataset:
     with ThreadPoolExecutor(max_workers=max(1, min(len(names), numba.get_num_threads()))) as pool:
         qmaps = list(pool.map(lambda pq: fdr_bh(ds[pq[0]].load()), names))
     for (_, q_name), q in zip(names, qmaps):
-        q.attrs = variables.attrs(q_name, method="Benjamini-Hochberg FDR over the region's pixels",
-                                  n_tests=int(np.isfinite(q.values).sum()))
+        q.attrs = variables.attrs(
+            q_name, method="Benjamini-Hochberg FDR over the region's pixels", n_tests=int(np.isfinite(q.values).sum())
+        )
         ds[q_name] = q
     return ds

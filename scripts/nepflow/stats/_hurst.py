@@ -3,6 +3,7 @@
 :func:`hurst` is the hurst rule's statistic; its kernel writes the rows named by
 ``HURST_OUT``, which also name the wrapper's maps (docs/science.md has the definitions).
 """
+
 from __future__ import annotations
 
 import functools
@@ -311,8 +312,11 @@ def expected_rs(w: int) -> float:
     front = (w - 0.5) / w
     i = np.arange(1, w)
     back = np.sum(np.sqrt((w - i) / i))
-    middle = math.gamma((w - 1) * 0.5) / math.sqrt(math.pi) / math.gamma(w * 0.5) if w <= NOLDS_GAMMA_MAX \
+    middle = (
+        math.gamma((w - 1) * 0.5) / math.sqrt(math.pi) / math.gamma(w * 0.5)
+        if w <= NOLDS_GAMMA_MAX
         else 1.0 / math.sqrt(w * math.pi * 0.5)
+    )
     return front * middle * back
 
 
@@ -330,8 +334,9 @@ def hurst_numpy(x: np.ndarray, estimator: str = "rs", min_valid: int | None = No
     m, n = x.shape
     est, nvals, expected = _hurst_args(n, estimator)
     out = np.empty(m)
-    hurst_rows(np.ascontiguousarray(x, dtype=np.float64), n if min_valid is None else min_valid, est, nvals,
-               expected, out)
+    hurst_rows(
+        np.ascontiguousarray(x, dtype=np.float64), n if min_valid is None else min_valid, est, nvals, expected, out
+    )
     return out
 
 
@@ -371,8 +376,14 @@ def _hurst_blocks(blocks, estimator, min_valid, null, kmin, years, series):
     return out
 
 
-def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, seed: int = 20240601,
-          min_valid=None, series: str = "levels") -> xr.Dataset:
+def hurst(
+    da: xr.DataArray,
+    estimator: str = "rs",
+    n_surrogates: int = 1000,
+    seed: int = 20240601,
+    min_valid=None,
+    series: str = "levels",
+) -> xr.Dataset:
     """Hurst exponent of each pixel's series, with a p-value against white noise.
 
     ``rs`` (default, the variant of the Chinese vegetation-persistence literature,
@@ -398,7 +409,9 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
     the series, the null mean and its 10th/90th percentiles for the full length.
     """
     if estimator not in HURST_ESTIMATORS:
-        raise NepflowError(f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}")
+        raise NepflowError(
+            f"config key analysis.hurst_estimator: {estimator!r}; expected one of {', '.join(HURST_ESTIMATORS)}"
+        )
     if series not in HURST_SERIES:
         raise NepflowError(f"config key analysis.hurst_series: {series!r}; expected one of {', '.join(HURST_SERIES)}")
     years = years_of(da)
@@ -410,23 +423,29 @@ def hurst(da: xr.DataArray, estimator: str = "rs", n_surrogates: int = 1000, see
     table = np.full((n_s + 1, int(n_surrogates)), np.nan)  # row k: sorted null of length k
     for k in range(kmin, n_s + 1):
         table[k] = white_noise_null(k, estimator, int(n_surrogates), int(seed), series)
-    func = functools.partial(_hurst_blocks, estimator=estimator, min_valid=mv_s, null=table, kmin=kmin,
-                             years=years, series=series)
+    func = functools.partial(
+        _hurst_blocks, estimator=estimator, min_valid=mv_s, null=table, kmin=kmin, years=years, series=series
+    )
     out = map_pixels(func, [da], HURST_OUT)
     if shift:  # valid_years counts the levels
-        out["valid_years"] = map_pixels(lambda b: np.isfinite(b[0]).sum(axis=0, dtype="float64")[None], [da],
-                                        ("valid_years",))["valid_years"]
+        out["valid_years"] = map_pixels(
+            lambda b: np.isfinite(b[0]).sum(axis=0, dtype="float64")[None], [da], ("valid_years",)
+        )["valid_years"]
     null = table[n_s]
     null = null[np.isfinite(null)]
     meta = {
-        "method": {"rs": "rescaled range over growing prefixes tau = 2..n (docs/science.md)",
-                   "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected"}[estimator],
+        "method": {
+            "rs": "rescaled range over growing prefixes tau = 2..n (docs/science.md)",
+            "rs_avg": "nolds.hurst_rs(fit='poly'): averaged windows, Anis-Lloyd-Peters corrected",
+        }[estimator],
         "estimator": estimator,
         "hurst_series": series,
         # a series too short for the estimator (rs: n = 3 gives two points of ln R/S) has H NaN, and so the null
         "hurst_white_noise_mean": float(null.mean()) if null.size else float("nan"),
         "hurst_white_noise_p10": float(np.percentile(null, 10)) if null.size else float("nan"),
         "hurst_white_noise_p90": float(np.percentile(null, 90)) if null.size else float("nan"),
-        "n_surrogates": int(n_surrogates), "surrogate_seed": int(seed), "min_valid_years": mv,
+        "n_surrogates": int(n_surrogates),
+        "surrogate_seed": int(seed),
+        "min_valid_years": mv,
     }
     return dataset(out, {name: meta for name in HURST_OUT if name != "valid_years"})

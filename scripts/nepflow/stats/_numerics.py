@@ -24,6 +24,7 @@ I_x(a,b) = x^a (1−x)^b / (a B(a,b)) · Σ_k (a+b)_k/(a+1)_k x^k (DLMF 8.17.E8,
 ratio < x), which keeps small p accurate in relative terms. Both agree with
 scipy.special.stdtr to 1e-13 absolute and 2e-9 relative (tests/test_stats_kernels.py).
 """
+
 from __future__ import annotations
 
 import math

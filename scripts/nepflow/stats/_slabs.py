@@ -12,6 +12,7 @@ runs it over a whole grid and returns the maps by name:
   bounded by two slabs plus the output maps. Pixels are independent, so the result
   does not depend on the chunking (tests/test_stats_kernels.py).
 """
+
 from __future__ import annotations
 
 import itertools

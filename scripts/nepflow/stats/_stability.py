@@ -3,6 +3,7 @@
 :func:`stability` is the stability rule's statistic; its kernel writes the rows named by
 ``STABILITY_OUT``, which also name the wrapper's maps.
 """
+
 from __future__ import annotations
 
 import functools
@@ -86,8 +87,11 @@ def stability(da: xr.DataArray, ddof: int = 1, min_valid=None) -> xr.Dataset:
     mv = min_valid_years(len(years), min_valid)
     func = functools.partial(_moments_blocks, min_valid=mv, ddof=int(ddof))
     out = map_pixels(func, [da], STABILITY_OUT)
-    methods = {"nep_mean": "mean of the valid years", "nep_std": f"standard deviation (ddof={ddof}) of the valid years",
-               "cv": f"std (ddof={ddof}) / mean; NaN where mean <= 0"}
+    methods = {
+        "nep_mean": "mean of the valid years",
+        "nep_std": f"standard deviation (ddof={ddof}) of the valid years",
+        "cv": f"std (ddof={ddof}) / mean; NaN where mean <= 0",
+    }
     return dataset(out, {n: {"method": m, "ddof": int(ddof), "min_valid_years": mv} for n, m in methods.items()})
 
 

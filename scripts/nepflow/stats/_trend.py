@@ -4,6 +4,7 @@
 Their kernels write the rows named by ``TREND_OUT`` and ``OLS_OUT``; the wrappers name
 the maps from the same tuples (docs/science.md has the definitions).
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,17 +17,27 @@ import xarray as xr
 
 from ..errors import NepflowError
 from ..series import min_valid_years
-from ._numerics import (BLOCK, NAN, _compact, _load, _median_bracketed, _median_inplace, _p_from_t,
-                        lbeta_half_table)
+from ._numerics import BLOCK, NAN, _compact, _load, _median_bracketed, _median_inplace, _p_from_t, lbeta_half_table
 from ._slabs import dataset, map_pixels, over_blocks, rows, years_of
 
 MK_VARIANTS = {"original": 0, "hamed_rao": 1, "yue_wang": 2, "tfpw": 3, "pw": 4}
-MK_ORIGINAL, MK_HAMED_RAO, MK_YUE_WANG, MK_TFPW, MK_PW = (MK_VARIANTS[v] for v in
-                                                          ("original", "hamed_rao", "yue_wang", "tfpw", "pw"))
+MK_ORIGINAL, MK_HAMED_RAO, MK_YUE_WANG, MK_TFPW, MK_PW = (
+    MK_VARIANTS[v] for v in ("original", "hamed_rao", "yue_wang", "tfpw", "pw")
+)
 
 #: the maps :func:`trend` computes, in the order of its kernel's rows
-TREND_OUT = ("ols_slope", "ols_intercept", "ols_p", "sen_slope", "sen_intercept", "mk_s", "mk_z", "mk_p", "mk_tau",
-             "valid_years")
+TREND_OUT = (
+    "ols_slope",
+    "ols_intercept",
+    "ols_p",
+    "sen_slope",
+    "sen_intercept",
+    "mk_s",
+    "mk_z",
+    "mk_p",
+    "mk_tau",
+    "valid_years",
+)
 _T = rows(TREND_OUT)
 OLS_SLOPE, OLS_INTERCEPT, OLS_P = _T["ols_slope"], _T["ols_intercept"], _T["ols_p"]
 SEN_SLOPE, SEN_INTERCEPT = _T["sen_slope"], _T["sen_intercept"]
@@ -165,6 +176,8 @@ def _ranks(a, k, out):
         for q in range(i, j + 1):
             out[order[q]] = r
         i = j + 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _mean_ss(a, k):
     """Mean of a[:k] and the sum of squares about it."""
@@ -176,6 +189,8 @@ def _mean_ss(a, k):
     for i in range(k):
         c0 += (a[i] - mean) ** 2
     return mean, c0
+
+
 @numba.njit(cache=True, nogil=True)
 def _acf(a, k, nlags, out):
     """Autocorrelation of a[:k] at lags 0..nlags (biased, as pymannkendall's __acf)."""
@@ -185,6 +200,8 @@ def _acf(a, k, nlags, out):
         for i in range(k - lag):
             c += (a[i] - mean) * (a[i + lag] - mean)
         out[lag] = c / c0 if c0 > 0 else NAN
+
+
 @numba.njit(cache=True, nogil=True)
 def _acf_calendar(a, ts, k, nlags, out):
     """Autocorrelation of a[:k] at times ts[:k] (increasing) at lags 0..nlags in calendar years: the lag-L sum
@@ -205,6 +222,8 @@ def _acf_calendar(a, ts, k, nlags, out):
     out[0] = c0
     for lag in range(nlags + 1):
         out[lag] = out[lag] / c0 if c0 > 0 else NAN
+
+
 @numba.njit(cache=True, nogil=True)
 def _acf1(d, ts, k):
     """Lag-1 autocorrelation of d[:k] at times ts (biased, as pymannkendall's __acf): the lag-1 sum runs
@@ -215,6 +234,8 @@ def _acf1(d, ts, k):
         if ts[i + 1] - ts[i] == 1.0:
             c1 += (d[i] - mean) * (d[i + 1] - mean)
     return c1 / c0 if c0 > 0 else NAN
+
+
 @numba.njit(cache=True, nogil=True)
 def _ar1_factor(r1, k):
     """Yue & Wang (2004) n/n* for an AR(1) with lag-1 autocorrelation r1: 1 + 2 Σ_{j<k} (1 − j/k) r1^j,
@@ -502,10 +523,12 @@ def trend(da: xr.DataArray, min_valid=None, mk_variant: str = "original", alpha:
     zcrit = NormalDist().inv_cdf(1 - alpha / 2)  # stdlib: scipy.stats costs 0.8 s of import per job
     func = functools.partial(_trend_blocks, years=years, min_valid=mv, variant=MK_VARIANTS[mk_variant], zcrit=zcrit)
     out = map_pixels(func, [da], TREND_OUT)
-    methods = {"ols": "ordinary least squares on the calendar year, two-sided t-test (df = n - 2)",
-               "sen": "Theil-Sen: median of all pairwise slopes",
-               "mk": f"Mann-Kendall test ({mk_variant} variance)",
-               "valid": "count of the years with a finite value"}
+    methods = {
+        "ols": "ordinary least squares on the calendar year, two-sided t-test (df = n - 2)",
+        "sen": "Theil-Sen: median of all pairwise slopes",
+        "mk": f"Mann-Kendall test ({mk_variant} variance)",
+        "valid": "count of the years with a finite value",
+    }
     ds = dataset(out, {n: {"method": methods[n.split("_")[0]], "min_valid_years": mv} for n in TREND_OUT})
     ds["mk_p"].attrs["mk_variant"] = mk_variant
     return ds
