@@ -11,7 +11,9 @@ from nepflow import areastats, blocks, files, jobs, logs, netcdf, summary
 
 
 def main(smk):
-    classes = xr.open_dataset(smk.input["classes"], mask_and_scale=False, decode_coords="all")  # lazy, int8
+    classes = xr.open_dataset(
+        smk.input["classes"], engine="netcdf4", mask_and_scale=False, decode_coords="all"
+    )  # lazy, int8
     stability = netcdf.open_dataset(smk.input["stability"], ["nep_mean"]).load()  # 2-D maps of the whole grid
     grid = netcdf.open_dataset(smk.input["grid"], ["region", "pixel_area"]).load()
     mem_mb, rows = jobs.job_resources(smk)

@@ -13,9 +13,9 @@ def main(smk):
     path = smk.input["forcing"]
     drivers = netcdf.open_dataset(path, list(forcing.FORCING_VARS))  # lazy: each block reads its rows
     if "grid" in smk.input.keys():  # a file on another grid is named here, not later on carbon/{year}.nc
-        with xr.open_dataset(smk.input["grid"]) as grid:
+        with xr.open_dataset(smk.input["grid"], engine="netcdf4") as grid:
             forcing.check_grid_match(drivers, grid, path)
-    crs = drivers.rio.crs
+    grid_mapping = drivers.coords.get("spatial_ref")  # carried to the outputs (no rioxarray import: a job's start-up)
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
     draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (uncertainty_param())
@@ -35,11 +35,12 @@ def main(smk):
                 else xr.merge([result, terms], combine_attrs="override")
             )
         if not monthly:
-            return result.rio.write_crs(crs)
+            return with_grid_mapping(result, grid_mapping)
         annual, per_month = result
-        return xr.merge(
+        merged = xr.merge(
             [annual, per_month.rename({v: f"monthly_{v}" for v in per_month.data_vars})], combine_attrs="drop_conflicts"
-        ).rio.write_crs(crs)
+        )
+        return with_grid_mapping(merged, grid_mapping)
 
     mem_mb, rows = jobs.job_resources(smk)
     per_pixel = blocks.stage_bytes("carbon_monthly" if monthly else "carbon")
@@ -62,6 +63,11 @@ def main(smk):
         )
     for w in warnings:
         log.warning("%s", w)
+
+
+def with_grid_mapping(ds: xr.Dataset, grid_mapping: xr.DataArray | None) -> xr.Dataset:
+    """``ds`` with the forcing's grid mapping variable (``write_netcdf`` points every y/x variable to it)."""
+    return ds if grid_mapping is None else ds.assign_coords(spatial_ref=grid_mapping)
 
 
 def year_of(drivers, smk) -> int:

@@ -5,6 +5,7 @@ Output: {run}/analysis/classes.nc (int8 with flag_values/flag_meanings) and anal
 
 from pathlib import Path
 
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from nepflow import blocks, cf, classify, cog, jobs, logs, netcdf, provenance
@@ -32,7 +33,7 @@ def main(smk):
     netcdf.write_netcdf(classes, smk.output["classes"], chunk_rows=rows)
     tif_dir = Path(smk.output["classes"]).parent / "tif"
     # int8 maps, small even for the whole grid; undecoded, so they stay int8 with missing_value -1
-    with xr.open_dataset(smk.output["classes"], mask_and_scale=False, decode_coords="all") as written:
+    with xr.open_dataset(smk.output["classes"], engine="netcdf4", mask_and_scale=False, decode_coords="all") as written:
         for name in written.data_vars:
             da = written[name].load().rio.write_crs(crs)
             n = len(da.attrs["flag_meanings"].split())

@@ -4,6 +4,8 @@ Output: {run}/analysis/{statistic}.nc and analysis/tif/{variable}.tif (docs/arch
 The statistic is the rule's `statistic` param.
 """
 
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+
 from nepflow import analysis, blocks, cf, checks, jobs, logs, netcdf, provenance, series
 
 

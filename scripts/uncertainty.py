@@ -6,6 +6,7 @@ Outputs: {run}/uncertainty/nep.nc (per pixel: SD over the draws of mean NEP and 
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from nepflow import carbon, files, jobs, logs, netcdf, provenance, variables

@@ -7,6 +7,8 @@ r, n) and {run}/validation/validation.png.
 import numpy as np
 import pandas as pd
 
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+
 from nepflow import files, jobs, logs, netcdf, validation
 
 

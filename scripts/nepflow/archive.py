@@ -110,7 +110,7 @@ def provenance_records(paths, workdir: Path) -> dict:
     for f in paths:
         if f.suffix != ".nc":
             continue
-        with xr.open_dataset(f, decode_cf=False) as ds:
+        with xr.open_dataset(f, engine="netcdf4", decode_cf=False) as ds:
             a = ds.attrs
         if "nepflow_rule" not in a:
             continue

@@ -15,6 +15,7 @@ import calendar
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 
 from . import validation
 

@@ -21,6 +21,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import blocks, checks, forcing, landcover, regrid, sources

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from . import variables
@@ -85,6 +84,8 @@ def assemble(
         }
         da.attrs = {**variables.attrs(name), **extra, "grid_mapping": "spatial_ref"}
         out[name] = da.astype("float32")
+    import rioxarray  # noqa: F401  (here only: the carbon job reads this module and needs no rasterio)
+
     ds = xr.Dataset(out)
     ds = ds.rio.write_crs(region.rio.crs if region.rio.crs else fields["tas"].rio.crs)
     ds["time"].attrs.update(standard_name="time", long_name="month (first day)", axis="T")

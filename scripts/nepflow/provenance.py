@@ -104,7 +104,7 @@ def data_checksum(path) -> str:
     import xarray as xr
 
     h = hashlib.sha256()
-    with xr.open_dataset(path, decode_cf=False) as ds:
+    with xr.open_dataset(path, engine="netcdf4", decode_cf=False) as ds:
         h.update(canonical_json(ds.attrs).encode())
         for name in sorted(ds.variables):
             v = ds[name]

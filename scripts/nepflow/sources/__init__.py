@@ -53,8 +53,10 @@ The source contract. Every source module (listed in :data:`SOURCES`) declares, i
 :func:`nepflow.sources.download.source_config`) and the top-level sections the source's
 ``SETTINGS`` name. rules/retrieve.smk builds one rule per configured product,
 ``retrieve_<product>`` (``retrieve_<p1>_<p2>…`` for a ``ONE_JOB`` source), from this contract; :func:`nepflow.regrid.forcing_year` then puts
-every product on the target grid. Adding a source: one module with the names above, its
-entry in :data:`SOURCES`, its settings in config/schema.yaml, and its tests.
+every product on the target grid. Adding a source: one module with the names above, its name in
+:data:`SOURCES`, its settings and its name among each product's choices in config/schema.yaml (the
+one place of every default and allowed value, for the plan's checks and the docs), and its tests;
+tests/test_sources_contract.py names whichever of these is missing.
 """
 
 from __future__ import annotations
@@ -119,11 +121,18 @@ def check_choice(product: str, source: str) -> None:
 
 def source_config(config: dict) -> dict:
     """What every source takes as ``cfg``: the config's ``sources`` section with ``bbox`` (the
-    request box) and ``meteo`` (:func:`nepflow.sources.download.source_config`), plus the demo's
-    own section ``demo``."""
+    request box; :func:`nepflow.sources.download.source_config`), plus the top-level sections that
+    the sources the config chooses name in their ``SETTINGS`` or ``OPEN_SETTINGS`` (the demo's ``demo``)."""
     from .download import source_config as sources_section
 
-    return {**sources_section(config), "demo": config["demo"]}
+    cfg = sources_section(config)
+    chosen = sorted({v for v in config["sources"].values() if isinstance(v, str) and v in SOURCES})
+    for source in chosen:
+        mod = module(source)
+        for name in (*mod.SETTINGS, *mod.OPEN_SETTINGS):
+            if name not in cfg and name in config:
+                cfg[name] = config[name]
+    return cfg
 
 
 def retrieve_jobs(source_of: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
