@@ -18,7 +18,7 @@ def main(smk):
     crs = drivers.rio.crs
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
-    draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (uncertainty_param())
+    draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (nepflow.ruleparams)
     warnings = []
 
     def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes
