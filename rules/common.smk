@@ -1,6 +1,5 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
-import os
 
 from nepflow import ruleparams as nepflow_ruleparams
 from nepflow import sources as nepflow_sources, variables as nepflow_variables
