@@ -188,7 +188,7 @@ def test_report_in_a_real_browser(tiny_run, tmp_path):
     snakemake(tiny_run, "--report", str(page))
     landing = re.sub(r"\s+", " ", re.sub(r"<script.*?</script>", "", report_browser.dom(browser, page), flags=re.S))
     assert "System Message" not in landing
-    assert re.findall(r"<td>(region|period|grid|sources|models)</td>", landing) == [
+    assert re.findall(r"<td>(region|period|grid|sources|models|nepflow)</td>", landing) == [
         "region",
         "period",
         "grid",
