@@ -13,7 +13,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from nepflow import config as nepflow_config  # noqa: E402
+from nepflow import archive as nepflow_archive, config as nepflow_config  # noqa: E402
 from nepflow.errors import NepflowError  # noqa: E402
 
 DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
@@ -50,6 +50,12 @@ include: "rules/report.smk"
 include: "rules/ensemble.smk"
 include: "rules/uncertainty.smk"
 include: "rules/validation.smk"
+
+
+# What the report's landing page (report/workflow.rst) says of the code: the nepflow version and the commit.
+# Set after the rules took their params from the config (it is no param: a new commit reruns nothing) and
+# never validated (no user key: the schema rejects one of this name).
+config["nepflow"] = nepflow_archive.code_version(Path(workflow.basedir))
 
 
 rule all:

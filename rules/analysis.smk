@@ -9,8 +9,7 @@ rule series:
     output:
         series=run_path("series/annual.nc"),
     params:
-        years=YEARS,
-        code=code_hash("series.py"),
+        **rule_params("series"),
     log:
         log_path("series"),
     benchmark:
@@ -42,9 +41,7 @@ for statistic in STATISTICS:
             analysis=run_path(f"analysis/{statistic}.nc"),
             tifs=analysis_tifs(statistic),
         params:
-            statistic=statistic,
-            analysis=analysis_params(),
-            code=code_hash("statistic.py"),
+            **rule_params(statistic),
         log:
             log_path(statistic),
         benchmark:
@@ -71,8 +68,7 @@ rule classes:
         classes=run_path("analysis/classes.nc"),
         tifs=class_tifs(),
     params:
-        classes=conf("classes"),
-        code=code_hash("classes.py"),
+        **rule_params("classes"),
     log:
         log_path("classes"),
     benchmark:
@@ -106,8 +102,7 @@ rule area_stats:
             run_path("tables/summary.md"), caption="../report/summary.rst", category="Tables", subcategory="Summary"
         ),
     params:
-        years=YEARS,
-        code=code_hash("area_stats.py"),
+        **rule_params("area_stats"),
     log:
         log_path("area_stats"),
     benchmark:

@@ -10,10 +10,7 @@ rule carbon:
         **monthly_carbon_output(),
         carbon=run_path("carbon/{year}.nc"),
     params:
-        **uncertainty_param(),
-        carbon=conf("carbon"),
-        strictness=conf("checks", "strictness"),
-        code=code_hash("carbon.py"),
+        **rule_params("carbon"),
     log:
         log_path("carbon/{year}"),
     benchmark:

@@ -1,12 +1,11 @@
 # Helpers: path builders, the year list, input functions and resource estimates.
 import math
-import os
 
-from nepflow import codehash as nepflow_codehash, demo_sites as nepflow_demo_sites
+from nepflow import ruleparams as nepflow_ruleparams
 from nepflow import sources as nepflow_sources, variables as nepflow_variables
 
 RUN = config["run_name"]
-YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
+YEARS = nepflow_ruleparams.years(config)
 FACTORS = list(nepflow_variables.FACTORS)  # the variables table's factors of the correlations
 
 
@@ -14,33 +13,15 @@ wildcard_constraints:
     year=r"\d{4}",
 
 
-def sorted_config(value):
-    """A config value with every mapping's keys sorted: the same settings in another key order
-    give the same params, so Snakemake's params trigger reruns only on a real change."""
-    if isinstance(value, dict):
-        return {k: sorted_config(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [sorted_config(v) for v in value]
-    return value
-
-
-def conf(*keys):
-    """The config section at ``keys`` (e.g. conf("carbon")), keys sorted, for a rule's params."""
-    value = config
-    for k in keys:
-        value = value[k]
-    return sorted_config(value)
-
-
-def code_hash(script):
-    """A rule's `code` param: a hash of its entry script and the library modules it imports
-    (nepflow.codehash), so that an edit of the library reruns the rules that run it, and only those."""
-    return nepflow_codehash.script_hash(os.path.join(workflow.basedir, "scripts", script))
+def rule_params(rule):
+    """The params of ``rule`` from the config: nepflow.ruleparams' table, which the command line
+    (scripts/<x>.py --configfile) reads too, so a script run from a shell gets its rule's params."""
+    return nepflow_ruleparams.rule_params(rule, config, workflow.basedir)
 
 
 def run_path(path):
     """A path inside this run's results folder."""
-    return f"{config['results_dir']}/{RUN}/{path}"
+    return nepflow_ruleparams.run_path(config, path)
 
 
 def data_path(source, path):
@@ -61,20 +42,12 @@ def bench_path(name):
 # products it delivers, the config sections it reads, the files one retrieve job writes, retrieve
 # and open_year. The retrieve rules (rules/retrieve.smk) and the regrid params are built from it.
 RUN_PRODUCTS = nepflow_config.products(config)
-SOURCE_OF = {product: config["sources"][product] for product in RUN_PRODUCTS}
+SOURCE_OF = nepflow_ruleparams.source_of(config)
 SOURCE_CFG = nepflow_sources.source_config(config)
-#: The retrieve jobs of a year, [(source, products)]: one per product, or one for all the products a
+#: The retrieve rules of a year, name -> (source, products): one per product, or one for all the products a
 #: source generates together (its module's ONE_JOB, e.g. the demo: its products share the fields; the
 #: job makes all of them whichever the config takes, so runs sharing the cache share the job).
-RETRIEVE_JOBS = nepflow_sources.retrieve_jobs(SOURCE_OF)
-
-
-def source_params(source):
-    """The settings of one source a retrieve job uses (keys sorted): the request box and the sections
-    its module's SETTINGS name. sources.download (tries, timeouts) is left out on purpose: retry
-    settings must not re-download."""
-    keys = nepflow_sources.module(source).SETTINGS
-    return sorted_config({"bbox": SOURCE_CFG["bbox"], **{k: SOURCE_CFG.get(k) for k in keys}})
+RETRIEVE_RULES = nepflow_ruleparams.retrieve_rules(config)
 
 
 def source_outputs(product, year="{year}", source=None):
@@ -124,17 +97,6 @@ def retrieved_products(wildcards):
     return {product: retrieved(product, wildcards.year) for product in RUN_PRODUCTS}
 
 
-def regrid_source_params():
-    """What regrid needs to open each product: its source and the settings its open_year reads."""
-    keys = sorted({k for source in SOURCE_OF.values() for k in nepflow_sources.module(source).OPEN_SETTINGS})
-    return {
-        "sources": SOURCE_OF,
-        "source_settings": sorted_config({k: SOURCE_CFG.get(k) for k in keys}),
-        "land_max_missing": config["regrid"]["land_max_missing"],
-        "coast_fill_km": config["regrid"]["coast_fill_km"],
-    }
-
-
 def monthly_carbon_output():
     """The optional monthly carbon file (carbon.monthly_output)."""
     if config["carbon"]["monthly_output"]:
@@ -144,13 +106,7 @@ def monthly_carbon_output():
 
 def carbon_models():
     """The NPP models the carbon jobs compute: carbon.npp (the primary one) first, then carbon.models."""
-    c = config["carbon"]
-    return [c["npp"]] + [m for m in c["models"] if m != c["npp"]]
-
-
-def landcover_class_param():
-    """The regrid jobs also write the dominant land-cover class when CASA (eps_max per class) is computed."""
-    return {"landcover_class": True} if "casa" in carbon_models() else {}
+    return nepflow_ruleparams.carbon_models(config)
 
 
 # ---------------------------------------------------------------- aggregates
@@ -184,7 +140,7 @@ STATISTICS = {
     + ", ".join(nepflow_variables.FACTORS.values())
     + ".",
 }
-assert set(STATISTICS) == set(ANALYSIS_VARS)
+assert tuple(STATISTICS) == tuple(ANALYSIS_VARS) == nepflow_ruleparams.STATISTICS
 
 
 def analysis_tifs(name):
@@ -250,23 +206,12 @@ def summary_extra_inputs(wildcards=None):
 
 
 def demo_site_files():
-    return [run_path(f"validation/sites/{s['id']}.csv") for s in nepflow_demo_sites.SITES]
+    return nepflow_ruleparams.demo_site_files(config)
 
 
 def validation_sites():
     """The flux-tower sites to validate against: validation.sites, then the demo's synthetic ones if asked for."""
-    sites = [dict(s) for s in config["validation"]["sites"]]
-    if config["validation"]["demo_sites"]:
-        sites += [
-            {"id": s["id"], "lon": s["lon"], "lat": s["lat"], "landcover": s["landcover"], "file": f}
-            for s, f in zip(nepflow_demo_sites.SITES, demo_site_files())
-        ]
-    return sites
-
-
-def uncertainty_param():
-    """With uncertainty draws the carbon jobs also write the sums the draws are evaluated from."""
-    return {"uncertainty": conf("uncertainty")} if config["uncertainty"]["draws"] > 0 else {}
+    return nepflow_ruleparams.validation_sites(config)
 
 
 # ---------------------------------------------------------------- resources
@@ -320,8 +265,3 @@ def analysis_chunk(wildcards=None):
     """Edge of the statistics' dask chunks (config analysis.chunk; 0: derived from mem_mb). A resource,
     not a param, like block_rows."""
     return int(config["analysis"]["chunk"] or 0)
-
-
-def analysis_params():
-    """The config's analysis section without the chunk size (a resource: it changes no value)."""
-    return {k: v for k, v in conf("analysis").items() if k != "chunk"}

@@ -15,12 +15,7 @@ rule ensemble:
         ),
         series=run_path("tables/ensemble_series.csv"),
     params:
-        models=carbon_models(),
-        years=YEARS,
-        trend_classes=conf("classes", "trend"),
-        mk_variant=conf("analysis", "mk_variant"),
-        min_valid_years=conf("analysis", "min_valid_years"),
-        code=code_hash("ensemble.py"),
+        **rule_params("ensemble"),
     log:
         log_path("ensemble"),
     benchmark:
@@ -48,7 +43,7 @@ rule ensemble_figure:
             subcategory="NPP model ensemble",
         ),
     params:
-        code=code_hash("ensemble_figure.py"),
+        **rule_params("ensemble_figure"),
     log:
         log_path("ensemble_figure"),
     benchmark:

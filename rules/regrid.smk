@@ -6,9 +6,7 @@ rule grid:
     output:
         grid=run_path("grid.nc"),
     params:
-        grid=conf("grid"),
-        region=conf("region"),
-        code=code_hash("grid.py"),
+        **rule_params("grid"),
     log:
         log_path("grid"),
     benchmark:
@@ -31,13 +29,7 @@ rule regrid:
     output:
         forcing=run_path("forcing/{year}.nc"),
     params:
-        **regrid_source_params(),
-        **landcover_class_param(),
-        methods=conf("regrid", "methods"),
-        landcover=conf("landcover"),
-        par_fraction=conf("carbon", "par_fraction"),
-        strictness=conf("checks", "strictness"),
-        code=code_hash("regrid.py"),
+        **rule_params("regrid"),
     log:
         log_path("regrid/{year}"),
     benchmark:

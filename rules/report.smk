@@ -1,5 +1,5 @@
 # Figures, the report and the publication archive.
-from nepflow import classify as nepflow_classify, figure_index as nepflow_figure_index
+from nepflow import figure_index as nepflow_figure_index
 
 
 rule figures:
@@ -22,11 +22,7 @@ rule figures:
             subcategory=nepflow_figure_index.report_subcategory,
         ),
     params:
-        figures=conf("figures"),
-        classes=conf("classes"),
-        cv_bounds=nepflow_classify.CV_SCHEMES[config["classes"]["cv_scheme"]],
-        years=YEARS,
-        code=code_hash("figures.py"),
+        **rule_params("figures"),
     log:
         log_path("figures"),
     benchmark:
@@ -60,7 +56,7 @@ rule report_tables:
             subcategory="Summary",
         ),
     params:
-        code=code_hash("report_tables.py"),
+        **rule_params("report_tables"),
     log:
         log_path("report_tables"),
     # a page of text from two small tables: on a cluster, not worth a Slurm job and its queue wait
@@ -83,12 +79,7 @@ rule archive:
         archive=run_path(f"archive/nepflow-{RUN}.tar.gz"),
         sums=run_path("archive/SHA256SUMS"),
     params:
-        run=RUN,
-        data_dir=conf("data_dir"),
-        code_root=workflow.basedir,
-        config=sorted_config(config),
-        include_inputs=conf("archive", "include_inputs"),
-        code=code_hash("archive.py"),
+        **rule_params("archive"),
     log:
         log_path("archive"),
     threads: 1

@@ -7,8 +7,7 @@
 # environment or ~/.netrc / ~/.cdsapirc, never from params, and check them only when the job runs
 # (a dry run needs none). `localrule: True`: compute nodes usually have no internet; a `downloads`
 # resource throttles concurrency.
-for _source, _products in RETRIEVE_JOBS:
-    _name = "retrieve_" + "_".join(_products)
+for _name, (_source, _products) in RETRIEVE_RULES.items():
 
     rule:
         name:
@@ -18,9 +17,7 @@ for _source, _products in RETRIEVE_JOBS:
         output:
             **job_outputs(_source, _products),
         params:
-            source=_source,
-            products=list(_products),
-            settings=source_params(_source),
+            **rule_params(_name),
         log:
             log_path(f"{_name}/{{year}}"),
         benchmark:

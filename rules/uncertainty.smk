@@ -15,10 +15,7 @@ rule uncertainty:
             subcategory="Parameter uncertainty",
         ),
     params:
-        uncertainty=conf("uncertainty"),
-        carbon=conf("carbon"),
-        years=YEARS,
-        code=code_hash("uncertainty.py"),
+        **rule_params("uncertainty"),
     log:
         log_path("uncertainty"),
     benchmark:

@@ -9,9 +9,7 @@ rule demo_sites:
     output:
         sites=demo_site_files(),
     params:
-        years=YEARS,
-        seed=conf("demo", "seed"),
-        code=code_hash("demo_sites.py"),
+        **rule_params("demo_sites"),
     log:
         log_path("demo_sites"),
     benchmark:
@@ -47,10 +45,7 @@ rule validate:
             subcategory="Validation against flux towers",
         ),
     params:
-        sites=validation_sites(),
-        window=conf("validation", "window"),
-        years=YEARS,
-        code=code_hash("validate.py"),
+        **rule_params("validate"),
     log:
         log_path("validate"),
     benchmark:

@@ -18,7 +18,7 @@ def main(smk):
     grid_mapping = drivers.coords.get("spatial_ref")  # carried to the outputs (no rioxarray import: a job's start-up)
     params = dict(smk.params["carbon"])
     monthly = "monthly" in dict(smk.output)
-    draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (uncertainty_param())
+    draws = "uncertainty" in dict(smk.params)  # passed only with uncertainty.draws > 0 (nepflow.ruleparams)
     warnings = []
 
     def block(rows):  # one block of rows: checked drivers -> annual (and monthly) fluxes

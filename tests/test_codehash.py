@@ -114,19 +114,36 @@ def test_real_scripts_run_the_modules_their_rules_are_about():
     assert not {"grid", "regrid", "carbon", "series", "classes"} & runs("nepflow/stats/__init__.py")
     assert "figures" in runs("nepflow/classify.py")  # a lazy import
     assert "nepflow/variables.yml" in deps["carbon"]  # a data file
+    # the command line's module (a script run from a shell builds its job there; no job runs it) is not followed:
+    # the config checks and the rules' params table are in no rule's hash
+    for files in deps.values():
+        assert not {"nepflow/cli.py", "nepflow/ruleparams.py", "nepflow/config.py"} & set(files), files
     assert provenance.attrs("x", [], {provenance.CODE_PARAM: "abc", "k": 1})["nepflow_params"] == '{"k":1}'
 
 
 def test_every_rule_but_retrieval_hashes_its_own_script():
+    """Each rule's params come from nepflow.ruleparams' table (``**rule_params(name)``), whose script is the
+    one the rule runs, and every rule but retrieval gets its script's hash as ``code``."""
     import re
 
+    from nepflow import config as nconfig, ruleparams
     from test_envs import rule_blocks
 
+    config = nconfig.defaults()
     checked = []
     for name, block in rule_blocks():
         script = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', block)
-        if not script or script.group(1) == "retrieve.py":
+        if not script:
+            continue
+        assert re.search(r"params:\s*\*\*rule_params\((\"\w+\"|statistic|_name)\),\s*log:", block), (
+            f"rule {name}: params not from rule_params"
+        )
+        if script.group(1) == "retrieve.py":
             continue  # retrieval (rules defined in a loop too) is not code-triggered
+        rule = name.split()[0] if "(loop)" not in name else ruleparams.STATISTICS[0]
         checked.append(name)
-        assert f'code=code_hash("{script.group(1)}")' in block, f"rule {name}: no code=code_hash param for its script"
+        assert ruleparams.TABLE[rule][0] == script.group(1), f"rule {name}: runs {script.group(1)}"
+        params = ruleparams.rule_params(rule, config)
+        assert params["code"] == codehash.script_hash(SCRIPTS / script.group(1)), name
     assert len(checked) >= 12 and "statistic (loop)" in checked
+    assert "code" not in ruleparams.rule_params("retrieve_meteo_fpar_landcover_sunshine", config)

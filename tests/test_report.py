@@ -9,14 +9,16 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
 import zipfile
 
 import numpy as np
 
 import pytest
 
-from nepflow import figure_index
-from workflow import snakemake
+import nepflow
+from nepflow import archive, figure_index
+from workflow import ROOT, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +110,13 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     import yaml
     from snakemake.utils import validate
 
-    from workflow import ROOT
-
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     if configfile != "config.yaml":
         from snakemake.utils import update_config
 
         update_config(cfg, yaml.safe_load((ROOT / "config" / configfile).read_text()))
     validate(cfg, str(ROOT / "config" / "schema.yaml"))
+    cfg["nepflow"] = archive.code_version(ROOT)  # as the Snakefile sets it
     # rendered as Snakemake renders it (snakemake.report: trim_blocks and lstrip_blocks)
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
     text = env.from_string((ROOT / "report" / "workflow.rst").read_text()).render(
@@ -125,7 +126,8 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
     assert "{" not in body and "http" not in body  # no raw dicts, no service URLs
     cells = re.findall(r"<td>(.*?)</td>", re.sub(r"\s+", " ", body))
     rows = dict(zip(cells[::2], cells[1::2]))
-    assert set(rows) == {"region", "period", "grid", "sources", "models"}
+    assert set(rows) == {"region", "period", "grid", "sources", "models", "nepflow"}
+    assert rows["nepflow"] == f"version {nepflow.__version__}, commit {cfg['nepflow']['commit']}"
     assert f"{cfg['years']['start']}–{cfg['years']['end']}" in rows["period"]
     assert f"meteorology: {cfg['sources']['meteo']}" in rows["sources"]
     assert "GPP: TEC" in rows["models"] and "Rh: Pei" in rows["models"]
@@ -133,11 +135,14 @@ def test_landing_page_is_prose_and_a_small_table(configfile):
 
 
 def test_landing_page_of_the_built_report_has_its_table(report):
-    """The description Snakemake itself rendered into report.html: the five-row table, no docutils error."""
+    """The description Snakemake itself rendered into report.html: the six-row table, no docutils error; the code
+    that made the run is this checkout (its short commit, with "dirty" when it has uncommitted changes)."""
     desc = report["description"]
     assert "System Message" not in desc and "ERROR/" not in desc, desc[:2000]
     cells = re.findall(r"<td>(.*?)</td>", re.sub(r"\s+", " ", desc))
-    assert cells[::2] == ["region", "period", "grid", "sources", "models"], cells
+    assert cells[::2] == ["region", "period", "grid", "sources", "models", "nepflow"], cells
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True)
+    assert cells[-1].startswith(f"version {nepflow.__version__}, commit {head.stdout.strip()}"), cells[-1]
 
 
 def test_tables_render_inline_as_html_tables(report, tiny_run):
@@ -183,12 +188,13 @@ def test_report_in_a_real_browser(tiny_run, tmp_path):
     snakemake(tiny_run, "--report", str(page))
     landing = re.sub(r"\s+", " ", re.sub(r"<script.*?</script>", "", report_browser.dom(browser, page), flags=re.S))
     assert "System Message" not in landing
-    assert re.findall(r"<td>(region|period|grid|sources|models)</td>", landing) == [
+    assert re.findall(r"<td>(region|period|grid|sources|models|nepflow)</td>", landing) == [
         "region",
         "period",
         "grid",
         "sources",
         "models",
+        "nepflow",
     ]
     view = report_browser.dom(browser, report_browser.view_page(page, "area_stats", tmp_path / "a.html"))
     assert re.search(r'<iframe[^>]+src="data:text/html', view), "area_stats.html is not shown inline"
@@ -250,3 +256,28 @@ def test_summary_and_area_captions_say_the_persistence_rule_and_bands():
     assert "persistent (H > 0.55, hurst_p < 0.05, the same rule in every row)" in summary
     assert r"no change where \|slope\| ≤ 0.5" in area
     assert "random within 0.05 of the middle one, persistence only where hurst_p < 0.05" in area
+
+
+def test_code_version_short_commit_dirty_or_unknown(tmp_path):
+    """The landing page's version and commit: the commit's short hash, "dirty" after an edit of a tracked file,
+    "unknown" outside a git checkout (an unpacked archive, even inside another repository's tree)."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "Snakefile").write_text("# one\n")
+    (tmp_path / "archive").mkdir()
+    assert archive.code_version(tmp_path) == {"version": nepflow.__version__, "commit": "unknown (not a git checkout)"}
+    for args in (["init", "-q"], ["add", "Snakefile"], ["commit", "-q", "-m", "x"]):
+        subprocess.run([*git, *args], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert archive.code_version(tmp_path)["commit"] == head[:7]
+    (tmp_path / "untracked.txt").write_text("not code")  # untracked files leave it clean
+    assert archive.code_version(tmp_path)["commit"] == head[:7]
+    (tmp_path / "Snakefile").write_text("# two\n")
+    assert archive.code_version(tmp_path)["commit"] == f"{head[:7]}, dirty (uncommitted changes)"
+    assert archive.code_version(tmp_path / "archive")["commit"] == "unknown (not a git checkout)"
+
+
+def test_citation_states_the_version_the_code_has():
+    """One version: nepflow.__version__ (outputs' provenance, the report); CITATION.cff repeats it."""
+    import yaml
+
+    assert yaml.safe_load((ROOT / "CITATION.cff").read_text())["version"] == nepflow.__version__

@@ -56,24 +56,46 @@ CODE = [
 SECRET_ENV = ("EARTHDATA_PASSWORD", "EARTHDATA_TOKEN", "CDSAPI_KEY")
 
 
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def git_commit(root: Path) -> tuple[str, str] | None:
+    """(commit, ``git status --porcelain`` of the tracked files: empty when clean) of the code at ``root``;
+    None when ``root`` is not the top of a git checkout (an unpacked archive, even inside another
+    repository) or git is missing."""
+    try:
+        if Path(_git(root, "rev-parse", "--show-toplevel")).resolve() != Path(root).resolve():
+            return None
+        return _git(root, "rev-parse", "HEAD"), _git(root, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def git_state(root: Path) -> str:
     """Commit and cleanliness of the code tree, as text."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+    state = git_commit(root)
+    if state is None:
         return "commit: unknown (not a git checkout)\n"
+    commit, dirty = state
     text = f"commit: {commit}\n"
     if dirty:
         text += "WARNING: the code had uncommitted changes when this archive was made:\n" + dirty + "\n"
     return text
+
+
+def code_version(root: Path) -> dict[str, str]:
+    """The nepflow version (``nepflow.__version__``, the one CITATION.cff states) and the commit of the code
+    at ``root``: its short hash, with ``dirty`` when tracked files have uncommitted changes (the report's
+    landing page shows both)."""
+    from . import __version__
+
+    state = git_commit(root)
+    if state is None:
+        commit = "unknown (not a git checkout)"
+    else:
+        commit = state[0][:7] + (", dirty (uncommitted changes)" if state[1] else "")
+    return {"version": __version__, "commit": commit}
 
 
 def code_files(root: Path) -> list[Path]:

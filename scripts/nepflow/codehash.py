@@ -21,6 +21,11 @@ What counts as an import of a module:
 - a module run as a program (``[sys.executable, "-m", "snakemake", ...]``);
 - a data file beside a module whose name the module spells out (``variables.yml``).
 
+Not followed: :data:`NOT_RUN_BY_JOBS`, the command line's own module (``nepflow.cli``: a script run from
+a shell builds its job object there, from the config; a job gets Snakemake's object and never runs it).
+Following it would put the plan-time config checks and the rules' params table into every rule's hash
+(an edit of them would rerun every job) and their imports into every rule's environment.
+
 The hash depends only on the files' contents and their paths relative to ``scripts/``, so it
 is the same in any clone and on any machine. Each file is parsed once (the scans are kept in
 ``__pycache__``, by file digest) and hashed once per process.
@@ -39,6 +44,8 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "nepflow"
+#: Modules no job runs (see the module's doc): not followed.
+NOT_RUN_BY_JOBS = frozenset({"nepflow.cli"})
 
 
 #: Scan results by file digest, kept between runs in the package's __pycache__ (a no-op
@@ -181,7 +188,7 @@ def _walk(script: Path) -> tuple[_Scanner, dict[Path, bool]]:
     todo = [(m, True) for m in top | lazy]
     while todo:
         name, deep = todo.pop()
-        if name in full or (not deep and name in shallow):
+        if name in full or (not deep and name in shallow) or name in NOT_RUN_BY_JOBS:
             continue
         path = _module_file(root, name)
         if path is None:  # a name imported from a module (``from nepflow.x import f``), not a module

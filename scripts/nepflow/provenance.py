@@ -13,7 +13,7 @@ import json
 import platform
 from importlib import metadata
 
-#: The params key of a rule's code hash (``code_hash`` in rules/common.smk, nepflow.codehash).
+#: The params key of a rule's code hash (nepflow.ruleparams, nepflow.codehash).
 CODE_PARAM = "code"
 SOFTWARE = ("numpy", "scipy", "pandas", "xarray", "rioxarray", "rasterio", "netCDF4", "numba", "dask", "snakemake")
 
