@@ -31,7 +31,9 @@ HDF-EOS2 Grid StructMetadata (HDF-EOS Library User's Guide, vol. 1).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import re
 from pathlib import Path
 
@@ -165,17 +167,26 @@ def parse_struct_metadata(text: str) -> dict:
 
 
 def grid_info(path) -> dict:
-    """h, v, nx, ny and the checked StructMetadata of a tile file."""
+    """h, v, nx, ny and the checked StructMetadata of a tile file.
+
+    Remembered per file (path, size and modification time): a year's monthly FPAR mosaics each 8-day
+    composite's tiles once per layer and month."""
+    st = Path(path).stat()
+    return copy.deepcopy(_grid_info(str(path), st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid_info(path: str, size: int, mtime_ns: int) -> dict:
     info = parse_name(Path(path).name)
     sd = _open(path)
     try:
-        attrs = sd.attributes()
+        # this attribute's value only: pyhdf reads text attributes a character at a time (CoreMetadata.0 is long)
+        struct = next((a.get() for a in map(sd.attr, range(sd.info()[1])) if a.info()[0] == "StructMetadata.0"), None)
         names = list(sd.datasets())
         shape = sd.select(names[0]).info()[2] if names else None
     finally:
         sd.end()
     ny, nx = (shape if isinstance(shape, list) else [None, None])[:2]
-    struct = attrs.get("StructMetadata.0")
     if struct:
         sm = parse_struct_metadata(struct)
         nx, ny = sm.get("XDim", nx), sm.get("YDim", ny)
