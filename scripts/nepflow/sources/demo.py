@@ -10,16 +10,40 @@ sources' decoding, so every demo run exercises it:
 - ``meteo``: ERA5-Land monthly means as the CDS delivers them (the zip of two
   NetCDF streams, ``valid_time``, t2m in K, per-day accumulations in m and J m-2,
   evaporation negative upward, ssr/str the net radiation with an albedo of 0.23)
-  at ``demo.meteo_resolution`` (default 0.1°), opened by ``nepflow.sources.cds``;
-- ``fpar``: monthly FPAR on the MODIS sinusoidal grid (pixels the multiple of
-  463.3 m nearest ``demo.land_resolution``) as MOD15A2H stores it (uint8 counts,
-  scale factor 0.01, fill 255), a NetCDF in the local source's layout, opened by
-  ``nepflow.sources.local``;
-- ``landcover``: IGBP classes (MCD12Q1 LC_Type1 values) as a sinusoidal GeoTIFF,
-  opened by ``nepflow.sources.local`` (C4 fractions by the config rules);
+  at ``demo.meteo_resolution`` (default 0.1°), with the sea masked as ERA5-Land
+  masks it: no value (NaN, the _FillValue) in the cells less than half land
+  (:func:`land_fraction`, 4 × 4 sub-points per cell, < :data:`LAND_SEA_THRESHOLD`).
+  The sea (:data:`SEA`) is the Bohai and the Yellow Sea west of 124.5° E between
+  33.5° and 41.2° N: one ring traced from the cnmaps outlines of the coastal
+  provinces, simplified to 0.05°, so the coast of Tianjin, Hebei and Shandong's
+  region pixels lies under masked cells and the regrid job fills them
+  (``regrid.coast_fill_km``) as it does for real data. Opened by ``nepflow.sources.cds``;
+- ``fpar``: MOD15A2H as LP DAAC delivers it: HDF4-EOS tiles of the MODIS
+  sinusoidal grid (``nepflow.sources.modis.write_tile``: the real SDS names, types,
+  scale factor, valid range, fill value and StructMetadata), one file per 8-day
+  composite (day 1, 9, …, 361) and tile, named ``MOD15A2H.AYYYYDDD.hHHvVV.061.<production>.hdf``,
+  at pixels of k × 463.3 m with k the divisor of 2400 nearest ``demo.land_resolution``
+  (coarser than 500 m for speed; the reader takes k from XDim/YDim). ``Fpar_500m``
+  holds round(100 FPAR) with the product's land-cover codes (MOD15 user guide):
+  250 on urban pixels, 254 on water (the sea and Baiyangdian lake; real tiles code
+  the ocean 254 too), 255 outside the domain. ``FparLai_QC`` (bits 0 MODLAND_QC,
+  3-4 cloud state, 5-7 SCF_QC): 0 (main algorithm, clear), 32 (main, saturated,
+  FPAR > 0.8), 105 (significant clouds, back-up empirical algorithm, FPAR biased low
+  by up to 30 %) on a share of pixels of :data:`CLOUD_SHARE` (most in the July–August
+  monsoon, in patches), 153 (not produced, FPAR 255) on :data:`LOST_SHARE`, and 157
+  on the land-cover codes, as real tiles carry. Listed in the local source's
+  manifest (kind hdf) and opened by ``nepflow.sources.local``, whose MOD15A2H
+  tiles go through ``nepflow.sources.earthdata.monthly_fpar`` (the main retrievals'
+  monthly means first) with ``sources.earthdata``'s defaults but ``fpar_nonveg: zero``
+  (urban and water count as FPAR 0, so the forcing covers every region pixel);
+- ``landcover``: MCD12Q1 ``LC_Type1`` (IGBP classes, 17 water) tiles on the same
+  pixels, one per tile and year, opened likewise (C4 fractions by the config rules);
 - ``sunshine``: monthly station records (station_id, lon, lat, date, hours) at
-  synthetic stations every ``STATION_SPACING`` degrees (jittered), aggregated and
-  interpolated by ``nepflow.sources.stations``.
+  synthetic stations every ``STATION_SPACING`` degrees (jittered; none at sea),
+  aggregated and interpolated by ``nepflow.sources.stations``.
+
+:func:`generate` gives the fields in memory, unmasked, on lon/lat grids (the tests
+check the planted signals on them).
 
 How the fields are made (all documented, all from textbook relations):
 
@@ -36,8 +60,9 @@ How the fields are made (all documented, all from textbook relations):
   w = 3.0 + 3 g (the humid south-east evaporates near its potential), month by month; where PET ≤ 0, E = 0.1 P.
 - Land cover and FPAR. IGBP classes from the geography (mountain forests in
   northern Hebei/Beijing and along the Taihang and Lüliang ranges, grassland
-  in the north-west, cropland on the plain, cities as urban patches);
-  FPAR seasonal cycles per class (double-peaked wheat–maize croplands).
+  in the north-west, cropland on the plain, cities as urban patches, water on
+  the sea and Baiyangdian lake); FPAR seasonal cycles per class (double-peaked
+  wheat–maize croplands, 0 on water), evaluated at each 8-day composite's centre.
 
 Planted signals (what the analyses must recover):
 
@@ -474,8 +499,8 @@ def _attrs(year: int, cfg: dict) -> dict:
 
 
 def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
-    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
-    delivered files hold; the tests check the planted signals on them).
+    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the monthly fields the
+    delivered files encode, without the meteorology's sea mask; the tests check the planted signals on them).
 
     Parameters
     ----------
