@@ -208,7 +208,8 @@ def test_the_demo_job_is_the_same_whatever_products_a_run_takes_from_it():
 
 
 def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
-    """A moved or archived cache still opens: the land products' manifests name the tiles beside them."""
+    """A moved or archived cache still opens: the land products' manifests name the tiles beside them; the
+    tiles' bytes do not depend on the folder they are written in."""
     import json
     import shutil
 
@@ -218,6 +219,9 @@ def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
     demo.retrieve("fpar", 2005, cfg, paths)
     names = [f["name"] for f in json.loads(paths["manifest"].read_text())["files"]]
     assert names[0].startswith("fpar/MOD15A2H.A2005001.h") and (paths["manifest"].parent / names[0]).exists()
+    again = {k: tmp_path / "c" / v for k, v in demo.outputs("fpar", 2005, cfg).items()}
+    demo.retrieve("fpar", 2005, cfg, again)  # elsewhere: the same bytes (sha256 of every tile in the manifest)
+    assert again["manifest"].read_bytes() == paths["manifest"].read_bytes()
     shutil.move(a, tmp_path / "b")
     moved = tmp_path / "b" / paths["manifest"].relative_to(a)
     ds = demo.open_year("fpar", 2005, moved, cfg)

@@ -645,10 +645,8 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
     folder = manifest.parent / product
     records = []
 
-    def write(name, arrays, short, h, v, attrs=None):
-        with files.atomic_path(folder / name, suffix=".hdf") as out:
-            modis.write_tile(out, short, h, v, arrays, attrs=attrs, granule=name)
-        f = folder / name
+    def write(name, arrays, short, h, v):
+        f = modis.write_tile(folder / name, short, h, v, arrays)  # whole or not at all
         records.append({"name": f"{product}/{name}", "size": f.stat().st_size, "sha256": file_sha256(f)})
 
     doys, months = composite_months(year)

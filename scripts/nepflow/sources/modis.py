@@ -34,7 +34,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -502,59 +505,71 @@ def struct_metadata(grid_name: str, h: int, v: int, nx: int, ny: int, fields: di
 
 
 def write_tile(
-    path,
-    short: str,
-    h: int,
-    v: int,
-    arrays: dict[str, np.ndarray],
-    struct: bool = True,
-    attrs: dict | None = None,
-    granule: str | None = None,
+    path, short: str, h: int, v: int, arrays: dict[str, np.ndarray], struct: bool = True, attrs: dict | None = None
 ) -> Path:
     """Write an HDF4-EOS MODIS tile with pyhdf: the SDS names, types and attributes of :data:`PRODUCTS`,
     ``StructMetadata.0`` (the tile's grid; ``struct=False`` leaves it out) and ``CoreMetadata.0`` naming the
-    granule (``granule``, default the file's name: a file written under a temporary name gives its final one).
+    granule (the file's name).
 
     ``arrays``: {SDS name: (ny, nx) array} on tile (h, v), any pixel count that divides the tile (the reader
-    takes the pixel size from XDim/YDim); ``attrs``: further global text attributes.
+    takes the pixel size from XDim/YDim); ``attrs``: further global text attributes. The file appears whole
+    (written in a private folder beside ``path``, then moved) and its bytes depend only on its name and
+    content: HDF4 records the name a file is created under, so it is created under its own name, relative.
     """
     from pyhdf.SD import SD, SDC
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        cwd = os.getcwd()
+        os.chdir(tmp)  # only while HDF4 creates the file (the name it records); the writes go to its handle
+        try:
+            sd = SD(path.name, SDC.WRITE | SDC.CREATE)
+        finally:
+            os.chdir(cwd)
+        _fill_tile(sd, path.name, short, h, v, arrays, struct, attrs or {})
+        os.replace(tmp / path.name, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _fill_tile(sd, granule: str, short: str, h: int, v: int, arrays: dict, struct: bool, attrs: dict) -> None:
+    """The SDS and global attributes of :func:`write_tile`'s new file ``sd``, which it then closes."""
+    from pyhdf.SD import SDC
 
     grid, specs = PRODUCTS[short]
     types = {"uint8": SDC.UINT8, "int16": SDC.INT16, "uint16": SDC.UINT16, "int8": SDC.INT8}
     ny, nx = next(iter(arrays.values())).shape
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    sd = SD(str(path), SDC.WRITE | SDC.CREATE)
-    fields = {k: specs[k] for k in arrays}
-    for name, arr in arrays.items():
-        dtype, fill, vrange, scale, units, long_name = specs[name]
-        sds = sd.create(name, types[dtype], (ny, nx))
-        sds.dim(0).setname(f"YDim:{grid}")
-        sds.dim(1).setname(f"XDim:{grid}")
-        sds.long_name = long_name
-        sds.units = units
-        sds.attr("valid_range").set(types[dtype], list(vrange))
-        sds.attr("_FillValue").set(types[dtype], fill)
-        if scale is not None:
-            sds.attr("scale_factor").set(SDC.FLOAT64, scale)
-            sds.attr("scale_factor_err").set(SDC.FLOAT64, 0.0)
-            sds.attr("add_offset").set(SDC.FLOAT64, 0.0)
-            sds.attr("add_offset_err").set(SDC.FLOAT64, 0.0)
-            sds.attr("calibrated_nt").set(SDC.INT32, 21)
-        sds.setcompress(SDC.COMP_DEFLATE, 1)
-        sds[:] = np.asarray(arr).astype(dtype)
-        sds.endaccess()
-    if struct:
-        sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata(grid, h, v, nx, ny, fields))
-    sd.attr("CoreMetadata.0").set(
-        SDC.CHAR8,
-        f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{granule or path.name}"\n'
-        "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n",
-    )
-    for key, text in (attrs or {}).items():
-        sd.attr(key).set(SDC.CHAR8, str(text))
-    sd.end()
-    return path
+    try:
+        for name, arr in arrays.items():
+            dtype, fill, vrange, scale, units, long_name = specs[name]
+            sds = sd.create(name, types[dtype], (ny, nx))
+            sds.dim(0).setname(f"YDim:{grid}")
+            sds.dim(1).setname(f"XDim:{grid}")
+            sds.long_name = long_name
+            sds.units = units
+            sds.attr("valid_range").set(types[dtype], list(vrange))
+            sds.attr("_FillValue").set(types[dtype], fill)
+            if scale is not None:
+                sds.attr("scale_factor").set(SDC.FLOAT64, scale)
+                sds.attr("scale_factor_err").set(SDC.FLOAT64, 0.0)
+                sds.attr("add_offset").set(SDC.FLOAT64, 0.0)
+                sds.attr("add_offset_err").set(SDC.FLOAT64, 0.0)
+                sds.attr("calibrated_nt").set(SDC.INT32, 21)
+            sds.setcompress(SDC.COMP_DEFLATE, 1)
+            sds[:] = np.asarray(arr).astype(dtype)
+            sds.endaccess()
+        if struct:
+            fields = {k: specs[k] for k in arrays}
+            sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata(grid, h, v, nx, ny, fields))
+        sd.attr("CoreMetadata.0").set(
+            SDC.CHAR8,
+            f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{granule}"\n'
+            "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n",
+        )
+        for key, text in attrs.items():
+            sd.attr(key).set(SDC.CHAR8, str(text))
+    finally:
+        sd.end()
