@@ -92,6 +92,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -635,21 +637,8 @@ def _tiles(cfg: dict, bounds):
         yield h, v, lon, lat, inside
 
 
-def _write_land(product, year, cfg, bounds, src_cfg, paths):
-    """MOD15A2H (FPAR) or MCD12Q1 (land cover) HDF4-EOS tiles of the domain, named as NASA names them,
-    with the local source's manifest (its MODIS decoding opens them; see the module docstring)."""
-    from ..provenance import file_sha256
-    from . import download, modis
-
-    manifest = Path(paths["manifest"])
-    folder = manifest.parent / product
-    records = []
-
-    def write(name, arrays, short, h, v):
-        f = modis.write_tile(folder / name, short, h, v, arrays)  # whole or not at all
-        records.append({"name": f"{product}/{name}", "size": f.stat().st_size, "sha256": file_sha256(f)})
-
-    doys, months = composite_months(year)
+def _land_tiles(product, year, cfg, bounds, doys, months, write) -> None:
+    """Generate the domain's tiles of ``product`` and hand each to ``write(name, arrays, short, h, v)``."""
     for h, v, lon, lat, inside in _tiles(cfg, bounds):
         if not inside.any():
             continue
@@ -675,6 +664,31 @@ def _write_land(product, year, cfg, bounds, src_cfg, paths):
             arrays["Fpar_500m"][inside], arrays["FparLai_QC"][inside] = dn, qc  # fill outside the domain
             name = f"MOD15A2H.A{year}{doy:03d}.h{h:02d}v{v:02d}.061.{PRODUCTION}.hdf"
             write(name, arrays, "MOD15A2H", h, v)
+
+
+def _write_land(product, year, cfg, bounds, src_cfg, paths):
+    """MOD15A2H (FPAR) or MCD12Q1 (land cover) HDF4-EOS tiles of the domain, named as NASA names them,
+    with the local source's manifest (its MODIS decoding opens them; see the module docstring)."""
+    from ..provenance import file_sha256
+    from . import download, modis
+
+    manifest = Path(paths["manifest"])
+    folder = manifest.parent / product
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f".{product}.*"):  # a killed attempt's staging folder
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{product}.", dir=folder))  # the tiles are written there, then moved
+    records = []
+
+    def write(name, arrays, short, h, v):
+        f = modis.write_tile(folder / name, short, h, v, arrays, staging=staging)  # whole or not at all
+        records.append({"name": f"{product}/{name}", "size": f.stat().st_size, "sha256": file_sha256(f)})
+
+    doys, months = composite_months(year)
+    try:
+        _land_tiles(product, year, cfg, bounds, doys, months, write)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     # The local source's manifest of a user's tiles (kind hdf); names relative to the manifest's folder, so the
     # cache reads the same wherever the project folder is moved and a rerun writes the same bytes.
     download.write_manifest(

@@ -211,8 +211,14 @@ def _grid_info(path: str, size: int, mtime_ns: int) -> dict:
     return info
 
 
+#: The SDS attributes :func:`read_sds` reads: those the decoding and the outputs use. pyhdf reads text
+#: attributes a character at a time, and the products' SDS carry long legends (MOD15A2H's fill-value and
+#: QC documents) that a year's hundreds of reads would spend seconds on.
+SDS_ATTRS = ("long_name", "units", "scale_factor", "add_offset", "valid_range", "_FillValue")
+
+
 def read_sds(path, name: str, decode: bool = True) -> tuple[np.ndarray, dict]:
-    """One SDS of a tile: (array, attributes).
+    """One SDS of a tile: (array, its attributes of :data:`SDS_ATTRS`).
 
     ``decode=True``: float64 physical values, NaN outside ``valid_range`` and at
     ``_FillValue``; value = scale_factor × (DN − add_offset). ``decode=False``:
@@ -227,7 +233,10 @@ def read_sds(path, name: str, decode: bool = True) -> tuple[np.ndarray, dict]:
         sds = sd.select(name)
         try:
             dn = np.asarray(sds.get())
-            attrs = dict(sds.attributes())
+            attrs = {}
+            for attr in map(sds.attr, range(sds.info()[4])):  # the wanted ones only: see SDS_ATTRS
+                if (key := attr.info()[0]) in SDS_ATTRS:
+                    attrs[key] = attr.get()
         finally:
             sds.endaccess()
     except HDF4Error as exc:
@@ -505,7 +514,14 @@ def struct_metadata(grid_name: str, h: int, v: int, nx: int, ny: int, fields: di
 
 
 def write_tile(
-    path, short: str, h: int, v: int, arrays: dict[str, np.ndarray], struct: bool = True, attrs: dict | None = None
+    path,
+    short: str,
+    h: int,
+    v: int,
+    arrays: dict[str, np.ndarray],
+    struct: bool = True,
+    attrs: dict | None = None,
+    staging=None,
 ) -> Path:
     """Write an HDF4-EOS MODIS tile with pyhdf: the SDS names, types and attributes of :data:`PRODUCTS`,
     ``StructMetadata.0`` (the tile's grid; ``struct=False`` leaves it out) and ``CoreMetadata.0`` naming the
@@ -513,14 +529,17 @@ def write_tile(
 
     ``arrays``: {SDS name: (ny, nx) array} on tile (h, v), any pixel count that divides the tile (the reader
     takes the pixel size from XDim/YDim); ``attrs``: further global text attributes. The file appears whole
-    (written in a private folder beside ``path``, then moved) and its bytes depend only on its name and
-    content: HDF4 records the name a file is created under, so it is created under its own name, relative.
+    (written in a private folder, then moved) and its bytes depend only on its name and content: HDF4 records
+    the name a file is created under, so it is created under its own name, relative. ``staging``: that
+    folder (on ``path``'s file system, private to the caller, which removes it), for callers writing many
+    tiles; default a new one beside ``path``, removed after.
     """
     from pyhdf.SD import SD, SDC
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = Path(staging) if staging is not None else Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    (tmp / path.name).unlink(missing_ok=True)
     try:
         cwd = os.getcwd()
         os.chdir(tmp)  # only while HDF4 creates the file (the name it records); the writes go to its handle
@@ -531,7 +550,10 @@ def write_tile(
         _fill_tile(sd, path.name, short, h, v, arrays, struct, attrs or {})
         os.replace(tmp / path.name, path)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if staging is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            (tmp / path.name).unlink(missing_ok=True)
     return path
 
 
