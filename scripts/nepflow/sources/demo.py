@@ -347,8 +347,9 @@ def _cells(lon, lat):
 def _ar1_field(seed: int, tag: int, phi: float, year: int, lon, lat) -> np.ndarray:
     """An independent unit-variance AR(1) realisation per cluster (``_ar1`` of each cell), at every point."""
     ix, iy = _cells(lon, lat)
-    keys, inverse = np.unique(np.stack([ix.ravel(), iy.ravel()]), axis=1, return_inverse=True)
-    vals = np.array([_ar1(seed, tag, phi, year, (int(a), int(b))) for a, b in keys.T])
+    # one int64 code per cell (both indices are small and non-negative): a 1-D unique, fast on millions of points
+    keys, inverse = np.unique(ix.ravel() * 1_000_000 + iy.ravel(), return_inverse=True)
+    vals = np.array([_ar1(seed, tag, phi, year, (int(k // 1_000_000), int(k % 1_000_000))) for k in keys])
     return vals[inverse.ravel()].reshape(np.shape(lon))
 
 
@@ -623,23 +624,33 @@ def mod15_composite(fpar, lc, cloudy, backup_loss, lost) -> tuple[np.ndarray, np
 PRODUCTION = "2024153000000"  # the production stamp of the demo's granule names
 
 
+PATCH_STEP = 0.1  # degrees: the cloud patches (plane waves of 10° and more) are evaluated this coarsely
+
+
 def _tiles(cfg: dict, bounds):
-    """(h, v, lon, lat, inside) of every MODIS tile over ``bounds``, at the demo's coarsened pixels: pixel
-    centres in degrees and whether they fall inside the domain."""
+    """(h, v, lon, lat, inside, coarse) of every MODIS tile over ``bounds``, at the demo's coarsened pixels:
+    pixel centres in degrees, whether they fall inside the domain, and ``coarse(field)``: a smooth field of
+    (lon, lat) evaluated every :data:`PATCH_STEP` degrees and spread to the domain's pixels of the tile."""
     from . import modis
 
     n = 2400 // pixel_factor(cfg)
+    step = max(1, int(PATCH_STEP * 111195.0 / (modis.TILE_WIDTH / n)))
     w, s, e, north = bounds
     for h, v in modis.tiles_for_bbox(bounds):
         x, y = modis.tile_coords(h, v, n)
         lon, lat = modis.sinusoidal_to_lonlat(*np.meshgrid(x, y))
         inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= north)
-        yield h, v, lon, lat, inside
+
+        def coarse(field, lon=lon, lat=lat, inside=inside):
+            full = np.repeat(np.repeat(field(lon[::step, ::step], lat[::step, ::step]), step, 0), step, 1)
+            return full[: lon.shape[0], : lon.shape[1]][inside]
+
+        yield h, v, lon, lat, inside, coarse
 
 
 def _land_tiles(product, year, cfg, bounds, doys, months, write) -> None:
     """Generate the domain's tiles of ``product`` and hand each to ``write(name, arrays, short, h, v)``."""
-    for h, v, lon, lat, inside in _tiles(cfg, bounds):
+    for h, v, lon, lat, inside, coarse in _tiles(cfg, bounds):
         if not inside.any():
             continue
         lon, lat = lon[inside], lat[inside]  # the generator works on the domain's pixels only
@@ -654,7 +665,7 @@ def _land_tiles(product, year, cfg, bounds, doys, months, write) -> None:
             fpar = np.clip(fpar_climatology(lc, [month])[0] * factor, 0.0, 0.95)
             rng = np.random.default_rng([cfg["seed"], year, 7, k, h, v])
             share = CLOUD_SHARE[0] + CLOUD_SHARE[1] * _bump(month, 7.4, 1.3)
-            patches = 1 + 0.8 * np.tanh(_smooth_noise(cfg["seed"], year, 1000 + k, lon, lat))
+            patches = 1 + 0.8 * np.tanh(coarse(functools.partial(_smooth_noise, cfg["seed"], year, 1000 + k)))
             cloudy = rng.random(lon.shape) < share * patches
             dn, qc = mod15_composite(fpar, lc, cloudy, 0.3 * rng.random(lon.shape), rng.random(lon.shape) < LOST_SHARE)
             arrays = {
