@@ -303,6 +303,7 @@ def test_the_demo_delivers_the_real_formats(tmp_path):
     assert 2400 % pixel == 0 and modis.grid_info(tiles[0])["struct"]["Projection"] == "GCTP_SNSOID"
     fpar = demo.open_year("fpar", 2005, paths["fpar"]["manifest"], cfg)["fpar"]  # the earthdata decoding
     assert fpar.attrs["pixel_months_main"] > 0 and fpar.attrs["pixel_months_backup"] > 0
+    assert fpar.attrs["source"].startswith("nepflow synthetic North China")
     assert fpar.rio.crs.to_proj4().startswith("+proj=sinu") and 0 <= float(fpar.min()) <= float(fpar.max()) <= 1
 
     lc_tiles = [

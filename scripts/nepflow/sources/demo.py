@@ -765,4 +765,8 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
     # the local source's MODIS tiles: earthdata's decoding with the product's defaults, except that urban and
     # water pixels (codes 250, 254) count as FPAR 0, so the forcing covers every region pixel
     settings = {**cfg, "earthdata": schema.defaults("sources.earthdata", {"fpar_nonveg": "zero"})}
-    return local.open_year(product, year, path, settings, landcover_rules)
+    ds = local.open_year(product, year, path, settings, landcover_rules)
+    short = "MOD15A2H" if product == "fpar" else "MCD12Q1"
+    for da in ds.data_vars.values():
+        da.attrs["source"] = f"nepflow synthetic North China (nepflow.sources.demo), {short} tiles; not observations"
+    return ds
