@@ -55,6 +55,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from nepflow.sources import modis
+
 # ---------------------------------------------------------------- network guard
 
 
@@ -779,129 +781,10 @@ class FakeEarthdata(Server):
 
 
 # ---------------------------------------------------------------- MODIS HDF4-EOS tiles
-MODIS_PRODUCTS = {
-    # short name -> grid name, {SDS: (type, fill, valid_range, scale, units, long_name)}
-    "MOD15A2H": (
-        "MOD_Grid_MOD15A2H",
-        {
-            "Fpar_500m": (
-                "uint8",
-                255,
-                (0, 100),
-                0.01,
-                "Percent",
-                "MOD15A2H MODIS/Terra Gridded 500M FPAR (8-day composite)",
-            ),
-            "Lai_500m": (
-                "uint8",
-                255,
-                (0, 100),
-                0.1,
-                "m^2/m^2",
-                "MOD15A2H MODIS/Terra Gridded 500M Leaf Area Index LAI (8-day composite)",
-            ),
-            "FparLai_QC": ("uint8", 255, (0, 254), None, "class-flag", "Quality for FPAR and LAI"),
-        },
-    ),
-    "MCD12Q1": (
-        "MCD12Q1",
-        {
-            "LC_Type1": (
-                "uint8",
-                255,
-                (1, 17),
-                None,
-                "class-flag",
-                "Land Cover Type 1: Annual International Geosphere-Biosphere Programme (IGBP) classification",
-            ),
-            "QC": ("uint8", 255, (0, 10), None, "class-flag", "Product quality flags"),
-        },
-    ),
-    "MOD16A2GF": (
-        "MOD_Grid_MOD16A2",
-        {
-            "ET_500m": (
-                "int16",
-                32767,
-                (-32767, 32700),
-                0.1,
-                "kg/m^2/8day",
-                "MODIS Gridded 500m 8-day Composite Evapotranspiration (ET)",
-            ),
-            "ET_QC_500m": ("uint8", 255, (0, 254), None, "class-flag", "Quality control flags for ET/LE"),
-        },
-    ),
-    "MOD17A3HGF": (
-        "MOD_Grid_MOD17A3H",
-        {
-            "Npp_500m": (
-                "int16",
-                32767,
-                (-30000, 32700),
-                0.0001,
-                "kg C/m^2/year",
-                "Net Primary Productivity gap-filled",
-            ),
-            "Gpp_500m": (
-                "int16",
-                32767,
-                (-30000, 32700),
-                0.0001,
-                "kg C/m^2/year",
-                "Gross Primary Productivity gap-filled",
-            ),
-        },
-    ),
-}
+MODIS_PRODUCTS = modis.PRODUCTS  # the SDS layouts (nepflow.sources.modis writes tiles as LP DAAC ships them)
 TILE = 1111950.5196666666
 X0, Y0 = -20015109.355798, 10007554.677199
-
-
-def struct_metadata(grid_name: str, h: int, v: int, nx: int, ny: int, fields: dict) -> str:
-    """StructMetadata.0 text of a MODIS sinusoidal tile (ODL, as the HDF-EOS library writes it)."""
-    ulx, uly = X0 + h * TILE, Y0 - v * TILE
-    lrx, lry = ulx + TILE, uly - TILE
-    dfnt = {"uint8": "DFNT_UINT8", "int16": "DFNT_INT16", "uint16": "DFNT_UINT16", "int8": "DFNT_INT8"}
-    lines = [
-        "GROUP=SwathStructure",
-        "END_GROUP=SwathStructure",
-        "GROUP=GridStructure",
-        "\tGROUP=GRID_1",
-        f'\t\tGridName="{grid_name}"',
-        f"\t\tXDim={nx}",
-        f"\t\tYDim={ny}",
-        f"\t\tUpperLeftPointMtrs=({ulx:.6f},{uly:.6f})",
-        f"\t\tLowerRightMtrs=({lrx:.6f},{lry:.6f})",
-        "\t\tProjection=GCTP_SNSOID",
-        "\t\tProjParams=(6371007.181000,0,0,0,0,0,0,0,0,0,0,0,0)",
-        "\t\tSphereCode=-1",
-        "\t\tGridOrigin=HDFE_GD_UL",
-        "\t\tGROUP=Dimension",
-        "\t\tEND_GROUP=Dimension",
-        "\t\tGROUP=DataField",
-    ]
-    for i, (name, spec) in enumerate(fields.items(), 1):
-        lines += [
-            f"\t\t\tOBJECT=DataField_{i}",
-            f'\t\t\t\tDataFieldName="{name}"',
-            f"\t\t\t\tDataType={dfnt[spec[0]]}",
-            '\t\t\t\tDimList=("YDim","XDim")',
-            "\t\t\t\tCompressionType=HDFE_COMP_DEFLATE",
-            "\t\t\t\tDeflateLevel=8",
-            f"\t\t\tEND_OBJECT=DataField_{i}",
-        ]
-    lines += [
-        "\t\tEND_GROUP=DataField",
-        "\t\tGROUP=MergedFields",
-        "\t\tEND_GROUP=MergedFields",
-        "\tEND_GROUP=GRID_1",
-        "END_GROUP=GridStructure",
-        "GROUP=PointStructure",
-        "END_GROUP=PointStructure",
-        "END",
-        "",
-    ]
-    return "\n".join(lines)
+struct_metadata = modis.struct_metadata
 
 
 def modis_name(short: str, date: str, h: int, v: int, version="061", production="2021123456789") -> str:
@@ -912,45 +795,8 @@ def modis_name(short: str, date: str, h: int, v: int, version="061", production=
 def write_modis_tile(
     path: Path, short: str, h: int, v: int, arrays: dict[str, np.ndarray], struct: bool = True
 ) -> Path:
-    """Write an HDF4-EOS MODIS tile with pyhdf: real SDS names, types and attributes."""
-    from pyhdf.SD import SD, SDC
-
-    grid, specs = MODIS_PRODUCTS[short]
-    types = {"uint8": SDC.UINT8, "int16": SDC.INT16, "uint16": SDC.UINT16, "int8": SDC.INT8}
-    ny, nx = next(iter(arrays.values())).shape
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    sd = SD(str(path), SDC.WRITE | SDC.CREATE)
-    fields = {k: specs[k] for k in arrays}
-    for name, arr in arrays.items():
-        dtype, fill, vrange, scale, units, long_name = specs[name]
-        sds = sd.create(name, types[dtype], (ny, nx))
-        sds.dim(0).setname(f"YDim:{grid}")
-        sds.dim(1).setname(f"XDim:{grid}")
-        sds.long_name = long_name
-        sds.units = units
-        sds.attr("valid_range").set(types[dtype], list(vrange))
-        sds.attr("_FillValue").set(types[dtype], fill)
-        if scale is not None:
-            sds.attr("scale_factor").set(SDC.FLOAT64, scale)
-            sds.attr("scale_factor_err").set(SDC.FLOAT64, 0.0)
-            sds.attr("add_offset").set(SDC.FLOAT64, 0.0)
-            sds.attr("add_offset_err").set(SDC.FLOAT64, 0.0)
-            sds.attr("calibrated_nt").set(SDC.INT32, 21)
-        sds.setcompress(SDC.COMP_DEFLATE, 1)
-        sds[:] = np.asarray(arr).astype(dtype)
-        sds.endaccess()
-    if struct:
-        sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata(grid, h, v, nx, ny, fields))
-    sd.attr("CoreMetadata.0").set(
-        SDC.CHAR8,
-        f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{path.name}"\n'
-        "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n",
-    )
-    sd.end()
-    return path
+    """Write an HDF4-EOS MODIS tile with pyhdf: real SDS names, types and attributes (:func:`nepflow.sources.modis.write_tile`)."""
+    return modis.write_tile(path, short, h, v, arrays, struct)
 
 
 def tile_lonlat_bbox(h: int, v: int) -> tuple[float, float, float, float]:

@@ -58,7 +58,9 @@ def test_plausible_ranges(year2005):
     assert 1200 < sund.min() and sund.max() < 3200  # h yr-1 (a cloudy year of a south-eastern cell: ~1,300)
     fpar = year2005["fpar"]["fpar"].values
     assert fpar.min() >= 0 and fpar.max() <= 0.95
-    assert 0.4 < fpar[6].mean() and fpar[0].mean() < 0.2  # green July, dormant January
+    water = year2005["landcover"]["lc"].values == 17  # the Bohai and the Yellow Sea, Baiyangdian
+    assert 0.05 < water.mean() < 0.25 and (fpar[:, water] == 0).all()
+    assert 0.4 < fpar[6][~water].mean() and fpar[0][~water].mean() < 0.2  # green July, dormant January
 
 
 def test_precipitation_gradient_northwest_to_southeast(year2005):
@@ -112,9 +114,20 @@ def test_demo_towers_stand_on_their_stated_land_cover():
 
 
 def test_land_cover_classes():
-    lon, lat = np.array([116.4, 115.5, 111.0, 117.5]), np.array([39.9, 41.0, 42.5, 36.8])
+    lon, lat = np.array([116.4, 115.5, 111.0, 117.5, 119.5, 115.95]), np.array([39.9, 41.0, 42.5, 36.8, 38.8, 38.88])
     lc = demo.land_cover(lon, lat)
-    assert list(lc) == [13, 4, 10, 12]  # Beijing urban, Yanshan forest, Bashang grass, plain cropland
+    # Beijing urban, Yanshan forest, Bashang grass, plain cropland, the Bohai, Baiyangdian lake
+    assert list(lc) == [13, 4, 10, 12, 17, 17]
+
+
+def test_the_demo_sea_follows_the_coast():
+    """The demo's sea is the Bohai and the Yellow Sea: Tianjin, Qingdao and Dalian on land, the sea off them
+    sea; a meteorological cell is masked where less than half of it is land (ERA5-Land's rule)."""
+    lon = np.array([117.2, 120.38, 121.6, 118.5, 120.8, 122.5])
+    lat = np.array([39.12, 36.07, 38.95, 38.9, 35.8, 37.8])
+    assert demo.is_sea(lon, lat).tolist() == [False, False, False, True, True, True]
+    frac = demo.land_fraction(np.array([117.0, 119.0, 117.75]), np.array([39.0, 38.5, 38.85]), 0.1)
+    assert frac[0] == 1 and frac[1] == 0 and 0 < frac[2] < 1  # inland, open sea, on the Tianjin coast
 
 
 def annual_drivers(cfg, years=range(2000, 2021)):
@@ -195,17 +208,23 @@ def test_the_demo_job_is_the_same_whatever_products_a_run_takes_from_it():
 
 
 def test_the_demo_manifests_name_their_files_relative_to_themselves(tmp_path):
-    """A moved or archived cache still opens: the land products' manifests name the file beside them."""
+    """A moved or archived cache still opens: the land products' manifests name the tiles beside them; the
+    tiles' bytes do not depend on the folder they are written in."""
     import json
     import shutil
 
     cfg = {"bbox": [113.0, 37.0, 114.0, 38.0], "demo": CFG}
     a = tmp_path / "a"
-    paths = {"data": a / "fpar.nc", "manifest": a / "fpar.json"}
+    paths = {k: a / v for k, v in demo.outputs("fpar", 2005, cfg).items()}
     demo.retrieve("fpar", 2005, cfg, paths)
-    assert json.loads(paths["manifest"].read_text())["files"][0]["name"] == "fpar.nc"
+    names = [f["name"] for f in json.loads(paths["manifest"].read_text())["files"]]
+    assert names[0].startswith("fpar/MOD15A2H.A2005001.h") and (paths["manifest"].parent / names[0]).exists()
+    again = {k: tmp_path / "c" / v for k, v in demo.outputs("fpar", 2005, cfg).items()}
+    demo.retrieve("fpar", 2005, cfg, again)  # elsewhere: the same bytes (sha256 of every tile in the manifest)
+    assert again["manifest"].read_bytes() == paths["manifest"].read_bytes()
     shutil.move(a, tmp_path / "b")
-    ds = demo.open_year("fpar", 2005, tmp_path / "b" / "fpar.json", cfg)
+    moved = tmp_path / "b" / paths["manifest"].relative_to(a)
+    ds = demo.open_year("fpar", 2005, moved, cfg)
     assert ds["fpar"].notnull().any()
 
 
@@ -225,15 +244,19 @@ def test_the_demo_delivers_on_the_grids_it_declares(tmp_path, product):
 def test_the_demo_delivers_the_real_formats(tmp_path):
     """What one demo retrieve job writes is what the real services deliver, and its source opens it with
     the real decoding: ERA5-Land monthly means as the CDS zip (two GRIB step-type streams, valid_time,
-    per-day accumulations, evaporation negative), FPAR as MOD15A2H counts and land cover as MCD12Q1 classes
-    on the MODIS sinusoidal grid, sunshine as station records."""
+    per-day accumulations, evaporation negative, sea cells masked), FPAR as MOD15A2H and land cover as MCD12Q1
+    HDF4-EOS tiles (8-day composites, fill codes, FparLai_QC), sunshine as station records."""
+    import json
     import zipfile
 
     import pandas as pd
-    import rasterio
     import xarray as xr
 
-    cfg = {**nconfig.defaults("sources"), "bbox": [115.0, 38.0, 117.0, 40.0], "demo": CFG}  # as the rules give it
+    cfg = {
+        **nconfig.defaults("sources"),
+        "bbox": [116.0, 38.0, 119.0, 40.0],
+        "demo": CFG,
+    }  # Tianjin, the Bohai  # as the rules give it
     paths = {p: {k: tmp_path / v for k, v in demo.outputs(p, 2005, cfg).items()} for p in demo.DELIVERS}
     for product in demo.DELIVERS:
         demo.retrieve(product, 2005, cfg, paths[product])
@@ -251,19 +274,88 @@ def test_the_demo_delivers_the_real_formats(tmp_path):
     np.testing.assert_allclose(meteo["pr"].values, ad["tp"].values * days * 1000, rtol=1e-5)  # m per day
     np.testing.assert_allclose(meteo["evap"].values, -ad["e"].values * days * 1000, rtol=1e-5)
 
-    raw = xr.open_dataset(paths["fpar"]["data"], mask_and_scale=False, decode_coords="all")
-    assert raw["fpar"].dtype == np.uint8 and raw["fpar"].attrs["_FillValue"] == 255
-    assert float(raw["fpar"].attrs["scale_factor"]) == pytest.approx(0.01)
-    assert int(raw["fpar"].max()) == 255 and int(raw["fpar"].where(raw["fpar"] < 255).max()) <= 100  # counts, fill
-    pixel = abs(float(raw["x"][1] - raw["x"][0]))
-    assert pixel / demo.MODIS_PIXEL == pytest.approx(round(pixel / demo.MODIS_PIXEL))
-    with rasterio.open(paths["landcover"]["data"]) as lc:
-        assert lc.crs.to_proj4().startswith("+proj=sinu") and lc.nodata == 255 and lc.dtypes[0] == "uint8"
-        classes = set(np.unique(lc.read(1))) - {255}
-        assert classes and classes <= set(range(1, 18))
+    # the sea cells (less than half land) have no value, as ERA5-Land's; the land cells all have one
+    lon, lat = np.meshgrid(ua["longitude"].values, ua["latitude"].values)
+    sea = demo.land_fraction(lon, lat, CFG["meteo_resolution"]) < 0.5
+    assert sea.any() and (~sea).any()
+    assert np.isnan(ua["t2m"].values[:, sea]).all() and np.isfinite(ua["t2m"].values[:, ~sea]).all()
+    assert np.isnan(ad["tp"].values[:, sea]).all() and np.isnan(meteo["tas"].values[:, sea]).all()
+
+    # MOD15A2H: 8-day composites as NASA names and lays them out (HDF4-EOS tiles), with the product's codes
+    from nepflow.sources import modis
+
+    manifest = json.loads(paths["fpar"]["manifest"].read_text())
+    tiles = [paths["fpar"]["manifest"].parent / f["name"] for f in manifest["files"]]
+    info = [modis.parse_name(t.name) for t in tiles]
+    assert manifest["kind"] == "hdf" and {i["short"] for i in info} == {"MOD15A2H"}
+    assert sorted({i["doy"] for i in info}) == list(range(1, 366, 8))  # 46 composites
+    dn = np.stack([modis.read_sds(t, "Fpar_500m", decode=False)[0] for t in tiles])
+    qc = np.stack([modis.read_sds(t, "FparLai_QC", decode=False)[0] for t in tiles])
+    attrs = modis.read_sds(tiles[0], "Fpar_500m", decode=False)[1]
+    assert dn.dtype == np.uint8 and attrs["scale_factor"] == 0.01 and attrs["_FillValue"] == 255
+    assert set(np.unique(dn[dn > 100])) == {250, 254, 255}  # urban (Tianjin), water (the Bohai), fill
+    assert (qc[(dn == 250) | (dn == 254)] == 157).all()  # the QC real tiles carry on land-cover codes
+    valid = dn <= 100
+    main = valid & ((qc & 1) == 0) & ((qc >> 5) <= 1)  # MODLAND_QC 0: main algorithm (SCF_QC 0 or 1)
+    backup = valid & ((qc & 1) == 1) & ((qc >> 5) == 3) & (((qc >> 3) & 3) == 1)  # cloudy: back-up algorithm
+    assert (main | backup)[valid].all() and 0.05 < backup.sum() / valid.sum() < 0.4
+    pixel = modis.grid_info(tiles[0])["nx"]
+    assert 2400 % pixel == 0 and modis.grid_info(tiles[0])["struct"]["Projection"] == "GCTP_SNSOID"
+    fpar = demo.open_year("fpar", 2005, paths["fpar"]["manifest"], cfg)["fpar"]  # the earthdata decoding
+    assert fpar.attrs["pixel_months_main"] > 0 and fpar.attrs["pixel_months_backup"] > 0
+    assert fpar.attrs["source"].startswith("nepflow synthetic North China")
+    assert fpar.rio.crs.to_proj4().startswith("+proj=sinu") and 0 <= float(fpar.min()) <= float(fpar.max()) <= 1
+
+    lc_tiles = [
+        paths["landcover"]["manifest"].parent / f["name"]
+        for f in json.loads(paths["landcover"]["manifest"].read_text())["files"]
+    ]
+    assert [modis.parse_name(t.name)["short"] for t in lc_tiles] == ["MCD12Q1"] * len(lc_tiles)
+    classes = set(np.unique(np.concatenate([modis.read_sds(t, "LC_Type1", decode=False)[0].ravel() for t in lc_tiles])))
+    assert {12, 13, 17} <= classes <= set(range(1, 18)) | {255}
 
     records = pd.read_csv(paths["sunshine"]["data"].with_name("stations-2005.csv"))
     assert list(records.columns) == ["station_id", "lon", "lat", "date", "hours"]
     assert records["date"].str.fullmatch(r"2005-\d\d").all() and len(records) % 12 == 0
     sund = demo.open_year("sunshine", 2005, paths["sunshine"]["manifest"], cfg)["sund"]
     assert sund.attrs["interpolation"] == "thin_plate_spline" and sund.attrs["units"] == "h month-1"
+
+
+def test_a_demo_year_regridded_fills_its_coastal_pixels(tmp_path):
+    """Tianjin on the regrid road every source takes: region pixels under the demo's masked sea cells take the
+    nearest land cell's value (regrid.coast_fill_km), the forcing records how many, and every region pixel has
+    every driver."""
+    from nepflow import drivers, grid, regions, schema, sources
+
+    shapes = regions.province_shapes(["Tianjin"])
+    target = grid.grid_dataset(grid.target_grid("EPSG:4326", 0.05, None, shapes), shapes).load()
+    demo_cfg = {**CFG, "meteo_resolution": 0.1, "land_resolution": 0.05}
+    cfg = {**nconfig.defaults("sources"), "bbox": [116.5, 38.3, 118.3, 40.5], "demo": demo_cfg}
+    inputs = {}
+    for product in demo.DELIVERS:
+        paths = {k: tmp_path / v for k, v in demo.outputs(product, 2005, cfg).items()}
+        demo.retrieve(product, 2005, cfg, paths)
+        inputs[product] = sources.delivered(paths)
+    defaults = schema.defaults()
+    params = {
+        "sources": {p: "demo" for p in demo.DELIVERS},
+        "source_settings": {"demo": demo_cfg},
+        "methods": defaults["regrid"]["methods"],
+        "landcover": defaults["landcover"],
+        "par_fraction": defaults["carbon"]["par_fraction"],
+        "strictness": defaults["checks"]["strictness"],
+        "land_max_missing": defaults["regrid"]["land_max_missing"],
+        "coast_fill_km": defaults["regrid"]["coast_fill_km"],
+    }
+    ds, _, late_checks, _ = drivers.year_forcing(2005, inputs, target, params)
+    ds = ds.compute()
+    late_checks()
+    inside = target["region"].values > 0
+    for name in ("tas", "pr", "rn", "evap", "par"):
+        assert ds[name].attrs["coastal_fill_pixels"] > 0, name
+        assert ds[name].attrs["coastal_fill_km"] == params["coast_fill_km"]
+    for name in ds.data_vars:
+        assert np.isfinite(ds[name].values[:, inside]).all(), name
+    # without the fill, the coast is not covered: the one-line coverage error
+    with pytest.raises(Exception, match=r"variable tas does not cover the region"):
+        drivers.year_forcing(2005, inputs, target, {**params, "coast_fill_km": 0})[0].compute()

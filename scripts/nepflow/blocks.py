@@ -35,10 +35,6 @@ ANALYSIS_MAPS = 40
 #: Class maps of ``classes.nc``: 11 (trend, cv, hurst, future, future_sig, corr and pcorr per
 #: factor), rounded up to 16.
 CLASS_MAPS = 16
-#: Monthly float64 fields the demo's land generator holds per pixel of a block: about 3.4 generating
-#: FPAR (tracemalloc), as many again encoding it to MOD15A2H counts, the rest a margin for the
-#: dask write's copies.
-DEMO_LAND_FIELDS = 24
 
 #: Bytes per pixel of one block of rows, by stage: everything the stage holds for a pixel of its
 #: block, temporaries included; :func:`block_rows` fits a block of them into :data:`BLOCK_MEM_SHARE`
@@ -61,8 +57,6 @@ BYTES_PER_PIXEL = {
     # area_stats: each class map's codes and comparison masks (4 bytes a map) and 8 float64 arrays
     # (the pixel areas, the region masks and the areas selected per class)
     "area_stats": CLASS_MAPS * F32 + 8 * F64,
-    # the demo's land products (FPAR, land cover) generated on their native grid
-    "demo_land": DEMO_LAND_FIELDS * MONTHS * F64,
 }
 #: Bytes per pixel and year of the stages that hold every year of a pixel.
 BYTES_PER_PIXEL_YEAR = {

@@ -10,16 +10,40 @@ sources' decoding, so every demo run exercises it:
 - ``meteo``: ERA5-Land monthly means as the CDS delivers them (the zip of two
   NetCDF streams, ``valid_time``, t2m in K, per-day accumulations in m and J m-2,
   evaporation negative upward, ssr/str the net radiation with an albedo of 0.23)
-  at ``demo.meteo_resolution`` (default 0.1°), opened by ``nepflow.sources.cds``;
-- ``fpar``: monthly FPAR on the MODIS sinusoidal grid (pixels the multiple of
-  463.3 m nearest ``demo.land_resolution``) as MOD15A2H stores it (uint8 counts,
-  scale factor 0.01, fill 255), a NetCDF in the local source's layout, opened by
-  ``nepflow.sources.local``;
-- ``landcover``: IGBP classes (MCD12Q1 LC_Type1 values) as a sinusoidal GeoTIFF,
-  opened by ``nepflow.sources.local`` (C4 fractions by the config rules);
+  at ``demo.meteo_resolution`` (default 0.1°), with the sea masked as ERA5-Land
+  masks it: no value (NaN, the _FillValue) in the cells less than half land
+  (:func:`land_fraction`, 4 × 4 sub-points per cell, < :data:`LAND_SEA_THRESHOLD`).
+  The sea (:data:`SEA`) is the Bohai and the Yellow Sea west of 124.5° E between
+  33.5° and 41.2° N: one ring traced from the cnmaps outlines of the coastal
+  provinces, simplified to 0.05°, so the coast of Tianjin, Hebei and Shandong's
+  region pixels lies under masked cells and the regrid job fills them
+  (``regrid.coast_fill_km``) as it does for real data. Opened by ``nepflow.sources.cds``;
+- ``fpar``: MOD15A2H as LP DAAC delivers it: HDF4-EOS tiles of the MODIS
+  sinusoidal grid (``nepflow.sources.modis.write_tile``: the real SDS names, types,
+  scale factor, valid range, fill value and StructMetadata), one file per 8-day
+  composite (day 1, 9, …, 361) and tile, named ``MOD15A2H.AYYYYDDD.hHHvVV.061.<production>.hdf``,
+  at pixels of k × 463.3 m with k the divisor of 2400 nearest ``demo.land_resolution``
+  (coarser than 500 m for speed; the reader takes k from XDim/YDim). ``Fpar_500m``
+  holds round(100 FPAR) with the product's land-cover codes (MOD15 user guide):
+  250 on urban pixels, 254 on water (the sea and Baiyangdian lake; real tiles code
+  the ocean 254 too), 255 outside the domain. ``FparLai_QC`` (bits 0 MODLAND_QC,
+  3-4 cloud state, 5-7 SCF_QC): 0 (main algorithm, clear), 32 (main, saturated,
+  FPAR > 0.8), 105 (significant clouds, back-up empirical algorithm, FPAR biased low
+  by up to 30 %) on a share of pixels of :data:`CLOUD_SHARE` (most in the July–August
+  monsoon, in patches), 153 (not produced, FPAR 255) on :data:`LOST_SHARE`, and 157
+  on the land-cover codes, as real tiles carry. Listed in the local source's
+  manifest (kind hdf) and opened by ``nepflow.sources.local``, whose MOD15A2H
+  tiles go through ``nepflow.sources.earthdata.monthly_fpar`` (the main retrievals'
+  monthly means first) with ``sources.earthdata``'s defaults but ``fpar_nonveg: zero``
+  (urban and water count as FPAR 0, so the forcing covers every region pixel);
+- ``landcover``: MCD12Q1 ``LC_Type1`` (IGBP classes, 17 water) tiles on the same
+  pixels, one per tile and year, opened likewise (C4 fractions by the config rules);
 - ``sunshine``: monthly station records (station_id, lon, lat, date, hours) at
-  synthetic stations every ``STATION_SPACING`` degrees (jittered), aggregated and
-  interpolated by ``nepflow.sources.stations``.
+  synthetic stations every ``STATION_SPACING`` degrees (jittered; none at sea),
+  aggregated and interpolated by ``nepflow.sources.stations``.
+
+:func:`generate` gives the fields in memory, unmasked, on lon/lat grids (the tests
+check the planted signals on them).
 
 How the fields are made (all documented, all from textbook relations):
 
@@ -36,8 +60,9 @@ How the fields are made (all documented, all from textbook relations):
   w = 3.0 + 3 g (the humid south-east evaporates near its potential), month by month; where PET ≤ 0, E = 0.1 P.
 - Land cover and FPAR. IGBP classes from the geography (mountain forests in
   northern Hebei/Beijing and along the Taihang and Lüliang ranges, grassland
-  in the north-west, cropland on the plain, cities as urban patches);
-  FPAR seasonal cycles per class (double-peaked wheat–maize croplands).
+  in the north-west, cropland on the plain, cities as urban patches, water on
+  the sea and Baiyangdian lake); FPAR seasonal cycles per class (double-peaked
+  wheat–maize croplands, 0 on water), evaluated at each 8-day composite's centre.
 
 Planted signals (what the analyses must recover):
 
@@ -67,6 +92,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +101,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from .. import blocks, files, landcover, schema, variables
+from .. import files, landcover, schema, variables
 from ..errors import NepflowError
 
 DELIVERS = ("meteo", "sunshine", "fpar", "landcover")
@@ -84,7 +111,7 @@ SETTINGS = ("demo",)
 OPEN_SETTINGS = ("demo",)  # the stations' interpolation grid is the meteorology's
 ONE_JOB = True
 #: Delivered file per product (the real formats: see the module docstring).
-FILES = {"meteo": "meteo.zip", "fpar": "fpar.nc", "landcover": "landcover.tif", "sunshine": "sunshine.csv"}
+FILES = {"meteo": "meteo.zip", "sunshine": "sunshine.csv"}  # fpar, landcover: MODIS tiles listed in a manifest
 #: Spacing (degrees) of the synthetic sunshine stations, about that of China's national stations.
 STATION_SPACING = 1.0
 ALBEDO = 0.23  # ssr = (1 - albedo) ssrd, as the demo's net radiation (FAO-56 eq. 38)
@@ -106,11 +133,44 @@ CITIES = {  # (lon, lat, radius in degrees)
     "Jinan": (117.00, 36.65, 0.12),
     "Qingdao": (120.38, 36.07, 0.10),
 }
+LAKES = {"Baiyangdian": (115.95, 38.88, 0.07)}  # (lon, lat, radius in degrees): IGBP water, MOD15A2H 254
+#: The Bohai and the Yellow Sea west of 124.5° E between 33.5° and 41.2° N, one ring of lon,lat vertices: the
+#: coast of the cnmaps province outlines (Liaoning, Hebei, Tianjin, Shandong, Jiangsu) simplified by
+#: Douglas–Peucker to 0.05° (about 5 km). Outside the ring all is land.
+SEA = """
+124.50,33.50 120.69,33.50 120.31,34.31 119.64,34.57 119.46,34.67 119.52,34.73 119.50,34.73 119.45,34.75
+119.38,34.75 119.37,34.76 119.50,34.75 119.45,34.78 119.23,34.80 119.23,35.04 119.43,35.11 119.41,35.24
+119.53,35.29 119.66,35.59 119.92,35.64 119.92,35.76 120.01,35.71 120.07,35.88 120.11,35.88 120.13,35.92
+120.20,35.95 120.20,35.89 120.30,35.97 120.11,36.10 120.17,36.20 120.36,36.20 120.28,36.04 120.71,36.13
+120.69,36.39 120.82,36.47 120.87,36.37 120.96,36.47 120.98,36.55 120.84,36.62 121.03,36.57 121.56,36.83
+121.48,36.77 121.53,36.73 121.59,36.77 121.65,36.72 121.63,36.80 121.98,36.96 122.04,36.87 122.05,36.90
+122.13,36.94 122.18,36.84 122.51,36.89 122.58,37.04 122.46,37.04 122.48,37.13 122.62,37.19 122.57,37.30
+122.71,37.40 122.17,37.43 122.12,37.57 121.92,37.47 121.56,37.44 121.38,37.63 121.21,37.58 121.14,37.72
+120.70,37.83 120.21,37.69 120.24,37.56 119.84,37.38 119.89,37.27 119.74,37.13 119.32,37.12 119.28,37.21
+119.19,37.20 119.20,37.28 119.05,37.25 118.93,37.52 119.02,37.64 119.26,37.66 119.29,37.87 119.13,37.83
+118.87,38.15 118.62,38.14 118.55,38.06 118.01,38.20 117.89,38.29 117.94,38.38 117.78,38.37 117.64,38.51
+117.64,38.64 117.73,38.75 117.64,38.83 117.85,38.87 117.87,39.12 118.06,39.21 118.22,39.03 118.53,38.91
+118.59,39.14 118.95,39.18 118.92,39.12 119.27,39.36 119.35,39.72 119.46,39.81 119.53,39.81 119.54,39.89
+119.58,39.91 119.60,39.90 119.78,39.95 119.83,39.98 119.86,39.95 119.95,40.05 120.47,40.18 120.61,40.46
+120.83,40.68 121.03,40.71 120.98,40.74 120.97,40.82 121.08,40.79 121.07,40.82 121.14,40.87 121.49,40.88
+121.55,40.82 121.81,40.90 121.93,40.79 121.95,40.68 122.14,40.67 122.27,40.48 121.93,40.24 122.00,40.15
+121.77,39.94 121.47,39.81 121.44,39.62 121.22,39.55 121.30,39.49 121.24,39.39 121.42,39.36 121.48,39.28
+121.72,39.36 121.68,39.28 121.59,39.27 121.64,39.24 121.59,39.17 121.64,39.16 121.68,39.12 121.63,39.08
+121.59,39.15 121.50,39.03 121.37,39.06 121.32,38.97 121.09,38.93 121.12,38.88 121.13,38.72 121.33,38.82
+121.56,38.87 121.69,38.86 121.71,38.92 121.61,38.95 121.67,39.01 121.91,38.96 121.85,39.03 122.07,39.06
+122.17,39.15 122.11,39.21 122.41,39.41 122.49,39.40 122.65,39.52 123.04,39.67 123.21,39.66 123.28,39.70
+123.24,39.75 123.82,39.83 124.10,39.82 124.15,39.74 124.22,39.92 124.35,39.98 124.34,40.08 124.44,40.17
+124.50,40.20
+"""
+#: Share of a meteorological cell that must be land for it to have values (ERA5-Land: land-sea mask >= 0.5).
+LAND_SEA_THRESHOLD = 0.5
+#: Sub-points per side of a cell for its land share.
+LAND_SEA_SUBSAMPLE = 4
 AR_START = 1950
 CLUSTER = 0.5  # degrees: edge of the cells with their own AR(1) realisation of the precipitation anomaly
 CLOUD_PR = 0.6  # share of the cloudiness anomaly that follows the precipitation anomaly (its correlation)
 #: Version of the generator: part of the cache key, so changed generator code regenerates the files.
-GENERATOR_VERSION = 8
+GENERATOR_VERSION = 9
 P_SD = 0.08  # log-space standard deviation of annual precipitation in the west
 FU_W = 3.0  # Fu's parameter (2.6 is typical of the region; higher wets the surface more)
 
@@ -131,8 +191,10 @@ def outputs(product: str, year: int, cfg: dict) -> dict[str, str]:
     if product not in DELIVERS:
         raise NepflowError(f"config key sources.{product}: the demo source has no product {product}")
     folder = f"{key({'demo': cfg.get('demo') or {}, 'bounds': domain(cfg)})}/{year}"
+    if product in PROJECTED:  # MODIS tiles beside the local source's manifest that lists them
+        return {"manifest": f"{folder}/{product}.json"}
     out = {"data": f"{folder}/{FILES[product]}"}
-    if product != "meteo":  # the local and stations sources read their files through a manifest
+    if product == "sunshine":  # the stations source reads its records through a manifest
         out["manifest"] = f"{folder}/{product}.json"
     return out
 
@@ -169,6 +231,36 @@ def _dist_to_segment(lon, lat, a, b):
     return np.hypot(lon - (x1 + t * dx), lat - (y1 + t * dy))
 
 
+@functools.lru_cache(maxsize=1)
+def _sea_polygon():
+    import shapely
+
+    ring = np.array([[float(v) for v in p.split(",")] for p in SEA.split()])
+    poly = shapely.Polygon(ring)
+    shapely.prepare(poly)
+    return poly
+
+
+def is_sea(lon, lat) -> np.ndarray:
+    """True at the points (degrees) inside the demo's sea (:data:`SEA`)."""
+    import shapely
+
+    lon, lat = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float))
+    return shapely.contains_xy(_sea_polygon(), lon, lat)
+
+
+def land_fraction(lon, lat, res: float, n: int = LAND_SEA_SUBSAMPLE) -> np.ndarray:
+    """Land share of the ``res``-degree cells centred on ``lon``, ``lat``: the share of n x n evenly spread
+    sub-points outside the sea, the demo's land-sea mask (ERA5-Land's is the land share of its cells)."""
+    lon, lat = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float))
+    offsets = ((np.arange(n) + 0.5) / n - 0.5) * res
+    land = np.zeros(lon.shape)
+    for dy in offsets:
+        for dx in offsets:
+            land += ~is_sea(lon + dx, lat + dy)
+    return land / n**2
+
+
 def land_cover(lon, lat) -> np.ndarray:
     """Synthetic IGBP classes of North China (uint8)."""
     g = gradient(lon, lat)
@@ -186,6 +278,10 @@ def land_cover(lon, lat) -> np.ndarray:
     lc[mountains & (lat > 40.7)] = 4
     for lon0, lat0, r in CITIES.values():
         lc[np.hypot(lon - lon0, lat - lat0) < r] = 13
+    water = is_sea(lon, lat)
+    for lon0, lat0, r in LAKES.values():
+        water |= np.hypot(lon - lon0, lat - lat0) < r
+    lc[water] = 17
     return lc
 
 
@@ -193,9 +289,11 @@ def _bump(m, peak, width):
     return np.exp(-0.5 * ((m - peak) / width) ** 2)
 
 
-def fpar_climatology(lc: np.ndarray) -> np.ndarray:
-    """Monthly FPAR climatology (12, y, x) per IGBP class."""
-    m = np.arange(1, 13, dtype="float64")[:, None, None]
+def fpar_climatology(lc: np.ndarray, months=None) -> np.ndarray:
+    """FPAR seasonal cycle (len(months), *lc.shape) per IGBP class at ``months`` (fractional, 1.0 = mid-January;
+    default the 12 mid-months); 0 on water."""
+    m = np.arange(1, 13, dtype="float64") if months is None else np.asarray(months, "float64")
+    m = m.reshape((-1,) + (1,) * np.ndim(lc))
     crop = 0.10 + 0.43 * _bump(m, 4.7, 0.9) + 0.55 * _bump(m, 8.0, 1.0)
     forest = 0.13 + 0.60 * _bump(m, 7.3, 1.6)
     grass = 0.08 + 0.42 * _bump(m, 7.8, 1.3)
@@ -249,8 +347,9 @@ def _cells(lon, lat):
 def _ar1_field(seed: int, tag: int, phi: float, year: int, lon, lat) -> np.ndarray:
     """An independent unit-variance AR(1) realisation per cluster (``_ar1`` of each cell), at every point."""
     ix, iy = _cells(lon, lat)
-    keys, inverse = np.unique(np.stack([ix.ravel(), iy.ravel()]), axis=1, return_inverse=True)
-    vals = np.array([_ar1(seed, tag, phi, year, (int(a), int(b))) for a, b in keys.T])
+    # one int64 code per cell (both indices are small and non-negative): a 1-D unique, fast on millions of points
+    keys, inverse = np.unique(ix.ravel() * 1_000_000 + iy.ravel(), return_inverse=True)
+    vals = np.array([_ar1(seed, tag, phi, year, (int(k // 1_000_000), int(k % 1_000_000))) for k in keys])
     return vals[inverse.ravel()].reshape(np.shape(lon))
 
 
@@ -348,14 +447,18 @@ def _meteo_fields(year: int, cfg: dict, LON, LAT) -> dict[str, np.ndarray]:
     return {"tas": tas, "pr": pr, "ssrd": ssrd, "rn": rn, "evap": evap, "sund": sund}
 
 
+def fpar_factor(year: int, cfg: dict, lon, lat) -> np.ndarray:
+    """The year's multiplier of the FPAR climatology at the points lon, lat: the planted trend and the dry
+    north-west's greening in wet years."""
+    g = gradient(lon, lat)
+    water = 1 + 0.12 * (1 - g) ** 2 * precip_anomaly(lon, lat, year, cfg)
+    return water * (1 + greening_rate(lon, lat, cfg) * (year - 2010))
+
+
 def _land_fields(year: int, cfg: dict, LON2, LAT2) -> dict[str, np.ndarray]:
     """Land cover (y, x) and monthly FPAR (12, y, x) at the pixel centres LON2, LAT2 (per pixel)."""
     lc = land_cover(LON2, LAT2)
-    g2 = gradient(LON2, LAT2)
-    eps2 = precip_anomaly(LON2, LAT2, year, cfg)
-    water = 1 + 0.12 * (1 - g2) ** 2 * eps2  # the dry north-west greens in wet years
-    trend = 1 + greening_rate(LON2, LAT2, cfg) * (year - 2010)
-    fpar = np.clip(fpar_climatology(lc) * (water * trend)[None], 0.0, 0.95)
+    fpar = np.clip(fpar_climatology(lc) * fpar_factor(year, cfg, LON2, LAT2)[None], 0.0, 0.95)
     return {"fpar": fpar, "lc": lc}
 
 
@@ -399,8 +502,8 @@ def _attrs(year: int, cfg: dict) -> dict:
 
 
 def generate(year: int, cfg: dict, bounds) -> dict[str, xr.Dataset]:
-    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the fields the
-    delivered files hold; the tests check the planted signals on them).
+    """The four demo fields of ``year`` in CF units on lon/lat grids, in memory (the monthly fields the
+    delivered files encode, without the meteorology's sea mask; the tests check the planted signals on them).
 
     Parameters
     ----------
@@ -439,6 +542,9 @@ def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
         "e": -f["evap"] / days / 1000.0,
     }
     units = {"t2m": "K", "tp": "m", "ssrd": "J m**-2", "ssr": "J m**-2", "str": "J m**-2", "e": "m of water equivalent"}
+    sea = land_fraction(LON, LAT, cfg["meteo_resolution"]) < LAND_SEA_THRESHOLD  # ERA5-Land: no value at sea
+    for v in native.values():
+        v[:, sea] = np.nan
     time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
     streams = {"avgua": ["t2m"], "avgad": ["tp", "ssrd", "ssr", "str", "e"]}
     with tempfile.TemporaryDirectory() as tmp, files.atomic_path(paths["data"], suffix=".zip") as out:
@@ -470,121 +576,156 @@ def _write_meteo(product, year, cfg, bounds, src_cfg, paths):
                 z.write(Path(tmp) / name, name)
 
 
-def sinusoidal_axes(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray, float]:
-    """(x, y, pixel) of the land products' sinusoidal grid: MODIS pixels coarsened to about
-    ``demo.land_resolution``, aligned with the MODIS tile grid, over ``bounds``."""
+def pixel_factor(cfg: dict) -> int:
+    """MODIS pixels (463.3 m) per side of a demo land pixel: the divisor of the tile's 2400 nearest
+    ``demo.land_resolution`` (so whole demo pixels tile a MODIS tile)."""
+    want = cfg["land_resolution"] * 111195.0 / MODIS_PIXEL
+    return min((d for d in range(1, 2401) if 2400 % d == 0), key=lambda d: (abs(d - want), d))
+
+
+def composite_months(year: int) -> tuple[np.ndarray, np.ndarray]:
+    """Day of year of the year's 8-day MOD15A2H composites (1, 9, …, 361) and their centres in months
+    (1.0 = mid-January); the last composite ends on 31 December (5 or 6 days)."""
+    n = 366 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 365
+    doy = np.arange(1, n + 1, 8)
+    centre = doy - 1 + np.minimum(8, n - doy + 1) / 2
+    return doy, centre / n * 12 + 0.5
+
+
+#: FparLai_QC values (bits 0 MODLAND_QC, 1 sensor, 2 dead detector, 3-4 cloud state, 5-7 SCF_QC; MOD15 user
+#: guide): main algorithm, clear; main with saturation; cloudy, back-up (empirical) algorithm (1 + 1<<3 + 3<<5);
+#: not produced (1 + 3<<3 + 4<<5); the value real tiles carry on land-cover fill codes (157); fill.
+QC = {"main": 0, "saturated": 32, "backup": 105, "not_produced": 153, "nonveg": 157, "fill": 255}
+#: MOD15A2H Fpar_500m codes of the demo's land cover (user guide: 250 urban/built-up, 254 perennial salt or
+#: inland fresh water; ocean pixels carry 254 as well).
+NONVEG_CODES = {13: 250, 17: 254}
+CLOUD_SHARE = (0.08, 0.30)  # share of back-up retrievals: all year, and more in the July–August monsoon
+LOST_SHARE = 0.005  # share of pixels not produced in a composite (bad L1B data)
+
+
+def mod15_composite(fpar, lc, cloudy, backup_loss, lost) -> tuple[np.ndarray, np.ndarray]:
+    """Fpar_500m counts and FparLai_QC of one 8-day composite (uint8 arrays like ``fpar``).
+
+    Clear pixels: the main algorithm, DN = round(100 FPAR) (saturated above 0.8); ``cloudy`` ones: the
+    back-up algorithm, biased low by ``backup_loss`` (a fraction); ``lost`` ones: not produced (255);
+    urban and water (IGBP 13, 17): their land-cover codes (:data:`NONVEG_CODES`); NaN FPAR: fill.
+    """
+    ok = np.isfinite(fpar)
+    value = np.where(cloudy, fpar * (1 - backup_loss), fpar)
+    dn = np.where(ok, np.round(100 * np.nan_to_num(value)), 255).astype("uint8")
+    qc = np.where(cloudy, QC["backup"], np.where(dn > 80, QC["saturated"], QC["main"])).astype("uint8")
+    dn[lost & ok], qc[lost & ok] = 255, QC["not_produced"]
+    for cls, code in NONVEG_CODES.items():
+        dn[(lc == cls) & ok], qc[(lc == cls) & ok] = code, QC["nonveg"]
+    qc[~ok] = QC["fill"]
+    return dn, qc
+
+
+PRODUCTION = "2024153000000"  # the production stamp of the demo's granule names
+
+
+PATCH_STEP = 0.1  # degrees: the cloud patches (plane waves of 10° and more) are evaluated this coarsely
+
+
+def _tiles(cfg: dict, bounds):
+    """(h, v, lon, lat, inside, coarse) of every MODIS tile over ``bounds``, at the demo's coarsened pixels:
+    pixel centres in degrees, whether they fall inside the domain, and ``coarse(field)``: a smooth field of
+    (lon, lat) evaluated every :data:`PATCH_STEP` degrees and spread to the domain's pixels of the tile."""
     from . import modis
 
-    k = max(1, int(round(cfg["land_resolution"] * 111195.0 / MODIS_PIXEL)))
-    px = MODIS_PIXEL * k
-    w, s, e, n = modis.sinusoidal_bounds(bounds)
-    i0, i1 = np.floor((w - modis.X_ORIGIN) / px), np.ceil((e - modis.X_ORIGIN) / px)
-    j0, j1 = np.floor((modis.Y_ORIGIN - n) / px), np.ceil((modis.Y_ORIGIN - s) / px)
-    x = modis.X_ORIGIN + (np.arange(i0, i1) + 0.5) * px
-    y = modis.Y_ORIGIN - (np.arange(j0, j1) + 0.5) * px
-    return x, y, px
+    n = 2400 // pixel_factor(cfg)
+    step = max(1, int(PATCH_STEP * 111195.0 / (modis.TILE_WIDTH / n)))
+    w, s, e, north = bounds
+    for h, v in modis.tiles_for_bbox(bounds):
+        x, y = modis.tile_coords(h, v, n)
+        lon, lat = modis.sinusoidal_to_lonlat(*np.meshgrid(x, y))
+        inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= north)
+
+        def coarse(field, lon=lon, lat=lat, inside=inside):
+            full = np.repeat(np.repeat(field(lon[::step, ::step], lat[::step, ::step]), step, 0), step, 1)
+            return full[: lon.shape[0], : lon.shape[1]][inside]
+
+        yield h, v, lon, lat, inside, coarse
+
+
+def _land_tiles(product, year, cfg, bounds, doys, months, write) -> None:
+    """Generate the domain's tiles of ``product`` and hand each to ``write(name, arrays, short, h, v)``."""
+    for h, v, lon, lat, inside, coarse in _tiles(cfg, bounds):
+        if not inside.any():
+            continue
+        lon, lat = lon[inside], lat[inside]  # the generator works on the domain's pixels only
+        lc = land_cover(lon, lat)
+        if product == "landcover":
+            tile = np.full(inside.shape, 255, "uint8")  # LC_Type1 fill outside the domain
+            tile[inside] = lc
+            write(f"MCD12Q1.A{year}001.h{h:02d}v{v:02d}.061.{PRODUCTION}.hdf", {"LC_Type1": tile}, "MCD12Q1", h, v)
+            continue
+        factor = fpar_factor(year, cfg, lon, lat)
+        for k, (doy, month) in enumerate(zip(doys, months)):
+            fpar = np.clip(fpar_climatology(lc, [month])[0] * factor, 0.0, 0.95)
+            rng = np.random.default_rng([cfg["seed"], year, 7, k, h, v])
+            share = CLOUD_SHARE[0] + CLOUD_SHARE[1] * _bump(month, 7.4, 1.3)
+            patches = 1 + 0.8 * np.tanh(coarse(functools.partial(_smooth_noise, cfg["seed"], year, 1000 + k)))
+            cloudy = rng.random(lon.shape) < share * patches
+            dn, qc = mod15_composite(fpar, lc, cloudy, 0.3 * rng.random(lon.shape), rng.random(lon.shape) < LOST_SHARE)
+            arrays = {
+                "Fpar_500m": np.full(inside.shape, 255, "uint8"),
+                "FparLai_QC": np.full(inside.shape, 255, "uint8"),
+            }
+            arrays["Fpar_500m"][inside], arrays["FparLai_QC"][inside] = dn, qc  # fill outside the domain
+            name = f"MOD15A2H.A{year}{doy:03d}.h{h:02d}v{v:02d}.061.{PRODUCTION}.hdf"
+            write(name, arrays, "MOD15A2H", h, v)
 
 
 def _write_land(product, year, cfg, bounds, src_cfg, paths):
-    """FPAR (MOD15A2H counts) as NetCDF or land cover (LC_Type1) as GeoTIFF on the sinusoidal grid,
-    with the local source's manifest (its decoding opens them)."""
+    """MOD15A2H (FPAR) or MCD12Q1 (land cover) HDF4-EOS tiles of the domain, named as NASA names them,
+    with the local source's manifest (its MODIS decoding opens them; see the module docstring)."""
     from ..provenance import file_sha256
     from . import download, modis
 
-    x, y, px = sinusoidal_axes(cfg, bounds)
-    job = src_cfg.get("job") or {}
-    rows = blocks.block_rows(
-        len(x), blocks.stage_bytes("demo_land"), job.get("mem_mb"), rows=job.get("block_rows"), ny=len(y)
-    )
+    manifest = Path(paths["manifest"])
+    folder = manifest.parent / product
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f".{product}.*"):  # a killed attempt's staging folder
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{product}.", dir=folder))  # the tiles are written there, then moved
+    records = []
 
-    w, so, e, n = bounds
+    def write(name, arrays, short, h, v):
+        f = modis.write_tile(folder / name, short, h, v, arrays, staging=staging)  # whole or not at all
+        records.append({"name": f"{product}/{name}", "size": f.stat().st_size, "sha256": file_sha256(f)})
 
-    def lonlat(s):  # pixel centres of a block of rows inside the domain (the mosaic's corners are fill)
-        lon, lat = modis.sinusoidal_to_lonlat(*np.meshgrid(x, y[s]))
-        inside = (lon >= w) & (lon <= e) & (lat >= so) & (lat <= n)
-        return lon[inside][None], lat[inside][None], inside
-
-    if product == "fpar":
-        time = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
-
-        def block(s):
-            lon, lat, inside = lonlat(s)
-            fpar = np.full((12,) + inside.shape, np.nan)
-            fpar[:, inside] = np.round(_land_fields(year, cfg, lon, lat)["fpar"][:, 0] * 100) / 100  # counts of 0.01
-            return xr.DataArray(
-                fpar, coords={"time": time, "y": y[s], "x": x}, dims=("time", "y", "x"), name="fpar"
-            ).to_dataset()
-
-        ds = blocks.blocked(block, xr.DataArray(y, dims="y"), rows).rio.write_crs(modis.SINUSOIDAL)
-        ds["fpar"].attrs = {
-            "long_name": "FPAR (synthetic, as MOD15A2H Fpar_500m)",
-            "units": "1",
-            "grid_mapping": "spatial_ref",
-        }
-        enc = {
-            "fpar": {
-                "dtype": "uint8",
-                "scale_factor": np.float32(0.01),
-                "add_offset": np.float32(0),
-                "_FillValue": 255,
-                "zlib": True,
-                "chunksizes": (12, min(rows, len(y)), len(x)),
-            }
-        }
-        with files.atomic_path(paths["data"], suffix=".nc") as out:
-            ds.to_netcdf(out, engine="netcdf4", encoding=enc)
-        kind = "netcdf"
-    else:
-        import rasterio
-        from rasterio.transform import from_origin
-        from rasterio.windows import Window
-
-        with files.atomic_path(paths["data"], suffix=".tif") as out:
-            with rasterio.open(
-                out,
-                "w",
-                driver="GTiff",
-                width=len(x),
-                height=len(y),
-                count=1,
-                dtype="uint8",
-                crs=modis.SINUSOIDAL,
-                nodata=255,
-                compress="deflate",
-                tiled=True,
-                transform=from_origin(x[0] - px / 2, y[0] + px / 2, px, px),
-            ) as dst:
-                for s in blocks.row_slices(len(y), rows):
-                    lon, lat, inside = lonlat(s)
-                    lc = np.full(inside.shape, 255, "uint8")
-                    lc[inside] = land_cover(lon, lat)[0]
-                    dst.write(lc, 1, window=Window(0, s.start, len(x), s.stop - s.start))
-        kind = "geotiff"
-    data = Path(paths["data"])
-    # The local source's manifest of a user's file; the name is relative to the manifest's folder
-    # (the file sits beside it), so the cache reads the same wherever the project folder is moved
-    # and a rerun of the job writes the same bytes.
+    doys, months = composite_months(year)
+    try:
+        _land_tiles(product, year, cfg, bounds, doys, months, write)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # The local source's manifest of a user's tiles (kind hdf); names relative to the manifest's folder, so the
+    # cache reads the same wherever the project folder is moved and a rerun writes the same bytes.
     download.write_manifest(
-        paths["manifest"],
+        manifest,
         {
             "source": "local",
             "product": product,
             "year": int(year),
-            "kind": kind,
+            "kind": "hdf",
             "bbox": [float(b) for b in bounds],
-            "files": [{"name": data.name, "size": data.stat().st_size, "sha256": file_sha256(data)}],
+            "files": records,
         },
     )
 
 
 def station_locations(cfg: dict, bounds) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) of the synthetic sunshine stations: a lattice every STATION_SPACING degrees over
-    ``bounds``, each jittered by up to a third of the spacing (fixed by the seed, the same every year)."""
+    ``bounds``, each jittered by up to a third of the spacing (fixed by the seed, the same every year); those
+    that land in the sea are left out."""
     w, s, e, n = bounds
     lon, lat = np.meshgrid(_axis(w, e, STATION_SPACING), _axis(s, n, STATION_SPACING))
     rng = np.random.default_rng([cfg["seed"], 99])
     jitter = rng.uniform(-STATION_SPACING / 3, STATION_SPACING / 3, (2,) + lon.shape)
-    return (lon + jitter[0]).ravel(), (lat + jitter[1]).ravel()
+    lon, lat = (lon + jitter[0]).ravel(), (lat + jitter[1]).ravel()
+    land = ~is_sea(lon, lat)  # no station at sea
+    return lon[land], lat[land]
 
 
 def _write_sunshine(product, year, cfg, bounds, src_cfg, paths):
@@ -621,4 +762,11 @@ def open_year(product: str, year: int, path, cfg: dict, landcover_rules: dict | 
         return stations.open_year(
             "sunshine", year, path, {"stations": schema.defaults("sources.stations", {"resolution": res})}
         )
-    return local.open_year(product, year, path, cfg, landcover_rules)
+    # the local source's MODIS tiles: earthdata's decoding with the product's defaults, except that urban and
+    # water pixels (codes 250, 254) count as FPAR 0, so the forcing covers every region pixel
+    settings = {**cfg, "earthdata": schema.defaults("sources.earthdata", {"fpar_nonveg": "zero"})}
+    ds = local.open_year(product, year, path, settings, landcover_rules)
+    short = "MOD15A2H" if product == "fpar" else "MCD12Q1"
+    for da in ds.data_vars.values():
+        da.attrs["source"] = f"nepflow synthetic North China (nepflow.sources.demo), {short} tiles; not observations"
+    return ds

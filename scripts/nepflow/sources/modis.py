@@ -21,14 +21,23 @@ Decoding follows the MODIS convention (not CF's): physical = scale_factor ×
 32761–32767) lie outside the valid ranges and are masked by them; callers that
 need the codes read the raw DN (``decode=False``).
 
+Writing (:func:`write_tile`): the same layout, for the demo source's synthetic tiles and the tests'
+fakes; the SDS names, types, fill values, valid ranges and scale factors of each product are in
+:data:`PRODUCTS`.
+
 References: MODIS Land Grid (https://modis-land.gsfc.nasa.gov/MODLAND_grid.html);
 HDF-EOS2 Grid StructMetadata (HDF-EOS Library User's Guide, vol. 1).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -161,17 +170,26 @@ def parse_struct_metadata(text: str) -> dict:
 
 
 def grid_info(path) -> dict:
-    """h, v, nx, ny and the checked StructMetadata of a tile file."""
+    """h, v, nx, ny and the checked StructMetadata of a tile file.
+
+    Remembered per file (path, size and modification time): a year's monthly FPAR mosaics each 8-day
+    composite's tiles once per layer and month."""
+    st = Path(path).stat()
+    return copy.deepcopy(_grid_info(str(path), st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid_info(path: str, size: int, mtime_ns: int) -> dict:
     info = parse_name(Path(path).name)
     sd = _open(path)
     try:
-        attrs = sd.attributes()
+        # this attribute's value only: pyhdf reads text attributes a character at a time (CoreMetadata.0 is long)
+        struct = next((a.get() for a in map(sd.attr, range(sd.info()[1])) if a.info()[0] == "StructMetadata.0"), None)
         names = list(sd.datasets())
         shape = sd.select(names[0]).info()[2] if names else None
     finally:
         sd.end()
     ny, nx = (shape if isinstance(shape, list) else [None, None])[:2]
-    struct = attrs.get("StructMetadata.0")
     if struct:
         sm = parse_struct_metadata(struct)
         nx, ny = sm.get("XDim", nx), sm.get("YDim", ny)
@@ -193,8 +211,14 @@ def grid_info(path) -> dict:
     return info
 
 
+#: The SDS attributes :func:`read_sds` reads: those the decoding and the outputs use. pyhdf reads text
+#: attributes a character at a time, and the products' SDS carry long legends (MOD15A2H's fill-value and
+#: QC documents) that a year's hundreds of reads would spend seconds on.
+SDS_ATTRS = ("long_name", "units", "scale_factor", "add_offset", "valid_range", "_FillValue")
+
+
 def read_sds(path, name: str, decode: bool = True) -> tuple[np.ndarray, dict]:
-    """One SDS of a tile: (array, attributes).
+    """One SDS of a tile: (array, its attributes of :data:`SDS_ATTRS`).
 
     ``decode=True``: float64 physical values, NaN outside ``valid_range`` and at
     ``_FillValue``; value = scale_factor × (DN − add_offset). ``decode=False``:
@@ -209,7 +233,10 @@ def read_sds(path, name: str, decode: bool = True) -> tuple[np.ndarray, dict]:
         sds = sd.select(name)
         try:
             dn = np.asarray(sds.get())
-            attrs = dict(sds.attributes())
+            attrs = {}
+            for attr in map(sds.attr, range(sds.info()[4])):  # the wanted ones only: see SDS_ATTRS
+                if (key := attr.info()[0]) in SDS_ATTRS:
+                    attrs[key] = attr.get()
         finally:
             sds.endaccess()
     except HDF4Error as exc:
@@ -261,8 +288,18 @@ def read_tile(path, names, decode: bool = True) -> xr.Dataset:
     return _georef(ds)
 
 
+@functools.lru_cache(maxsize=1)
+def _spatial_ref() -> xr.DataArray:
+    """The sinusoidal CRS as rioxarray writes it (the ``spatial_ref`` coordinate), built once: a year's
+    monthly FPAR mosaics a hundred composites, and rioxarray's write_crs costs tens of milliseconds."""
+    return xr.Dataset().rio.write_crs(SINUSOIDAL)["spatial_ref"]
+
+
 def _georef(ds: xr.Dataset) -> xr.Dataset:
-    ds = ds.rio.write_crs(SINUSOIDAL)
+    """``ds`` on the sinusoidal grid: its CRS (as ``ds.rio.write_crs(SINUSOIDAL)`` gives it) and coordinate attributes."""
+    ds = ds.assign_coords(spatial_ref=_spatial_ref().copy())
+    for v in ds.data_vars.values():
+        v.encoding["grid_mapping"] = "spatial_ref"
     ds["x"].attrs.update(standard_name="projection_x_coordinate", units="m", axis="X")
     ds["y"].attrs.update(standard_name="projection_y_coordinate", units="m", axis="Y")
     return ds
@@ -349,3 +386,212 @@ def mosaic(paths, name: str, decode: bool = True, bounds=None, fill=None) -> xr.
     }
     da = xr.DataArray(out, coords={"y": y, "x": x}, dims=("y", "x"), name=name, attrs=keep)
     return _georef(da.to_dataset())[name]
+
+
+# ---------------------------------------------------------------- writing tiles (the demo source)
+#: SDS layouts of the products as LP DAAC ships them: short name -> (HDF-EOS grid name,
+#: {SDS: (type, _FillValue, valid_range, scale_factor, units, long_name)}).
+PRODUCTS = {
+    "MOD15A2H": (
+        "MOD_Grid_MOD15A2H",
+        {
+            "Fpar_500m": (
+                "uint8",
+                255,
+                (0, 100),
+                0.01,
+                "Percent",
+                "MOD15A2H MODIS/Terra Gridded 500M FPAR (8-day composite)",
+            ),
+            "Lai_500m": (
+                "uint8",
+                255,
+                (0, 100),
+                0.1,
+                "m^2/m^2",
+                "MOD15A2H MODIS/Terra Gridded 500M Leaf Area Index LAI (8-day composite)",
+            ),
+            "FparLai_QC": ("uint8", 255, (0, 254), None, "class-flag", "Quality for FPAR and LAI"),
+        },
+    ),
+    "MCD12Q1": (
+        "MCD12Q1",
+        {
+            "LC_Type1": (
+                "uint8",
+                255,
+                (1, 17),
+                None,
+                "class-flag",
+                "Land Cover Type 1: Annual International Geosphere-Biosphere Programme (IGBP) classification",
+            ),
+            "QC": ("uint8", 255, (0, 10), None, "class-flag", "Product quality flags"),
+        },
+    ),
+    "MOD16A2GF": (
+        "MOD_Grid_MOD16A2",
+        {
+            "ET_500m": (
+                "int16",
+                32767,
+                (-32767, 32700),
+                0.1,
+                "kg/m^2/8day",
+                "MODIS Gridded 500m 8-day Composite Evapotranspiration (ET)",
+            ),
+            "ET_QC_500m": ("uint8", 255, (0, 254), None, "class-flag", "Quality control flags for ET/LE"),
+        },
+    ),
+    "MOD17A3HGF": (
+        "MOD_Grid_MOD17A3H",
+        {
+            "Npp_500m": (
+                "int16",
+                32767,
+                (-30000, 32700),
+                0.0001,
+                "kg C/m^2/year",
+                "Net Primary Productivity gap-filled",
+            ),
+            "Gpp_500m": (
+                "int16",
+                32767,
+                (-30000, 32700),
+                0.0001,
+                "kg C/m^2/year",
+                "Gross Primary Productivity gap-filled",
+            ),
+        },
+    ),
+}
+
+
+def struct_metadata(grid_name: str, h: int, v: int, nx: int, ny: int, fields: dict) -> str:
+    """StructMetadata.0 text of a MODIS sinusoidal tile (ODL, as the HDF-EOS library writes it)."""
+    ulx, uly = X_ORIGIN + h * TILE_WIDTH, Y_ORIGIN - v * TILE_WIDTH
+    lrx, lry = ulx + TILE_WIDTH, uly - TILE_WIDTH
+    dfnt = {"uint8": "DFNT_UINT8", "int16": "DFNT_INT16", "uint16": "DFNT_UINT16", "int8": "DFNT_INT8"}
+    lines = [
+        "GROUP=SwathStructure",
+        "END_GROUP=SwathStructure",
+        "GROUP=GridStructure",
+        "\tGROUP=GRID_1",
+        f'\t\tGridName="{grid_name}"',
+        f"\t\tXDim={nx}",
+        f"\t\tYDim={ny}",
+        f"\t\tUpperLeftPointMtrs=({ulx:.6f},{uly:.6f})",
+        f"\t\tLowerRightMtrs=({lrx:.6f},{lry:.6f})",
+        "\t\tProjection=GCTP_SNSOID",
+        "\t\tProjParams=(6371007.181000,0,0,0,0,0,0,0,0,0,0,0,0)",
+        "\t\tSphereCode=-1",
+        "\t\tGridOrigin=HDFE_GD_UL",
+        "\t\tGROUP=Dimension",
+        "\t\tEND_GROUP=Dimension",
+        "\t\tGROUP=DataField",
+    ]
+    for i, (name, spec) in enumerate(fields.items(), 1):
+        lines += [
+            f"\t\t\tOBJECT=DataField_{i}",
+            f'\t\t\t\tDataFieldName="{name}"',
+            f"\t\t\t\tDataType={dfnt[spec[0]]}",
+            '\t\t\t\tDimList=("YDim","XDim")',
+            "\t\t\t\tCompressionType=HDFE_COMP_DEFLATE",
+            "\t\t\t\tDeflateLevel=8",
+            f"\t\t\tEND_OBJECT=DataField_{i}",
+        ]
+    lines += [
+        "\t\tEND_GROUP=DataField",
+        "\t\tGROUP=MergedFields",
+        "\t\tEND_GROUP=MergedFields",
+        "\tEND_GROUP=GRID_1",
+        "END_GROUP=GridStructure",
+        "GROUP=PointStructure",
+        "END_GROUP=PointStructure",
+        "END",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_tile(
+    path,
+    short: str,
+    h: int,
+    v: int,
+    arrays: dict[str, np.ndarray],
+    struct: bool = True,
+    attrs: dict | None = None,
+    staging=None,
+) -> Path:
+    """Write an HDF4-EOS MODIS tile with pyhdf: the SDS names, types and attributes of :data:`PRODUCTS`,
+    ``StructMetadata.0`` (the tile's grid; ``struct=False`` leaves it out) and ``CoreMetadata.0`` naming the
+    granule (the file's name).
+
+    ``arrays``: {SDS name: (ny, nx) array} on tile (h, v), any pixel count that divides the tile (the reader
+    takes the pixel size from XDim/YDim); ``attrs``: further global text attributes. The file appears whole
+    (written in a private folder, then moved) and its bytes depend only on its name and content: HDF4 records
+    the name a file is created under, so it is created under its own name, relative. ``staging``: that
+    folder (on ``path``'s file system, private to the caller, which removes it), for callers writing many
+    tiles; default a new one beside ``path``, removed after.
+    """
+    from pyhdf.SD import SD, SDC
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(staging) if staging is not None else Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    (tmp / path.name).unlink(missing_ok=True)
+    try:
+        cwd = os.getcwd()
+        os.chdir(tmp)  # only while HDF4 creates the file (the name it records); the writes go to its handle
+        try:
+            sd = SD(path.name, SDC.WRITE | SDC.CREATE)
+        finally:
+            os.chdir(cwd)
+        _fill_tile(sd, path.name, short, h, v, arrays, struct, attrs or {})
+        os.replace(tmp / path.name, path)
+    finally:
+        if staging is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            (tmp / path.name).unlink(missing_ok=True)
+    return path
+
+
+def _fill_tile(sd, granule: str, short: str, h: int, v: int, arrays: dict, struct: bool, attrs: dict) -> None:
+    """The SDS and global attributes of :func:`write_tile`'s new file ``sd``, which it then closes."""
+    from pyhdf.SD import SDC
+
+    grid, specs = PRODUCTS[short]
+    types = {"uint8": SDC.UINT8, "int16": SDC.INT16, "uint16": SDC.UINT16, "int8": SDC.INT8}
+    ny, nx = next(iter(arrays.values())).shape
+    try:
+        for name, arr in arrays.items():
+            dtype, fill, vrange, scale, units, long_name = specs[name]
+            sds = sd.create(name, types[dtype], (ny, nx))
+            sds.dim(0).setname(f"YDim:{grid}")
+            sds.dim(1).setname(f"XDim:{grid}")
+            sds.long_name = long_name
+            sds.units = units
+            sds.attr("valid_range").set(types[dtype], list(vrange))
+            sds.attr("_FillValue").set(types[dtype], fill)
+            if scale is not None:
+                sds.attr("scale_factor").set(SDC.FLOAT64, scale)
+                sds.attr("scale_factor_err").set(SDC.FLOAT64, 0.0)
+                sds.attr("add_offset").set(SDC.FLOAT64, 0.0)
+                sds.attr("add_offset_err").set(SDC.FLOAT64, 0.0)
+                sds.attr("calibrated_nt").set(SDC.INT32, 21)
+            sds.setcompress(SDC.COMP_DEFLATE, 1)
+            sds[:] = np.asarray(arr).astype(dtype)
+            sds.endaccess()
+        if struct:
+            fields = {k: specs[k] for k in arrays}
+            sd.attr("StructMetadata.0").set(SDC.CHAR8, struct_metadata(grid, h, v, nx, ny, fields))
+        sd.attr("CoreMetadata.0").set(
+            SDC.CHAR8,
+            f'GROUP=INVENTORYMETADATA\n  OBJECT=LOCALGRANULEID\n    VALUE="{granule}"\n'
+            "  END_OBJECT=LOCALGRANULEID\nEND_GROUP=INVENTORYMETADATA\nEND\n",
+        )
+        for key, text in attrs.items():
+            sd.attr(key).set(SDC.CHAR8, str(text))
+    finally:
+        sd.end()
