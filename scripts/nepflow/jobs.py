@@ -47,6 +47,12 @@ CLI_DOCS = f"""documentation:
   {_REPO / "docs" / "science.md"} (equations, defaults, checks)"""
 
 
+#: Params named like a config section that are not that section: the regrid rule's ``sources`` is
+#: its products' sources ({product: source}); completing it with the section's defaults would add
+#: the section's other keys (``npp``, ``bbox``, ``download``...) as products.
+NOT_SECTIONS = frozenset({"sources"})
+
+
 def cli_args(doc: str, argv=None) -> SimpleNamespace:
     """Build a Snakemake-like job object from the command line, for debugging.
 
@@ -94,6 +100,8 @@ def cli_args(doc: str, argv=None) -> SimpleNamespace:
 
     sections = load_schema(str(SCHEMA))["properties"]
     for key, value in params.items():
+        if key in NOT_SECTIONS:
+            continue
         if isinstance(value, dict) and sections.get(key, {}).get("type") == "object":
             params[key] = defaults(key, value)
     return SimpleNamespace(
