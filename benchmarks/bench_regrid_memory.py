@@ -160,8 +160,9 @@ def main():
         "--coast-fill-km",
         type=float,
         default=20.0,
-        help="regrid.coast_fill_km (at 0.005 deg the islands of the Bohai Strait are region pixels farther "
-        "than 20 km from the fake CDS's land cells: 100 lets the job finish)",
+        help="regrid.coast_fill_km; with the fake CDS's sea mask, the Miaodao islands (120.6-120.9 E, "
+        "38.0-38.4 N) are region pixels farther than 20 km from a land cell, and the job stops on them: "
+        "100 lets it finish",
     )
     a = ap.parse_args()
     wd = Path(a.workdir)

@@ -3,11 +3,13 @@
 Per product, in the order of the config: the source's ``open_year`` gives the year's native
 fields (CF units, the source's grid and CRS); each variable is regridded with its configured
 method (``regrid.methods``, recorded in ``regrid_method``) in blocks of target rows, each block
-from the source window it needs (:func:`nepflow.regrid.source_window`), into a float32 field of
-the whole grid, and the native year is freed before the next product is opened. Then block by
-block: the coverage checks, :func:`nepflow.forcing.assemble` and the contract checks; the blocks
-are written as they are computed. Memory: the largest native product, a block's regridding
-temporaries and the float32 drivers of the whole grid.
+from the source window it needs (:func:`nepflow.regrid.source_window`), into a float32 variable
+of a temporary row-chunked NetCDF file beside the output (:mod:`nepflow.spill`), and the native
+year is freed before the next product is opened. The coastal fill of a meteorological driver
+works on it month by month (a 2-D field). Then block by block: each driver's rows read back, the
+coverage checks, :func:`nepflow.forcing.assemble` and the contract checks; the blocks are written
+as they are computed. Memory: the largest native product, a block (its regridding temporaries,
+the assembled forcing) and a few whole-grid 2-D maps; the drivers of the whole grid are on disk.
 
 Methods: ``conservative`` (lon/lat sources, accumulated meteorology) by
 :func:`nepflow.regrid.conservative`; projected sources (MODIS sinusoidal) month by month by
