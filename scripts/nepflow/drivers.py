@@ -64,10 +64,13 @@ def regrid_variable(da: xr.DataArray, target: xr.Dataset, method: str, what: str
 
 class Spilled:
     """A driver regridded onto the whole grid and kept in the job's :class:`nepflow.spill.Spill`:
-    its name, leading dimensions with their coordinates, attributes and the file it came from."""
+    its name, leading dimensions with their coordinates, attributes, the file it came from, and
+    ``holes``: the leading indices (months; None for a 2-D driver) with region pixels left
+    without a value (what the coastal fill reads back)."""
 
     def __init__(self, name, lead, coords, attrs, what):
         self.name, self.lead, self.coords, self.attrs, self.what = name, lead, coords, attrs, what
+        self.holes = set()
 
     def block(self, store, t: xr.Dataset, s: slice) -> xr.DataArray:
         """Rows ``s`` of the driver, on ``t`` (the target grid's rows ``s``)."""
@@ -90,10 +93,18 @@ def regrid_spilled(da: xr.DataArray, target: xr.Dataset, method: str, what: str,
         part = regrid_variable(regrid.source_window(da, t), t, method, what)
         if field is None:
             lead = tuple(d for d in part.dims if d not in ("y", "x"))
+            if len(lead) > 1:
+                raise NepflowError(f"{what}: variable {da.name} has dims {part.dims}; expected (time, y, x) or (y, x)")
             field = Spilled(da.name, lead, {d: part[d].values for d in lead}, part.attrs, what)
             store.create(da.name, tuple(part.sizes[d] for d in lead))
-        store.write(da.name, s, part.transpose(*field.lead, "y", "x").values)
-        part = None
+        vals = part.transpose(*field.lead, "y", "x").values
+        store.write(da.name, s, vals)
+        holes = ~np.isfinite(vals[..., t["region"].values > 0])
+        if field.lead:
+            field.holes.update(np.flatnonzero(holes.any(axis=-1)).tolist())
+        elif holes.any():
+            field.holes.add(None)
+        part = vals = None
     return field
 
 
@@ -103,16 +114,9 @@ def fill_spilled(field: Spilled, store, target: xr.Dataset, max_km: float) -> in
     driver's fill attributes and returns the count of region pixels filled in any month."""
     inside = target["region"].values > 0
     filled = np.zeros(inside.size, bool)
-    if len(field.lead) > 1:
-        raise NepflowError(
-            f"{field.what}: variable {field.name} has dims {field.lead} before y, x; expected one (time)"
-        )
-    months = [None] if not field.lead else range(len(field.coords[field.lead[0]]))
     search, searched = None, {}
-    for i in months if max_km > 0 else ():
+    for i in sorted(field.holes, key=lambda i: -1 if i is None else i) if max_km > 0 else ():
         v = store.read(field.name) if i is None else store.read_at(field.name, i)
-        if not (inside & ~np.isfinite(v)).any():
-            continue
         if search is None:
             search = regrid.coastal_search(target["x"].values, target["y"].values, target.rio.crs, max_km)
         done = regrid.fill_holes(v, inside, search, searched)
@@ -243,6 +247,7 @@ def _forcing_blocks(year: int, target: xr.Dataset, params: dict, rows: int, spil
     land_names = land_vars(params)
     warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, file
     what_forcing = f"forcing/{year}.nc"
+    several = len(blocks.row_slices(target.sizes["y"], rows)) > 1
 
     def block(s):  # one block of target rows: every driver assembled and checked
         t = target.isel(y=s)
@@ -266,9 +271,8 @@ def _forcing_blocks(year: int, target: xr.Dataset, params: dict, rows: int, spil
                 regrid.check_coverage(ds[name], inside, f"forcing {year}")
         ds, found = checks.check_forcing(ds, what_forcing, params["strictness"], valued=valued)
         warnings.extend(w for w in found if w not in warnings)
-        # the block's intermediate fields are cyclic garbage (an xarray accessor refers back to its
-        # object): freed now, else they pile up between collections (0.15 GB a million pixels)
-        gc.collect()
+        if several:  # the block's intermediate fields are cyclic garbage (an xarray accessor refers
+            gc.collect()  # back to its object): freed now, else they pile up (0.15 GB a million pixels)
         return ds
 
     def late_checks():  # every block is computed: the checks of the whole year
