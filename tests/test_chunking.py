@@ -89,6 +89,20 @@ def _delivered(year, product, name):
     return f"{year}_{product}" + (".json" if name == "manifest" else Path(demo.FILES[product]).suffix)
 
 
+def _regrid_params(cfg):
+    """The regrid job's params for the demo's products, as the rules give them."""
+    return {
+        "sources": {p: "demo" for p in DEMO_PRODUCTS},
+        "source_settings": {"demo": cfg["demo"]},
+        "land_max_missing": cfg["regrid"]["land_max_missing"],
+        "coast_fill_km": cfg["regrid"]["coast_fill_km"],
+        "methods": cfg["regrid"]["methods"],
+        "landcover": cfg["landcover"],
+        "par_fraction": cfg["carbon"]["par_fraction"],
+        "strictness": cfg["checks"]["strictness"],
+    }
+
+
 def _job(rows=WHOLE, threads=1, **kw):
     return SimpleNamespace(resources=SimpleNamespace(mem_mb=1000, block_rows=rows), threads=threads, log=[], **kw)
 
@@ -127,16 +141,7 @@ def _run_stage(stage, d: Path, src: Path, cfg, rows=WHOLE, chunk=None):
             if stage == "regrid":
                 inputs = {p: str(src / _delivered(y, p, "data" if p == "meteo" else "manifest")) for p in DEMO_PRODUCTS}
                 inputs["grid"] = str(src / "grid.nc")
-                params = {
-                    "sources": {p: "demo" for p in DEMO_PRODUCTS},
-                    "source_settings": {"demo": cfg["demo"]},
-                    "land_max_missing": cfg["regrid"]["land_max_missing"],
-                    "coast_fill_km": cfg["regrid"]["coast_fill_km"],
-                    "methods": cfg["regrid"]["methods"],
-                    "landcover": cfg["landcover"],
-                    "par_fraction": cfg["carbon"]["par_fraction"],
-                    "strictness": cfg["checks"]["strictness"],
-                }
+                params = _regrid_params(cfg)
                 out = {"forcing": str(d / f"forcing_{y}.nc")}
             else:
                 inputs = {"forcing": str(src / f"forcing_{y}.nc")}

@@ -230,3 +230,33 @@ def test_conservative_from_a_projected_field_stops_the_regrid_job_as_the_plan_do
     ):
         drivers.regrid_variable(src, target, "conservative", "local/fpar/2001.nc")
     assert drivers.regrid_variable(src, target, "average", "x").attrs["regrid_method"] == "average"
+
+
+def test_spilled_drivers_round_trip_and_leave_nothing_behind(tmp_path):
+    """The regrid job's temporary drivers file (nepflow.spill): rows and months read back as
+    written; removed on success and on failure; a killed attempt's leftover removed by the next."""
+    from nepflow import blocks, spill
+
+    out = tmp_path / "forcing" / "2005.nc"
+    out.parent.mkdir()
+    stale = out.parent / ".2005.spill-killed.nc"
+    stale.write_bytes(b"left by SIGKILL")
+    values = np.arange(3 * 5 * 4, dtype="float32").reshape(3, 5, 4)
+    values[1, 2, 3] = np.nan
+    with spill.spill_beside(out, 5, 4, 2) as store:
+        assert not stale.exists()
+        store.create("tas", (3,))
+        for s in blocks.row_slices(5, 2):
+            store.write("tas", s, values[:, s])
+        np.testing.assert_array_equal(store.read("tas", slice(1, 4)), values[:, 1:4])
+        month = store.read_at("tas", 1)
+        np.testing.assert_array_equal(month, values[1])
+        store.write_at("tas", 1, np.nan_to_num(month))
+        assert store.read("tas")[1, 2, 3] == 0
+        first = store.path
+        assert first.exists()
+    assert not first.exists()
+    with pytest.raises(RuntimeError), spill.spill_beside(out, 5, 4, 2) as store:
+        second = store.path
+        raise RuntimeError("a coverage error")
+    assert not second.exists() and list(out.parent.iterdir()) == []

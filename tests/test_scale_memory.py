@@ -33,18 +33,28 @@ import json, resource, sys
 from types import SimpleNamespace
 sys.path.insert(0, {scripts!r})
 import importlib.util
-spec = importlib.util.spec_from_file_location("entry_statistic", {entry!r})
+spec = importlib.util.spec_from_file_location("entry", {entry!r})
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
 peaks = []
-for series, chunk, out in {jobs!r}:
-    job = SimpleNamespace(
-        input={{"series": series}}, output={{"analysis": out + ".nc", "tifs": [out + v + ".tif" for v in ("nep_mean", "nep_std", "cv")]}},
-        params={{"statistic": "stability", "analysis": {{"cv_ddof": 1, "min_valid_years": None}}}},
-        resources=SimpleNamespace(mem_mb=1000, chunk=chunk), threads=1, log=[])
-    mod.main(job)
+for job in {jobs!r}:
+    named = {{k: SimpleNamespace(**v) for k, v in job.items() if k in ("resources", "wildcards")}}
+    mod.main(SimpleNamespace(**{{**job, **named}}, threads=1, log=[]))
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps(peaks))
 """
+
+
+def _peaks(entry: str, jobs: list[dict]) -> list[float]:
+    """Peak RSS (MB) of one process after each of ``jobs`` (the Snakemake job's fields as dicts) of
+    the entry script ``entry``, run one after the other."""
+    code = RUN.format(scripts=str(ROOT / "scripts"), entry=str(ROOT / "scripts" / f"{entry}.py"), jobs=jobs)
+    # through a shell that forks: Linux keeps a process's peak RSS across exec, so a child exec'd
+    # straight from this (large) pytest process would report pytest's peak as its own
+    proc = subprocess.run(
+        ["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _cube(path: Path, n: int) -> Path:
@@ -66,15 +76,17 @@ def _cube(path: Path, n: int) -> Path:
 def _peak_rss(tmp: Path, tiny: Path, mid: Path, chunk: int) -> tuple[float, float]:
     """Peak RSS (MB) of one process after the job on ``tiny`` (its footprint, the kernels compiled)
     and after the job on ``mid`` with chunk edge ``chunk`` (0: from mem_mb)."""
-    jobs = [(str(tiny), 0, str(tmp / f"tiny{chunk}") + "/"), (str(mid), chunk, str(tmp / f"mid{chunk}") + "/")]
-    code = RUN.format(scripts=str(ROOT / "scripts"), entry=str(ROOT / "scripts" / "statistic.py"), jobs=jobs)
-    # through a shell that forks: Linux keeps a process's peak RSS across exec, so a child exec'd
-    # straight from this (large) pytest process would report pytest's peak as its own
-    proc = subprocess.run(
-        ["sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code], capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return tuple(json.loads(proc.stdout.strip().splitlines()[-1]))
+    jobs = []
+    for series, edge, out in ((tiny, 0, str(tmp / f"tiny{chunk}") + "/"), (mid, chunk, str(tmp / f"mid{chunk}") + "/")):
+        jobs.append(
+            {
+                "input": {"series": str(series)},
+                "output": {"analysis": out + ".nc", "tifs": [out + v + ".tif" for v in ("nep_mean", "nep_std", "cv")]},
+                "params": {"statistic": "stability", "analysis": {"cv_ddof": 1, "min_valid_years": None}},
+                "resources": {"mem_mb": 1000, "chunk": edge},
+            }
+        )
+    return tuple(_peaks("statistic", jobs))
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +101,42 @@ def test_aggregate_peak_rss_bounded_by_the_chunk(cubes):
     base_whole, whole = _peak_rss(tmp, tiny, mid, 1000)  # one chunk: the whole cube in memory
     assert chunked - base < BOUND_MB, (base, chunked, base_whole, whole)
     assert whole - base_whole > BOUND_MB, (base, chunked, base_whole, whole)
+
+
+# ---------------------------------------------------------------- the regrid job
+def test_regrid_peak_rss_grows_with_the_block_not_the_grid(tmp_path):
+    """One demo year regridded onto a coarse grid (0.1 deg, 10 k pixels: the process's footprint)
+    then a finer one (0.02 deg, 0.26 M pixels), in blocks of about the same pixels (84 rows of 126, 17 of
+    625): the peak grows by less than one float32 copy of the drivers of the added pixels (192
+    bytes a pixel). Keeping every regridded driver on the whole grid until the forcing is assembled
+    grew it by about 900 bytes a pixel (measured); the drivers wait on disk instead
+    (nepflow.spill), and what grows is the whole-grid 2-D maps (about 110 bytes a pixel)."""
+    import test_chunking as tc
+
+    from nepflow import blocks
+
+    cfg = tc._config()  # the demo at 0.25/0.125 deg native resolution: quick to generate
+    tc._run_stage("retrieve", tmp_path, tmp_path, cfg, rows=64)  # one year (rows != WHOLE)
+    pixels = []
+    for res in (0.1, 0.02):
+        cfg["grid"]["resolution"] = res
+        tc._run_stage("grid", tmp_path / str(res), tmp_path, cfg)
+        with xr.open_dataset(tmp_path / str(res) / "grid.nc") as g:
+            pixels.append(g.sizes["y"] * g.sizes["x"])
+    inputs = {
+        p: str(tmp_path / tc._delivered(2000, p, "manifest" if p != "meteo" else "data")) for p in tc.DEMO_PRODUCTS
+    }
+    jobs = [
+        {
+            "input": {**inputs, "grid": str(tmp_path / str(res) / "grid.nc")},
+            "output": {"forcing": str(tmp_path / f"forcing_{res}.nc")},
+            "params": tc._regrid_params(cfg),
+            "wildcards": {"year": "2000"},
+            "resources": {"mem_mb": 1000, "block_rows": rows},
+        }
+        for res, rows in ((0.1, 84), (0.02, 17))
+    ]
+    coarse, fine = _peaks("regrid", jobs)
+    drivers_mb = (pixels[1] - pixels[0]) * blocks.FORCING_VARIABLES * blocks.MONTHS * blocks.F32 / 2**20
+    assert fine - coarse < drivers_mb, (coarse, fine, pixels, drivers_mb)
+    assert not list(tmp_path.glob(".forcing_*.spill-*")), "the temporary drivers file is left behind"

@@ -114,6 +114,12 @@ def _rule_of(config: dict, script: str, rule: str | None) -> str:
     return candidates[0]
 
 
+#: Params named like a config section that are not that section: the regrid rule's ``sources`` is
+#: its products' sources ({product: source}); completing it with the section's defaults would add
+#: the section's other keys (``npp``, ``bbox``, ``download``...) as products.
+NOT_SECTIONS = frozenset({"sources"})
+
+
 def cli_args(doc: str, argv=None, script: str | None = None) -> SimpleNamespace:
     """Build a Snakemake-like job object from the command line (see the module's doc).
 
@@ -191,6 +197,8 @@ def cli_args(doc: str, argv=None, script: str | None = None) -> SimpleNamespace:
 
     sections = load_schema(str(SCHEMA))["properties"]
     for key, value in hand.items():
+        if key in NOT_SECTIONS:
+            continue
         if isinstance(value, dict) and sections.get(key, {}).get("type") == "object":
             hand[key] = defaults(key, value)
     params.update(hand)

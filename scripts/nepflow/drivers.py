@@ -3,11 +3,13 @@
 Per product, in the order of the config: the source's ``open_year`` gives the year's native
 fields (CF units, the source's grid and CRS); each variable is regridded with its configured
 method (``regrid.methods``, recorded in ``regrid_method``) in blocks of target rows, each block
-from the source window it needs (:func:`nepflow.regrid.source_window`), into a float32 field of
-the whole grid, and the native year is freed before the next product is opened. Then block by
-block: the coverage checks, :func:`nepflow.forcing.assemble` and the contract checks; the blocks
-are written as they are computed. Memory: the largest native product, a block's regridding
-temporaries and the float32 drivers of the whole grid.
+from the source window it needs (:func:`nepflow.regrid.source_window`), into a float32 variable
+of a temporary row-chunked NetCDF file beside the output (:mod:`nepflow.spill`), and the native
+year is freed before the next product is opened. The coastal fill of a meteorological driver
+works on it month by month (a 2-D field). Then block by block: each driver's rows read back, the
+coverage checks, :func:`nepflow.forcing.assemble` and the contract checks; the blocks are written
+as they are computed. Memory: the largest native product, a block (its regridding temporaries,
+the assembled forcing) and a few whole-grid 2-D maps; the drivers of the whole grid are on disk.
 
 Methods: ``conservative`` (lon/lat sources, accumulated meteorology) by
 :func:`nepflow.regrid.conservative`; projected sources (MODIS sinusoidal) month by month by
@@ -16,6 +18,7 @@ Methods: ``conservative`` (lon/lat sources, accumulated meteorology) by
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 from pathlib import Path
@@ -24,7 +27,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from . import blocks, checks, forcing, landcover, regrid, sources
+from . import blocks, checks, forcing, landcover, regrid, sources, spill
 from .errors import NepflowError
 
 log = logging.getLogger("nepflow.regrid")
@@ -60,24 +63,70 @@ def regrid_variable(da: xr.DataArray, target: xr.Dataset, method: str, what: str
     return regrid.to_target(da, target, method)
 
 
-def regrid_blocked(da: xr.DataArray, target: xr.Dataset, method: str, what: str, rows: int) -> xr.DataArray:
-    """:func:`regrid_variable` onto the whole target grid as float32, in blocks of ``rows`` target
-    rows, each regridded from the source window it needs."""
-    out, attrs = None, None
+class Spilled:
+    """A driver regridded onto the whole grid and kept in the job's :class:`nepflow.spill.Spill`:
+    its name, leading dimensions with their coordinates, attributes, the file it came from, and
+    ``holes``: the leading indices (months; None for a 2-D driver) with region pixels left
+    without a value (what the coastal fill reads back)."""
+
+    def __init__(self, name, lead, coords, attrs, what):
+        self.name, self.lead, self.coords, self.attrs, self.what = name, lead, coords, attrs, what
+        self.holes = set()
+
+    def block(self, store, t: xr.Dataset, s: slice) -> xr.DataArray:
+        """Rows ``s`` of the driver, on ``t`` (the target grid's rows ``s``)."""
+        da = xr.DataArray(
+            store.read(self.name, s),
+            coords={**self.coords, "y": t.y, "x": t.x},
+            dims=(*self.lead, "y", "x"),
+            name=self.name,
+            attrs=self.attrs,
+        )
+        return da.rio.write_crs(t.rio.crs)
+
+
+def regrid_spilled(da: xr.DataArray, target: xr.Dataset, method: str, what: str, rows: int, store) -> Spilled:
+    """:func:`regrid_variable` onto the whole target grid as float32 rows of ``store`` (:class:`nepflow.spill.Spill`), in blocks of
+    ``rows`` target rows, each regridded from the source window it needs."""
+    field = None
     for s in blocks.row_slices(target.sizes["y"], rows):
         t = target.isel(y=s)
         part = regrid_variable(regrid.source_window(da, t), t, method, what)
-        if out is None:
-            lead = [d for d in part.dims if d not in ("y", "x")]
-            shape = tuple(part.sizes[d] for d in lead) + (target.sizes["y"], target.sizes["x"])
-            out = np.full(shape, np.nan, "float32")
-            coords = {d: part[d].values for d in lead}
-            attrs = part.attrs
-        out[..., s, :] = part.transpose(*lead, "y", "x").values
-        part = None
-    coords.update(y=target.y, x=target.x)
-    res = xr.DataArray(out, coords=coords, dims=(*lead, "y", "x"), name=da.name, attrs=attrs)
-    return res.rio.write_crs(target.rio.crs)
+        if field is None:
+            lead = tuple(d for d in part.dims if d not in ("y", "x"))
+            if len(lead) > 1:
+                raise NepflowError(f"{what}: variable {da.name} has dims {part.dims}; expected (time, y, x) or (y, x)")
+            field = Spilled(da.name, lead, {d: part[d].values for d in lead}, part.attrs, what)
+            store.create(da.name, tuple(part.sizes[d] for d in lead))
+        vals = part.transpose(*field.lead, "y", "x").values
+        store.write(da.name, s, vals)
+        holes = ~np.isfinite(vals[..., t["region"].values > 0])
+        if field.lead:
+            field.holes.update(np.flatnonzero(holes.any(axis=-1)).tolist())
+        elif holes.any():
+            field.holes.add(None)
+        part = vals = None
+    return field
+
+
+def fill_spilled(field: Spilled, store, target: xr.Dataset, max_km: float) -> int:
+    """:func:`nepflow.regrid.fill_coastal` of a spilled driver, month by month on the whole grid
+    (a 2-D field at a time: a hole's nearest land pixel may lie in another block of rows); sets the
+    driver's fill attributes and returns the count of region pixels filled in any month."""
+    inside = target["region"].values > 0
+    filled = np.zeros(inside.size, bool)
+    search, searched = None, {}
+    for i in sorted(field.holes, key=lambda i: -1 if i is None else i) if max_km > 0 else ():
+        v = store.read(field.name) if i is None else store.read_at(field.name, i)
+        if search is None:
+            search = regrid.coastal_search(target["x"].values, target["y"].values, target.rio.crs, max_km)
+        done = regrid.fill_holes(v, inside, search, searched)
+        if done.size:
+            filled[done] = True
+            store.write(field.name, slice(None), v) if i is None else store.write_at(field.name, i, v)
+    n = int(filled.sum())
+    field.attrs = regrid.coastal_attrs(field.attrs, max_km, n)
+    return n
 
 
 def land_missing(da: xr.DataArray, inside: np.ndarray) -> tuple[int, int]:
@@ -109,16 +158,15 @@ def land_vars(params: dict) -> tuple[str, ...]:
     return LAND_VARS + (("evap",) if "evap" in params["sources"] else ())
 
 
-def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict, rows: int) -> dict:
-    """{variable: (float32 field on the whole grid, file it came from)} of every product.
+def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict, rows: int, store) -> dict:
+    """{variable: :class:`Spilled`} of every product, regridded into ``store`` (:class:`nepflow.spill.Spill`).
 
     Region pixels of a meteorological variable left without a value by the source's sea mask
     (ERA5-Land has none where the land-sea mask is below 0.5, and the proxy sunshine follows it)
-    take the nearest value within ``coast_fill_km`` (:func:`nepflow.regrid.fill_coastal`).
+    take the nearest value within ``coast_fill_km`` (:func:`fill_spilled`).
     """
     out = {}
     land = land_vars(params)
-    inside = target["region"].values > 0
     methods = {**params["methods"], **regrid.FIXED_METHODS}  # the class map: the dominant class
     opened = []
     for product, source in params["sources"].items():
@@ -137,9 +185,9 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
         for name, da in native.data_vars.items():
             method = methods.get(name, "bilinear")
             log.info("%s %s: %s from %s", year, name, method, path)
-            whole = regrid_blocked(da, target, method, describe(path), rows)
+            field = regrid_spilled(da, target, method, describe(path), rows, store)
             if name not in land:
-                whole, n = regrid.fill_coastal(whole, inside, params["coast_fill_km"], copy=False)
+                n = fill_spilled(field, store, target, params["coast_fill_km"])
                 if n:
                     log.info(
                         "%s %s: %d coastal region pixels filled from land within %g km (regrid.coast_fill_km)",
@@ -148,7 +196,7 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
                         n,
                         params["coast_fill_km"],
                     )
-            out[name] = (whole, describe(path))
+            out[name] = field
         big = sum(v.nbytes for v in native.data_vars.values()) > 2**27
         native = da = None
         if big:  # a MODIS mosaic: freed now, before the next product is opened
@@ -156,10 +204,19 @@ def regridded_products(year: int, inputs: dict, target: xr.Dataset, params: dict
     return out
 
 
+@contextlib.contextmanager
 def year_forcing(
-    year: int, inputs: dict, target: xr.Dataset, params: dict, mem_mb: float | None = None, rows: int | None = None
+    year: int,
+    inputs: dict,
+    target: xr.Dataset,
+    params: dict,
+    output,
+    mem_mb: float | None = None,
+    rows: int | None = None,
 ):
-    """The forcing of ``year`` as row blocks computed when written, and what to add once all are.
+    """The forcing of ``year`` as row blocks computed when written, and what to add once all are
+    (a context: the regridded drivers wait in a temporary file beside ``output``, removed when the
+    context ends, on success or failure).
 
     Parameters
     ----------
@@ -168,34 +225,44 @@ def year_forcing(
     params : the regrid job's params: ``sources`` ({product: source}), ``source_settings``,
         ``methods``, ``landcover``, ``par_fraction``, ``strictness``, ``land_max_missing``,
         ``coast_fill_km``.
+    output : the forcing file the blocks are written to (the temporary file goes beside it).
     mem_mb, rows : the job's memory and the configured rows per block (None: from ``mem_mb``).
 
-    Returns
-    -------
+    Yields
+    ------
     (ds, rows, late_checks, warnings): the dask-backed forcing (:func:`nepflow.blocks.blocked`), its rows
     per block, a function running the whole-year checks once every block is computed (returns
-    nothing, raises a one-line error), and the list the checks' warnings are collected into.
+    nothing, raises a one-line error), and the list the checks' warnings are collected into. The
+    blocks read the temporary file: write ``ds`` inside the context.
     """
     target = target.rio.write_transform(target.rio.transform(recalc=True))  # a block of one row keeps its pixel size
     rows = blocks.block_rows(target.sizes["x"], blocks.stage_bytes("regrid"), mem_mb, rows=rows, ny=target.sizes["y"])
-    regridded = regridded_products(year, inputs, target, params, rows)
+    with spill.spill_beside(output, target.sizes["y"], target.sizes["x"], rows) as spilled:
+        yield _forcing_blocks(
+            year, target, params, rows, spilled, regridded_products(year, inputs, target, params, rows, spilled)
+        )
+
+
+def _forcing_blocks(year: int, target: xr.Dataset, params: dict, rows: int, spilled, regridded: dict):
+    """:func:`year_forcing`'s (ds, rows, late_checks, warnings) from the drivers in ``spilled``."""
     land_names = land_vars(params)
     warnings, valued, land = [], {}, {}  # land: name -> [NaN, all] region pixel-months, file
     what_forcing = f"forcing/{year}.nc"
+    several = len(blocks.row_slices(target.sizes["y"], rows)) > 1
 
     def block(s):  # one block of target rows: every driver assembled and checked
         t = target.isel(y=s)
         inside = t["region"].values > 0
         fields = {}
-        for name, (whole, what) in regridded.items():
-            part = whole.isel(y=s)
+        for name, field in regridded.items():
+            part = field.block(spilled, t, s)
             if name in land_names:
                 nan, cells = land_missing(part, inside)
-                counts = land.setdefault(name, [0, 0, what])
+                counts = land.setdefault(name, [0, 0, field.what])
                 counts[0] += nan
                 counts[1] += cells
             else:
-                regrid.check_coverage(part, inside, what)
+                regrid.check_coverage(part, inside, field.what)
             fields[name] = part
         if "landcover" in fields:
             fields["landcover"] = landcover.decode_classes(fields["landcover"])
@@ -205,6 +272,8 @@ def year_forcing(
                 regrid.check_coverage(ds[name], inside, f"forcing {year}")
         ds, found = checks.check_forcing(ds, what_forcing, params["strictness"], valued=valued)
         warnings.extend(w for w in found if w not in warnings)
+        if several:  # the block's intermediate fields are cyclic garbage (an xarray accessor refers
+            gc.collect()  # back to its object): freed now, else they pile up (0.15 GB a million pixels)
         return ds
 
     def late_checks():  # every block is computed: the checks of the whole year

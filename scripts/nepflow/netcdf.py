@@ -5,6 +5,7 @@ naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def write_netcdf(
             if {"y", "x"} <= set(var.dims):
                 var.attrs["grid_mapping"] = "spatial_ref"
                 var.encoding.pop("grid_mapping", None)
-    with atomic_path(path, suffix=".nc") as tmp, _dask_threads(threads):
+    with atomic_path(path, suffix=".nc") as tmp, _dask_threads(threads), _no_chunk_cache():
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds, chunk_rows))
         if late_attrs is not None:
             import netCDF4
@@ -66,6 +67,22 @@ def write_netcdf(
                 for key, value in late_attrs().items():
                     nc.setncattr(key, value)
     return Path(path)
+
+
+@contextlib.contextmanager
+def _no_chunk_cache():
+    """Files created or opened meanwhile get no HDF5 chunk cache: the library's default (64 MB a
+    variable) keeps the chunks written until the file is closed, so a file of 9 variables held up to
+    0.6 GB of its data in memory. A written block covers whole chunks (``chunk_rows``), which then
+    go straight to the file."""
+    import netCDF4
+
+    before = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(0, 0, 1.0)
+    try:
+        yield
+    finally:
+        netCDF4.set_chunk_cache(*before)
 
 
 def _dask_threads(threads: int):

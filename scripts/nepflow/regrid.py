@@ -16,6 +16,8 @@ Reprojection is rasterio's (GDAL warp) through rioxarray, so any source CRS
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
@@ -338,6 +340,64 @@ def _reach_pixels(x: np.ndarray, y: np.ndarray, crs, max_km: float) -> tuple[int
     return min(rows, y.size), min(cols, x.size)
 
 
+def coastal_search(x: np.ndarray, y: np.ndarray, crs, max_km: float):
+    """The nearest-land search of :func:`fill_coastal` on the grid of pixel centres ``x``, ``y`` (``crs``).
+
+    Returns ``search(ok, holes) -> (dst, src)``: ``ok`` (y, x) the pixels with a value, ``holes``
+    the region pixels without one; ``dst`` the flat indices of the holes whose nearest pixel with a
+    value (great-circle distance between pixel centres) lies within ``max_km``, ``src`` that pixel's.
+    """
+    from pyproj import Transformer  # only where there is something to fill (scipy's import is ~0.3 CPU-s)
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    to_lonlat = (
+        Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None and not crs.is_geographic else None
+    )
+
+    def unit_vectors(idx):  # pixel centres (flat indices) as unit vectors on the sphere
+        px, py = x[idx % len(x)], y[idx // len(x)]
+        if to_lonlat is not None:
+            px, py = to_lonlat.transform(px, py)
+        lon, lat = np.deg2rad(px), np.deg2rad(py)
+        return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+    reach = _reach_pixels(x, y, crs, max_km)
+    chord = 2 * np.sin(min(max_km / EARTH_RADIUS_KM, np.pi) / 2)  # the chord of max_km on the sphere
+
+    def search(ok, holes):
+        # candidates: valid pixels within ``reach`` rows/columns of a hole, so memory follows the
+        # coast, not the grid (a 500 m grid has millions of valid pixels)
+        near = ndimage.maximum_filter(holes, size=(2 * reach[0] + 1, 2 * reach[1] + 1), mode="constant")
+        src = np.flatnonzero(ok & near)
+        dst = np.flatnonzero(holes)
+        if not src.size:
+            return dst[:0], dst[:0]
+        dist, j = cKDTree(unit_vectors(src)).query(unit_vectors(dst), distance_upper_bound=chord * (1 + 1e-9))
+        hit = np.isfinite(dist)
+        return dst[hit], src[j[hit]]
+
+    return search
+
+
+def fill_holes(v: np.ndarray, inside: np.ndarray, search, searched: dict) -> np.ndarray:
+    """Fill the region pixels without a value of one month ``v`` (y, x; C-contiguous, filled in
+    place) by ``search`` (:func:`coastal_search`); returns the flat indices filled. Months share
+    their mask (the land-sea mask): ``searched`` keeps one search per distinct mask."""
+    ok = np.isfinite(v)
+    holes = inside & ~ok
+    if not holes.any() or not ok.any():
+        return np.empty(0, np.int64)
+    key = hashlib.blake2b(np.packbits(ok).tobytes(), digest_size=20).digest()
+    if key not in searched:
+        searched[key] = search(ok, holes)
+    dst, src = searched[key]
+    flat = v.reshape(-1)
+    flat[dst] = flat[src]
+    return dst
+
+
 def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool = True) -> tuple[xr.DataArray, int]:
     """Region pixels without a value filled from the nearest pixel with one, up to ``max_km`` away.
 
@@ -349,7 +409,8 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool
     within ``max_km``; farther gaps stay NaN for the coverage check to report.
     ``da`` (…, y, x) is on the target grid (with its CRS); a block of rows
     sees only its own pixels, so blocks need ``max_km`` of extra rows to give
-    the whole grid's answer.
+    the whole grid's answer (the regrid job fills month by month on the whole
+    grid: :func:`nepflow.drivers.fill_spilled`).
 
     Returns ``(filled, n)``: the field with attributes ``coastal_fill_km``
     and ``coastal_fill_pixels`` (n, the region pixels filled in any month).
@@ -362,52 +423,15 @@ def fill_coastal(da: xr.DataArray, inside: np.ndarray, max_km: float, copy: bool
     inside = np.asarray(inside, bool)
     filled = np.zeros(inside.shape, bool)
     if max_km > 0 and (inside[None] & ~np.isfinite(flat)).any():
-        from pyproj import Transformer  # only where there is something to fill (scipy's import is ~0.3 CPU-s)
-        from scipy import ndimage
-        from scipy.spatial import cKDTree
-
-        x, y = np.asarray(da["x"].values, float), np.asarray(da["y"].values, float)
-        crs = da.rio.crs
-        to_lonlat = (
-            Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-            if crs is not None and not crs.is_geographic
-            else None
-        )
-
-        def unit_vectors(idx):  # pixel centres (flat indices) as unit vectors on the sphere
-            px, py = x[idx % len(x)], y[idx // len(x)]
-            if to_lonlat is not None:
-                px, py = to_lonlat.transform(px, py)
-            lon, lat = np.deg2rad(px), np.deg2rad(py)
-            return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-
-        reach = _reach_pixels(x, y, crs, max_km)
-        chord = 2 * np.sin(min(max_km / EARTH_RADIUS_KM, np.pi) / 2)  # the chord of max_km on the sphere
-        masks = {}  # months share their mask (the land-sea mask): one search per distinct mask
+        search, searched = coastal_search(da["x"].values, da["y"].values, da.rio.crs, max_km), {}
         for v in flat:
-            ok = np.isfinite(v)
-            holes = inside & ~ok
-            if not holes.any() or not ok.any():
-                continue
-            key = ok.tobytes()
-            if key not in masks:
-                # candidates: valid pixels within ``reach`` rows/columns of a hole, so memory follows the
-                # coast, not the grid (a 500 m grid has millions of valid pixels)
-                near = ndimage.maximum_filter(holes, size=(2 * reach[0] + 1, 2 * reach[1] + 1), mode="constant")
-                src = np.flatnonzero(ok & near)
-                dst = np.flatnonzero(holes)
-                if src.size:
-                    dist, j = cKDTree(unit_vectors(src)).query(
-                        unit_vectors(dst), distance_upper_bound=chord * (1 + 1e-9)
-                    )
-                    hit = np.isfinite(dist)
-                    masks[key] = (dst[hit], src[j[hit]])
-                else:
-                    masks[key] = (dst[:0], dst[:0])
-            dst, src = masks[key]
-            v.reshape(-1)[dst] = v.reshape(-1)[src]
-            filled.reshape(-1)[dst] = True
+            filled.reshape(-1)[fill_holes(v, inside, search, searched)] = True
     n = int(filled.sum())
     out = da.copy(data=vals) if copy or vals is not da.values else da
-    out.attrs = {**da.attrs, "coastal_fill_km": float(max_km), "coastal_fill_pixels": n}
+    out.attrs = coastal_attrs(da.attrs, max_km, n)
     return out, n
+
+
+def coastal_attrs(attrs: dict, max_km: float, n: int) -> dict:
+    """``attrs`` with the coastal fill's distance and count of filled region pixels."""
+    return {**attrs, "coastal_fill_km": float(max_km), "coastal_fill_pixels": n}
