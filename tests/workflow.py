@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 BIN = Path(sys.executable).parent
+# A shorter period of the tiny demo (conftest's short_run) for runs from scratch that need not cover its
+# 21 years: nine define every statistic (a partial correlation needs five)
+SHORT_YEARS = (2000, 2008)
+SHORT_CONFIG = f"years={{start: {SHORT_YEARS[0]}, end: {SHORT_YEARS[1]}}}"
 
 
 def env() -> dict:
@@ -59,3 +64,15 @@ def scheduled_jobs(workdir, *args, **kw) -> dict[str, int]:
             elif parts and not set(parts[0]) <= {"-"}:
                 in_table = False
     return counts
+
+
+def keep_years(workdir, first: int, last: int) -> None:
+    """Delete from the run in ``workdir`` every file or folder named by a year outside ``first``-``last``:
+    per-year outputs, logs and benchmarks under results/, downloads under data/."""
+    for top in ("results", "data"):
+        for path in sorted((Path(workdir) / top).rglob("*"), reverse=True):  # a folder's files first
+            if len(path.stem) == 4 and path.stem.isdigit() and not first <= int(path.stem) <= last:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
