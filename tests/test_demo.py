@@ -347,9 +347,9 @@ def test_a_demo_year_regridded_fills_its_coastal_pixels(tmp_path):
         "land_max_missing": defaults["regrid"]["land_max_missing"],
         "coast_fill_km": defaults["regrid"]["coast_fill_km"],
     }
-    ds, _, late_checks, _ = drivers.year_forcing(2005, inputs, target, params)
-    ds = ds.compute()
-    late_checks()
+    with drivers.year_forcing(2005, inputs, target, params, tmp_path / "forcing.nc") as (ds, _, late_checks, _):
+        ds = ds.compute()
+        late_checks()
     inside = target["region"].values > 0
     for name in ("tas", "pr", "rn", "evap", "par"):
         assert ds[name].attrs["coastal_fill_pixels"] > 0, name
@@ -358,4 +358,5 @@ def test_a_demo_year_regridded_fills_its_coastal_pixels(tmp_path):
         assert np.isfinite(ds[name].values[:, inside]).all(), name
     # without the fill, the coast is not covered: the one-line coverage error
     with pytest.raises(Exception, match=r"variable tas does not cover the region"):
-        drivers.year_forcing(2005, inputs, target, {**params, "coast_fill_km": 0})[0].compute()
+        with drivers.year_forcing(2005, inputs, target, {**params, "coast_fill_km": 0}, tmp_path / "f0.nc") as run:
+            run[0].compute()

@@ -36,6 +36,7 @@ from fakeservers import (
     write_modis_tile,
 )
 from nepflow.sources import modis
+from nepflow import schema
 from workflow import ROOT, scheduled_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -50,6 +51,8 @@ N = 60  # pixels per tile edge (real 500 m tiles have 2400)
 CDS_KEY = "cds-key-fake-5f0e1d2c3b4a"
 ET_DN = 40  # MOD16A2GF ET_500m outside the growing season: 4.0 mm per composite
 RUN = "results/real"
+#: the fill distance the run uses: the default (config/schema.yaml)
+COAST_FILL_KM = schema.defaults("regrid")["coast_fill_km"]
 
 
 def _doy_date(year, doy):
@@ -229,7 +232,7 @@ def test_outputs_are_sane(real_run):
         for name in ("tas", "pr", "par", "rn", "sund"):
             assert np.isfinite(f[name].values[:, inside]).all(), name
         for name in ("tas", "pr", "par", "rn"):  # the sea cells of the delivery, filled from land
-            assert f[name].attrs["coastal_fill_km"] == 20 and f[name].attrs["coastal_fill_pixels"] >= 1, name
+            assert f[name].attrs["coastal_fill_km"] == COAST_FILL_KM and f[name].attrs["coastal_fill_pixels"] >= 1, name
         assert f["sund"].attrs["coastal_fill_pixels"] == 0  # interpolated from the stations: no sea mask
         # evap from MOD16A2GF (a land variable, like FPAR), not from ERA5-Land: January is 31/8 composites of
         # 4.0 mm = 15.5 mm where the fake ERA5-Land gives about 10 mm
